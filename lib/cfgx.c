@@ -1,0 +1,235 @@
+/*
+ * cfgx - libconfuse error capture, value parsers and validators.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cfgx.h"
+#include "domain.h"
+#include "netaddr.h"
+
+/*
+ * The error sink of the load running in this thread.  libconfuse gives its
+ * error callback no user pointer; a thread-local keeps concurrent loads (a
+ * reload thread, parallel unit tests) apart.
+ */
+static _Thread_local struct {
+	char *buf;
+	size_t bufsz;
+	const char *path;
+	int have;
+} cfgx_sink;
+
+static void
+cfgx_errfn(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	char reason[512];
+	/* Sections lose their filename (libconfuse 3.3); use the file's. */
+	const char *path = cfgx_sink.path ? cfgx_sink.path : "?";
+
+	if (cfgx_sink.have || cfgx_sink.buf == NULL)
+		return; /* the first error is the one that explains the rest */
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	if (cfg != NULL && cfg->line > 0)
+		snprintf(cfgx_sink.buf, cfgx_sink.bufsz, "%s:%d: %s", path, cfg->line, reason);
+	else
+		snprintf(cfgx_sink.buf, cfgx_sink.bufsz, "%s: %s", path, reason);
+	cfgx_sink.have = 1;
+}
+
+static cfg_t *
+cfgx_run(cfg_opt_t *opts, const char *path, const char *text, void (*setup)(cfg_t *),
+    char *err, size_t errsz)
+{
+	cfg_t *cfg;
+	int rc;
+
+	err[0] = '\0';
+	cfg = cfg_init(opts, CFGF_NONE);
+	if (cfg == NULL) {
+		snprintf(err, errsz, "%s: out of memory", path);
+		return NULL;
+	}
+	cfg_set_error_function(cfg, cfgx_errfn);
+	if (setup != NULL)
+		setup(cfg);
+	cfgx_sink.buf = err;
+	cfgx_sink.bufsz = errsz;
+	cfgx_sink.path = path;
+	cfgx_sink.have = 0;
+	rc = text != NULL ? cfg_parse_buf(cfg, text) : cfg_parse(cfg, path);
+	if (rc != CFG_SUCCESS && !cfgx_sink.have) {
+		/* libconfuse says nothing for a missing or unreadable file. */
+		if (rc == CFG_FILE_ERROR)
+			snprintf(err, errsz, "%s: cannot read: %s", path, strerror(errno ? errno : ENOENT));
+		else
+			snprintf(err, errsz, "%s: syntax error", path);
+	}
+	cfgx_sink.buf = NULL;
+	cfgx_sink.path = NULL;
+	if (rc != CFG_SUCCESS) {
+		cfg_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+cfg_t *
+cfgx_parse_file(cfg_opt_t *opts, const char *path, void (*setup)(cfg_t *), char *err,
+    size_t errsz)
+{
+	/* Check first: cfg_parse() hides the reason behind CFG_FILE_ERROR. */
+	if (access(path, R_OK) != 0) {
+		snprintf(err, errsz, "%s: cannot read: %s", path, strerror(errno));
+		return NULL;
+	}
+	return cfgx_run(opts, path, NULL, setup, err, errsz);
+}
+
+cfg_t *
+cfgx_parse_string(cfg_opt_t *opts, const char *name, const char *text,
+    void (*setup)(cfg_t *), char *err, size_t errsz)
+{
+	return cfgx_run(opts, name, text, setup, err, errsz);
+}
+
+void
+cfgx_error_after(char *err, size_t errsz, const char *path, const char *fmt, ...)
+{
+	char reason[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	snprintf(err, errsz, "%s: %s", path, reason);
+}
+
+int
+cfgx_cb_duration_ms(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	static const struct {
+		const char *unit;
+		long ms;
+	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(value, &end, 10);
+	if (end == value || value[0] == '-' || value[0] == '+' || errno != 0) {
+		cfg_error(cfg, "option '%s': '%s' is not a duration (e.g. 250ms, 30s, 5m)",
+		    opt->name, value);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit) == 0) {
+			if (n > LONG_MAX / units[i].ms / 2) {
+				cfg_error(cfg, "option '%s': duration '%s' is too large", opt->name, value);
+				return -1;
+			}
+			*(long *)result = n * units[i].ms;
+			return 0;
+		}
+	}
+	cfg_error(cfg, "option '%s': '%s' needs a unit: ms, s, m or h", opt->name, value);
+	return -1;
+}
+
+int
+cfgx_parse_enum(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result,
+    const struct cfgx_enum *table)
+{
+	char choices[256] = "";
+
+	for (const struct cfgx_enum *e = table; e->name != NULL; e++) {
+		if (strcasecmp(value, e->name) == 0) {
+			*(long *)result = e->value;
+			return 0;
+		}
+		snprintf(choices + strlen(choices), sizeof(choices) - strlen(choices), "%s%s",
+		    e == table ? "" : ", ", e->name);
+	}
+	cfg_error(cfg, "option '%s': '%s' is not one of: %s", opt->name, value, choices);
+	return -1;
+}
+
+int
+cfgx_validate_cidr_list(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned n = cfg_opt_size(opt);
+	struct net_cidr net;
+	const char *why;
+
+	/* Called after each element and again at '}': check the newest. */
+	if (n == 0)
+		return 0;
+	const char *s = cfg_opt_getnstr(opt, n - 1);
+	if (net_cidr_parse(s, &net, &why) != 0) {
+		cfg_error(cfg, "option '%s': '%s': %s", opt->name, s, why);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cfgx_validate_domain_list(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned n = cfg_opt_size(opt);
+	char norm[DOMAIN_MAX + 2];
+	const char *why;
+
+	if (n == 0)
+		return 0;
+	const char *s = cfg_opt_getnstr(opt, n - 1);
+	/* A leading dot means "and its subdomains"; the rest must be a name. */
+	if (domain_normalize(s[0] == '.' ? s + 1 : s, norm, sizeof(norm), &why) != 0) {
+		cfg_error(cfg, "option '%s': '%s': %s", opt->name, s, why);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cfgx_validate_port(cfg_t *cfg, cfg_opt_t *opt)
+{
+	long v = cfg_opt_getnint(opt, 0);
+
+	if (v < 1 || v > 65535) {
+		cfg_error(cfg, "option '%s': port %ld is outside 1-65535", opt->name, v);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cfgx_validate_nonneg(cfg_t *cfg, cfg_opt_t *opt)
+{
+	long v = cfg_opt_getnint(opt, 0);
+
+	if (v < 0) {
+		cfg_error(cfg, "option '%s': %ld must not be negative", opt->name, v);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cfgx_validate_positive(cfg_t *cfg, cfg_opt_t *opt)
+{
+	long v = cfg_opt_getnint(opt, 0);
+
+	if (v < 1) {
+		cfg_error(cfg, "option '%s': %ld must be at least 1", opt->name, v);
+		return -1;
+	}
+	return 0;
+}

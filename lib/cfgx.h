@@ -1,0 +1,60 @@
+/*
+ * cfgx - libconfuse glue shared by hopmilter.conf and hoprelay.conf.
+ *
+ * libconfuse reports errors through a callback and, inside sections, without
+ * the file name.  cfgx keeps the first error of a load as "FILE:LINE: reason"
+ * in a caller-supplied buffer, so the caller can print it (exit 78) or log it
+ * (a failed reload keeps the old configuration).
+ *
+ * Parse callbacks for the value types both programs use (durations, enums)
+ * and list validators (CIDR, domain) live here so that each option's table
+ * entry can name its checker.  Every checker reports with cfg_error(), which
+ * carries the line number.
+ */
+#ifndef HOP_CFGX_H
+#define HOP_CFGX_H
+
+#include <confuse.h>
+#include <stddef.h>
+
+/*
+ * Parse `path` with `opts` into a new cfg_t.  Returns NULL and fills `err`
+ * with "FILE:LINE: reason" (or "FILE: reason") on any error, including a
+ * missing or unreadable file.  The caller frees the result with cfg_free().
+ * `setup` (may be NULL) runs after cfg_init, to attach validators.
+ */
+cfg_t *cfgx_parse_file(cfg_opt_t *opts, const char *path, void (*setup)(cfg_t *),
+    char *err, size_t errsz);
+
+/* Same, from a string; `name` stands in for the file name in messages. */
+cfg_t *cfgx_parse_string(cfg_opt_t *opts, const char *name, const char *text,
+    void (*setup)(cfg_t *), char *err, size_t errsz);
+
+/*
+ * Report an error found after parsing (a constraint between options), in the
+ * same "FILE: reason" form.
+ */
+void cfgx_error_after(char *err, size_t errsz, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* A duration: "250ms", "30s", "5m", "1h"; stored as milliseconds (long). */
+int cfgx_cb_duration_ms(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result);
+
+struct cfgx_enum {
+	const char *name;
+	long value;
+};
+/* For enum parse callbacks: look `value` up in a NULL-terminated table. */
+int cfgx_parse_enum(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result,
+    const struct cfgx_enum *table);
+
+/* List validators: every element must be a CIDR network / a domain name. */
+int cfgx_validate_cidr_list(cfg_t *cfg, cfg_opt_t *opt);
+int cfgx_validate_domain_list(cfg_t *cfg, cfg_opt_t *opt);
+
+/* Validators for single values. */
+int cfgx_validate_port(cfg_t *cfg, cfg_opt_t *opt);
+int cfgx_validate_nonneg(cfg_t *cfg, cfg_opt_t *opt);
+int cfgx_validate_positive(cfg_t *cfg, cfg_opt_t *opt);
+
+#endif

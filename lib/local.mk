@@ -1,0 +1,11 @@
+# lib/: code shared by hopmilter and hoprelay (logging, escaping, addresses,
+# domains, configuration glue).
+noinst_LIBRARIES += lib/libhopcommon.a
+lib_libhopcommon_a_SOURCES = \
+	lib/addr.c lib/addr.h \
+	lib/cfgx.c lib/cfgx.h \
+	lib/domain.c lib/domain.h \
+	lib/esc.c lib/esc.h \
+	lib/log.c lib/log.h \
+	lib/netaddr.c lib/netaddr.h
+lib_libhopcommon_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)

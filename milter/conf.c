@@ -1,0 +1,256 @@
+/*
+ * conf - the hopmilter.conf option table, validation, and conversion of the
+ * parsed libconfuse tree into struct conf.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cfgx.h"
+#include "conf.h"
+#include "domain.h"
+#include "log.h"
+
+static int
+conf_cb_facility(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	static const struct cfgx_enum table[] = {
+		{"mail", LOG_MAIL}, {"daemon", LOG_DAEMON}, {"user", LOG_USER},
+		{"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2},
+		{"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},
+		{"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}, {NULL, 0},
+	};
+
+	return cfgx_parse_enum(cfg, opt, value, result, table);
+}
+
+static int
+conf_cb_level(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	static const struct cfgx_enum table[] = {
+		{"error", LOG_ERR}, {"warning", LOG_WARNING}, {"notice", LOG_NOTICE},
+		{"info", LOG_INFO}, {"debug", LOG_DEBUG}, {NULL, 0},
+	};
+
+	return cfgx_parse_enum(cfg, opt, value, result, table);
+}
+
+/* "unix:/abs/path", "local:/abs/path", "inet:PORT[@HOST]", "inet6:PORT[@HOST]". */
+static int
+conf_validate_socket(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+	const char *rest = NULL;
+
+	if (strncmp(s, "unix:", 5) == 0 || strncmp(s, "local:", 6) == 0) {
+		rest = strchr(s, ':') + 1;
+		if (rest[0] != '/') {
+			cfg_error(cfg, "option 'socket': '%s': the socket path must be absolute", s);
+			return -1;
+		}
+		return 0;
+	}
+	if (strncmp(s, "inet:", 5) == 0 || strncmp(s, "inet6:", 6) == 0) {
+		char *end;
+		long port;
+
+		rest = strchr(s, ':') + 1;
+		port = strtol(rest, &end, 10);
+		if (end == rest || (*end != '\0' && *end != '@') || port < 1 || port > 65535) {
+			cfg_error(cfg, "option 'socket': '%s': expected inet:PORT@HOST with a port in 1-65535", s);
+			return -1;
+		}
+		return 0;
+	}
+	cfg_error(cfg, "option 'socket': '%s': expected unix:/path, inet:PORT@HOST or inet6:PORT@HOST", s);
+	return -1;
+}
+
+static int
+conf_validate_authserv_id(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+
+	/* It goes verbatim into Authentication-Results: RFC 8601 "value" token. */
+	for (const char *p = s; *p != '\0'; p++) {
+		if (*p <= ' ' || *p >= 0x7f || strchr("()<>@,;:\\\"/[]?=", *p) != NULL) {
+			cfg_error(cfg, "option 'authserv_id': '%s': use a host name (letters, digits, '.', '-')", s);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static cfg_opt_t conf_outbound_opts[] = {
+	CFG_BOOL("enabled", cfg_false, CFGF_NONE),
+	CFG_BOOL("scrub_received", cfg_true, CFGF_NONE),
+	CFG_END(),
+};
+
+static cfg_opt_t conf_opts[] = {
+	CFG_STR("socket", "unix:" RUNSTATEDIR "/hopmilter/hopmilter.sock", CFGF_NONE),
+	CFG_STR("user", "", CFGF_NONE),
+	CFG_STR("pid_file", "", CFGF_NONE),
+	CFG_INT_CB("syslog_facility", LOG_MAIL, CFGF_NONE, conf_cb_facility),
+	CFG_INT_CB("log_level", LOG_INFO, CFGF_NONE, conf_cb_level),
+	CFG_STR("authserv_id", "", CFGF_NONE),
+	CFG_BOOL("dry_run", cfg_false, CFGF_NONE),
+	CFG_STR_LIST("trusted_networks", "{\"127.0.0.0/8\", \"::1/128\"}", CFGF_NONE),
+	CFG_STR_LIST("internal_networks", "{}", CFGF_NONE),
+	CFG_STR_LIST("allowed_domains", "{}", CFGF_NONE),
+	CFG_STR_LIST("banned_domains", "{}", CFGF_NONE),
+	CFG_SEC("outbound", conf_outbound_opts, CFGF_NONE),
+	CFG_END(),
+};
+
+static void
+conf_setup(cfg_t *cfg)
+{
+	cfg_set_validate_func(cfg, "socket", conf_validate_socket);
+	cfg_set_validate_func(cfg, "authserv_id", conf_validate_authserv_id);
+	cfg_set_validate_func(cfg, "trusted_networks", cfgx_validate_cidr_list);
+	cfg_set_validate_func(cfg, "internal_networks", cfgx_validate_cidr_list);
+	cfg_set_validate_func(cfg, "allowed_domains", cfgx_validate_domain_list);
+	cfg_set_validate_func(cfg, "banned_domains", cfgx_validate_domain_list);
+}
+
+static char *
+conf_strdup(const char *s)
+{
+	return strdup(s != NULL ? s : "");
+}
+
+/* The lists were validated while parsing; failures here are ENOMEM only. */
+static int
+conf_fill_nets(cfg_t *cfg, const char *name, struct net_list *out)
+{
+	for (unsigned i = 0; i < cfg_size(cfg, name); i++) {
+		struct net_cidr net;
+		const char *why;
+
+		if (net_cidr_parse(cfg_getnstr(cfg, name, i), &net, &why) != 0 ||
+		    net_list_add(out, &net) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* `dotted_subdomains`: allowed_domains style; otherwise ban-list style. */
+static struct dset *
+conf_fill_domains(cfg_t *cfg, const char *name, bool dotted_subdomains)
+{
+	struct dset *s = dset_new();
+
+	for (unsigned i = 0; s != NULL && i < cfg_size(cfg, name); i++) {
+		const char *raw = cfg_getnstr(cfg, name, i), *why;
+		bool dot = raw[0] == '.';
+		char norm[DOMAIN_MAX + 1];
+
+		if (domain_normalize(dot ? raw + 1 : raw, norm, sizeof(norm), &why) != 0 ||
+		    dset_add(s, norm, dotted_subdomains ? dot : true) != 0) {
+			dset_free(s);
+			return NULL;
+		}
+	}
+	return s;
+}
+
+static int
+conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t errsz)
+{
+	cfg_t *ob = cfg_getsec(cfg, "outbound");
+	char host[256];
+
+	c->path = conf_strdup(path);
+	c->socket = conf_strdup(cfg_getstr(cfg, "socket"));
+	c->user = conf_strdup(cfg_getstr(cfg, "user"));
+	c->pid_file = conf_strdup(cfg_getstr(cfg, "pid_file"));
+	c->syslog_facility = (int)cfg_getint(cfg, "syslog_facility");
+	c->log_level = (int)cfg_getint(cfg, "log_level");
+	c->dry_run = cfg_getbool(cfg, "dry_run");
+	if (cfg_getstr(cfg, "authserv_id")[0] != '\0') {
+		c->authserv_id = conf_strdup(cfg_getstr(cfg, "authserv_id"));
+	} else {
+		if (gethostname(host, sizeof(host) - 1) != 0)
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		c->authserv_id = conf_strdup(host);
+	}
+	c->outbound.enabled = cfg_getbool(ob, "enabled");
+	c->outbound.scrub_received = cfg_getbool(ob, "scrub_received");
+	c->allowed_domains = conf_fill_domains(cfg, "allowed_domains", true);
+	c->banned_domains = conf_fill_domains(cfg, "banned_domains", false);
+	if (c->path == NULL || c->socket == NULL || c->user == NULL || c->pid_file == NULL ||
+	    c->authserv_id == NULL || c->allowed_domains == NULL || c->banned_domains == NULL ||
+	    conf_fill_nets(cfg, "trusted_networks", &c->trusted_networks) != 0 ||
+	    conf_fill_nets(cfg, "internal_networks", &c->internal_networks) != 0) {
+		cfgx_error_after(err, errsz, path, "out of memory");
+		return -1;
+	}
+	if (c->pid_file[0] != '\0' && c->pid_file[0] != '/') {
+		cfgx_error_after(err, errsz, path, "option 'pid_file': '%s' must be an absolute path",
+		    c->pid_file);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+conf_finish(cfg_t *cfg, const char *path, struct conf **out, char *err, size_t errsz)
+{
+	struct conf *c;
+
+	*out = NULL;
+	if (cfg == NULL)
+		return -1;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		cfgx_error_after(err, errsz, path, "out of memory");
+		cfg_free(cfg);
+		return -1;
+	}
+	if (conf_from_cfg(cfg, path, c, err, errsz) != 0) {
+		conf_free(c);
+		cfg_free(cfg);
+		return -1;
+	}
+	cfg_free(cfg);
+	*out = c;
+	return 0;
+}
+
+int
+conf_load(const char *path, struct conf **out, char *err, size_t errsz)
+{
+	return conf_finish(cfgx_parse_file(conf_opts, path, conf_setup, err, errsz), path, out,
+	    err, errsz);
+}
+
+int
+conf_load_string(const char *name, const char *text, struct conf **out, char *err,
+    size_t errsz)
+{
+	return conf_finish(cfgx_parse_string(conf_opts, name, text, conf_setup, err, errsz), name,
+	    out, err, errsz);
+}
+
+void
+conf_free(struct conf *c)
+{
+	if (c == NULL)
+		return;
+	free(c->path);
+	free(c->socket);
+	free(c->user);
+	free(c->pid_file);
+	free(c->authserv_id);
+	net_list_free(&c->trusted_networks);
+	net_list_free(&c->internal_networks);
+	dset_free(c->allowed_domains);
+	dset_free(c->banned_domains);
+	free(c);
+}

@@ -1,0 +1,52 @@
+/*
+ * conf - hopmilter.conf, parsed once into an immutable struct.
+ *
+ * The option table in conf.c is the only place an option is defined; the
+ * sample milter/hopmilter.conf and hopmilter.conf(5) document the same
+ * names.  A struct conf never changes after conf_load() returns: a reload
+ * builds a new one and the daemon swaps it in (see policy.h), so worker
+ * threads can read it without locks.
+ */
+#ifndef HOP_CONF_H
+#define HOP_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "dset.h"
+#include "netaddr.h"
+
+#define CONF_DEFAULT_PATH SYSCONFDIR "/hopmilter/hopmilter.conf"
+
+struct conf_outbound {
+	bool enabled;          /* trusted clients may send to any domain */
+	bool scrub_received;   /* delete Received headers naming internal addresses */
+};
+
+struct conf {
+	char *path;            /* the file this was read from */
+	char *socket;          /* libmilter connection spec */
+	char *user;            /* "" = keep the current user */
+	char *pid_file;        /* "" = none */
+	int syslog_facility;   /* LOG_MAIL, ... */
+	int log_level;         /* LOG_INFO, ... */
+	char *authserv_id;     /* never empty: defaults to the host name */
+	bool dry_run;
+	struct net_list trusted_networks;
+	struct net_list internal_networks;
+	struct dset *allowed_domains;  /* ".example.org" entries cover subdomains */
+	struct dset *banned_domains;   /* every entry covers its subdomains */
+	struct conf_outbound outbound;
+};
+
+/*
+ * Read `path`.  Returns 0 and a new struct in *out, or -1 with
+ * "FILE:LINE: reason" in `err`.
+ */
+int conf_load(const char *path, struct conf **out, char *err, size_t errsz);
+/* The same from text held in memory; `name` stands in for the file name. */
+int conf_load_string(const char *name, const char *text, struct conf **out, char *err,
+    size_t errsz);
+void conf_free(struct conf *c);
+
+#endif

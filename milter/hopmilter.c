@@ -1,0 +1,228 @@
+/*
+ * hopmilter - the edge node's mail filter daemon.
+ *
+ * Start-up order matters: the configuration is read and checked before
+ * anything else (exit 78 with FILE:LINE on error), the process detaches
+ * before any thread exists, the socket is created while still root (so it
+ * can live in a root-owned directory) and handed to the service user, and
+ * only then are privileges dropped and libmilter's threads started.
+ *
+ * Signals: libmilter's own signal thread owns SIGHUP/SIGTERM/SIGINT (they
+ * stop the filter); configuration reload therefore uses SIGUSR1, taken by a
+ * dedicated thread with sigwait().
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "log.h"
+#include "mlfi.h"
+#include "policy.h"
+
+static const char *hm_conf_path = CONF_DEFAULT_PATH;
+
+static void
+hm_usage(FILE *fp)
+{
+	fprintf(fp, "usage: hopmilter [-c FILE] [-f] [-n] [-V]\n"
+	    "  -c FILE  configuration file (default %s)\n"
+	    "  -f       stay in the foreground and log to stderr\n"
+	    "  -n       check the configuration and exit (0 ok, 78 error)\n"
+	    "  -V       print the version and exit\n", CONF_DEFAULT_PATH);
+}
+
+static void
+hm_version(void)
+{
+	unsigned int maj, min, pl;
+
+	smfi_version(&maj, &min, &pl);
+	printf("hopmilter %s (libmilter %u.%u.%u)\n", PACKAGE_VERSION, maj, min, pl);
+}
+
+/* Read the file and build a policy; "FILE:LINE: reason" in `err` on failure. */
+static struct policy *
+hm_load(const char *path, char *err, size_t errsz)
+{
+	struct conf *c;
+	struct policy *p;
+
+	if (conf_load(path, &c, err, errsz) != 0)
+		return NULL;
+	if (policy_new(c, &p, err, errsz) != 0)
+		return NULL;
+	return p;
+}
+
+static void
+hm_reload(void)
+{
+	char err[1024];
+	struct policy *p = hm_load(hm_conf_path, err, sizeof(err)), *old;
+	const struct conf *n, *o;
+
+	if (p == NULL) {
+		log_error("reload failed, keeping the running configuration: %s", err);
+		return;
+	}
+	old = policy_acquire();
+	n = policy_conf(p);
+	o = policy_conf(old);
+	if (strcmp(n->socket, o->socket) != 0 || strcmp(n->user, o->user) != 0 ||
+	    strcmp(n->pid_file, o->pid_file) != 0 || n->syslog_facility != o->syslog_facility)
+		log_warning("reload: socket, user, pid_file and syslog_facility change only on restart");
+	policy_unref(old);
+	log_set_level(n->log_level);
+	policy_install(p);
+	log_notice("reloaded %s: new sessions use it, running ones finish on the old one",
+	    hm_conf_path);
+}
+
+static void *
+hm_reload_thread(void *arg)
+{
+	sigset_t *set = arg;
+	int sig;
+
+	for (;;) {
+		if (sigwait(set, &sig) != 0)
+			continue;
+		if (sig == SIGUSR1)
+			hm_reload();
+	}
+	return NULL;
+}
+
+/* Socket set-up while still root: parent directory, stale socket, owner, mode. */
+static int
+hm_open_socket(const struct conf *c, bool as_root, uid_t uid, gid_t gid)
+{
+	const char *path = daemon_unix_path(c->socket);
+	mode_t old;
+	int rc;
+
+	if (smfi_setconn(c->socket) != MI_SUCCESS) {
+		fprintf(stderr, "hopmilter: smfi_setconn(%s) failed\n", c->socket);
+		return -1;
+	}
+	/* 0660: the MTA reaches it through the group, nobody else at all. */
+	old = umask(0117);
+	rc = smfi_opensocket(true);
+	umask(old);
+	if (rc != MI_SUCCESS) {
+		fprintf(stderr, "hopmilter: cannot create socket %s (does its directory exist and is "
+		    "it writable?)\n", c->socket);
+		return -1;
+	}
+	if (path != NULL && as_root && chown(path, uid, gid) != 0) {
+		fprintf(stderr, "hopmilter: chown %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	bool foreground = false, check_only = false, as_root = geteuid() == 0;
+	char err[1024];
+	struct policy *pol;
+	const struct conf *c;
+	uid_t uid = 0;
+	gid_t gid = 0;
+	int opt, ready_fd = -1;
+	pthread_t tid;
+	static sigset_t usr1;
+
+	while ((opt = getopt(argc, argv, "c:fnVh")) != -1) {
+		switch (opt) {
+		case 'c': hm_conf_path = optarg; break;
+		case 'f': foreground = true; break;
+		case 'n': check_only = true; break;
+		case 'V': hm_version(); return 0;
+		case 'h': hm_usage(stdout); return 0;
+		default: hm_usage(stderr); return EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		hm_usage(stderr);
+		return EX_USAGE;
+	}
+	pol = hm_load(hm_conf_path, err, sizeof(err));
+	if (pol == NULL) {
+		fprintf(stderr, "hopmilter: %s\n", err);
+		return EX_CONFIG;
+	}
+	c = policy_conf(pol);
+	if (check_only)
+		return 0;
+	if (as_root && c->user[0] == '\0') {
+		fprintf(stderr, "hopmilter: %s: refusing to run as root: set 'user' to an "
+		    "unprivileged account\n", hm_conf_path);
+		return EX_CONFIG;
+	}
+	if (as_root && daemon_lookup_user(c->user, &uid, &gid) != 0) {
+		fprintf(stderr, "hopmilter: %s: option 'user': no such user '%s'\n", hm_conf_path,
+		    c->user);
+		return EX_CONFIG;
+	}
+
+	log_open("hopmilter", foreground, c->syslog_facility);
+	log_set_level(c->log_level);
+	if (!foreground && (ready_fd = daemon_detach()) < 0) {
+		fprintf(stderr, "hopmilter: cannot detach: %s\n", strerror(errno));
+		return EX_OSERR;
+	}
+	if (smfi_register(mlfi_desc) != MI_SUCCESS) {
+		fprintf(stderr, "hopmilter: smfi_register failed\n");
+		return EX_SOFTWARE;
+	}
+	if (hm_open_socket(c, as_root, uid, gid) != 0)
+		return EX_OSERR;
+	if (c->pid_file[0] != '\0' && daemon_write_pidfile(c->pid_file) != 0) {
+		fprintf(stderr, "hopmilter: pid file %s: %s\n", c->pid_file, strerror(errno));
+		return EX_CANTCREAT;
+	}
+	if (as_root && daemon_drop_privileges(c->user, uid, gid) != 0) {
+		fprintf(stderr, "hopmilter: cannot become user %s: %s\n", c->user, strerror(errno));
+		return EX_OSERR;
+	}
+
+	/* Block SIGUSR1 everywhere before any thread exists; one thread waits for it. */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+	if (pthread_create(&tid, NULL, hm_reload_thread, &usr1) != 0) {
+		fprintf(stderr, "hopmilter: cannot start the reload thread\n");
+		return EX_OSERR;
+	}
+	pthread_detach(tid);
+
+	policy_install(pol);
+	log_notice("starting hopmilter %s: socket=%s config=%s dry_run=%s", PACKAGE_VERSION,
+	    c->socket, hm_conf_path, c->dry_run ? "yes" : "no");
+	if (dset_count(c->allowed_domains) == 0)
+		log_warning("allowed_domains is empty: every inbound recipient will be refused");
+	daemon_ready(ready_fd);
+
+	if (smfi_main() != MI_SUCCESS)
+		log_error("smfi_main failed");
+	log_notice("stopping");
+	pol = policy_acquire();
+	if (pol != NULL && policy_conf(pol)->pid_file[0] != '\0')
+		unlink(policy_conf(pol)->pid_file);
+	policy_unref(pol);
+	return 0;
+}

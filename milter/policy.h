@@ -1,0 +1,146 @@
+/*
+ * policy - every decision hopmilter makes, without libmilter.
+ *
+ * The milter callbacks (mlfi.c) only gather facts (client address, HELO,
+ * envelope, headers, macros), hand them to the functions here, and map the
+ * returned verdict to SMFIS_* once.  Everything here can be driven directly
+ * by unit tests.
+ *
+ * A struct policy bundles one immutable configuration with the runtime
+ * objects built from it.  It is reference-counted: each SMTP session holds a
+ * reference for its whole life, so a reload (SIGUSR1) installs a new policy
+ * for new sessions while running ones finish on the old one.
+ *
+ * Every refusal -- and every message accepted -- produces exactly one log
+ * line.  Its format is a contract for fail2ban (hopmilter(8), LOG LINES):
+ *
+ *   QID: BLOCKED reason=R action=reject|tempfail ip=IP from=<S> [to=<R>] helo=H
+ *   QID: WOULD-BLOCK ...same fields...       (dry_run)
+ *   QID: ACCEPTED ip=IP class=C from=<S> to=<R> nrcpt=N refused=M scrubbed=K
+ *
+ * QID is the MTA's queue id, or NOQUEUE before the MTA has one.  Nothing a
+ * client controls appears before ip=, and every client-supplied value is
+ * escaped (esc_log) so it cannot contain a space or a line break.
+ */
+#ifndef HOP_POLICY_H
+#define HOP_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "netaddr.h"
+
+struct policy;
+
+/* Take ownership of `conf` and build the runtime objects.  0, or -1 with `err`. */
+int policy_new(struct conf *conf, struct policy **out, char *err, size_t errsz);
+struct policy *policy_ref(struct policy *p);
+void policy_unref(struct policy *p);
+const struct conf *policy_conf(const struct policy *p);
+
+/* The daemon's current policy.  install() takes over the caller's reference. */
+void policy_install(struct policy *p);
+/* A new reference to the current policy (NULL before the first install). */
+struct policy *policy_acquire(void);
+
+enum policy_class {
+	POLICY_INTERNET,  /* everyone else: all inbound checks apply */
+	POLICY_TRUSTED,   /* peer in trusted_networks, or SASL-authenticated */
+};
+
+enum policy_action {
+	POLICY_CONTINUE,
+	POLICY_REJECT,    /* 5xx */
+	POLICY_TEMPFAIL,  /* 4xx */
+};
+
+enum policy_reason {
+	POLICY_REASON_NONE,
+	POLICY_REASON_BANNED_DOMAIN,
+	POLICY_REASON_UNKNOWN_RCPT_DOMAIN,
+	POLICY_REASON_OUTBOUND_DISABLED,
+	POLICY_REASON_INTERNAL,      /* our own failure (out of memory): try again */
+	POLICY_REASON_COUNT
+};
+
+struct policy_verdict {
+	enum policy_action action;
+	enum policy_reason reason;
+	char rcode[4];       /* "550"; empty when action is CONTINUE */
+	char xcode[12];      /* "5.7.1" */
+	char text[512];      /* safe for smfi_setreply: no CR/LF, '%' doubled */
+};
+
+/* A header change for the adapter to apply at end of message. */
+struct policy_edit {
+	bool insert;         /* false: delete */
+	char name[32];
+	unsigned index;      /* delete: 1-based among headers of that name; insert: position */
+	char *value;         /* insert only; owned by the edit list */
+};
+
+struct policy_edits {
+	size_t n, cap;
+	struct policy_edit *v;
+};
+void policy_edits_free(struct policy_edits *e);
+
+/* Per-message state: reset at every MAIL FROM. */
+struct policy_msg {
+	bool active;               /* between MAIL and end of message / abort */
+	bool trusted;              /* class of this message */
+	bool auth;                 /* SASL-authenticated */
+	bool failed;               /* an allocation failed mid-message: tempfail at EOM */
+	char qid[32];
+	char from_log[600];        /* the sender as given, escaped for logs */
+	struct addr sender;
+	enum addr_status sender_status;
+	char first_rcpt_log[600];  /* first accepted recipient, escaped */
+	unsigned nrcpt, nrcpt_refused;
+	unsigned received_seen;    /* Received headers seen so far */
+	unsigned *scrub_idx;       /* indices of Received headers to delete */
+	size_t scrub_n, scrub_cap;
+};
+
+struct policy_session {
+	struct policy *pol;        /* reference held for the session */
+	struct net_addr addr;      /* family 0 when the MTA gave none */
+	char ip[NET_ADDR_STRLEN];  /* "unknown" when family is 0 */
+	char host[256];            /* escaped reverse-DNS name from the MTA */
+	char helo[256];            /* escaped HELO argument */
+	char helo_raw[256];        /* HELO as given (for SPF) */
+	bool trusted_net;
+	struct policy_msg msg;
+};
+
+/*
+ * Start a session for a client at `sa` (NULL or a non-IP family when the
+ * MTA does not know it: the client is then "internet" class).  Takes a new
+ * reference on `pol`.  NULL on allocation failure.
+ */
+struct policy_session *policy_session_new(struct policy *pol, const struct sockaddr *sa,
+    const char *hostname);
+void policy_session_free(struct policy_session *s);
+
+void policy_helo(struct policy_session *s, const char *helo);
+/* MAIL FROM.  `auth_authen` is the {auth_authen} macro (NULL if unset); `qid` may be NULL. */
+void policy_mail(struct policy_session *s, const char *sender, const char *auth_authen,
+    const char *qid, struct policy_verdict *v);
+/* RCPT TO: a refusal concerns this recipient only. */
+void policy_rcpt(struct policy_session *s, const char *rcpt, const char *qid,
+    struct policy_verdict *v);
+/* One header, in message order. */
+void policy_header(struct policy_session *s, const char *name, const char *value);
+/* End of message: fills `edits` (the caller frees them) and the final verdict. */
+void policy_eom(struct policy_session *s, const char *qid, struct policy_edits *edits,
+    struct policy_verdict *v);
+/* The transaction was aborted (RSET, new MAIL, lost connection). */
+void policy_abort(struct policy_session *s);
+
+enum policy_class policy_session_class(const struct policy_session *s);
+const char *policy_reason_name(enum policy_reason r);
+
+#endif
