@@ -17,6 +17,8 @@ static const char *log_ident = "hopmilter";
 static bool log_stderr = true;
 static atomic_int log_max_prio = LOG_INFO;
 static char log_host[256] = "localhost";
+static void (*log_sink)(int, const char *, void *);
+static void *log_sink_arg;
 
 void
 log_open(const char *ident, bool to_stderr, int facility)
@@ -77,7 +79,9 @@ log_vmsg(int prio, const char *fmt, va_list ap)
 	if (!log_enabled(prio))
 		return;
 	vsnprintf(text, sizeof(text), fmt, ap);
-	if (log_stderr)
+	if (log_sink != NULL)
+		log_sink(prio, text, log_sink_arg);
+	else if (log_stderr)
 		log_write_stderr(text);
 	else
 		syslog(prio, "%s", text);
@@ -91,6 +95,13 @@ log_msg(int prio, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(prio, fmt, ap);
 	va_end(ap);
+}
+
+void
+log_set_sink(void (*fn)(int prio, const char *text, void *arg), void *arg)
+{
+	log_sink = fn;
+	log_sink_arg = arg;
 }
 
 int

@@ -24,6 +24,12 @@ bool log_enabled(int prio);
 void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(int prio, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
+/*
+ * Send every message to `fn` instead (unit tests use it to assert log
+ * lines).  NULL restores the normal destination.
+ */
+void log_set_sink(void (*fn)(int prio, const char *text, void *arg), void *arg);
+
 /* Map "mail", "local0".."local7", "daemon" to a LOG_ facility; -1 if unknown. */
 int log_facility_from_name(const char *name);
 /* Map "error", "warning", "notice", "info", "debug" to a priority; -1 if unknown. */

@@ -1,0 +1,74 @@
+# tests/: table-driven unit tests of the pure modules, the real hopmilter
+# under miltertest, and integration tests with real Postfix, smtp-sink,
+# swaks and fail2ban-regex.  Integration tests need root (private Postfix
+# instances); without it they skip, and with HM_NO_SKIP=1 (CI) they fail.
+
+UNIT_TESTS = \
+	tests/unit/addr_test \
+	tests/unit/conf_test \
+	tests/unit/dset_test \
+	tests/unit/esc_test \
+	tests/unit/netaddr_test \
+	tests/unit/policy_test \
+	tests/unit/scrub_test
+check_PROGRAMS += $(UNIT_TESTS)
+UNIT_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/milter -I$(top_srcdir)/tests/unit
+UNIT_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
+UNIT_LDADD = $(HOPPOLICY_LIBS)
+
+tests_unit_addr_test_SOURCES = tests/unit/addr_test.c tests/unit/check.h
+tests_unit_addr_test_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_addr_test_LDADD = $(UNIT_LDADD)
+tests_unit_conf_test_SOURCES = tests/unit/conf_test.c
+tests_unit_conf_test_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_conf_test_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_conf_test_LDADD = $(UNIT_LDADD)
+tests_unit_dset_test_SOURCES = tests/unit/dset_test.c
+tests_unit_dset_test_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_dset_test_LDADD = $(UNIT_LDADD)
+tests_unit_esc_test_SOURCES = tests/unit/esc_test.c
+tests_unit_esc_test_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_esc_test_LDADD = $(UNIT_LDADD)
+tests_unit_netaddr_test_SOURCES = tests/unit/netaddr_test.c
+tests_unit_netaddr_test_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_netaddr_test_LDADD = $(UNIT_LDADD)
+tests_unit_policy_test_SOURCES = tests/unit/policy_test.c
+tests_unit_policy_test_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_policy_test_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_policy_test_LDADD = $(UNIT_LDADD)
+tests_unit_scrub_test_SOURCES = tests/unit/scrub_test.c
+tests_unit_scrub_test_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_scrub_test_LDADD = $(UNIT_LDADD)
+
+MILTERTEST_TESTS = \
+	tests/miltertest/verdicts.lua \
+	tests/miltertest/outbound.lua \
+	tests/miltertest/dryrun.lua \
+	tests/miltertest/reload.lua
+
+INTEGRATION_TESTS = \
+	tests/integration/cli.sh \
+	tests/integration/postfix-policy.sh
+
+# fail2ban-regex reads the logs the other tests wrote, so it runs after them.
+LOG_CHECK_TESTS = tests/integration/fail2ban.sh
+
+TESTS += $(UNIT_TESTS) $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS)
+TEST_EXTENSIONS = .sh .lua
+SH_LOG_COMPILER = $(BASH)
+LUA_LOG_COMPILER = $(BASH) $(top_srcdir)/tests/miltertest/run.sh
+AM_TESTS_ENVIRONMENT = \
+	abs_top_builddir='$(abs_top_builddir)'; export abs_top_builddir; \
+	HM_LOG_EXPORT_DIR='$(abs_top_builddir)/tests/logs'; export HM_LOG_EXPORT_DIR; \
+	mkdir -p "$$HM_LOG_EXPORT_DIR";
+
+tests/integration/fail2ban.log: $(MILTERTEST_TESTS:.lua=.log) $(INTEGRATION_TESTS:.sh=.log)
+
+clean-local: clean-test-logs
+clean-test-logs:
+	rm -rf tests/logs
+.PHONY: clean-test-logs
+
+EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
+	tests/lib/harness.sh tests/miltertest/run.sh tests/miltertest/common.lua \
+	fail2ban

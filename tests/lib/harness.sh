@@ -1,0 +1,304 @@
+# harness.sh - shared shell functions for hopmilter's integration tests.
+#
+# Source it from a test script (bash).  It gives each test a private
+# scratch directory, free loopback ports, real servers (Postfix instances,
+# smtp-sink, hopmilter, redis-server) started in the background, and a
+# cleanup trap that stops exactly the processes the test started, by PID.
+#
+# Environment:
+#   HM_BUILDDIR   top build directory (default: derived from this file)
+#   HM_NO_SKIP=1  a missing prerequisite fails the test instead of skipping
+#                 it (CI sets this: a skipped test proves nothing)
+#   HM_KEEP=1     keep the scratch directory for inspection
+
+set -u
+
+HM_LIBDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+HM_SRCDIR=$(cd "$HM_LIBDIR/../.." && pwd)
+HM_BUILDDIR=${HM_BUILDDIR:-${abs_top_builddir:-$HM_SRCDIR}}
+HOPMILTER=${HOPMILTER:-$HM_BUILDDIR/milter/hopmilter}
+HOPRELAY=${HOPRELAY:-$HM_BUILDDIR/relay-transport/hoprelay}
+HM_TEST=${HM_TEST:-$(basename "$0" .sh)}
+HM_PIDS=()          # processes to stop at exit
+HM_POSTFIX_DIRS=()  # Postfix instances to stop at exit
+HM_PORTS=()         # ports handed out by this test
+HM_FAILS=0
+
+hm_log() { printf '%s: %s\n' "$HM_TEST" "$*" >&2; }
+
+# Exit 77 (automake: skipped), or fail when HM_NO_SKIP=1.
+hm_skip() {
+	if [ "${HM_NO_SKIP:-0}" = 1 ]; then
+		hm_log "FAIL (prerequisite missing, HM_NO_SKIP=1): $*"
+		exit 1
+	fi
+	hm_log "SKIP: $*"
+	exit 77
+}
+
+hm_need_root() { [ "$(id -u)" = 0 ] || hm_skip "needs root (Postfix instances, privilege drop)"; }
+
+hm_need() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || [ -x "$c" ] || hm_skip "$c not installed (tools/deps installs it)"
+	done
+}
+
+hm_fail() { hm_log "FAIL: $*"; HM_FAILS=$((HM_FAILS + 1)); }
+hm_ok() { hm_log "ok: $*"; }
+# hm_check DESCRIPTION COMMAND...: run the command, record pass or fail.
+hm_check() {
+	local what=$1; shift
+	if "$@"; then hm_ok "$what"; else hm_fail "$what"; fi
+}
+# Finish: exit status reflects every hm_fail so far.
+hm_done() {
+	if [ "$HM_FAILS" -gt 0 ]; then
+		hm_log "$HM_FAILS check(s) failed; scratch dir $HM_TMP kept"
+		HM_KEEP=1
+		exit 1
+	fi
+	hm_log "all checks passed"
+	exit 0
+}
+
+# hm_export_log FILE: keep a log for tests/integration/fail2ban.sh, which
+# checks the shipped filter against what real runs wrote.
+hm_export_log() {
+	[ -n "${HM_LOG_EXPORT_DIR:-}" ] || return 0
+	mkdir -p "$HM_LOG_EXPORT_DIR" && cp "$1" "$HM_LOG_EXPORT_DIR/$HM_TEST${2:+-$2}.log"
+}
+
+hm_cleanup() {
+	local d p mpids=()
+	for d in "${HM_POSTFIX_DIRS[@]}"; do
+		p=$(tr -dc 0-9 <"$d/queue/pid/master.pid" 2>/dev/null)
+		[ -n "$p" ] && mpids+=("$p")
+		postfix -c "$d/etc" stop >/dev/null 2>&1 || true
+	done
+	for p in "${HM_PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in "${HM_PIDS[@]}"; do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	# Postfix's master exits a moment after "stop"; wait so its files can go.
+	for p in "${mpids[@]}"; do
+		for _ in $(seq 1 50); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+	done
+	if [ "${HM_KEEP:-0}" = 1 ]; then
+		hm_log "scratch directory kept: $HM_TMP"
+	else
+		rm -rf "$HM_TMP"
+	fi
+}
+
+HM_TMP=$(mktemp -d "${TMPDIR:-/tmp}/hopmilter-$HM_TEST.XXXXXX")
+chmod 0755 "$HM_TMP"
+trap hm_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Remember a background process for cleanup.
+hm_track() { HM_PIDS+=("$1"); }
+
+# A TCP port nobody listens on, on any loopback address, not yet handed out.
+hm_free_port() {
+	local p used
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		case " ${HM_PORTS[*]} " in *" $p "*) continue ;; esac
+		used=$(ss -Htan "( sport = :$p )" 2>/dev/null | head -1)
+		[ -z "$used" ] || continue
+		HM_PORTS+=("$p")
+		echo "$p"
+		return 0
+	done
+}
+
+# hm_wait_port HOST PORT [SECONDS]: wait until something accepts connections.
+hm_wait_port() {
+	local host=$1 port=$2 secs=${3:-20} i
+	for i in $(seq 1 $((secs * 10))); do
+		if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	hm_log "nothing listens on $host:$port after ${secs}s"
+	return 1
+}
+
+# hm_wait_file PATH [SECONDS]: wait for a file or socket to appear.
+hm_wait_file() {
+	local f=$1 secs=${2:-20} i
+	for i in $(seq 1 $((secs * 10))); do
+		[ -e "$f" ] && return 0
+		sleep 0.1
+	done
+	hm_log "$f did not appear after ${secs}s"
+	return 1
+}
+
+# hm_wait_grep PATTERN FILE [SECONDS]: wait until FILE has a line matching PATTERN.
+hm_wait_grep() {
+	local pat=$1 f=$2 secs=${3:-20} i
+	for i in $(seq 1 $((secs * 10))); do
+		grep -qE -- "$pat" "$f" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# hm_start_sink NAME PORT [HOST]: smtp-sink on HOST:PORT (default 127.0.0.1)
+# writing every message it accepts into its own file under $HM_TMP/sink-NAME/.
+# smtp-sink must drop root (-u), so the directory belongs to postfix.
+hm_start_sink() {
+	local name=$1 port=$2 host=${3:-127.0.0.1} dir=$HM_TMP/sink-$1
+	mkdir -p "$dir"
+	chown postfix "$dir"
+	smtp-sink -u postfix -d "$dir/m." "$host:$port" 64 >"$HM_TMP/sink-$name.log" 2>&1 &
+	hm_track $!
+	hm_wait_port "$host" "$port"
+}
+
+# hm_sink_files NAME MSGID: the files of sink NAME holding that Message-ID.
+hm_sink_files() { grep -liF "Message-Id: <$2>" "$HM_TMP/sink-$1"/m.* 2>/dev/null; }
+# hm_sink_count NAME MSGID: how many times the message arrived.
+hm_sink_count() { hm_sink_files "$1" "$2" | wc -l; }
+# hm_sink_has NAME MSGID: it arrived (at least once).
+hm_sink_has() { [ "$(hm_sink_count "$1" "$2")" -ge 1 ]; }
+# hm_sink_wait NAME MSGID [SECONDS]: wait for it to arrive.
+hm_sink_wait() {
+	local i
+	for i in $(seq 1 $((${3:-30} * 10))); do
+		hm_sink_has "$1" "$2" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# hm_sink_message NAME MSGID: print the message (headers and body) as
+# delivered; smtp-sink's dump puts its envelope records before it.
+hm_sink_message() {
+	local f
+	f=$(hm_sink_files "$1" "$2" | head -1)
+	[ -n "$f" ] && cat "$f"
+}
+
+# hm_start_milter CONF: hopmilter in the foreground, stderr to $HM_TMP/milter.log
+# (or the file named by a second argument).  Waits for its socket.
+hm_start_milter() {
+	local conf=$1 log=${2:-$HM_TMP/milter.log} sock
+	"$HOPMILTER" -f -c "$conf" 2>>"$log" &
+	HM_MILTER_PID=$!
+	hm_track "$HM_MILTER_PID"
+	sock=$(sed -n 's/^[[:space:]]*socket[[:space:]]*=[[:space:]]*"\(.*\)".*/\1/p' "$conf")
+	case $sock in
+	unix:* | local:*) hm_wait_file "${sock#*:}" ;;
+	inet:*) hm_wait_port "${sock##*@}" "$(echo "${sock#inet:}" | cut -d@ -f1)" ;;
+	esac
+}
+
+# hm_postfix NAME PORT [MAIN_CF_EXTRA [MASTER_CF_EXTRA]]: a private Postfix
+# instance in $HM_TMP/NAME listening on 127.0.0.1:PORT; returns when it
+# greets.  The extras are appended to main.cf / master.cf verbatim.
+hm_postfix() {
+	local name=$1 port=$2 extra=${3:-} mextra=${4:-} d=$HM_TMP/$1
+	mkdir -p "$d/etc" "$d/queue" "$d/data"
+	chown postfix "$d/data"
+	cat >"$d/etc/main.cf" <<MAINCF
+compatibility_level = 3.6
+queue_directory = $d/queue
+data_directory = $d/data
+syslog_name = hm-$name
+maillog_file = $d/maillog
+maillog_file_prefixes = $d
+myhostname = $name.test.invalid
+mydomain = test.invalid
+myorigin = \$myhostname
+mydestination =
+inet_interfaces = loopback-only
+inet_protocols = all
+mynetworks = 127.0.0.0/8 [::1]/128
+smtpd_authorized_xclient_hosts = 127.0.0.0/8 [::1]/128
+smtpd_peername_lookup = no
+smtp_dns_support_level = disabled
+smtp_tls_security_level = none
+smtpd_tls_security_level = none
+biff = no
+append_dot_mydomain = no
+delay_warning_time = 0
+queue_run_delay = 2s
+minimal_backoff_time = 2s
+maximal_backoff_time = 4s
+alias_maps =
+alias_database =
+$extra
+MAINCF
+	cat >"$d/etc/master.cf" <<MASTERCF
+127.0.0.1:$port inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+$mextra
+MASTERCF
+	if ! script -qc "postfix -c $d/etc start" /dev/null >"$d/start.log" 2>&1; then
+		hm_log "postfix $name did not start:"; cat "$d/start.log" >&2
+		return 1
+	fi
+	HM_POSTFIX_DIRS+=("$d")
+	hm_wait_port 127.0.0.1 "$port" || return 1
+	hm_smtp_banner 127.0.0.1 "$port" || {
+		hm_log "postfix $name does not greet; its log says:"
+		grep -E 'fatal|error|warning' "$d/maillog" | tail -5 >&2
+		return 1
+	}
+}
+
+# hm_smtp_banner HOST PORT: the server greets with 220 within 10 seconds.
+hm_smtp_banner() {
+	local line
+	exec 7<>"/dev/tcp/$1/$2" || return 1
+	IFS= read -r -t 10 line <&7
+	printf 'QUIT\r\n' >&7
+	exec 7<&- 7>&-
+	case $line in 220*) return 0 ;; *) return 1 ;; esac
+}
+
+# hm_swaks ARGS...: swaks with the test defaults; output in $HM_TMP/swaks.out,
+# also echoed to the test log.  Returns swaks's exit code.
+hm_swaks() {
+	local rc
+	swaks --timeout 15 --hide-informational "$@" >"$HM_TMP/swaks.out" 2>&1
+	rc=$?
+	sed 's/^/    swaks| /' "$HM_TMP/swaks.out" >&2
+	return $rc
+}
+
+# hm_reply_has PATTERN: the last swaks dialogue contains a server line
+# matching PATTERN (an ERE, matched after the "<~~ " or "<** " marker).
+hm_reply_has() { grep -qE "^ *<[-~*]+ +$1" "$HM_TMP/swaks.out"; }

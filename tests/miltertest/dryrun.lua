@@ -1,0 +1,18 @@
+-- dry_run: every refusal is logged as WOULD-BLOCK and nothing is refused.
+dofile(os.getenv("HM_LUA_LIB"))
+
+hm.start([[
+dry_run = true
+trusted_networks = {"10.200.0.0/24"}
+allowed_domains = {"example.com"}
+banned_domains = {"evil.example"}
+]])
+
+local c = hm.client("192.0.2.50", "dry.example")
+hm.mail(c, "<a@evil.example>", SMFIR_CONTINUE, "banned sender passes in dry run")
+hm.rcpt(c, "<b@foreign.example>", SMFIR_CONTINUE, "foreign recipient passes in dry run")
+hm.eom(c, SMFIR_CONTINUE, "message passes in dry run")
+hm.log_has("NOQUEUE: WOULD%-BLOCK reason=banned%-domain action=reject ip=192%.0%.2%.50 ", "would-block banned")
+hm.log_has("WOULD%-BLOCK reason=unknown%-rcpt%-domain action=reject ip=192%.0%.2%.50 .* to=<b@foreign%.example>", "would-block rcpt")
+hm.check(hm.log_count(" BLOCKED ") == 0, "no BLOCKED line in dry run")
+mt.disconnect(c)

@@ -1,0 +1,90 @@
+/* Unit tests: envelope address parsing (lib/addr.c) and domain normalisation. */
+#include "config.h"
+
+#include "addr.h"
+#include "check.h"
+#include "domain.h"
+
+static void
+test_addr(void)
+{
+	static const struct {
+		const char *in;
+		enum addr_status st;
+		const char *local, *domain;
+		int routed_local, source_route;
+	} cases[] = {
+		{"<alice@example.com>", ADDR_OK, "alice", "example.com", 0, 0},
+		{"alice@Example.COM", ADDR_OK, "alice", "example.com", 0, 0},
+		{"<bob@example.com.>", ADDR_OK, "bob", "example.com", 0, 0},
+		{" <bob@EXAMPLE.org> ", ADDR_OK, "bob", "example.org", 0, 0},
+		{"<>", ADDR_NULL, "", "", 0, 0},
+		{"", ADDR_NULL, "", "", 0, 0},
+		{"<postmaster>", ADDR_NO_DOMAIN, "postmaster", "", 0, 0},
+		{"<\"a@b\"@example.com>", ADDR_OK, "\"a@b\"", "example.com", 0, 0},
+		{"<\"x\\\"@y\"@example.com>", ADDR_OK, "\"x\\\"@y\"", "example.com", 0, 0},
+		{"<\"unterminated@example.com>", ADDR_INVALID, "", "", 0, 0},
+		{"<@relay.one,@relay.two:carol@Example.com>", ADDR_OK, "carol", "example.com", 0, 1},
+		{"<@relay.one>", ADDR_INVALID, "", "", 0, 0},
+		{"<user%other.example@example.com>", ADDR_OK, "user%other.example", "example.com", 1, 0},
+		{"<host!user@example.com>", ADDR_OK, "host!user", "example.com", 1, 0},
+		{"<\"user%x\"@example.com>", ADDR_OK, "\"user%x\"", "example.com", 0, 0},
+		{"<user@[192.0.2.1]>", ADDR_LITERAL, "user", "[192.0.2.1]", 0, 0},
+		{"<user@[IPv6:2001:db8::1]>", ADDR_LITERAL, "user", "[IPv6:2001:db8::1]", 0, 0},
+		{"<user@exa mple.com>", ADDR_INVALID, "", "", 0, 0},
+		{"<user@example..com>", ADDR_INVALID, "", "", 0, 0},
+		{"<@example.com>", ADDR_INVALID, "", "", 0, 0},
+		{"<user@>", ADDR_INVALID, "", "", 0, 0},
+		{"<user@example.com", ADDR_INVALID, "", "", 0, 0},
+		{"user@example.com>", ADDR_INVALID, "", "", 0, 0},
+		{"<jürgen@bücher.example>", ADDR_OK, "jürgen", "bücher.example", 0, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct addr a;
+		enum addr_status st = addr_parse(cases[i].in, &a);
+
+		CHECK(st == cases[i].st, "addr_parse(%s): status %d, want %d", cases[i].in, st,
+		    cases[i].st);
+		if (st != cases[i].st || st == ADDR_INVALID || st == ADDR_NULL)
+			continue;
+		CHECK_STR(a.local, cases[i].local, "local of %s", cases[i].in);
+		if (st == ADDR_OK || st == ADDR_LITERAL)
+			CHECK_STR(a.domain, cases[i].domain, "domain of %s", cases[i].in);
+		CHECK(a.routed_local == cases[i].routed_local, "routed_local of %s", cases[i].in);
+		CHECK(a.source_route == cases[i].source_route, "source_route of %s", cases[i].in);
+	}
+}
+
+static void
+test_domain(void)
+{
+	static const struct {
+		const char *in, *out;
+	} ok[] = {
+		{"Example.COM", "example.com"}, {"example.com.", "example.com"},
+		{"a-b_c.example", "a-b_c.example"}, {"xn--bcher-kva.example", "xn--bcher-kva.example"},
+	};
+	static const char *bad[] = {
+		"", ".", "a..b", ".example.com", "exa mple.com", "exam/ple.com", "[192.0.2.1]",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com",
+	};
+	char out[DOMAIN_MAX + 1];
+	const char *why;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		CHECK(domain_normalize(ok[i].in, out, sizeof(out), &why) == 0, "normalize %s", ok[i].in);
+		CHECK_STR(out, ok[i].out, "normalize %s", ok[i].in);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(domain_normalize(bad[i], out, sizeof(out), &why) != 0, "accepted bad domain '%s'",
+		    bad[i]);
+}
+
+int
+main(void)
+{
+	test_addr();
+	test_domain();
+	return check_done("addr_test");
+}

@@ -1,0 +1,120 @@
+/* Unit tests: hopmilter.conf parsing, defaults and errors with line numbers (milter/conf.c). */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "check.h"
+#include "conf.h"
+
+static void
+test_defaults(void)
+{
+	struct conf *c;
+	char err[1024];
+	struct net_addr a;
+
+	CHECK(conf_load_string("empty.conf", "", &c, err, sizeof(err)) == 0, "empty config: %s", err);
+	if (c == NULL)
+		return;
+	CHECK(strncmp(c->socket, "unix:/", 6) == 0, "default socket %s", c->socket);
+	CHECK(c->user[0] == '\0', "default user empty");
+	CHECK(!c->dry_run, "dry_run off");
+	CHECK(!c->outbound.enabled && c->outbound.scrub_received, "outbound defaults");
+	CHECK(c->syslog_facility == LOG_MAIL && c->log_level == LOG_INFO, "log defaults");
+	CHECK(c->authserv_id[0] != '\0', "authserv_id defaults to the host name");
+	net_addr_parse("127.0.0.1", &a);
+	CHECK(net_list_contains(&c->trusted_networks, &a), "loopback trusted by default");
+	net_addr_parse("::1", &a);
+	CHECK(net_list_contains(&c->trusted_networks, &a), "::1 trusted by default");
+	conf_free(c);
+}
+
+static void
+test_full(void)
+{
+	static const char text[] =
+	    "socket = \"inet:8891@127.0.0.1\"\n"
+	    "user = \"hopmilter\"\n"
+	    "pid_file = \"/run/hopmilter/hopmilter.pid\"\n"
+	    "syslog_facility = local3\n"
+	    "log_level = debug\n"
+	    "authserv_id = \"mx.example.com\"\n"
+	    "dry_run = true\n"
+	    "trusted_networks = {\"10.200.0.0/24\"}\n"
+	    "internal_networks = {\"192.168.0.0/16\", \"2001:db8:1::/48\"}\n"
+	    "allowed_domains = {\"Example.COM.\", \".example.org\"}\n"
+	    "banned_domains = {\"evil.example\"}\n"
+	    "outbound { enabled = true  scrub_received = false }\n";
+	struct conf *c;
+	char err[1024];
+	struct net_addr a;
+
+	CHECK(conf_load_string("full.conf", text, &c, err, sizeof(err)) == 0, "full config: %s", err);
+	if (c == NULL)
+		return;
+	CHECK_STR(c->socket, "inet:8891@127.0.0.1", "socket");
+	CHECK_STR(c->user, "hopmilter", "user");
+	CHECK(c->syslog_facility == LOG_LOCAL3 && c->log_level == LOG_DEBUG, "log settings");
+	CHECK_STR(c->authserv_id, "mx.example.com", "authserv_id");
+	CHECK(c->dry_run && c->outbound.enabled && !c->outbound.scrub_received, "booleans");
+	CHECK(dset_match(c->allowed_domains, "example.com"), "allowed normalised");
+	CHECK(!dset_match(c->allowed_domains, "www.example.com"), "no dot: exact only");
+	CHECK(dset_match(c->allowed_domains, "example.org") &&
+	    dset_match(c->allowed_domains, "x.example.org"), "leading dot: domain and subdomains");
+	CHECK(dset_match(c->banned_domains, "a.evil.example"), "ban list covers subdomains");
+	net_addr_parse("127.0.0.1", &a);
+	CHECK(!net_list_contains(&c->trusted_networks, &a), "a set list replaces the default");
+	net_addr_parse("2001:db8:1:5::1", &a);
+	CHECK(net_list_contains(&c->internal_networks, &a), "internal IPv6");
+	conf_free(c);
+}
+
+static void
+test_errors(void)
+{
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{"socket = \"unix:/x\"\nbogus = 1\n", "bad.conf:2: no such option 'bogus'"},
+		{"\n\ntrusted_networks = {\"10.0.0.0/8\",\n \"10.0.0.1/8\"}\n",
+		    "bad.conf:4: option 'trusted_networks': '10.0.0.1/8': address has bits set beyond the prefix length"},
+		{"internal_networks = {\"nonsense\"}\n",
+		    "bad.conf:1: option 'internal_networks': 'nonsense': not an IP address"},
+		{"\nallowed_domains = {\"exa mple.com\"}\n",
+		    "bad.conf:2: option 'allowed_domains': 'exa mple.com': character not allowed in a domain"},
+		{"banned_domains = {\"a..b\"}\n", "bad.conf:1: option 'banned_domains': 'a..b': empty label in domain"},
+		{"socket = \"tcp:25\"\n", "bad.conf:1: option 'socket': 'tcp:25': expected unix:/path, inet:PORT@HOST or inet6:PORT@HOST"},
+		{"socket = \"inet:99999@127.0.0.1\"\n", "bad.conf:1: option 'socket': 'inet:99999@127.0.0.1': expected inet:PORT@HOST with a port in 1-65535"},
+		{"socket = \"unix:relative.sock\"\n", "bad.conf:1: option 'socket': 'unix:relative.sock': the socket path must be absolute"},
+		{"log_level = chatty\n", "bad.conf:1: option 'log_level': 'chatty' is not one of: error, warning, notice, info, debug"},
+		{"syslog_facility = kern\n", "bad.conf:1: option 'syslog_facility': 'kern' is not one of: mail, daemon, user, local0, local1, local2, local3, local4, local5, local6, local7"},
+		{"dry_run = maybe\n", "bad.conf:1: "},
+		{"outbound {\n enabled = true\n nope = 1\n}\n", "bad.conf:3: no such option 'nope'"},
+		{"authserv_id = \"mx example\"\n", "bad.conf:1: option 'authserv_id': 'mx example': use a host name (letters, digits, '.', '-')"},
+		{"pid_file = \"relative.pid\"\n", "bad.conf: option 'pid_file': 'relative.pid' must be an absolute path"},
+		{"allowed_domains = {\"a.example\"\n", "bad.conf:2: premature end of file"},
+	};
+	struct conf *c;
+	char err[1024];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = '\0';
+		CHECK(conf_load_string("bad.conf", cases[i].text, &c, err, sizeof(err)) != 0 && c == NULL,
+		    "case %zu accepted", i);
+		CHECK(strncmp(err, cases[i].want, strlen(cases[i].want)) == 0,
+		    "case %zu: got \"%s\", want \"%s\"", i, err, cases[i].want);
+	}
+	CHECK(conf_load("/nonexistent/hopmilter.conf", &c, err, sizeof(err)) != 0, "missing file");
+	CHECK_STR(err, "/nonexistent/hopmilter.conf: cannot read: No such file or directory", "missing file");
+}
+
+int
+main(void)
+{
+	test_defaults();
+	test_full();
+	test_errors();
+	return check_done("conf_test");
+}

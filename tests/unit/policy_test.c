@@ -1,0 +1,260 @@
+/*
+ * Unit tests: the policy core (milter/policy.c) driven without libmilter:
+ * classes, verdicts, dry run, per-message reset, header scrubbing edits,
+ * and the exact log lines (the fail2ban contract).
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "log.h"
+#include "policy.h"
+
+static char last_log[4096];
+static int log_lines;
+
+static void
+capture(int prio, const char *text, void *arg)
+{
+	(void)prio;
+	(void)arg;
+	snprintf(last_log, sizeof(last_log), "%s", text);
+	log_lines++;
+}
+
+static struct policy *
+make_policy(const char *extra)
+{
+	char text[2048], err[1024];
+	struct conf *c;
+	struct policy *p;
+
+	snprintf(text, sizeof(text),
+	    "trusted_networks = {\"10.200.0.0/24\", \"fd00:200::/64\"}\n"
+	    "internal_networks = {\"192.168.0.0/16\"}\n"
+	    "allowed_domains = {\"example.com\", \".example.org\"}\n"
+	    "banned_domains = {\"evil.example\"}\n%s", extra);
+	if (conf_load_string("test.conf", text, &c, err, sizeof(err)) != 0) {
+		fprintf(stderr, "config: %s\n", err);
+		exit(2);
+	}
+	if (policy_new(c, &p, err, sizeof(err)) != 0) {
+		fprintf(stderr, "policy: %s\n", err);
+		exit(2);
+	}
+	return p;
+}
+
+static struct policy_session *
+session(struct policy *p, const char *ip)
+{
+	struct sockaddr_storage ss = {0};
+
+	if (strchr(ip, ':') != NULL) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		inet_pton(AF_INET6, ip, &s6->sin6_addr);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		inet_pton(AF_INET, ip, &s4->sin_addr);
+	}
+	return policy_session_new(p, (struct sockaddr *)&ss, "client.example");
+}
+
+static void
+test_inbound(void)
+{
+	struct policy *p = make_policy("");
+	struct policy_session *s = session(p, "192.0.2.7");
+	struct policy_verdict v;
+	struct policy_edits e = {0};
+
+	CHECK(policy_session_class(s) == POLICY_INTERNET, "TEST-NET client is internet class");
+	policy_helo(s, "bad helo\r\n");
+	policy_mail(s, "<spam@Mail.EVIL.example.>", NULL, NULL, &v);
+	CHECK(v.action == POLICY_REJECT && v.reason == POLICY_REASON_BANNED_DOMAIN, "banned subdomain");
+	CHECK_STR(v.rcode, "550", "banned rcode");
+	CHECK_STR(v.xcode, "5.7.1", "banned xcode");
+	CHECK_STR(last_log, "NOQUEUE: BLOCKED reason=banned-domain action=reject ip=192.0.2.7 "
+	    "from=<spam@Mail.EVIL.example.> helo=bad\\x20helo\\x0d\\x0a", "banned log line");
+
+	/* Same session, next message: nothing of the banned one remains. */
+	policy_mail(s, "<alice@sender.example>", NULL, NULL, &v);
+	CHECK(v.action == POLICY_CONTINUE, "good sender continues");
+	policy_rcpt(s, "<bob@Example.COM>", NULL, &v);
+	CHECK(v.action == POLICY_CONTINUE, "allowed domain, any case");
+	policy_rcpt(s, "<carol@elsewhere.example>", NULL, &v);
+	CHECK(v.action == POLICY_REJECT && v.reason == POLICY_REASON_UNKNOWN_RCPT_DOMAIN, "foreign rcpt");
+	CHECK(strstr(last_log, "reason=unknown-rcpt-domain action=reject ip=192.0.2.7 "
+	    "from=<alice@sender.example> to=<carol@elsewhere.example>") != NULL, "rcpt log: %s", last_log);
+	policy_rcpt(s, "<dave@deep.sub.example.org>", "4Xb9Z1", &v);
+	CHECK(v.action == POLICY_CONTINUE, "dotted entry covers subdomains");
+	policy_rcpt(s, "<eve@www.example.com>", "4Xb9Z1", &v);
+	CHECK(v.action == POLICY_REJECT, "undotted entry is exact");
+	CHECK(strncmp(last_log, "4Xb9Z1: BLOCKED", 15) == 0, "queue id once known: %s", last_log);
+	policy_rcpt(s, "<@relay.example:frank@example.com>", NULL, &v);
+	CHECK(v.action == POLICY_CONTINUE, "source route ignored");
+	policy_rcpt(s, "<\"frank@elsewhere.example\"@example.com>", NULL, &v);
+	CHECK(v.action == POLICY_CONTINUE, "quoted local part with @");
+	policy_rcpt(s, "<user@[192.0.2.1]>", NULL, &v);
+	CHECK(v.action == POLICY_REJECT, "address literal is not an allowed domain");
+	policy_rcpt(s, "<Postmaster>", NULL, &v);
+	CHECK(v.action == POLICY_CONTINUE, "bare postmaster accepted (RFC 5321 4.5.1)");
+	policy_rcpt(s, "<root>", NULL, &v);
+	CHECK(v.action == POLICY_REJECT, "other bare local part refused");
+	policy_rcpt(s, "<x@example.com.evil.example>", NULL, &v);
+	CHECK(v.action == POLICY_REJECT, "allowed name as a label of another domain");
+	policy_header(s, "Received", "from core [10.200.0.3] by hop");
+	policy_eom(s, "4Xb9Z1", &e, &v);
+	CHECK(v.action == POLICY_CONTINUE, "eom continues");
+	CHECK(e.n == 0, "inbound mail is never scrubbed");
+	CHECK_STR(last_log, "4Xb9Z1: ACCEPTED ip=192.0.2.7 class=internet from=<alice@sender.example> "
+	    "to=<bob@Example.COM> nrcpt=5 refused=5 scrubbed=0", "accepted log line");
+	policy_edits_free(&e);
+	policy_session_free(s);
+	policy_unref(p);
+}
+
+static void
+test_trusted(void)
+{
+	struct policy *p = make_policy("");
+	struct policy_session *s = session(p, "::ffff:10.200.0.3");
+	struct policy_verdict v;
+	struct policy_edits e = {0};
+
+	policy_mail(s, "<core@example.com>", NULL, NULL, &v);
+	CHECK(policy_session_class(s) == POLICY_TRUSTED, "v4-mapped trusted peer");
+	policy_mail(s, "<someone@evil.example>", NULL, NULL, &v);
+	CHECK(v.action == POLICY_CONTINUE, "ban list is for the internet side only");
+	policy_rcpt(s, "<x@outside.example>", NULL, &v);
+	CHECK(v.action == POLICY_REJECT && v.reason == POLICY_REASON_OUTBOUND_DISABLED, "outbound off");
+	CHECK(strstr(last_log, "BLOCKED reason=outbound-disabled action=reject ip=10.200.0.3 ") != NULL,
+	    "outbound log: %s", last_log);
+	policy_rcpt(s, "<bob@example.com>", NULL, &v);
+	CHECK(v.action == POLICY_CONTINUE, "trusted to a local domain");
+	policy_header(s, "Received", "from laptop ([192.168.7.20]) by core");
+	policy_header(s, "received", "from mx.outside.example ([203.0.113.5]) by core");
+	policy_header(s, "Subject", "10.200.0.3 in a subject stays");
+	policy_header(s, "RECEIVED", "from core ([IPv6:fd00:200::3]) by hop");
+	policy_eom(s, "Q1", &e, &v);
+	CHECK(v.action == POLICY_CONTINUE, "trusted eom");
+	CHECK(e.n == 2, "two deletions, got %zu", e.n);
+	if (e.n == 2) {
+		CHECK(!e.v[0].insert && e.v[0].index == 3, "highest index first (%u)", e.v[0].index);
+		CHECK(!e.v[1].insert && e.v[1].index == 1, "then the lower one (%u)", e.v[1].index);
+		CHECK_STR(e.v[0].name, "Received", "header name");
+	}
+	CHECK(strstr(last_log, "ACCEPTED ip=10.200.0.3 class=trusted ") != NULL &&
+	    strstr(last_log, "scrubbed=2") != NULL, "accepted trusted: %s", last_log);
+	policy_edits_free(&e);
+
+	/* A second message on the same connection starts from zero. */
+	policy_mail(s, "<core@example.com>", NULL, NULL, &v);
+	policy_rcpt(s, "<bob@example.com>", NULL, &v);
+	policy_header(s, "Received", "from somewhere ([192.168.1.1]) by core");
+	policy_eom(s, NULL, &e, &v);
+	CHECK(e.n == 1 && e.v[0].index == 1, "index counting restarts per message");
+	policy_edits_free(&e);
+	policy_session_free(s);
+	policy_unref(p);
+}
+
+static void
+test_auth_and_outbound(void)
+{
+	struct policy *p = make_policy("outbound { enabled = true  scrub_received = false }\n");
+	struct policy_session *s = session(p, "2001:db8::99");
+	struct policy_verdict v;
+	struct policy_edits e = {0};
+
+	policy_mail(s, "<roamer@example.com>", "roamer", NULL, &v);
+	CHECK(policy_session_class(s) == POLICY_TRUSTED, "SASL login makes a message trusted");
+	policy_rcpt(s, "<friend@outside.example>", NULL, &v);
+	CHECK(v.action == POLICY_CONTINUE, "outbound enabled");
+	policy_header(s, "Received", "from laptop ([192.168.7.20]) by core");
+	policy_eom(s, NULL, &e, &v);
+	CHECK(e.n == 0, "scrub_received = false keeps headers");
+	CHECK(strstr(last_log, "class=authenticated") != NULL, "auth class logged: %s", last_log);
+	policy_edits_free(&e);
+
+	policy_mail(s, "<x@sender.example>", "", NULL, &v);
+	CHECK(policy_session_class(s) == POLICY_INTERNET, "empty {auth_authen} is not a login");
+	policy_session_free(s);
+	policy_unref(p);
+}
+
+static void
+test_dry_run(void)
+{
+	struct policy *p = make_policy("dry_run = true\n");
+	struct policy_session *s = session(p, "198.51.100.9");
+	struct policy_verdict v;
+
+	policy_mail(s, "<a@evil.example>", NULL, NULL, &v);
+	CHECK(v.action == POLICY_CONTINUE && v.reason == POLICY_REASON_BANNED_DOMAIN,
+	    "dry run: continue, reason kept");
+	CHECK(strncmp(last_log, "NOQUEUE: WOULD-BLOCK reason=banned-domain action=reject ip=198.51.100.9 ",
+	    72) == 0, "dry-run log: %s", last_log);
+	policy_rcpt(s, "<x@foreign.example>", NULL, &v);
+	CHECK(v.action == POLICY_CONTINUE, "dry run: foreign rcpt continues");
+	policy_session_free(s);
+	policy_unref(p);
+}
+
+static void
+test_unknown_client(void)
+{
+	struct policy *p = make_policy("");
+	struct policy_session *s = policy_session_new(p, NULL, NULL);
+	struct policy_verdict v;
+
+	policy_mail(s, "<>", NULL, NULL, &v);
+	CHECK(v.action == POLICY_CONTINUE, "null sender");
+	CHECK(policy_session_class(s) == POLICY_INTERNET, "no address: internet class");
+	policy_rcpt(s, "<x@foreign.example>", NULL, &v);
+	CHECK(v.action == POLICY_REJECT && strstr(last_log, "ip=unknown from=<>") != NULL,
+	    "unknown client logged: %s", last_log);
+	policy_session_free(s);
+	policy_unref(p);
+}
+
+static void
+test_install_reload(void)
+{
+	struct policy *a = make_policy(""), *b = make_policy("dry_run = true\n"), *cur;
+	struct policy_session *s;
+
+	policy_install(a);
+	s = session(cur = policy_acquire(), "192.0.2.1");
+	policy_unref(cur);
+	policy_install(b);   /* old policy stays alive for the running session */
+	CHECK(!policy_conf(s->pol)->dry_run, "running session keeps its policy");
+	cur = policy_acquire();
+	CHECK(policy_conf(cur)->dry_run, "new sessions get the new one");
+	policy_unref(cur);
+	policy_session_free(s);
+	policy_install(NULL);
+	CHECK(policy_acquire() == NULL, "uninstalled");
+}
+
+int
+main(void)
+{
+	log_set_level(LOG_DEBUG);
+	log_set_sink(capture, NULL);
+	test_inbound();
+	test_trusted();
+	test_auth_and_outbound();
+	test_dry_run();
+	test_unknown_client();
+	test_install_reload();
+	return check_done("policy_test");
+}
