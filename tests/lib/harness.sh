@@ -70,8 +70,26 @@ hm_export_log() {
 	mkdir -p "$HM_LOG_EXPORT_DIR" && cp "$1" "$HM_LOG_EXPORT_DIR/$HM_TEST${2:+-$2}.log"
 }
 
+# HM_PERSIST=1 (the demo): leave everything running and write $HM_TMP/stop,
+# a script that stops exactly what was started.
+hm_write_stop_script() {
+	local d p
+	{
+		echo "#!/bin/sh"
+		echo "# Stops what $HM_TEST started (by PID and by Postfix instance)."
+		for d in "${HM_POSTFIX_DIRS[@]}"; do echo "postfix -c '$d/etc' stop 2>/dev/null"; done
+		for p in "${HM_PIDS[@]}"; do echo "kill $p 2>/dev/null"; done
+		echo "echo stopped"
+	} >"$HM_TMP/stop"
+	chmod +x "$HM_TMP/stop"
+}
+
 hm_cleanup() {
 	local d p mpids=()
+	if [ "${HM_PERSIST:-0}" = 1 ]; then
+		hm_write_stop_script
+		return
+	fi
 	for d in "${HM_POSTFIX_DIRS[@]}"; do
 		p=$(tr -dc 0-9 <"$d/queue/pid/master.pid" 2>/dev/null)
 		[ -n "$p" ] && mpids+=("$p")
@@ -101,7 +119,13 @@ hm_cleanup() {
 	fi
 }
 
-HM_TMP=$(mktemp -d "${TMPDIR:-/tmp}/hopmilter-$HM_TEST.XXXXXX")
+# HM_STATE_DIR (the demo): a fixed directory instead of a fresh scratch one.
+if [ -n "${HM_STATE_DIR:-}" ]; then
+	HM_TMP=$HM_STATE_DIR
+	mkdir -p "$HM_TMP"
+else
+	HM_TMP=$(mktemp -d "${TMPDIR:-/tmp}/hopmilter-$HM_TEST.XXXXXX")
+fi
 chmod 0755 "$HM_TMP"
 trap hm_cleanup EXIT
 trap 'exit 130' INT TERM
@@ -196,7 +220,7 @@ hm_sink_message() {
 # (or the file named by a second argument).  Waits for its socket.
 hm_start_milter() {
 	local conf=$1 log=${2:-$HM_TMP/milter.log} sock
-	"$HOPMILTER" -f -c "$conf" 2>>"$log" &
+	"$HOPMILTER" -f -c "$conf" >>"$log" 2>&1 </dev/null &
 	HM_MILTER_PID=$!
 	hm_track "$HM_MILTER_PID"
 	sock=$(sed -n 's/^[[:space:]]*socket[[:space:]]*=[[:space:]]*"\(.*\)".*/\1/p' "$conf")
@@ -298,6 +322,9 @@ hm_swaks() {
 	sed 's/^/    swaks| /' "$HM_TMP/swaks.out" >&2
 	return $rc
 }
+
+# hm_xclient_addr IP: the form XCLIENT wants (IPv6 needs an "IPV6:" prefix).
+hm_xclient_addr() { case $1 in *:*) echo "IPV6:$1" ;; *) echo "$1" ;; esac; }
 
 # hm_reply_has PATTERN: the last swaks dialogue contains a server line
 # matching PATTERN (an ERE, matched after the "<~~ " or "<** " marker).
