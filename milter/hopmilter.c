@@ -133,18 +133,103 @@ hm_open_socket(const struct conf *c, bool as_root, uid_t uid, gid_t gid)
 	return 0;
 }
 
+/* Who to become: 0, or EX_CONFIG with the reason on stderr. */
+static int
+hm_check_user(const struct conf *c, bool as_root, uid_t *uid, gid_t *gid)
+{
+	if (!as_root)
+		return 0;
+	if (c->user[0] == '\0') {
+		fprintf(stderr, "hopmilter: %s: refusing to run as root: set 'user' to an "
+		    "unprivileged account\n", hm_conf_path);
+		return EX_CONFIG;
+	}
+	if (daemon_lookup_user(c->user, uid, gid) != 0) {
+		fprintf(stderr, "hopmilter: %s: option 'user': no such user '%s'\n", hm_conf_path,
+		    c->user);
+		return EX_CONFIG;
+	}
+	return 0;
+}
+
+/* Socket, pid file, privileges, reload thread: 0 or an exit status. */
+static int
+hm_start(const struct conf *c, bool as_root, uid_t uid, gid_t gid)
+{
+	static sigset_t usr1;
+	sigset_t stop;
+	pthread_t tid;
+
+	if (smfi_register(mlfi_desc) != MI_SUCCESS) {
+		fprintf(stderr, "hopmilter: smfi_register failed\n");
+		return EX_SOFTWARE;
+	}
+	if (hm_open_socket(c, as_root, uid, gid) != 0)
+		return EX_OSERR;
+	if (c->pid_file[0] != '\0' && daemon_write_pidfile(c->pid_file) != 0) {
+		fprintf(stderr, "hopmilter: pid file %s: %s\n", c->pid_file, strerror(errno));
+		return EX_CANTCREAT;
+	}
+	if (as_root && daemon_drop_privileges(c->user, uid, gid) != 0) {
+		fprintf(stderr, "hopmilter: cannot become user %s: %s\n", c->user, strerror(errno));
+		return EX_OSERR;
+	}
+	/*
+	 * Block the signals before any thread exists, so every thread inherits
+	 * the mask: SIGUSR1 is for our reload thread; SIGTERM, SIGINT and SIGHUP
+	 * for the thread libmilter starts in smfi_main(), which stops cleanly.
+	 * Left unblocked here, SIGTERM would be delivered to the reload thread
+	 * and kill the process on the spot.
+	 */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	if (pthread_create(&tid, NULL, hm_reload_thread, &usr1) != 0) {
+		fprintf(stderr, "hopmilter: cannot start the reload thread\n");
+		return EX_OSERR;
+	}
+	pthread_detach(tid);
+	return 0;
+}
+
+/* Serve until libmilter stops (SIGTERM/SIGINT/SIGHUP); takes over `pol`. */
+static int
+hm_serve(struct policy *pol, int ready_fd)
+{
+	const struct conf *c = policy_conf(pol);
+
+	policy_install(pol);
+	log_notice("starting hopmilter %s: socket=%s config=%s dry_run=%s", PACKAGE_VERSION,
+	    c->socket, hm_conf_path, c->dry_run ? "yes" : "no");
+	if (dset_count(c->allowed_domains) == 0)
+		log_warning("allowed_domains is empty: every inbound recipient will be refused");
+	daemon_ready(ready_fd);
+
+	if (smfi_main() != MI_SUCCESS)
+		log_error("smfi_main failed");
+	log_notice("stopping");
+	pol = policy_acquire();
+	if (pol != NULL && policy_conf(pol)->pid_file[0] != '\0')
+		unlink(policy_conf(pol)->pid_file);
+	policy_unref(pol);
+	policy_install(NULL);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	bool foreground = false, check_only = false, as_root = geteuid() == 0;
 	char err[1024];
 	struct policy *pol;
-	const struct conf *c;
 	uid_t uid = 0;
 	gid_t gid = 0;
-	int opt, ready_fd = -1;
-	pthread_t tid;
-	static sigset_t usr1;
+	int opt, rc, ready_fd = -1;
 
 	while ((opt = getopt(argc, argv, "c:fnVh")) != -1) {
 		switch (opt) {
@@ -165,64 +250,20 @@ main(int argc, char **argv)
 		fprintf(stderr, "hopmilter: %s\n", err);
 		return EX_CONFIG;
 	}
-	c = policy_conf(pol);
-	if (check_only)
-		return 0;
-	if (as_root && c->user[0] == '\0') {
-		fprintf(stderr, "hopmilter: %s: refusing to run as root: set 'user' to an "
-		    "unprivileged account\n", hm_conf_path);
-		return EX_CONFIG;
+	if (check_only || (rc = hm_check_user(policy_conf(pol), as_root, &uid, &gid)) != 0) {
+		policy_unref(pol);
+		return check_only ? 0 : rc;
 	}
-	if (as_root && daemon_lookup_user(c->user, &uid, &gid) != 0) {
-		fprintf(stderr, "hopmilter: %s: option 'user': no such user '%s'\n", hm_conf_path,
-		    c->user);
-		return EX_CONFIG;
-	}
-
-	log_open("hopmilter", foreground, c->syslog_facility);
-	log_set_level(c->log_level);
+	log_open("hopmilter", foreground, policy_conf(pol)->syslog_facility);
+	log_set_level(policy_conf(pol)->log_level);
 	if (!foreground && (ready_fd = daemon_detach()) < 0) {
 		fprintf(stderr, "hopmilter: cannot detach: %s\n", strerror(errno));
+		policy_unref(pol);
 		return EX_OSERR;
 	}
-	if (smfi_register(mlfi_desc) != MI_SUCCESS) {
-		fprintf(stderr, "hopmilter: smfi_register failed\n");
-		return EX_SOFTWARE;
+	if ((rc = hm_start(policy_conf(pol), as_root, uid, gid)) != 0) {
+		policy_unref(pol);
+		return rc;
 	}
-	if (hm_open_socket(c, as_root, uid, gid) != 0)
-		return EX_OSERR;
-	if (c->pid_file[0] != '\0' && daemon_write_pidfile(c->pid_file) != 0) {
-		fprintf(stderr, "hopmilter: pid file %s: %s\n", c->pid_file, strerror(errno));
-		return EX_CANTCREAT;
-	}
-	if (as_root && daemon_drop_privileges(c->user, uid, gid) != 0) {
-		fprintf(stderr, "hopmilter: cannot become user %s: %s\n", c->user, strerror(errno));
-		return EX_OSERR;
-	}
-
-	/* Block SIGUSR1 everywhere before any thread exists; one thread waits for it. */
-	sigemptyset(&usr1);
-	sigaddset(&usr1, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
-	if (pthread_create(&tid, NULL, hm_reload_thread, &usr1) != 0) {
-		fprintf(stderr, "hopmilter: cannot start the reload thread\n");
-		return EX_OSERR;
-	}
-	pthread_detach(tid);
-
-	policy_install(pol);
-	log_notice("starting hopmilter %s: socket=%s config=%s dry_run=%s", PACKAGE_VERSION,
-	    c->socket, hm_conf_path, c->dry_run ? "yes" : "no");
-	if (dset_count(c->allowed_domains) == 0)
-		log_warning("allowed_domains is empty: every inbound recipient will be refused");
-	daemon_ready(ready_fd);
-
-	if (smfi_main() != MI_SUCCESS)
-		log_error("smfi_main failed");
-	log_notice("stopping");
-	pol = policy_acquire();
-	if (pol != NULL && policy_conf(pol)->pid_file[0] != '\0')
-		unlink(policy_conf(pol)->pid_file);
-	policy_unref(pol);
-	return 0;
+	return hm_serve(pol, ready_fd);
 }

@@ -43,6 +43,9 @@ fi
 # Root without a user: refused, exit 78, nothing created.
 sock=$HM_TMP/run/m.sock
 mkdir -p "$HM_TMP/run"
+# As systemd's RuntimeDirectory would: the service user owns the directory,
+# so it can remove its pid file at exit.
+chown nobody "$HM_TMP/run"
 printf 'socket = "unix:%s"\nallowed_domains = {"example.com"}\n' "$sock" >"$bad"
 out=$("$HOPMILTER" -f -c "$bad" 2>&1); rc=$?
 hm_check "root without user refused (78)" test "$rc" = 78
@@ -72,8 +75,21 @@ hm_check "process runs as the service user" test "$(ps -o user= -p "$pid" | tr -
 hm_check "no root capability left (real and effective uid)" \
 	eval 'grep -E "^Uid:" /proc/$pid/status | awk "{exit !(\$2!=0 && \$3!=0 && \$4!=0 && \$5!=0)}"'
 kill -TERM "$pid"
-for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 hm_check "SIGTERM stops the daemon" eval '! kill -0 $pid 2>/dev/null'
+hm_check "a clean stop removes the pid file" test ! -e "$HM_TMP/run/hm.pid"
+
+# Foreground: SIGTERM goes through libmilter's orderly shutdown.
+printf 'socket = "unix:%s"\nuser = "nobody"\nallowed_domains = {"example.com"}\n' "$sock" >"$conf"
+"$HOPMILTER" -f -c "$conf" >"$HM_TMP/fg.log" 2>&1 &
+fpid=$!
+hm_track "$fpid"
+hm_wait_file "$sock"
+kill -TERM "$fpid"
+for _ in $(seq 1 150); do kill -0 "$fpid" 2>/dev/null || break; sleep 0.1; done
+wait "$fpid"; rc=$?
+hm_check "foreground SIGTERM: exit status 0 (got $rc)" test "$rc" = 0
+hm_check "foreground SIGTERM: 'stopping' logged" grep -q 'hopmilter\[[0-9]*\]: stopping$' "$HM_TMP/fg.log"
 
 # A start-up failure in daemon mode reaches the caller as an exit status.
 printf 'socket = "unix:%s/nodir/m.sock"\nuser = "nobody"\n' "$HM_TMP" >"$bad"

@@ -52,8 +52,27 @@ hm_check() {
 	local what=$1; shift
 	if "$@"; then hm_ok "$what"; else hm_fail "$what"; fi
 }
-# Finish: exit status reflects every hm_fail so far.
+# hm_scan_sanitizers: a sanitizer build (configure --enable-sanitizers) makes
+# every program report memory errors, undefined behaviour and leaks on
+# stderr, which the tests send to log files in $HM_TMP.  Any report fails
+# the test.
+hm_scan_sanitizers() {
+	local hits
+	hits=$(grep -rlE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer' \
+		"$HM_TMP" 2>/dev/null)
+	[ -z "$hits" ] && return 0
+	for f in $hits; do
+		hm_fail "sanitizer report in $f:"
+		grep -A12 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer' "$f" | head -30 >&2
+	done
+	return 1
+}
+
+# Finish: stop what the test started (so leak reports get written), scan
+# the logs for sanitizer reports; exit status reflects every hm_fail.
 hm_done() {
+	hm_stop_all
+	hm_scan_sanitizers
 	if [ "$HM_FAILS" -gt 0 ]; then
 		hm_log "$HM_FAILS check(s) failed; scratch dir $HM_TMP kept"
 		HM_KEEP=1
@@ -85,11 +104,22 @@ hm_write_stop_script() {
 }
 
 hm_cleanup() {
-	local d p mpids=()
 	if [ "${HM_PERSIST:-0}" = 1 ]; then
 		hm_write_stop_script
 		return
 	fi
+	hm_stop_all
+	if [ "${HM_KEEP:-0}" = 1 ]; then
+		hm_log "scratch directory kept: $HM_TMP"
+	else
+		rm -rf "$HM_TMP"
+	fi
+}
+
+# Stop every Postfix instance and tracked process (TERM, then KILL after a
+# second).  Safe to call twice.
+hm_stop_all() {
+	local d p mpids=()
 	for d in "${HM_POSTFIX_DIRS[@]}"; do
 		p=$(tr -dc 0-9 <"$d/queue/pid/master.pid" 2>/dev/null)
 		[ -n "$p" ] && mpids+=("$p")
@@ -98,8 +128,10 @@ hm_cleanup() {
 	for p in "${HM_PIDS[@]}"; do
 		kill -TERM "$p" 2>/dev/null || true
 	done
+	# libmilter notices a stop request only at its next poll timeout (about
+	# five seconds): wait for that, so leak reports get written.
 	for p in "${HM_PIDS[@]}"; do
-		for _ in 1 2 3 4 5 6 7 8 9 10; do
+		for _ in $(seq 1 100); do
 			kill -0 "$p" 2>/dev/null || break
 			sleep 0.1
 		done
@@ -112,11 +144,8 @@ hm_cleanup() {
 			sleep 0.1
 		done
 	done
-	if [ "${HM_KEEP:-0}" = 1 ]; then
-		hm_log "scratch directory kept: $HM_TMP"
-	else
-		rm -rf "$HM_TMP"
-	fi
+	HM_POSTFIX_DIRS=()
+	HM_PIDS=()
 }
 
 # HM_STATE_DIR (the demo): a fixed directory instead of a fresh scratch one.

@@ -13,6 +13,7 @@ export HM_USER=nobody
 cd "$HM_TMP" || exit 1
 miltertest -s "$script"
 rc=$?
+hm_scan_sanitizers || rc=1
 if [ $rc -ne 0 ]; then
 	hm_log "miltertest failed ($rc); hopmilter's log:"
 	sed 's/^/    milter| /' "$HM_TMP/milter.log" >&2 2>/dev/null
