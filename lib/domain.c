@@ -50,6 +50,11 @@ domain_normalize(const char *in, char *out, size_t outsz, const char **why)
 		}
 		out[i] = (char)c;
 	}
+	/* "example.com.." would otherwise keep a dot: an empty last label. */
+	if (label == 0) {
+		*why = "empty label in domain";
+		return -1;
+	}
 	out[len] = '\0';
 	return 0;
 }

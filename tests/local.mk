@@ -72,3 +72,11 @@ clean-test-logs:
 EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/lib/harness.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	fail2ban
+
+# `make fuzz`: build the libFuzzer harnesses (clang, ASan+UBSan) and run each
+# for FUZZ_TIME seconds (default 60).  CI runs them for 30 s each.
+fuzz:
+	srcdir='$(abs_top_srcdir)' builddir='$(abs_top_builddir)' \
+	FUZZ_TIME="$${FUZZ_TIME:-60}" $(BASH) $(top_srcdir)/tests/fuzz/run.sh
+.PHONY: fuzz
+EXTRA_DIST += tests/fuzz

@@ -33,6 +33,7 @@ test_addr(void)
 		{"<user@[IPv6:2001:db8::1]>", ADDR_LITERAL, "user", "[IPv6:2001:db8::1]", 0, 0},
 		{"<user@exa mple.com>", ADDR_INVALID, "", "", 0, 0},
 		{"<user@example..com>", ADDR_INVALID, "", "", 0, 0},
+		{"<user@example.com..>", ADDR_INVALID, "", "", 0, 0},
 		{"<@example.com>", ADDR_INVALID, "", "", 0, 0},
 		{"<user@>", ADDR_INVALID, "", "", 0, 0},
 		{"<user@example.com", ADDR_INVALID, "", "", 0, 0},
@@ -66,7 +67,9 @@ test_domain(void)
 		{"a-b_c.example", "a-b_c.example"}, {"xn--bcher-kva.example", "xn--bcher-kva.example"},
 	};
 	static const char *bad[] = {
-		"", ".", "a..b", ".example.com", "exa mple.com", "exam/ple.com", "[192.0.2.1]",
+		"", ".", "..", "a..b", ".example.com", "exa mple.com",
+		/* found by fuzz_addr: two trailing dots left one behind */
+		"example.com..", "Exam\xbc..", "exam/ple.com", "[192.0.2.1]",
 		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com",
 	};
 	char out[DOMAIN_MAX + 1];
