@@ -21,3 +21,51 @@ milter_hopmilter_LDADD = $(HOPPOLICY_LIBS) $(MILTER_LIBS)
 
 dist_man_MANS += milter/hopmilter.8 milter/hopmilter.conf.5
 EXTRA_DIST += milter/hopmilter.conf
+
+# ---------------------------------------------------------------------------
+# Installation: where Debian puts things (configure --prefix=/usr
+# --sysconfdir=/etc --runstatedir=/run).  DESTDIR is respected throughout.
+# ---------------------------------------------------------------------------
+sysusersdir = $(prefix)/lib/sysusers.d
+tmpfilesdir = $(prefix)/lib/tmpfiles.d
+hmconfdir = $(sysconfdir)/hopmilter
+fail2bandir = $(sysconfdir)/fail2ban
+examplesdir = $(docdir)/examples
+
+EXTRA_DIST += milter/hopmilter.service.in milter/hopmilter.sysusers milter/hopmilter.tmpfiles
+# The unit is written at install time, so its paths are those of the
+# installation (make install prefix=/usr ... works without reconfiguring).
+HM_UNIT_SED = sed -e 's|@sbindir[@]|$(sbindir)|g' -e 's|@sysconfdir[@]|$(sysconfdir)|g' \
+	-e 's|@runstatedir[@]|$(runstatedir)|g'
+
+# The configuration is installed only where none exists yet, and removed on
+# uninstall only while it is still the unchanged sample.
+install-data-local: install-hopmilter-data
+install-hopmilter-data:
+	$(MKDIR_P) '$(DESTDIR)$(systemdunitdir)'
+	$(HM_UNIT_SED) $(srcdir)/milter/hopmilter.service.in >'$(DESTDIR)$(systemdunitdir)/hopmilter.service'
+	chmod 0644 '$(DESTDIR)$(systemdunitdir)/hopmilter.service'
+	$(MKDIR_P) '$(DESTDIR)$(hmconfdir)' '$(DESTDIR)$(sysusersdir)' '$(DESTDIR)$(tmpfilesdir)' \
+		'$(DESTDIR)$(fail2bandir)/filter.d' '$(DESTDIR)$(fail2bandir)/jail.d' '$(DESTDIR)$(examplesdir)'
+	test -f '$(DESTDIR)$(hmconfdir)/hopmilter.conf' || \
+		$(INSTALL) -m 0640 $(srcdir)/milter/hopmilter.conf '$(DESTDIR)$(hmconfdir)/hopmilter.conf'
+	$(INSTALL_DATA) $(srcdir)/milter/hopmilter.sysusers '$(DESTDIR)$(sysusersdir)/hopmilter.conf'
+	$(INSTALL_DATA) $(srcdir)/milter/hopmilter.tmpfiles '$(DESTDIR)$(tmpfilesdir)/hopmilter.conf'
+	$(INSTALL_DATA) $(srcdir)/fail2ban/filter.d/hopmilter.conf '$(DESTDIR)$(fail2bandir)/filter.d/hopmilter.conf'
+	$(INSTALL_DATA) $(srcdir)/fail2ban/jail.d/hopmilter.conf '$(DESTDIR)$(fail2bandir)/jail.d/hopmilter.conf'
+	for d in postfix-conf sendmail-conf redis; do \
+		$(MKDIR_P) '$(DESTDIR)$(examplesdir)/'$$d; \
+		for f in $(srcdir)/$$d/*; do \
+			if test -f "$$f"; then $(INSTALL_DATA) "$$f" '$(DESTDIR)$(examplesdir)/'$$d/; fi; \
+		done; \
+	done
+
+uninstall-local: uninstall-hopmilter-data
+uninstall-hopmilter-data:
+	if cmp -s $(srcdir)/milter/hopmilter.conf '$(DESTDIR)$(hmconfdir)/hopmilter.conf'; then \
+		rm -f '$(DESTDIR)$(hmconfdir)/hopmilter.conf'; fi
+	rm -f '$(DESTDIR)$(systemdunitdir)/hopmilter.service'
+	rm -f '$(DESTDIR)$(sysusersdir)/hopmilter.conf' '$(DESTDIR)$(tmpfilesdir)/hopmilter.conf' \
+		'$(DESTDIR)$(fail2bandir)/filter.d/hopmilter.conf' '$(DESTDIR)$(fail2bandir)/jail.d/hopmilter.conf'
+	rm -rf '$(DESTDIR)$(examplesdir)'
+.PHONY: install-hopmilter-data uninstall-hopmilter-data

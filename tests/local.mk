@@ -48,6 +48,7 @@ MILTERTEST_TESTS = \
 
 INTEGRATION_TESTS = \
 	tests/integration/cli.sh \
+	tests/integration/install.sh \
 	tests/integration/postfix-policy.sh
 
 # fail2ban-regex reads the logs the other tests wrote, so it runs after them.
