@@ -32,6 +32,31 @@
 #include "policy.h"
 
 static const char *hm_conf_path = CONF_DEFAULT_PATH;
+static sigset_t hm_usr1;
+
+/*
+ * Block the signals first thing, before any thread exists and before the
+ * socket is visible, so every thread inherits the mask: SIGUSR1 is for our
+ * reload thread; SIGTERM, SIGINT and SIGHUP for the thread libmilter starts
+ * in smfi_main(), which stops cleanly.  Unblocked, an early SIGTERM would be
+ * delivered to some other thread (or arrive before smfi_main) and kill the
+ * process on the spot.  A signal that arrives early stays pending until
+ * libmilter waits for it.
+ */
+static void
+hm_block_signals(void)
+{
+	sigset_t stop;
+
+	sigemptyset(&hm_usr1);
+	sigaddset(&hm_usr1, SIGUSR1);
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &hm_usr1, NULL);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+}
 
 static void
 hm_usage(FILE *fp)
@@ -156,8 +181,6 @@ hm_check_user(const struct conf *c, bool as_root, uid_t *uid, gid_t *gid)
 static int
 hm_start(const struct conf *c, bool as_root, uid_t uid, gid_t gid)
 {
-	static sigset_t usr1;
-	sigset_t stop;
 	pthread_t tid;
 
 	if (smfi_register(mlfi_desc) != MI_SUCCESS) {
@@ -174,22 +197,7 @@ hm_start(const struct conf *c, bool as_root, uid_t uid, gid_t gid)
 		fprintf(stderr, "hopmilter: cannot become user %s: %s\n", c->user, strerror(errno));
 		return EX_OSERR;
 	}
-	/*
-	 * Block the signals before any thread exists, so every thread inherits
-	 * the mask: SIGUSR1 is for our reload thread; SIGTERM, SIGINT and SIGHUP
-	 * for the thread libmilter starts in smfi_main(), which stops cleanly.
-	 * Left unblocked here, SIGTERM would be delivered to the reload thread
-	 * and kill the process on the spot.
-	 */
-	sigemptyset(&usr1);
-	sigaddset(&usr1, SIGUSR1);
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
-	pthread_sigmask(SIG_BLOCK, &stop, NULL);
-	if (pthread_create(&tid, NULL, hm_reload_thread, &usr1) != 0) {
+	if (pthread_create(&tid, NULL, hm_reload_thread, &hm_usr1) != 0) {
 		fprintf(stderr, "hopmilter: cannot start the reload thread\n");
 		return EX_OSERR;
 	}
@@ -250,6 +258,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "hopmilter: %s\n", err);
 		return EX_CONFIG;
 	}
+	hm_block_signals();
 	if (check_only || (rc = hm_check_user(policy_conf(pol), as_root, &uid, &gid)) != 0) {
 		policy_unref(pol);
 		return check_only ? 0 : rc;
