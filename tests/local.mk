@@ -49,7 +49,8 @@ MILTERTEST_TESTS = \
 INTEGRATION_TESTS = \
 	tests/integration/cli.sh \
 	tests/integration/install.sh \
-	tests/integration/postfix-policy.sh
+	tests/integration/postfix-policy.sh \
+	tests/integration/sendmail.sh
 
 # fail2ban-regex reads the logs the other tests wrote, so it runs after them.
 LOG_CHECK_TESTS = tests/integration/fail2ban.sh
@@ -71,7 +72,7 @@ clean-test-logs:
 .PHONY: clean-test-logs
 
 EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
-	tests/lib/harness.sh tests/miltertest/run.sh tests/miltertest/common.lua \
+	tests/lib/harness.sh tests/lib/sendmail.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	fail2ban
 
 # `make fuzz`: build the libFuzzer harnesses (clang, ASan+UBSan) and run each
