@@ -75,6 +75,16 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/lib/harness.sh tests/lib/sendmail.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	fail2ban
 
+# `make check-valgrind`: the miltertest scripts and the transport's
+# integration tests once more, every program of ours under valgrind; any
+# memory error or definite leak fails the test.
+VALGRIND_TESTS = $(MILTERTEST_TESTS)
+HM_VALGRIND = valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=definite \
+	--errors-for-leak-kinds=definite --track-origins=yes --vgdb=no --log-fd=2
+check-valgrind:
+	HM_WRAP='$(HM_VALGRIND)' $(MAKE) $(AM_MAKEFLAGS) check TESTS='$(VALGRIND_TESTS)'
+.PHONY: check-valgrind
+
 # `make fuzz`: build the libFuzzer harnesses (clang, ASan+UBSan) and run each
 # for FUZZ_TIME seconds (default 60).  CI runs them for 30 s each.
 fuzz:

@@ -10,6 +10,8 @@
 #   HM_NO_SKIP=1  a missing prerequisite fails the test instead of skipping
 #                 it (CI sets this: a skipped test proves nothing)
 #   HM_KEEP=1     keep the scratch directory for inspection
+#   HM_WRAP       a command prefix for the project's own programs, e.g.
+#                 "valgrind --error-exitcode=1" (make check-valgrind)
 
 set -u
 
@@ -52,18 +54,18 @@ hm_check() {
 	local what=$1; shift
 	if "$@"; then hm_ok "$what"; else hm_fail "$what"; fi
 }
-# hm_scan_sanitizers: a sanitizer build (configure --enable-sanitizers) makes
-# every program report memory errors, undefined behaviour and leaks on
-# stderr, which the tests send to log files in $HM_TMP.  Any report fails
-# the test.
+# hm_scan_sanitizers: a sanitizer build (configure --enable-sanitizers) or a
+# valgrind run (HM_WRAP) makes every program report memory errors, undefined
+# behaviour and leaks on stderr, which the tests send to log files in
+# $HM_TMP.  Any report fails the test.
 hm_scan_sanitizers() {
 	local hits
-	hits=$(grep -rlE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer' \
-		"$HM_TMP" 2>/dev/null)
+	local pat='ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer|ERROR SUMMARY: [1-9]|definitely lost: [1-9]'
+	hits=$(grep -rlE "$pat" "$HM_TMP" 2>/dev/null)
 	[ -z "$hits" ] && return 0
 	for f in $hits; do
 		hm_fail "sanitizer report in $f:"
-		grep -A12 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer' "$f" | head -30 >&2
+		grep -B2 -A12 -E "$pat" "$f" | head -40 >&2
 	done
 	return 1
 }
@@ -249,7 +251,8 @@ hm_sink_message() {
 # (or the file named by a second argument).  Waits for its socket.
 hm_start_milter() {
 	local conf=$1 log=${2:-$HM_TMP/milter.log} sock
-	"$HOPMILTER" -f -c "$conf" >>"$log" 2>&1 </dev/null &
+	# shellcheck disable=SC2086
+	${HM_WRAP:-} "$HOPMILTER" -f -c "$conf" >>"$log" 2>&1 </dev/null &
 	HM_MILTER_PID=$!
 	hm_track "$HM_MILTER_PID"
 	sock=$(sed -n 's/^[[:space:]]*socket[[:space:]]*=[[:space:]]*"\(.*\)".*/\1/p' "$conf")

@@ -25,9 +25,11 @@ function hm.write_conf(body)
 	f:close()
 end
 
+-- HM_WRAP (e.g. valgrind) prefixes the command, as in harness.sh.
 function hm.start(body)
 	hm.write_conf(body)
-	mt.startfilter("/bin/sh", "-c", "exec '" .. hm.bin .. "' -f -c '" .. hm.conf .. "' 2>>'" .. hm.log .. "'")
+	local wrap = os.getenv("HM_WRAP") or ""
+	mt.startfilter("/bin/sh", "-c", "exec " .. wrap .. " '" .. hm.bin .. "' -f -c '" .. hm.conf .. "' 2>>'" .. hm.log .. "'")
 end
 
 -- A connection that has sent CONNECT (and HELO) for a client at `ip`.
