@@ -48,6 +48,7 @@ MILTERTEST_TESTS = \
 
 INTEGRATION_TESTS = \
 	tests/integration/cli.sh \
+	tests/integration/concurrency.sh \
 	tests/integration/install.sh \
 	tests/integration/postfix-policy.sh \
 	tests/integration/sendmail.sh
@@ -72,6 +73,7 @@ clean-test-logs:
 .PHONY: clean-test-logs
 
 EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
+	tests/integration/concurrency-client.lua tests/tsan.supp \
 	tests/lib/harness.sh tests/lib/sendmail.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	fail2ban
 

@@ -26,6 +26,9 @@ HM_POSTFIX_DIRS=()  # Postfix instances to stop at exit
 HM_PORTS=()         # ports handed out by this test
 HM_FAILS=0
 
+# A ThreadSanitizer build reads these; other builds ignore them.
+export TSAN_OPTIONS="suppressions=$HM_SRCDIR/tests/tsan.supp ${TSAN_OPTIONS:-}"
+
 hm_log() { printf '%s: %s\n' "$HM_TEST" "$*" >&2; }
 
 # Exit 77 (automake: skipped), or fail when HM_NO_SKIP=1.
