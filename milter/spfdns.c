@@ -9,6 +9,7 @@
 #include <resolv.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "spfdns.h"
@@ -93,10 +94,56 @@ spfdns_layer_new(const char *name, SPF_dns_lookup_t lookup, SPF_dns_destroy_t de
 
 /* ------------------------------------------------------------- deadline */
 
+/* Would libspf2 take this TXT string for an SPF record ("v=spf1" then a space or the end)? */
+static bool
+spfdns_is_spf_record(const char *txt)
+{
+	return strncasecmp(txt, "v=spf1", 6) == 0 && (txt[6] == ' ' || txt[6] == '\0');
+}
+
+/*
+ * libspf2 compiles an explanation (the TXT record exp= points to) with the
+ * parser it uses for mechanisms, which ends the text at the first space
+ * and turns the rest into "%" junk, although RFC 7208 section 6.2 allows
+ * spaces there.  Every TXT string that is not an SPF record can only be
+ * read as an explanation (libspf2 skips such strings when it looks for the
+ * record), so spell its spaces as the macro "%_", which means a space.
+ * 0, or -1 when out of memory.
+ */
+static int
+spfdns_fix_explanation(SPF_dns_rr_t *rr, int i)
+{
+	const char *txt = rr->rr[i]->txt;
+	size_t spaces = 0, len = strlen(txt), o = 0;
+	char *fixed;
+
+	for (const char *p = txt; *p != '\0'; p++)
+		spaces += *p == ' ';
+	if (spaces == 0 || spfdns_is_spf_record(txt))
+		return 0;
+	if ((fixed = malloc(len + spaces + 1)) == NULL)
+		return -1;
+	for (const char *p = txt; *p != '\0'; p++) {
+		if (*p == ' ')
+			fixed[o++] = '%';
+		fixed[o++] = *p == ' ' ? '_' : *p;
+	}
+	fixed[o] = '\0';
+	if (SPF_dns_rr_buf_realloc(rr, i, o + 1) != SPF_E_SUCCESS) {
+		free(fixed);
+		return -1;
+	}
+	memcpy(rr->rr[i]->txt, fixed, o + 1);
+	free(fixed);
+	return 0;
+}
+
 static SPF_dns_rr_t *
 spfdns_deadline_lookup(SPF_dns_server_t *d, const char *domain, ns_type type,
     int should_cache)
 {
+	SPF_dns_rr_t *rr;
+
 	/* RFC 7208 section 3.1: type SPF is not to be queried any more. */
 	if (type == ns_t_spf)
 		return spfdns_status(d, domain, type, 0, NO_DATA);
@@ -104,7 +151,14 @@ spfdns_deadline_lookup(SPF_dns_server_t *d, const char *domain, ns_type type,
 		spfdns_deadline.hit = true;
 		return spfdns_status(d, domain, type, 0, TRY_AGAIN);
 	}
-	return SPF_dns_lookup(d->layer_below, domain, type, should_cache);
+	rr = SPF_dns_lookup(d->layer_below, domain, type, should_cache);
+	for (int i = 0; type == ns_t_txt && rr->herrno == NETDB_SUCCESS && i < rr->num_rr; i++) {
+		if (spfdns_fix_explanation(rr, i) != 0) {
+			SPF_dns_rr_free(rr);
+			return spfdns_status(d, domain, type, 0, TRY_AGAIN);
+		}
+	}
+	return rr;
 }
 
 static void

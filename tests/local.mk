@@ -10,7 +10,9 @@ UNIT_TESTS = \
 	tests/unit/esc_test \
 	tests/unit/netaddr_test \
 	tests/unit/policy_test \
-	tests/unit/scrub_test
+	tests/unit/scrub_test \
+	tests/unit/spfcheck_test \
+	tests/unit/spf_policy_test
 check_PROGRAMS += $(UNIT_TESTS)
 UNIT_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/milter -I$(top_srcdir)/tests/unit
 UNIT_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
@@ -39,6 +41,13 @@ tests_unit_policy_test_LDADD = $(UNIT_LDADD)
 tests_unit_scrub_test_SOURCES = tests/unit/scrub_test.c
 tests_unit_scrub_test_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_scrub_test_LDADD = $(UNIT_LDADD)
+tests_unit_spfcheck_test_SOURCES = tests/unit/spfcheck_test.c
+tests_unit_spfcheck_test_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_spfcheck_test_LDADD = $(UNIT_LDADD)
+tests_unit_spf_policy_test_SOURCES = tests/unit/spf_policy_test.c
+tests_unit_spf_policy_test_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_spf_policy_test_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_spf_policy_test_LDADD = $(UNIT_LDADD)
 
 MILTERTEST_TESTS = \
 	tests/miltertest/verdicts.lua \
