@@ -138,6 +138,27 @@ spfdns_fix_explanation(SPF_dns_rr_t *rr, int i)
 	return 0;
 }
 
+/*
+ * A TXT answer without an SPF record is, to libspf2, either "no policy"
+ * (none) or the target of exp=.  RFC 7208 section 6.2 wants no explanation
+ * (the default one) when that target has several records or one that is
+ * not plain ASCII; libspf2 takes the first.  "No data" gives the same
+ * "none" for a policy lookup and the default explanation for exp=.
+ */
+static bool
+spfdns_bad_explanation(const SPF_dns_rr_t *rr)
+{
+	bool odd = false;
+
+	for (int i = 0; i < rr->num_rr; i++) {
+		if (spfdns_is_spf_record(rr->rr[i]->txt))
+			return false;
+		for (const unsigned char *p = (const unsigned char *)rr->rr[i]->txt; *p; p++)
+			odd |= *p < 0x20 || *p > 0x7e;
+	}
+	return rr->num_rr > 1 || odd;
+}
+
 static SPF_dns_rr_t *
 spfdns_deadline_lookup(SPF_dns_server_t *d, const char *domain, ns_type type,
     int should_cache)
@@ -152,6 +173,10 @@ spfdns_deadline_lookup(SPF_dns_server_t *d, const char *domain, ns_type type,
 		return spfdns_status(d, domain, type, 0, TRY_AGAIN);
 	}
 	rr = SPF_dns_lookup(d->layer_below, domain, type, should_cache);
+	if (type == ns_t_txt && rr->herrno == NETDB_SUCCESS && spfdns_bad_explanation(rr)) {
+		SPF_dns_rr_free(rr);
+		return spfdns_status(d, domain, type, 0, NO_DATA);
+	}
 	for (int i = 0; type == ns_t_txt && rr->herrno == NETDB_SUCCESS && i < rr->num_rr; i++) {
 		if (spfdns_fix_explanation(rr, i) != 0) {
 			SPF_dns_rr_free(rr);

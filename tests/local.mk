@@ -49,6 +49,13 @@ tests_unit_spf_policy_test_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_spf_policy_test_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_spf_policy_test_LDADD = $(UNIT_LDADD)
 
+# The RFC 7208 test suite through spfcheck: a driver, not a test by itself.
+check_PROGRAMS += tests/conformance/spf_conformance
+tests_conformance_spf_conformance_SOURCES = tests/conformance/spf_conformance.c
+tests_conformance_spf_conformance_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_conformance_spf_conformance_LDADD = $(UNIT_LDADD)
+CONFORMANCE_TESTS = tests/conformance/rfc7208.sh
+
 MILTERTEST_TESTS = \
 	tests/miltertest/verdicts.lua \
 	tests/miltertest/outbound.lua \
@@ -64,7 +71,7 @@ INTEGRATION_TESTS = \
 # fail2ban-regex reads the logs the other tests wrote, so it runs after them.
 LOG_CHECK_TESTS = tests/integration/fail2ban.sh
 
-TESTS += $(UNIT_TESTS) $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS)
+TESTS += $(UNIT_TESTS) $(CONFORMANCE_TESTS) $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS)
 TEST_EXTENSIONS = .sh .lua
 SH_LOG_COMPILER = $(BASH)
 LUA_LOG_COMPILER = $(BASH) $(top_srcdir)/tests/miltertest/run.sh
@@ -80,6 +87,9 @@ clean-test-logs:
 	rm -rf tests/logs
 .PHONY: clean-test-logs
 
+EXTRA_DIST += $(CONFORMANCE_TESTS) tests/conformance/yaml2cases.py \
+	tests/conformance/rfc7208-tests.yml tests/conformance/rfc7208-tests.LICENSE \
+	tests/conformance/README tests/conformance/expected-failures
 EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/lib/harness.sh tests/lib/sendmail.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	fail2ban
