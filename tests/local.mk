@@ -66,7 +66,9 @@ INTEGRATION_TESTS = \
 	tests/integration/cli.sh \
 	tests/integration/install.sh \
 	tests/integration/postfix-policy.sh \
-	tests/integration/sendmail.sh
+	tests/integration/sendmail.sh \
+	tests/integration/spf-miltertest.sh \
+	tests/integration/postfix-spf.sh
 
 # fail2ban-regex reads the logs the other tests wrote, so it runs after them.
 LOG_CHECK_TESTS = tests/integration/fail2ban.sh
@@ -92,6 +94,7 @@ EXTRA_DIST += $(CONFORMANCE_TESTS) tests/conformance/yaml2cases.py \
 	tests/conformance/README tests/conformance/expected-failures
 EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/lib/harness.sh tests/lib/sendmail.sh tests/miltertest/run.sh tests/miltertest/common.lua \
+	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-miltertest.lua \
 	fail2ban
 
 # `make fuzz`: build the libFuzzer harnesses (clang, ASan+UBSan) and run each
