@@ -351,10 +351,11 @@ policy_spf(struct policy_session *s, struct policy_verdict *v)
 		env = sender;
 	spfcheck_message(s->pol->spf, &s->addr, s->helo_raw, env, &m->spf);
 	m->spf_done = true;
-	log_debug("%s: spf %s identity=%s helo=%s helo_result=%s libspf2=%s", policy_qid(m),
+	log_debug("%s: spf %s identity=%s helo=%s helo_result=%s deadline=%s libspf2=%s", policy_qid(m),
 	    spfcheck_result_name(m->spf.result),
 	    m->spf.identity == SPFCHECK_ID_HELO ? "helo" : "mailfrom",
 	    esc_log(helo, sizeof(helo), m->spf.helo), spfcheck_result_name(m->spf.helo_result),
+	    m->spf.deadline ? "yes" : "no",
 	    esc_log(raw, sizeof(raw), m->spf.raw));
 	act = policy_spf_action(&s->pol->conf->spf, m->spf.result, &reason);
 	if (act != CONF_SPF_ACCEPT)

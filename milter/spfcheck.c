@@ -23,10 +23,12 @@
 
 /*
  * Our default explanation for a fail whose domain gives none (exp=).  An
- * SPF macro-string: %_ is a space.  libspf2's own points at a dead web site.
+ * SPF macro-string: %_ is a space; %{c} is the client address in its usual
+ * form (%{i} spells IPv6 as 32 dotted nibbles).  libspf2's own points at a
+ * dead web site.
  */
 #define SPFCHECK_DEFAULT_EXP \
-	"%{o}%_does%_not%_allow%_%{i}%_to%_send%_mail%_for%_it"
+	"%{o}%_does%_not%_allow%_%{c}%_to%_send%_mail%_for%_it"
 
 struct spfcheck {
 	SPF_server_t *srv;

@@ -166,7 +166,7 @@ run_case(struct spfcheck *sc, char **f)
 	got = spfcheck_result_name(a.result);
 	/* "DEFAULT": the checker's own explanation, not one from DNS. */
 	if (strcmp(f[6], "DEFAULT") == 0)
-		snprintf(def, sizeof(def), "%s does not allow %s to send mail for it", a.domain, f[2]);
+		snprintf(def, sizeof(def), "%s does not allow %s to send mail for it", a.domain, a.ip);
 	ok = result_ok(got, f[5]) && (f[6][0] == '\0' || strcmp(a.detail, def[0] ? def : f[6]) == 0);
 	if (!ok)
 		printf("%-28s got %s%s%s%s, want %s%s%s%s (libspf2: %s)\n", f[1], got,

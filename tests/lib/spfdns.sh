@@ -82,9 +82,10 @@ hm_start_spf_dns() {
 	chmod 0644 "$HM_TMP/resolv.conf" "$HM_TMP/resolv-silent.conf"
 }
 
-# hm_in_resolv CONF CMD...: CMD with CONF as its /etc/resolv.conf.
+# hm_in_resolv CONF CMD...: CMD with CONF as its /etc/resolv.conf.  To run
+# CMD in the background with its own PID in $!, call it without the
+# function: unshare --mount sh -c "$HM_RESOLV_SH" CONF CMD... &
+HM_RESOLV_SH='mount --bind "$0" /etc/resolv.conf && exec "$@"'
 hm_in_resolv() {
-	local conf=$1
-	shift
-	unshare --mount sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$conf" "$@"
+	unshare --mount sh -c "$HM_RESOLV_SH" "$@"
 }
