@@ -1,6 +1,12 @@
 /*
  * policy - every decision hopmilter makes, without libmilter.
  *
+ * SPF is evaluated at MAIL FROM for internet-class messages (after the
+ * ban list) through spfcheck.h; its result is refused per the spf section,
+ * and recorded at end of message in Authentication-Results and
+ * Received-SPF headers (authres.h) inserted at the top, after every
+ * incoming Authentication-Results claiming our authserv_id is deleted.
+ *
  * The milter callbacks (mlfi.c) only gather facts (client address, HELO,
  * envelope, headers, macros), hand them to the functions here, and map the
  * returned verdict to SMFIS_* once.  Everything here can be driven directly

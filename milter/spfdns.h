@@ -16,8 +16,12 @@
  * and answers type-SPF (99) queries with "no data" at once: RFC 7208
  * retired that type, yet libspf2 1.2.10 asks for it before every TXT
  * lookup, which doubles the DNS traffic and the time spent on a silent
- * server.  The resolver gives each query at most the smaller of its own
- * limit and what is left until the deadline.
+ * server.  It also repairs what libspf2 gets wrong about explanations
+ * (the TXT record exp= names): spaces in it are spelt as the macro "%_",
+ * and a target with several records or non-ASCII text reads as "no data"
+ * (the default explanation, RFC 7208 section 6.2).  The resolver gives
+ * each query at most the smaller of its own limit and what is left until
+ * the deadline.
  *
  * The deadline is per thread: spfdns_deadline_start() and
  * spfdns_deadline_stop() bracket one evaluation, which libspf2 runs
