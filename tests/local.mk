@@ -94,7 +94,7 @@ EXTRA_DIST += $(CONFORMANCE_TESTS) tests/conformance/yaml2cases.py \
 	tests/conformance/README tests/conformance/expected-failures
 EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/lib/harness.sh tests/lib/sendmail.sh tests/miltertest/run.sh tests/miltertest/common.lua \
-	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-miltertest.lua \
+	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
 	fail2ban
 
 # `make fuzz`: build the libFuzzer harnesses (clang, ASan+UBSan) and run each

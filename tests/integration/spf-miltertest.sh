@@ -1,5 +1,5 @@
 #!/bin/bash
-# SPF in the real hopmilter under miltertest (spf-miltertest.lua), with the
+# SPF in the real hopmilter under miltertest (spf-verdicts.lua), with the
 # SPF records served by dnsmasq on a loopback address and made visible to
 # hopmilter alone through a private /etc/resolv.conf (tests/lib/spfdns.sh).
 # Then a hopmilter whose only DNS server never answers: MAIL FROM still
@@ -12,7 +12,7 @@ hm_need miltertest "$HOPMILTER"
 hm_start_spf_dns || { hm_fail "DNS world did not start"; hm_done; }
 
 export HOPMILTER HM_TMP HM_LUA_LIB="$HM_LIBDIR/../miltertest/common.lua" HM_USER=nobody
-script=$HM_SRCDIR/tests/integration/spf-miltertest.lua
+script=$HM_SRCDIR/tests/integration/spf-verdicts.lua
 (cd "$HM_TMP" && hm_in_resolv "$HM_TMP/resolv.conf" miltertest -s "$script") >"$HM_TMP/mt.out" 2>&1
 rc=$?
 sed 's/^/    mt| /' "$HM_TMP/mt.out" >&2
