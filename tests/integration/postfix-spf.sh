@@ -107,18 +107,23 @@ hm_swaks $S $H --xclient-addr 198.51.100.9 --from bob@servfail.example --to bob@
 	--header "Message-Id: <temp-1@test>"
 hm_check "SERVFAIL: 451 4.7.24" hm_reply_has '451 4\.7\.24 Temporary error in SPF validation'
 
-# 3. A silent DNS server, then a good message in the same SMTP session: the
-# milter answered in time (after a milter timeout Postfix would refuse the
-# second MAIL with its own 451 4.7.1).
+# 3. A silent DNS server behind both the HELO name and the sender's domain,
+# then a good message in the same SMTP session: the milter answered within
+# Postfix's command_timeout (after a milter timeout Postfix would refuse
+# the second MAIL itself with 451 4.7.1).  The time it took is logged, not
+# asserted (a busy machine); the budget logic has its unit test.
 exec 8<>"/dev/tcp/127.0.0.1/$edge_port"
 smtp() { [ -n "$1" ] && printf '%s\r\n' "$1" >&8; local l; while IFS= read -r -t 30 l <&8; do
 	echo "    smtp| $l" >&2; echo "$l" >>"$HM_TMP/session.out"; [ "${l:3:1}" = "-" ] || break; done; }
 smtp ""
-smtp "EHLO mta.client.example"
+smtp "EHLO mta.silent.example"
 smtp "XCLIENT ADDR=192.0.2.7"
-smtp "EHLO mta.client.example"
+smtp "EHLO mta.silent.example"
+t0=$(date +%s%N)
 smtp "MAIL FROM:<bob@silent.example>"
+hm_log "MAIL with silent DNS answered after $((($(date +%s%N) - t0) / 1000000))ms (dns_timeout 1s, timeout 3s)"
 smtp "RSET"
+smtp "EHLO mta.client.example"
 smtp "MAIL FROM:<alice@pass.example>"
 smtp "QUIT"
 exec 8<&- 8>&-

@@ -34,14 +34,10 @@ hm.mail(c, "<alice@pass.example>", SMFIR_REPLYCODE, "all DNS silent: MAIL answer
 hm.log_has("BLOCKED reason=spf%-temperror action=tempfail ip=192%.0%.2%.7 ", "all DNS silent: spf-temperror")
 mt.disconnect(c)
 LUA
-start=$(date +%s%N)
 (cd "$HM_TMP/silent" && HM_TMP=$HM_TMP/silent hm_in_resolv "$HM_TMP/resolv-silent.conf" \
 	miltertest -s "$HM_TMP/silent.lua") >"$HM_TMP/silent.out" 2>&1
 rc=$?
-ms=$((($(date +%s%N) - start) / 1000000))
 sed 's/^/    mt| /' "$HM_TMP/silent.out" >&2
-hm_log "all-silent run took ${ms}ms (budget 2s, plus start-up)"
 hm_check "all DNS silent: temperror, no hang (exit $rc)" test "$rc" = 0
-grep -q 'libspf2: ' "$HM_TMP/silent/milter.log" && hm_log "(libspf2 debug lines present)"
 hm_check "all DNS silent: the time budget was what ended it" grep -q 'spf temperror .* deadline=yes' "$HM_TMP/silent/milter.log"
 hm_done
