@@ -39,6 +39,17 @@ conf_cb_level(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return cfgx_parse_enum(cfg, opt, value, result, table);
 }
 
+static int
+conf_cb_spf_action(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	static const struct cfgx_enum table[] = {
+		{"reject", CONF_SPF_REJECT}, {"tempfail", CONF_SPF_TEMPFAIL},
+		{"accept", CONF_SPF_ACCEPT}, {NULL, 0},
+	};
+
+	return cfgx_parse_enum(cfg, opt, value, result, table);
+}
+
 /* "unix:/abs/path", "local:/abs/path", "inet:PORT[@HOST]", "inet6:PORT[@HOST]". */
 static int
 conf_validate_socket(cfg_t *cfg, cfg_opt_t *opt)
@@ -91,6 +102,23 @@ static cfg_opt_t conf_outbound_opts[] = {
 	CFG_END(),
 };
 
+/*
+ * The defaults are what a careful admin ships (hopmilter.conf(5) says why):
+ * only a definite "fail" is refused; a DNS problem asks the client to retry;
+ * softfail and permerror are recorded and delivered.
+ */
+static cfg_opt_t conf_spf_opts[] = {
+	CFG_BOOL("enabled", cfg_true, CFGF_NONE),
+	CFG_INT_CB("fail", CONF_SPF_REJECT, CFGF_NONE, conf_cb_spf_action),
+	CFG_INT_CB("softfail", CONF_SPF_ACCEPT, CFGF_NONE, conf_cb_spf_action),
+	CFG_INT_CB("permerror", CONF_SPF_ACCEPT, CFGF_NONE, conf_cb_spf_action),
+	CFG_INT_CB("temperror", CONF_SPF_TEMPFAIL, CFGF_NONE, conf_cb_spf_action),
+	CFG_BOOL("received_spf", cfg_true, CFGF_NONE),
+	CFG_INT_CB("dns_timeout", 5000, CFGF_NONE, cfgx_cb_duration_ms),
+	CFG_INT_CB("timeout", 15000, CFGF_NONE, cfgx_cb_duration_ms),
+	CFG_END(),
+};
+
 static cfg_opt_t conf_opts[] = {
 	CFG_STR("socket", "unix:" RUNSTATEDIR "/hopmilter/hopmilter.sock", CFGF_NONE),
 	CFG_STR("user", "", CFGF_NONE),
@@ -104,6 +132,7 @@ static cfg_opt_t conf_opts[] = {
 	CFG_STR_LIST("allowed_domains", "{}", CFGF_NONE),
 	CFG_STR_LIST("banned_domains", "{}", CFGF_NONE),
 	CFG_SEC("outbound", conf_outbound_opts, CFGF_NONE),
+	CFG_SEC("spf", conf_spf_opts, CFGF_NONE),
 	CFG_END(),
 };
 
@@ -159,6 +188,33 @@ conf_fill_domains(cfg_t *cfg, const char *name, bool dotted_subdomains)
 	return s;
 }
 
+/*
+ * A bounded SPF evaluation is what keeps the MAIL FROM callback inside
+ * Postfix's milter_command_timeout (30s by default): past it Postfix
+ * disables the milter for the rest of the session.
+ */
+static int
+conf_fill_spf(cfg_t *cfg, const char *path, struct conf_spf *spf, char *err, size_t errsz)
+{
+	cfg_t *sec = cfg_getsec(cfg, "spf");
+
+	spf->enabled = cfg_getbool(sec, "enabled");
+	spf->fail = (enum conf_spf_action)cfg_getint(sec, "fail");
+	spf->softfail = (enum conf_spf_action)cfg_getint(sec, "softfail");
+	spf->permerror = (enum conf_spf_action)cfg_getint(sec, "permerror");
+	spf->temperror = (enum conf_spf_action)cfg_getint(sec, "temperror");
+	spf->received_spf = cfg_getbool(sec, "received_spf");
+	spf->dns_timeout_ms = cfg_getint(sec, "dns_timeout");
+	spf->timeout_ms = cfg_getint(sec, "timeout");
+	if (spf->dns_timeout_ms < 1000 || spf->timeout_ms < spf->dns_timeout_ms ||
+	    spf->timeout_ms > 25000) {
+		cfgx_error_after(err, errsz, path, "section 'spf': need 1s <= dns_timeout <= timeout "
+		    "<= 25s (Postfix gives a milter 30s per command)");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t errsz)
 {
@@ -196,7 +252,7 @@ conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t er
 		    c->pid_file);
 		return -1;
 	}
-	return 0;
+	return conf_fill_spf(cfg, path, &c->spf, err, errsz);
 }
 
 static int

@@ -23,6 +23,21 @@ struct conf_outbound {
 	bool scrub_received;   /* delete Received headers naming internal addresses */
 };
 
+/* What to do with a message whose SPF result is the one configured. */
+enum conf_spf_action {
+	CONF_SPF_ACCEPT,       /* record the result in the headers, deliver */
+	CONF_SPF_REJECT,       /* 5xx at MAIL FROM */
+	CONF_SPF_TEMPFAIL,     /* 4xx at MAIL FROM */
+};
+
+struct conf_spf {
+	bool enabled;
+	enum conf_spf_action fail, softfail, permerror, temperror;
+	bool received_spf;     /* add a Received-SPF header besides Authentication-Results */
+	long dns_timeout_ms;   /* one DNS query, all servers and retries */
+	long timeout_ms;       /* every lookup of one message (HELO and MAIL FROM) */
+};
+
 struct conf {
 	char *path;            /* the file this was read from */
 	char *socket;          /* libmilter connection spec */
@@ -37,6 +52,7 @@ struct conf {
 	struct dset *allowed_domains;  /* ".example.org" entries cover subdomains */
 	struct dset *banned_domains;   /* every entry covers its subdomains */
 	struct conf_outbound outbound;
+	struct conf_spf spf;
 };
 
 /*

@@ -5,11 +5,14 @@ milter_libhoppolicy_a_SOURCES = \
 	milter/conf.c milter/conf.h \
 	milter/dset.c milter/dset.h \
 	milter/policy.c milter/policy.h \
-	milter/scrub.c milter/scrub.h
+	milter/scrub.c milter/scrub.h \
+	milter/authres.c milter/authres.h \
+	milter/spfcheck.c milter/spfcheck.h \
+	milter/spfdns.c milter/spfdns.h
 milter_libhoppolicy_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
 
 # Link order: the policy library first, then what it uses.
-HOPPOLICY_LIBS = milter/libhoppolicy.a lib/libhopcommon.a $(CONFUSE_LIBS)
+HOPPOLICY_LIBS = milter/libhoppolicy.a lib/libhopcommon.a $(CONFUSE_LIBS) $(SPF2_LIBS)
 
 sbin_PROGRAMS += milter/hopmilter
 milter_hopmilter_SOURCES = \

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "authres.h"
 #include "esc.h"
 #include "log.h"
 #include "policy.h"
@@ -19,6 +20,7 @@
 struct policy {
 	atomic_uint refs;
 	struct conf *conf;
+	struct spfcheck *spf;  /* NULL when spf.enabled is false; shared by all sessions */
 };
 
 /*
@@ -39,6 +41,15 @@ static const struct {
 	    "Outbound mail is disabled on this relay"},
 	[POLICY_REASON_INTERNAL] = {"internal-error", POLICY_TEMPFAIL, "451", "4.3.0",
 	    "Temporary local problem, try again later"},
+	/* RFC 7372: X.7.23 "SPF validation failed", X.7.24 "SPF validation error". */
+	[POLICY_REASON_SPF_FAIL] = {"spf-fail", POLICY_REJECT, "550", "5.7.23",
+	    "SPF validation failed"},
+	[POLICY_REASON_SPF_SOFTFAIL] = {"spf-softfail", POLICY_REJECT, "550", "5.7.23",
+	    "SPF validation failed (softfail)"},
+	[POLICY_REASON_SPF_TEMPERROR] = {"spf-temperror", POLICY_TEMPFAIL, "451", "4.7.24",
+	    "Temporary error in SPF validation"},
+	[POLICY_REASON_SPF_PERMERROR] = {"spf-permerror", POLICY_REJECT, "550", "5.7.24",
+	    "Permanent error in the SPF record"},
 };
 
 static pthread_mutex_t policy_current_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -57,6 +68,16 @@ policy_new(struct conf *conf, struct policy **out, char *err, size_t errsz)
 	}
 	atomic_init(&p->refs, 1);
 	p->conf = conf;
+	if (conf->spf.enabled) {
+		/* Built before any worker thread can see it (spfcheck.h). */
+		struct spfcheck_opts o = {.receiver = conf->authserv_id,
+		    .dns_timeout_ms = conf->spf.dns_timeout_ms, .timeout_ms = conf->spf.timeout_ms};
+
+		if (spfcheck_new(&o, &p->spf, err, errsz) != 0) {
+			policy_unref(p);
+			return -1;
+		}
+	}
 	*out = p;
 	return 0;
 }
@@ -73,8 +94,16 @@ policy_unref(struct policy *p)
 {
 	if (p == NULL || atomic_fetch_sub(&p->refs, 1) != 1)
 		return;
+	spfcheck_free(p->spf);
 	conf_free(p->conf);
 	free(p);
+}
+
+void
+policy_set_spfcheck(struct policy *p, struct spfcheck *sc)
+{
+	spfcheck_free(p->spf);
+	p->spf = sc;
 }
 
 const struct conf *
@@ -147,7 +176,25 @@ static void
 policy_msg_reset(struct policy_msg *m)
 {
 	free(m->scrub_idx);
+	free(m->ar_forged);
 	memset(m, 0, sizeof(*m));
+}
+
+/* Append a header index to a growing list; -1 when out of memory. */
+static int
+policy_idx_push(unsigned **v, size_t *n, size_t *cap, unsigned idx)
+{
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 8;
+		unsigned *nv = realloc(*v, ncap * sizeof(*nv));
+
+		if (nv == NULL)
+			return -1;
+		*v = nv;
+		*cap = ncap;
+	}
+	(*v)[(*n)++] = idx;
+	return 0;
 }
 
 struct policy_session *
@@ -214,17 +261,24 @@ policy_qid(const struct policy_msg *m)
  * back into CONTINUE.  `rcpt` (may be NULL) is the recipient concerned.
  */
 static void
-policy_refuse(struct policy_session *s, enum policy_reason reason, const char *rcpt,
-    struct policy_verdict *v)
+policy_refuse_as(struct policy_session *s, enum policy_reason reason, enum policy_action action,
+    const char *rcpt, const char *detail, struct policy_verdict *v)
 {
 	bool dry = s->pol->conf->dry_run;
-	char to[600] = "";
+	char to[600] = "", text[sizeof(v->text)];
 
 	v->reason = reason;
-	v->action = policy_reasons[reason].action;
+	v->action = action;
 	snprintf(v->rcode, sizeof(v->rcode), "%s", policy_reasons[reason].rcode);
 	snprintf(v->xcode, sizeof(v->xcode), "%s", policy_reasons[reason].xcode);
-	esc_reply(v->text, sizeof(v->text), policy_reasons[reason].text);
+	if (action != policy_reasons[reason].action) {
+		/* Configured otherwise (spf section): same detail code, the class of the action. */
+		snprintf(v->rcode, sizeof(v->rcode), "%s", action == POLICY_REJECT ? "550" : "451");
+		v->xcode[0] = action == POLICY_REJECT ? '5' : '4';
+	}
+	snprintf(text, sizeof(text), "%s%s%s", policy_reasons[reason].text,
+	    detail != NULL && detail[0] != '\0' ? ": " : "", detail != NULL ? detail : "");
+	esc_reply(v->text, sizeof(v->text), text);
 	if (rcpt != NULL) {
 		char esc[560];
 
@@ -241,10 +295,72 @@ policy_refuse(struct policy_session *s, enum policy_reason reason, const char *r
 }
 
 static void
+policy_refuse(struct policy_session *s, enum policy_reason reason, const char *rcpt,
+    struct policy_verdict *v)
+{
+	policy_refuse_as(s, reason, policy_reasons[reason].action, rcpt, NULL, v);
+}
+
+static void
 policy_verdict_continue(struct policy_verdict *v)
 {
 	memset(v, 0, sizeof(*v));
 	v->action = POLICY_CONTINUE;
+}
+
+/* The configured action for an SPF result, and the reason it is logged under. */
+static enum conf_spf_action
+policy_spf_action(const struct conf_spf *c, enum spfcheck_result r, enum policy_reason *reason)
+{
+	switch (r) {
+	case SPFCHECK_FAIL:
+		*reason = POLICY_REASON_SPF_FAIL;
+		return c->fail;
+	case SPFCHECK_SOFTFAIL:
+		*reason = POLICY_REASON_SPF_SOFTFAIL;
+		return c->softfail;
+	case SPFCHECK_TEMPERROR:
+		*reason = POLICY_REASON_SPF_TEMPERROR;
+		return c->temperror;
+	case SPFCHECK_PERMERROR:
+		*reason = POLICY_REASON_SPF_PERMERROR;
+		return c->permerror;
+	default:
+		*reason = POLICY_REASON_NONE;
+		return CONF_SPF_ACCEPT;
+	}
+}
+
+/* Evaluate SPF for an internet-class message at MAIL FROM; refuse per the spf section. */
+static void
+policy_spf(struct policy_session *s, struct policy_verdict *v)
+{
+	struct policy_msg *m = &s->msg;
+	char sender[sizeof(m->spf.sender)], helo[sizeof(m->spf.helo)], raw[sizeof(m->spf.raw)];
+	const char *env = NULL;
+	enum policy_reason reason;
+	enum conf_spf_action act;
+
+	if (s->addr.family == 0)
+		return;  /* no client address, nothing to check it against */
+	if (m->sender_status == ADDR_NULL)
+		env = "";
+	else if (m->sender_status == ADDR_OK &&
+	    (size_t)snprintf(sender, sizeof(sender), "%s@%s", m->sender.local, m->sender.domain) <
+	    sizeof(sender))
+		env = sender;
+	spfcheck_message(s->pol->spf, &s->addr, s->helo_raw, env, &m->spf);
+	m->spf_done = true;
+	log_debug("%s: spf %s identity=%s helo=%s helo_result=%s deadline=%s libspf2=%s", policy_qid(m),
+	    spfcheck_result_name(m->spf.result),
+	    m->spf.identity == SPFCHECK_ID_HELO ? "helo" : "mailfrom",
+	    esc_log(helo, sizeof(helo), m->spf.helo), spfcheck_result_name(m->spf.helo_result),
+	    m->spf.deadline ? "yes" : "no",
+	    esc_log(raw, sizeof(raw), m->spf.raw));
+	act = policy_spf_action(&s->pol->conf->spf, m->spf.result, &reason);
+	if (act != CONF_SPF_ACCEPT)
+		policy_refuse_as(s, reason, act == CONF_SPF_REJECT ? POLICY_REJECT : POLICY_TEMPFAIL,
+		    NULL, m->spf.detail, v);
 }
 
 void
@@ -270,6 +386,8 @@ policy_mail(struct policy_session *s, const char *sender, const char *auth_authe
 		return;
 	if (m->sender_status == ADDR_OK && dset_match(c->banned_domains, m->sender.domain))
 		policy_refuse(s, POLICY_REASON_BANNED_DOMAIN, NULL, v);
+	if (v->action == POLICY_CONTINUE && s->pol->spf != NULL)
+		policy_spf(s, v);
 }
 
 /* Is this recipient in a domain the site accepts mail for? */
@@ -317,6 +435,15 @@ policy_header(struct policy_session *s, const char *name, const char *value)
 	struct policy_msg *m = &s->msg;
 	struct net_addr found;
 
+	if (strcasecmp(name, "Authentication-Results") == 0) {
+		m->ar_seen++;
+		/* Only this host writes our authserv_id: any other copy is forged. */
+		if (authres_claims(value, c->authserv_id) &&
+		    policy_idx_push(&m->ar_forged, &m->ar_forged_n, &m->ar_forged_cap,
+		    m->ar_seen) != 0)
+			m->failed = true;
+		return;
+	}
 	if (strcasecmp(name, "Received") != 0)
 		return;
 	m->received_seen++;
@@ -324,25 +451,67 @@ policy_header(struct policy_session *s, const char *name, const char *value)
 		return;
 	if (!scrub_names_internal(value, &c->trusted_networks, &c->internal_networks, &found))
 		return;
-	if (m->scrub_n == m->scrub_cap) {
-		size_t cap = m->scrub_cap ? m->scrub_cap * 2 : 8;
-		unsigned *idx = realloc(m->scrub_idx, cap * sizeof(*idx));
-
-		if (idx == NULL) {
-			/* Sending the header on would leak it: fail the message instead. */
-			m->failed = true;
-			return;
-		}
-		m->scrub_idx = idx;
-		m->scrub_cap = cap;
+	if (policy_idx_push(&m->scrub_idx, &m->scrub_n, &m->scrub_cap, m->received_seen) != 0) {
+		/* Sending the header on would leak it: fail the message instead. */
+		m->failed = true;
+		return;
 	}
-	m->scrub_idx[m->scrub_n++] = m->received_seen;
 	if (log_enabled(LOG_DEBUG)) {
 		char a[NET_ADDR_STRLEN];
 
 		log_debug("%s: scrub Received #%u naming %s", policy_qid(m), m->received_seen,
 		    net_addr_format(&found, a, sizeof(a)));
 	}
+}
+
+/*
+ * The SPF headers, inserted at the top (RFC 7208 section 9.1, RFC 8601
+ * section 5).  Postfix puts them above its own Received header.  The value
+ * buffers pass to the edit list, which frees them.
+ */
+static int
+policy_spf_headers(struct policy_session *s, struct policy_edits *edits)
+{
+	const struct conf *c = s->pol->conf;
+	struct spfcheck_answer *a = &s->msg.spf;
+	char *ar = malloc(1024), *rs = NULL;
+
+	if (ar == NULL || authres_spf(a, c->authserv_id, ar, 1024) != 0)
+		goto fail;
+	if (c->spf.received_spf &&
+	    ((rs = malloc(2048)) == NULL || authres_received_spf(a, c->authserv_id, rs, 2048) != 0))
+		goto fail;
+	/* Each insert at index 0 goes above the last: Received-SPF ends up on top. */
+	if (policy_edits_add(edits, true, "Authentication-Results", 0, ar) != 0)
+		goto fail;
+	ar = NULL;
+	if (rs != NULL && policy_edits_add(edits, true, "Received-SPF", 0, rs) != 0)
+		goto fail;
+	return 0;
+fail:
+	free(ar);
+	free(rs);
+	return -1;
+}
+
+/*
+ * Deletions before insertions, each name from its highest index down:
+ * deleting one header renumbers those after it, and an inserted header
+ * would renumber the ones of its name.
+ */
+static int
+policy_eom_edits(struct policy_session *s, struct policy_edits *edits)
+{
+	struct policy_msg *m = &s->msg;
+
+	for (size_t i = m->ar_forged_n; i-- > 0;)
+		if (policy_edits_add(edits, false, "Authentication-Results", m->ar_forged[i],
+		    NULL) != 0)
+			return -1;
+	for (size_t i = m->scrub_n; i-- > 0;)
+		if (policy_edits_add(edits, false, "Received", m->scrub_idx[i], NULL) != 0)
+			return -1;
+	return m->spf_done ? policy_spf_headers(s, edits) : 0;
 }
 
 void
@@ -353,22 +522,20 @@ policy_eom(struct policy_session *s, const char *qid, struct policy_edits *edits
 
 	policy_verdict_continue(v);
 	policy_set_qid(m, qid);
-	if (m->failed) {
+	if (m->failed || policy_eom_edits(s, edits) != 0) {
+		policy_edits_free(edits);
 		policy_refuse(s, POLICY_REASON_INTERNAL, NULL, v);
 		return;
 	}
-	/* Highest index first: deleting one header renumbers those after it. */
-	for (size_t i = m->scrub_n; i-- > 0;) {
-		if (policy_edits_add(edits, false, "Received", m->scrub_idx[i], NULL) != 0) {
-			policy_edits_free(edits);
-			policy_refuse(s, POLICY_REASON_INTERNAL, NULL, v);
-			return;
-		}
-	}
-	log_msg(LOG_INFO, "%s: ACCEPTED ip=%s class=%s from=%s to=%s nrcpt=%u refused=%u scrubbed=%zu",
+	if (m->ar_forged_n > 0)
+		log_info("%s: deleting %zu forged Authentication-Results header(s) claiming %s",
+		    policy_qid(m), m->ar_forged_n, s->pol->conf->authserv_id);
+	log_msg(LOG_INFO, "%s: ACCEPTED ip=%s class=%s from=%s to=%s nrcpt=%u refused=%u "
+	    "scrubbed=%zu spf=%s",
 	    policy_qid(m), s->ip, m->trusted ? (m->auth ? "authenticated" : "trusted") : "internet",
 	    m->from_log, m->first_rcpt_log[0] ? m->first_rcpt_log : "none", m->nrcpt,
-	    m->nrcpt_refused, m->scrub_n);
+	    m->nrcpt_refused, m->scrub_n,
+	    m->spf_done ? spfcheck_result_name(m->spf.result) : "skipped");
 	m->active = false;
 }
 

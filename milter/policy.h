@@ -1,6 +1,12 @@
 /*
  * policy - every decision hopmilter makes, without libmilter.
  *
+ * SPF is evaluated at MAIL FROM for internet-class messages (after the
+ * ban list) through spfcheck.h; its result is refused per the spf section,
+ * and recorded at end of message in Authentication-Results and
+ * Received-SPF headers (authres.h) inserted at the top, after every
+ * incoming Authentication-Results claiming our authserv_id is deleted.
+ *
  * The milter callbacks (mlfi.c) only gather facts (client address, HELO,
  * envelope, headers, macros), hand them to the functions here, and map the
  * returned verdict to SMFIS_* once.  Everything here can be driven directly
@@ -16,7 +22,7 @@
  *
  *   QID: BLOCKED reason=R action=reject|tempfail ip=IP from=<S> [to=<R>] helo=H
  *   QID: WOULD-BLOCK ...same fields...       (dry_run)
- *   QID: ACCEPTED ip=IP class=C from=<S> to=<R> nrcpt=N refused=M scrubbed=K
+ *   QID: ACCEPTED ip=IP class=C from=<S> to=<R> nrcpt=N refused=M scrubbed=K spf=RESULT
  *
  * QID is the MTA's queue id, or NOQUEUE before the MTA has one.  Nothing a
  * client controls appears before ip=, and every client-supplied value is
@@ -32,6 +38,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "netaddr.h"
+#include "spfcheck.h"
 
 struct policy;
 
@@ -40,6 +47,11 @@ int policy_new(struct conf *conf, struct policy **out, char *err, size_t errsz);
 struct policy *policy_ref(struct policy *p);
 void policy_unref(struct policy *p);
 const struct conf *policy_conf(const struct policy *p);
+/*
+ * For tests: evaluate SPF with `sc` (an offline checker, spfcheck.h), which
+ * the policy takes over, whatever spf.enabled says.  Before any session.
+ */
+void policy_set_spfcheck(struct policy *p, struct spfcheck *sc);
 
 /* The daemon's current policy.  install() takes over the caller's reference. */
 void policy_install(struct policy *p);
@@ -63,6 +75,10 @@ enum policy_reason {
 	POLICY_REASON_UNKNOWN_RCPT_DOMAIN,
 	POLICY_REASON_OUTBOUND_DISABLED,
 	POLICY_REASON_INTERNAL,      /* our own failure (out of memory): try again */
+	POLICY_REASON_SPF_FAIL,
+	POLICY_REASON_SPF_SOFTFAIL,
+	POLICY_REASON_SPF_TEMPERROR,
+	POLICY_REASON_SPF_PERMERROR,
 	POLICY_REASON_COUNT
 };
 
@@ -103,6 +119,11 @@ struct policy_msg {
 	unsigned received_seen;    /* Received headers seen so far */
 	unsigned *scrub_idx;       /* indices of Received headers to delete */
 	size_t scrub_n, scrub_cap;
+	bool spf_done;             /* `spf` holds this message's SPF evaluation */
+	struct spfcheck_answer spf;
+	unsigned ar_seen;          /* Authentication-Results headers seen so far */
+	unsigned *ar_forged;       /* indices of those claiming our authserv_id */
+	size_t ar_forged_n, ar_forged_cap;
 };
 
 struct policy_session {

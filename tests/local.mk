@@ -10,7 +10,9 @@ UNIT_TESTS = \
 	tests/unit/esc_test \
 	tests/unit/netaddr_test \
 	tests/unit/policy_test \
-	tests/unit/scrub_test
+	tests/unit/scrub_test \
+	tests/unit/spfcheck_test \
+	tests/unit/spf_policy_test
 check_PROGRAMS += $(UNIT_TESTS)
 UNIT_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/milter -I$(top_srcdir)/tests/unit
 UNIT_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
@@ -39,6 +41,20 @@ tests_unit_policy_test_LDADD = $(UNIT_LDADD)
 tests_unit_scrub_test_SOURCES = tests/unit/scrub_test.c
 tests_unit_scrub_test_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_scrub_test_LDADD = $(UNIT_LDADD)
+tests_unit_spfcheck_test_SOURCES = tests/unit/spfcheck_test.c
+tests_unit_spfcheck_test_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_spfcheck_test_LDADD = $(UNIT_LDADD)
+tests_unit_spf_policy_test_SOURCES = tests/unit/spf_policy_test.c
+tests_unit_spf_policy_test_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_spf_policy_test_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_spf_policy_test_LDADD = $(UNIT_LDADD)
+
+# The RFC 7208 test suite through spfcheck: a driver, not a test by itself.
+check_PROGRAMS += tests/conformance/spf_conformance
+tests_conformance_spf_conformance_SOURCES = tests/conformance/spf_conformance.c
+tests_conformance_spf_conformance_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_conformance_spf_conformance_LDADD = $(UNIT_LDADD)
+CONFORMANCE_TESTS = tests/conformance/rfc7208.sh
 
 MILTERTEST_TESTS = \
 	tests/miltertest/verdicts.lua \
@@ -51,12 +67,14 @@ INTEGRATION_TESTS = \
 	tests/integration/concurrency.sh \
 	tests/integration/install.sh \
 	tests/integration/postfix-policy.sh \
-	tests/integration/sendmail.sh
+	tests/integration/sendmail.sh \
+	tests/integration/spf-miltertest.sh \
+	tests/integration/postfix-spf.sh
 
 # fail2ban-regex reads the logs the other tests wrote, so it runs after them.
 LOG_CHECK_TESTS = tests/integration/fail2ban.sh
 
-TESTS += $(UNIT_TESTS) $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS)
+TESTS += $(UNIT_TESTS) $(CONFORMANCE_TESTS) $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS)
 TEST_EXTENSIONS = .sh .lua
 SH_LOG_COMPILER = $(BASH)
 LUA_LOG_COMPILER = $(BASH) $(top_srcdir)/tests/miltertest/run.sh
@@ -72,9 +90,13 @@ clean-test-logs:
 	rm -rf tests/logs
 .PHONY: clean-test-logs
 
+EXTRA_DIST += $(CONFORMANCE_TESTS) tests/conformance/yaml2cases.py \
+	tests/conformance/rfc7208-tests.yml tests/conformance/rfc7208-tests.LICENSE \
+	tests/conformance/README tests/conformance/expected-failures
 EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/integration/concurrency-client.lua tests/tsan.supp \
 	tests/lib/harness.sh tests/lib/sendmail.sh tests/miltertest/run.sh tests/miltertest/common.lua \
+	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
 	fail2ban
 
 # `make check-valgrind`: the miltertest scripts and the transport's

@@ -22,6 +22,7 @@ internal_networks = {"10.9.0.0/16"}
 allowed_domains = {"example.com", ".example.org"}
 banned_domains = {"evil.example"}
 outbound { enabled = false  scrub_received = true }
+spf { enabled = false }
 EOF
 
 hm_start_sink sink "$sink_port"

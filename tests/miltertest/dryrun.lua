@@ -6,6 +6,7 @@ dry_run = true
 trusted_networks = {"10.200.0.0/24"}
 allowed_domains = {"example.com"}
 banned_domains = {"evil.example"}
+spf { enabled = false }
 ]])
 
 local c = hm.client("192.0.2.50", "dry.example")

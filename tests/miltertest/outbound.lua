@@ -7,6 +7,7 @@ internal_networks = {"192.168.0.0/16"}
 allowed_domains = {"example.com"}
 banned_domains = {"evil.example"}
 outbound { enabled = false }
+spf { enabled = false }
 ]])
 
 -- Outbound disabled: the core may reach local domains only.

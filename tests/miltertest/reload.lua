@@ -6,6 +6,7 @@ hm.start([[
 trusted_networks = {"10.200.0.0/24"}
 allowed_domains = {"example.com"}
 banned_domains = {"evil.example"}
+spf { enabled = false }
 ]])
 
 local old = hm.client("192.0.2.60", "old.example")

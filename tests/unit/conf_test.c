@@ -28,6 +28,11 @@ test_defaults(void)
 	CHECK(net_list_contains(&c->trusted_networks, &a), "loopback trusted by default");
 	net_addr_parse("::1", &a);
 	CHECK(net_list_contains(&c->trusted_networks, &a), "::1 trusted by default");
+	CHECK(c->spf.enabled && c->spf.received_spf, "SPF on, with Received-SPF");
+	CHECK(c->spf.fail == CONF_SPF_REJECT && c->spf.softfail == CONF_SPF_ACCEPT &&
+	    c->spf.permerror == CONF_SPF_ACCEPT && c->spf.temperror == CONF_SPF_TEMPFAIL,
+	    "SPF actions: reject fail, tempfail temperror, accept the rest");
+	CHECK(c->spf.dns_timeout_ms == 5000 && c->spf.timeout_ms == 15000, "SPF time limits");
 	conf_free(c);
 }
 
@@ -46,7 +51,9 @@ test_full(void)
 	    "internal_networks = {\"192.168.0.0/16\", \"2001:db8:1::/48\"}\n"
 	    "allowed_domains = {\"Example.COM.\", \".example.org\"}\n"
 	    "banned_domains = {\"evil.example\"}\n"
-	    "outbound { enabled = true  scrub_received = false }\n";
+	    "outbound { enabled = true  scrub_received = false }\n"
+	    "spf { enabled = false  fail = tempfail  softfail = reject  permerror = reject\n"
+	    "  temperror = accept  received_spf = false  dns_timeout = 2s  timeout = 2500ms }\n";
 	struct conf *c;
 	char err[1024];
 	struct net_addr a;
@@ -68,6 +75,10 @@ test_full(void)
 	CHECK(!net_list_contains(&c->trusted_networks, &a), "a set list replaces the default");
 	net_addr_parse("2001:db8:1:5::1", &a);
 	CHECK(net_list_contains(&c->internal_networks, &a), "internal IPv6");
+	CHECK(!c->spf.enabled && !c->spf.received_spf, "spf booleans");
+	CHECK(c->spf.fail == CONF_SPF_TEMPFAIL && c->spf.softfail == CONF_SPF_REJECT &&
+	    c->spf.permerror == CONF_SPF_REJECT && c->spf.temperror == CONF_SPF_ACCEPT, "spf actions");
+	CHECK(c->spf.dns_timeout_ms == 2000 && c->spf.timeout_ms == 2500, "spf durations");
 	conf_free(c);
 }
 
@@ -95,6 +106,11 @@ test_errors(void)
 		{"authserv_id = \"mx example\"\n", "bad.conf:1: option 'authserv_id': 'mx example': use a host name (letters, digits, '.', '-')"},
 		{"pid_file = \"relative.pid\"\n", "bad.conf: option 'pid_file': 'relative.pid' must be an absolute path"},
 		{"allowed_domains = {\"a.example\"\n", "bad.conf:2: premature end of file"},
+		{"spf {\n fail = bounce\n}\n", "bad.conf:2: option 'fail': 'bounce' is not one of: reject, tempfail, accept"},
+		{"spf { dns_timeout = 5 }\n", "bad.conf:1: option 'dns_timeout': '5' needs a unit: ms, s, m or h"},
+		{"spf { timeout = 30s }\n", "bad.conf: section 'spf': need 1s <= dns_timeout <= timeout <= 25s"},
+		{"spf { dns_timeout = 10s  timeout = 5s }\n", "bad.conf: section 'spf': need 1s <= dns_timeout"},
+		{"spf { dns_timeout = 500ms }\n", "bad.conf: section 'spf': need 1s"},
 	};
 	struct conf *c;
 	char err[1024];

@@ -37,7 +37,8 @@ make_policy(const char *extra)
 	    "trusted_networks = {\"10.200.0.0/24\", \"fd00:200::/64\"}\n"
 	    "internal_networks = {\"192.168.0.0/16\"}\n"
 	    "allowed_domains = {\"example.com\", \".example.org\"}\n"
-	    "banned_domains = {\"evil.example\"}\n%s", extra);
+	    "banned_domains = {\"evil.example\"}\n"
+	    "spf { enabled = false }\n%s", extra);
 	if (conf_load_string("test.conf", text, &c, err, sizeof(err)) != 0) {
 		fprintf(stderr, "config: %s\n", err);
 		exit(2);
@@ -116,7 +117,7 @@ test_inbound(void)
 	CHECK(v.action == POLICY_CONTINUE, "eom continues");
 	CHECK(e.n == 0, "inbound mail is never scrubbed");
 	CHECK_STR(last_log, "4Xb9Z1: ACCEPTED ip=192.0.2.7 class=internet from=<alice@sender.example> "
-	    "to=<bob@Example.COM> nrcpt=5 refused=5 scrubbed=0", "accepted log line");
+	    "to=<bob@Example.COM> nrcpt=5 refused=5 scrubbed=0 spf=skipped", "accepted log line");
 	policy_edits_free(&e);
 	policy_session_free(s);
 	policy_unref(p);

@@ -1,0 +1,247 @@
+/*
+ * Unit tests: SPF in the policy core (milter/policy.c) with an offline
+ * checker: the verdict, reply and log line for each result under the
+ * default and configured actions, dry run, trusted clients, the header
+ * edits at end of message (forged Authentication-Results deleted before
+ * ours are inserted) and the ACCEPTED line.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "log.h"
+#include "policy.h"
+
+static char last_log[4096];
+
+static void
+capture(int prio, const char *text, void *arg)
+{
+	(void)arg;
+	/* Keep the last decision line; debug lines would hide it. */
+	if (prio <= LOG_INFO)
+		snprintf(last_log, sizeof(last_log), "%s", text);
+}
+
+static struct policy *
+make_policy(const char *spf)
+{
+	char text[2048], err[1024];
+	struct spfcheck_opts o = {.receiver = "mx.test.invalid", .dns_timeout_ms = 1000,
+	    .timeout_ms = 2000};
+	struct spfcheck *sc;
+	struct conf *c;
+	struct policy *p;
+
+	snprintf(text, sizeof(text), "authserv_id = \"mx.test.invalid\"\n"
+	    "trusted_networks = {\"10.200.0.0/24\"}\nallowed_domains = {\"example.com\"}\n"
+	    "spf { enabled = false %s }\n", spf);
+	if (conf_load_string("test.conf", text, &c, err, sizeof(err)) != 0 ||
+	    policy_new(c, &p, err, sizeof(err)) != 0 ||
+	    spfcheck_new_offline(&o, &sc, err, sizeof(err)) != 0) {
+		fprintf(stderr, "setup: %s\n", err);
+		exit(2);
+	}
+	spfcheck_zone_add(sc, "pass.example", SPFCHECK_RR_TXT, "v=spf1 ip4:192.0.2.0/24 -all");
+	spfcheck_zone_add(sc, "soft.example", SPFCHECK_RR_TXT, "v=spf1 ~all");
+	spfcheck_zone_add(sc, "perm.example", SPFCHECK_RR_TXT, "v=spf1 ipx:1 -all");
+	spfcheck_zone_add(sc, "temp.example", SPFCHECK_RR_TIMEOUT, NULL);
+	spfcheck_zone_add(sc, "exp.example", SPFCHECK_RR_TXT, "v=spf1 -all exp=why.exp.example");
+	spfcheck_zone_add(sc, "why.exp.example", SPFCHECK_RR_TXT, "100%% not yours");
+	policy_set_spfcheck(p, sc);
+	return p;
+}
+
+static struct policy_session *
+session(struct policy *p, const char *ip)
+{
+	struct sockaddr_in s4 = {.sin_family = AF_INET};
+	struct policy_session *s;
+
+	inet_pton(AF_INET, ip, &s4.sin_addr);
+	s = policy_session_new(p, (struct sockaddr *)&s4, "client.example");
+	policy_helo(s, "mail.client.example");
+	return s;
+}
+
+/* MAIL FROM `from` by a client at `ip`; returns the verdict. */
+static struct policy_verdict
+mail(struct policy *p, const char *ip, const char *from)
+{
+	struct policy_session *s = session(p, ip);
+	struct policy_verdict v;
+
+	policy_mail(s, from, NULL, NULL, &v);
+	policy_session_free(s);
+	return v;
+}
+
+static void
+test_defaults(void)
+{
+	struct policy *p = make_policy("");
+	struct policy_verdict v;
+
+	v = mail(p, "198.51.100.9", "<a@pass.example>");
+	CHECK(v.action == POLICY_REJECT && v.reason == POLICY_REASON_SPF_FAIL, "fail rejected");
+	CHECK_STR(v.rcode, "550", "fail rcode");
+	CHECK_STR(v.xcode, "5.7.23", "fail xcode");
+	CHECK_STR(v.text, "SPF validation failed: pass.example does not allow 198.51.100.9 to send "
+	    "mail for it", "fail text carries the explanation");
+	CHECK_STR(last_log, "NOQUEUE: BLOCKED reason=spf-fail action=reject ip=198.51.100.9 "
+	    "from=<a@pass.example> helo=mail.client.example", "spf-fail log line");
+	v = mail(p, "198.51.100.9", "<a@exp.example>");
+	CHECK_STR(v.text, "SPF validation failed: 100%% not yours",
+	    "the domain's explanation, escaped for smfi_setreply");
+	v = mail(p, "198.51.100.9", "<a@temp.example>");
+	CHECK(v.action == POLICY_TEMPFAIL && v.reason == POLICY_REASON_SPF_TEMPERROR, "temperror");
+	CHECK(strcmp(v.rcode, "451") == 0 && strcmp(v.xcode, "4.7.24") == 0, "temperror 451 4.7.24");
+	CHECK(strstr(last_log, "BLOCKED reason=spf-temperror action=tempfail ip=198.51.100.9 ") ==
+	    last_log + strlen("NOQUEUE: "), "spf-temperror log line: %s", last_log);
+	v = mail(p, "198.51.100.9", "<a@perm.example>");
+	CHECK(v.action == POLICY_CONTINUE, "permerror accepted by default");
+	v = mail(p, "198.51.100.9", "<a@soft.example>");
+	CHECK(v.action == POLICY_CONTINUE, "softfail accepted by default");
+	v = mail(p, "192.0.2.9", "<a@pass.example>");
+	CHECK(v.action == POLICY_CONTINUE, "pass");
+	v = mail(p, "10.200.0.9", "<a@pass.example>");
+	CHECK(v.action == POLICY_CONTINUE, "trusted clients are not checked");
+	policy_unref(p);
+}
+
+static void
+test_configured(void)
+{
+	struct policy *p = make_policy("fail = tempfail softfail = reject permerror = reject "
+	    "temperror = reject");
+	struct policy_verdict v;
+
+	v = mail(p, "198.51.100.9", "<a@pass.example>");
+	CHECK(v.action == POLICY_TEMPFAIL && !strcmp(v.rcode, "451") && !strcmp(v.xcode, "4.7.23"),
+	    "fail = tempfail: %s %s", v.rcode, v.xcode);
+	v = mail(p, "198.51.100.9", "<a@soft.example>");
+	CHECK(v.action == POLICY_REJECT && !strcmp(v.xcode, "5.7.23") &&
+	    v.reason == POLICY_REASON_SPF_SOFTFAIL, "softfail = reject");
+	v = mail(p, "198.51.100.9", "<a@perm.example>");
+	CHECK(v.action == POLICY_REJECT && !strcmp(v.rcode, "550") && !strcmp(v.xcode, "5.7.24"),
+	    "permerror = reject");
+	v = mail(p, "198.51.100.9", "<a@temp.example>");
+	CHECK(v.action == POLICY_REJECT && !strcmp(v.rcode, "550") && !strcmp(v.xcode, "5.7.24"),
+	    "temperror = reject: %s %s", v.rcode, v.xcode);
+	policy_unref(p);
+
+	p = make_policy("fail = accept");
+	v = mail(p, "198.51.100.9", "<a@pass.example>");
+	CHECK(v.action == POLICY_CONTINUE, "fail = accept");
+	policy_unref(p);
+}
+
+static void
+test_dry_run(void)
+{
+	char text[512], err[512];
+	struct conf *c;
+	struct policy *p;
+	struct spfcheck *sc;
+	struct spfcheck_opts o = {.receiver = "mx.test.invalid", .dns_timeout_ms = 1000,
+	    .timeout_ms = 1000};
+	struct policy_verdict v;
+
+	snprintf(text, sizeof(text), "dry_run = true\nspf { enabled = false }\n");
+	if (conf_load_string("t", text, &c, err, sizeof(err)) != 0 ||
+	    policy_new(c, &p, err, sizeof(err)) != 0 ||
+	    spfcheck_new_offline(&o, &sc, err, sizeof(err)) != 0)
+		exit(2);
+	spfcheck_zone_add(sc, "pass.example", SPFCHECK_RR_TXT, "v=spf1 -all");
+	policy_set_spfcheck(p, sc);
+	v = mail(p, "198.51.100.9", "<a@pass.example>");
+	CHECK(v.action == POLICY_CONTINUE, "dry run refuses nothing");
+	CHECK(strstr(last_log, "NOQUEUE: WOULD-BLOCK reason=spf-fail action=reject ip=198.51.100.9 ")
+	    == last_log, "WOULD-BLOCK line: %s", last_log);
+	policy_unref(p);
+}
+
+static void
+test_eom_headers(void)
+{
+	struct policy *p = make_policy("");
+	struct policy_session *s = session(p, "192.0.2.9");
+	struct policy_verdict v;
+	struct policy_edits e = {0};
+
+	policy_mail(s, "<a@pass.example>", NULL, NULL, &v);
+	policy_rcpt(s, "<b@example.com>", NULL, &v);
+	policy_header(s, "Authentication-Results", "mx.test.invalid; spf=pass");
+	policy_header(s, "Authentication-Results", "other.example; spf=fail");
+	policy_header(s, "authentication-results", " (forged) MX.TEST.INVALID; dkim=pass");
+	policy_eom(s, "QID1", &e, &v);
+	CHECK(v.action == POLICY_CONTINUE, "message accepted");
+	CHECK(e.n == 4, "two deletions, two insertions: %zu", e.n);
+	if (e.n == 4) {
+		CHECK(!e.v[0].insert && e.v[0].index == 3 &&
+		    !strcmp(e.v[0].name, "Authentication-Results"), "delete forged #3 first");
+		CHECK(!e.v[1].insert && e.v[1].index == 1, "then forged #1; #2 is someone else's");
+		CHECK(e.v[2].insert && e.v[2].index == 0 &&
+		    !strcmp(e.v[2].name, "Authentication-Results"), "then insert ours at the top");
+		CHECK_STR(e.v[2].value, "mx.test.invalid; spf=pass smtp.mailfrom=pass.example", "A-R");
+		CHECK(e.v[3].insert && !strcmp(e.v[3].name, "Received-SPF") &&
+		    !strncmp(e.v[3].value, "pass (mx.test.invalid: ", 23), "Received-SPF last");
+	}
+	CHECK(strstr(last_log, "QID1: ACCEPTED ip=192.0.2.9 class=internet from=<a@pass.example> "
+	    "to=<b@example.com> nrcpt=1 refused=0 scrubbed=0 spf=pass") == last_log,
+	    "ACCEPTED with spf=pass: %s", last_log);
+	policy_edits_free(&e);
+
+	/* Next message, same session: nothing carried over; the null sender uses HELO. */
+	policy_mail(s, "<>", NULL, NULL, &v);
+	policy_eom(s, "QID2", &e, &v);
+	CHECK(e.n == 2 && !strcmp(e.v[0].value, "mx.test.invalid; spf=none smtp.helo="
+	    "mail.client.example"), "null sender: A-R names the HELO: %s", e.n ? e.v[0].value : "");
+	policy_edits_free(&e);
+	policy_session_free(s);
+
+	/* Trusted: no SPF, no headers of ours, but forged ones still go. */
+	s = session(p, "10.200.0.4");
+	policy_mail(s, "<a@pass.example>", NULL, NULL, &v);
+	policy_header(s, "Authentication-Results", "mx.test.invalid; spf=pass");
+	policy_eom(s, "QID3", &e, &v);
+	CHECK(e.n == 1 && !e.v[0].insert, "trusted: only the forged header deleted");
+	CHECK(strstr(last_log, "spf=skipped") != NULL, "trusted: spf=skipped: %s", last_log);
+	policy_edits_free(&e);
+	policy_session_free(s);
+	policy_unref(p);
+}
+
+static void
+test_received_spf_off(void)
+{
+	struct policy *p = make_policy("received_spf = false");
+	struct policy_session *s = session(p, "192.0.2.9");
+	struct policy_verdict v;
+	struct policy_edits e = {0};
+
+	policy_mail(s, "<a@soft.example>", NULL, NULL, &v);
+	policy_eom(s, NULL, &e, &v);
+	CHECK(e.n == 1 && !strcmp(e.v[0].name, "Authentication-Results") &&
+	    strstr(e.v[0].value, "spf=softfail") != NULL, "only A-R with received_spf = false");
+	policy_edits_free(&e);
+	policy_session_free(s);
+	policy_unref(p);
+}
+
+int
+main(void)
+{
+	log_set_level(LOG_DEBUG);
+	log_set_sink(capture, NULL);
+	test_defaults();
+	test_configured();
+	test_dry_run();
+	test_eom_headers();
+	test_received_spf_off();
+	return check_done("spf_policy_test");
+}
