@@ -19,6 +19,7 @@ trusted_networks = {"10.200.0.0/24"}
 internal_networks = {"192.168.0.0/16"}
 allowed_domains = {"example.com"}
 banned_domains = {"evil.example"}
+spf { enabled = false }
 EOF
 chmod 0644 "$HM_TMP/hopmilter.conf"
 hm_start_milter "$HM_TMP/hopmilter.conf"
@@ -48,7 +49,7 @@ acc=$(grep -c ': ACCEPTED ' "$log")
 banned=$(grep -c 'BLOCKED reason=banned-domain' "$log")
 unknown=$(grep -c 'BLOCKED reason=unknown-rcpt-domain' "$log")
 outb=$(grep -c 'BLOCKED reason=outbound-disabled' "$log")
-scrubbed=$(grep -c 'class=trusted .* scrubbed=1$' "$log")
+scrubbed=$(grep -cE 'class=trusted .* scrubbed=1( |$)' "$log")
 hm_log "sessions=$total accepted=$acc banned=$banned unknown=$unknown outbound=$outb scrubbed=$scrubbed"
 hm_check "one ACCEPTED line per session ($acc of $total)" test "$acc" = "$total"
 hm_check "one banned-domain line per internet session ($banned of $internet)" test "$banned" = "$internet"

@@ -22,6 +22,7 @@ user = "nobody"
 trusted_networks = {"127.0.0.2/32"}
 allowed_domains = {"example.com", ".example.org"}
 banned_domains = {"evil.example"}
+spf { enabled = false }
 EOF
 
 hm_start_sink sink "$sink_port"
