@@ -126,7 +126,12 @@ int
 authres_received_spf(const struct spfcheck_answer *a, const char *receiver, char *buf,
     size_t bufsz)
 {
-	char q[2 * sizeof(a->sender) + 3], h[2 * sizeof(a->helo) + 3];
+	/*
+	 * Quoting can double the sender's length; the line holding it must stay
+	 * under RFC 5322's 998 characters (found by fuzz_authres), so a very
+	 * long quoted sender is cut.
+	 */
+	char q[800], h[2 * sizeof(a->helo) + 3];
 	size_t len = 0;
 
 	if (authres_cat(buf, bufsz, &len, "%s ", spfcheck_result_name(a->result)) != 0 ||

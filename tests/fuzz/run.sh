@@ -22,7 +22,8 @@ FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
  -DSYSCONFDIR=\"/etc\" -DRUNSTATEDIR=\"/run\" $(pkg-config --cflags libconfuse)"
 LIBS="$(pkg-config --libs libconfuse) -pthread"
 LIB_SRC="lib/addr.c lib/cfgx.c lib/domain.c lib/esc.c lib/log.c lib/netaddr.c"
-POLICY_SRC="milter/conf.c milter/dset.c milter/policy.c milter/scrub.c"
+POLICY_SRC="milter/conf.c milter/dset.c milter/policy.c milter/scrub.c milter/spfcheck.c milter/spfdns.c milter/authres.c"
+SPF_LIBS="-lspf2 -lresolv"
 
 # Every harness links the common and policy sources; it is small enough.
 declare -A SOURCES=(
@@ -32,6 +33,8 @@ declare -A SOURCES=(
 	[fuzz_scrub]="$LIB_SRC $POLICY_SRC"
 	[fuzz_conf]="$LIB_SRC $POLICY_SRC"
 	[fuzz_policy]="$LIB_SRC $POLICY_SRC"
+	[fuzz_authres]="$LIB_SRC $POLICY_SRC"
+	[fuzz_spf]="$LIB_SRC $POLICY_SRC"
 )
 # Extra harnesses register themselves in tests/fuzz/*.list: "name: sources...".
 for l in "$srcdir"/tests/fuzz/*.list; do
@@ -50,7 +53,7 @@ for n in "${names[@]}"; do
 	srcs=""
 	for f in ${SOURCES[$n]}; do srcs="$srcs $srcdir/$f"; done
 	# shellcheck disable=SC2086
-	if ! $CLANG $FLAGS -o "$out/$n" "$srcdir/tests/fuzz/$n.c" $srcs $LIBS $(eval echo "\${FUZZ_LIBS_$n:-}") 2>"$out/$n.build.log"; then
+	if ! $CLANG $FLAGS -o "$out/$n" "$srcdir/tests/fuzz/$n.c" $srcs $LIBS $SPF_LIBS 2>"$out/$n.build.log"; then
 		echo "fuzz: cannot build $n:" >&2
 		cat "$out/$n.build.log" >&2
 		status=1

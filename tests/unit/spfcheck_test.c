@@ -261,6 +261,21 @@ test_headers(void)
 	    NULL, "envelope-from quoted: %s", buf);
 	CHECK(strstr(buf, "helo=\"bad helo; identity=mailfrom??X: y\";") != NULL,
 	    "helo quoted, CR LF replaced: %s", buf);
+	/* Found by fuzz_authres: a sender of quotes doubled past 998 per line. */
+	{
+		char sender[520];
+		size_t line = 0, longest = 0;
+
+		memset(sender, '"', sizeof(sender) - 1);
+		sender[sizeof(sender) - 1] = '\0';
+		a = answer(SPFCHECK_PASS, SPFCHECK_ID_MAILFROM, sender, "h.example", "q.example");
+		CHECK(authres_received_spf(&a, "mx.test.invalid", buf, sizeof(buf)) == 0, "long sender fits");
+		for (const char *p = buf; *p; p++) {
+			line = *p == '\n' ? 0 : line + 1;
+			longest = line > longest ? line : longest;
+		}
+		CHECK(longest < 998, "Received-SPF line of %zu characters", longest);
+	}
 	a = answer(SPFCHECK_NONE, SPFCHECK_ID_MAILFROM, "x@[192.0.2.1]", "h.example", "");
 	authres_spf(&a, "mx.test.invalid", buf, sizeof(buf));
 	CHECK_STR(buf, "mx.test.invalid; spf=none", "no domain: no property");
