@@ -364,3 +364,32 @@ hm_xclient_addr() { case $1 in *:*) echo "IPV6:$1" ;; *) echo "$1" ;; esac; }
 # hm_reply_has PATTERN: the last swaks dialogue contains a server line
 # matching PATTERN (an ERE, matched after the "<~~ " or "<** " marker).
 hm_reply_has() { grep -qE "^ *<[-~*]+ +$1" "$HM_TMP/swaks.out"; }
+
+# --- certificates (made at test time; nothing is shipped) -------------------
+# hm_ca NAME: a CA key and self-signed certificate, $HM_TMP/pki/NAME.{key,crt}.
+hm_ca() {
+	local d=$HM_TMP/pki
+	mkdir -p "$d"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+		-keyout "$d/$1.key" -out "$d/$1.crt" -subj "/CN=$1" \
+		-addext basicConstraints=critical,CA:true -addext keyUsage=critical,keyCertSign,cRLSign \
+		>/dev/null 2>&1
+}
+# hm_cert CA NAME DNSNAME [DAYS]: a key and a certificate signed by CA for
+# DNSNAME and 127.0.0.1, $HM_TMP/pki/NAME.{key,crt}; NAME.pem holds both
+# (key first, the order of Postfix's smtpd_tls_chain_files).
+hm_cert() {
+	local d=$HM_TMP/pki ca=$1 name=$2 dns=$3 days=${4:-30}
+	printf 'subjectAltName=DNS:%s,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' "$dns" >"$d/$name.ext"
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$d/$name.key" -out "$d/$name.csr" -subj "/CN=$dns" >/dev/null 2>&1 &&
+	openssl x509 -req -in "$d/$name.csr" -CA "$d/$ca.crt" -CAkey "$d/$ca.key" \
+		-CAcreateserial -days "$days" -extfile "$d/$name.ext" -out "$d/$name.crt" >/dev/null 2>&1 &&
+	cat "$d/$name.key" "$d/$name.crt" >"$d/$name.pem" &&
+	chmod 0644 "$d/$name.key" "$d/$name.pem"
+}
+# hm_pin CERT: the SPKI SHA-256 pin of a certificate, as hoprelay.conf takes it.
+hm_pin() {
+	openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der |
+		openssl dgst -sha256 -binary | base64
+}
