@@ -235,7 +235,7 @@ route_fill_timeouts(cfg_t *sec, struct route_timeouts *t)
 
 /*
  * Constraints between the options of one route.  libconfuse keeps the line
- * where the section starts, so the message can still point at it.
+ * where the section ends, so the message can still point at the route.
  */
 static const char *
 route_check(const struct route *r)

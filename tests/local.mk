@@ -12,7 +12,8 @@ UNIT_TESTS = \
 	tests/unit/policy_test \
 	tests/unit/scrub_test \
 	tests/unit/spfcheck_test \
-	tests/unit/spf_policy_test
+	tests/unit/spf_policy_test \
+	$(RELAY_UNIT_TESTS)
 check_PROGRAMS += $(UNIT_TESTS)
 UNIT_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/milter -I$(top_srcdir)/tests/unit
 UNIT_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
@@ -56,6 +57,31 @@ tests_conformance_spf_conformance_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_conformance_spf_conformance_LDADD = $(UNIT_LDADD)
 CONFORMANCE_TESTS = tests/conformance/rfc7208.sh
 
+# hoprelay's modules.
+RELAY_UNIT_TESTS = \
+	tests/unit/msgin_test \
+	tests/unit/outcome_test \
+	tests/unit/route_test \
+	tests/unit/smtpc_test
+RELAY_UNIT_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/relay-transport -I$(top_srcdir)/tests/unit
+RELAY_UNIT_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_msgin_test_SOURCES = tests/unit/msgin_test.c
+tests_unit_msgin_test_CPPFLAGS = $(RELAY_UNIT_CPPFLAGS)
+tests_unit_msgin_test_CFLAGS = $(RELAY_UNIT_CFLAGS)
+tests_unit_msgin_test_LDADD = $(HOPRELAY_LIBS)
+tests_unit_outcome_test_SOURCES = tests/unit/outcome_test.c
+tests_unit_outcome_test_CPPFLAGS = $(RELAY_UNIT_CPPFLAGS)
+tests_unit_outcome_test_CFLAGS = $(RELAY_UNIT_CFLAGS)
+tests_unit_outcome_test_LDADD = $(HOPRELAY_LIBS)
+tests_unit_route_test_SOURCES = tests/unit/route_test.c
+tests_unit_route_test_CPPFLAGS = $(RELAY_UNIT_CPPFLAGS)
+tests_unit_route_test_CFLAGS = $(RELAY_UNIT_CFLAGS)
+tests_unit_route_test_LDADD = $(HOPRELAY_LIBS)
+tests_unit_smtpc_test_SOURCES = tests/unit/smtpc_test.c
+tests_unit_smtpc_test_CPPFLAGS = $(RELAY_UNIT_CPPFLAGS)
+tests_unit_smtpc_test_CFLAGS = $(RELAY_UNIT_CFLAGS)
+tests_unit_smtpc_test_LDADD = $(HOPRELAY_LIBS)
+
 MILTERTEST_TESTS = \
 	tests/miltertest/verdicts.lua \
 	tests/miltertest/outbound.lua \
@@ -69,7 +95,11 @@ INTEGRATION_TESTS = \
 	tests/integration/postfix-policy.sh \
 	tests/integration/sendmail.sh \
 	tests/integration/spf-miltertest.sh \
-	tests/integration/postfix-spf.sh
+	tests/integration/postfix-spf.sh \
+	$(RELAY_INTEGRATION_TESTS)
+
+RELAY_INTEGRATION_TESTS = \
+	tests/integration/relay-tls.sh
 
 # fail2ban-regex reads the logs the other tests wrote, so it runs after them.
 LOG_CHECK_TESTS = tests/integration/fail2ban.sh
