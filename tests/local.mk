@@ -99,7 +99,8 @@ INTEGRATION_TESTS = \
 	$(RELAY_INTEGRATION_TESTS)
 
 RELAY_INTEGRATION_TESTS = \
-	tests/integration/relay-tls.sh
+	tests/integration/relay-tls.sh \
+	tests/integration/relay-message.sh
 
 # fail2ban-regex reads the logs the other tests wrote, so it runs after them.
 LOG_CHECK_TESTS = tests/integration/fail2ban.sh
@@ -127,6 +128,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/integration/concurrency-client.lua tests/tsan.supp \
 	tests/lib/harness.sh tests/lib/sendmail.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
+	tests/lib/fakesmtp.py \
 	fail2ban
 
 # `make check-valgrind`: the miltertest scripts and the transport's

@@ -1,0 +1,154 @@
+#!/usr/bin/python3
+"""fakesmtp - a scripted SMTP server on loopback for hoprelay's tests.
+
+Real Postfix instances cover the normal protocol.  This server does what
+Postfix will not: misbehave on purpose (data injected after the 220 to
+STARTTLS, no STARTTLS, no EHLO, a refusing greeting), and record exactly
+what the client sent (commands and their parameters, the raw DATA bytes).
+
+Each command line received is appended to LOG as "C: <line>"; after DATA,
+the raw bytes up to and including the final "." line go to LOG.data.N
+(N counts messages) and "DATA-END N <bytes>" is logged; a connection
+closed before the final "." is logged as "DATA-ABORTED <bytes>".
+"""
+import argparse
+import socket
+import ssl
+import sys
+
+
+def parse():
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--log", required=True)
+    p.add_argument("--keywords", default="PIPELINING,8BITMIME,SIZE 0",
+                   help="comma-separated EHLO keywords")
+    p.add_argument("--greeting", default="220 fake.test.invalid ESMTP")
+    p.add_argument("--no-ehlo", action="store_true", help="502 to EHLO (HELO works)")
+    p.add_argument("--inject", action="store_true",
+                   help="send a second reply right after the 220 to STARTTLS")
+    p.add_argument("--cert", help="certificate+key file for a real STARTTLS")
+    return p.parse_args()
+
+
+class Session:
+    def __init__(self, conn, args, counter):
+        self.sock = conn
+        self.args = args
+        self.buf = b""
+        self.counter = counter
+
+    def log(self, text):
+        with open(self.args.log, "a") as f:
+            f.write(text + "\n")
+
+    def send(self, text):
+        self.sock.sendall(text.encode() + b"\r\n")
+
+    def readline(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line + b"\n"
+
+    def ehlo(self, name):
+        kws = [k for k in self.args.keywords.split(",") if k]
+        lines = ["fake.test.invalid hello " + name] + kws
+        for i, l in enumerate(lines):
+            self.send(("250 " if i == len(lines) - 1 else "250-") + l)
+
+    def data(self):
+        self.send("354 go ahead")
+        raw = b""
+        while True:
+            line = self.readline()
+            if line is None:
+                self.log("DATA-ABORTED %d" % len(raw))
+                return False
+            raw += line
+            if line == b".\r\n":
+                break
+        self.counter[0] += 1
+        with open("%s.data.%d" % (self.args.log, self.counter[0]), "wb") as f:
+            f.write(raw)
+        self.log("DATA-END %d %d" % (self.counter[0], len(raw)))
+        self.send("250 2.0.0 queued as FAKE%d" % self.counter[0])
+        return True
+
+    def starttls(self):
+        if self.args.inject:
+            # The attack: a reply the client would read as coming from
+            # after the handshake, sent in the clear with the 220.
+            self.sock.sendall(b"220 2.0.0 ready\r\n250 2.0.0 injected\r\n")
+            self.log("INJECTED")
+            return True
+        self.send("220 2.0.0 ready")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.args.cert)
+        try:
+            self.sock = ctx.wrap_socket(self.sock, server_side=True)
+        except (ssl.SSLError, OSError) as e:
+            self.log("TLS-FAILED %s" % e)
+            return False
+        self.log("TLS-UP")
+        return True
+
+    def run(self):
+        self.send(self.args.greeting)
+        if not self.args.greeting.startswith("220"):
+            return
+        while True:
+            line = self.readline()
+            if line is None:
+                self.log("CLOSED")
+                return
+            cmd = line.decode("utf-8", "replace").rstrip("\r\n")
+            self.log("C: " + cmd)
+            verb = cmd.split(" ", 1)[0].upper()
+            if verb == "EHLO":
+                if self.args.no_ehlo:
+                    self.send("502 5.5.2 EHLO not implemented")
+                else:
+                    self.ehlo(cmd[5:])
+            elif verb == "HELO":
+                self.send("250 fake.test.invalid")
+            elif verb == "STARTTLS":
+                if not self.starttls():
+                    return
+            elif verb in ("MAIL", "RCPT", "RSET", "NOOP"):
+                self.send("250 2.1.0 ok")
+            elif verb == "DATA":
+                if not self.data():
+                    return
+            elif verb == "QUIT":
+                self.send("221 2.0.0 bye")
+                return
+            else:
+                self.send("502 5.5.2 unknown command")
+
+
+def main():
+    args = parse()
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    srv = socket.socket(family, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((args.host, args.port))
+    srv.listen(8)
+    counter = [0]
+    while True:
+        conn, _ = srv.accept()
+        try:
+            Session(conn, args, counter).run()
+        except (OSError, ssl.SSLError) as e:
+            with open(args.log, "a") as f:
+                f.write("ERROR %s\n" % e)
+        finally:
+            conn.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
