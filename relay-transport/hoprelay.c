@@ -49,6 +49,7 @@ struct hr_args {
 	bool check;
 	const char *probe;
 	bool starttls;
+	char bad[128];          /* what is wrong with the command line */
 };
 
 /* Log lines wait here while the status line has to come first on stderr. */
@@ -137,6 +138,8 @@ hr_parse_args(int argc, char **argv, struct hr_args *a)
 
 	memset(a, 0, sizeof(*a));
 	a->conf_path = ROUTE_DEFAULT_PATH;
+	/* The status line must be the first line on stderr: no getopt chatter. */
+	opterr = 0;
 	a->size = -1;
 	while ((opt = getopt_long(argc, argv, "+c:ef:nq:s:hV", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -145,18 +148,30 @@ hr_parse_args(int argc, char **argv, struct hr_args *a)
 		case 'f': a->sender = optarg; break;
 		case 'n': a->check = true; break;
 		case 'q': a->qid = optarg; break;
-		case 's': if (hr_parse_size(optarg, &a->size) != 0) return -1; break;
+		case 's':
+			if (hr_parse_size(optarg, &a->size) == 0)
+				break;
+			snprintf(a->bad, sizeof(a->bad), "-s %.40s is not a size in bytes", optarg);
+			return -1;
 		case 'P': a->probe = optarg; break;
 		case 'S': a->starttls = true; break;
 		case 'h': hr_usage(stdout); return 1;
 		case 'V': printf("hoprelay %s (%s)\n", PACKAGE_VERSION, OpenSSL_version(OPENSSL_VERSION)); return 1;
-		default: return -1;
+		default:
+			snprintf(a->bad, sizeof(a->bad), "unknown option or missing argument: %s",
+			    argv[optind - 1]);
+			return -1;
 		}
 	}
-	if (a->check || a->probe != NULL)
+	if (a->check || a->probe != NULL) {
+		snprintf(a->bad, sizeof(a->bad), "unexpected arguments");
 		return optind == argc ? 0 : -1;
-	if (a->sender == NULL || argc - optind < 2)
+	}
+	if (a->sender == NULL || argc - optind < 2) {
+		snprintf(a->bad, sizeof(a->bad), "%s", a->sender == NULL ? "no -f SENDER" :
+		    "expected NEXTHOP and at least one RECIPIENT");
 		return -1;
+	}
 	a->nexthop = argv[optind];
 	a->rcpts = argv + optind + 1;
 	a->nrcpts = (size_t)(argc - optind - 1);
@@ -356,12 +371,13 @@ main(int argc, char **argv)
 	if (rc == 1)
 		return EX_OK;
 	if (rc < 0 && (a.check || a.probe != NULL)) {
+		fprintf(stderr, "hoprelay: %s\n", a.bad);
 		hr_usage(stderr);
 		return EX_USAGE;
 	}
 	if (rc < 0) {
 		/* Probably a master.cf mistake: keep the mail queued. */
-		hr_temp("4.3.5", "hoprelay: bad command line (see hoprelay(8))");
+		hr_temp("4.3.5", "hoprelay: bad command line: %s (see hoprelay(8))", a.bad);
 		hr_usage(stderr);
 		return EX_TEMPFAIL;
 	}

@@ -101,7 +101,8 @@ INTEGRATION_TESTS = \
 RELAY_INTEGRATION_TESTS = \
 	tests/integration/relay-tls.sh \
 	tests/integration/relay-message.sh \
-	tests/integration/relay-postfix.sh
+	tests/integration/relay-postfix.sh \
+	tests/integration/relay-protocol.sh
 
 # fail2ban-regex reads the logs the other tests wrote, so it runs after them.
 LOG_CHECK_TESTS = tests/integration/fail2ban.sh
