@@ -112,7 +112,11 @@ hm_check "silent server: exit 75" test "$rc" = 75
 hm_check "silent server: status 4.4.2 timed out" eval '[[ $status == "4.4.2 127.0.0.1:$silent_port: lost connection during initial greeting: timed out waiting for the server" ]]'
 hm_check "silent server: gave up within the configured second (plus slack)" test "$(($(date +%s) - start))" -lt 15
 
-# 7. The command line.
+# 7. The command line, and the manual pages.
+for page in hoprelay.8 hoprelay.conf.5; do
+	hm_check "man --warnings $page is silent" eval \
+		'[[ -z $(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$HM_SRCDIR/relay-transport/$page" 2>&1 >/dev/null) ]]'
+done
 hm_check "-V prints the version" eval '"$HOPRELAY" -V | grep -q "^hoprelay [0-9]"'
 hm_check "-n on a good file: exit 0, silent" eval '[[ -z $("$HOPRELAY" -n -c "$conf" 2>&1) ]]'
 hm_check "the sample hoprelay.conf parses" eval '"$HOPRELAY" -n -c "$HM_SRCDIR/relay-transport/hoprelay.conf" 2>&1 | grep -q "cannot load ca_file /etc/hopmilter/vpn-ca.crt"'
