@@ -56,6 +56,7 @@ struct hr_args {
 static struct {
 	char lines[32][1024];
 	size_t n;
+	size_t dropped;
 } hr_logbuf;
 
 static struct msgin hr_msg;   /* large: kept out of the stack */
@@ -84,6 +85,8 @@ hr_log_sink(int prio, const char *text, void *arg)
 	if (hr_logbuf.n < sizeof(hr_logbuf.lines) / sizeof(hr_logbuf.lines[0]))
 		snprintf(hr_logbuf.lines[hr_logbuf.n++], sizeof(hr_logbuf.lines[0]),
 		    "hoprelay[%ld]: %s", (long)getpid(), text);
+	else
+		hr_logbuf.dropped++;
 }
 
 /* The status line first, then any held log lines; returns the exit code. */
@@ -95,6 +98,9 @@ hr_finish(const struct outcome *o)
 	fprintf(stderr, "%s\n", outcome_line(o, line, sizeof(line)));
 	for (size_t i = 0; i < hr_logbuf.n; i++)
 		fprintf(stderr, "%s\n", hr_logbuf.lines[i]);
+	if (hr_logbuf.dropped > 0)
+		fprintf(stderr, "hoprelay[%ld]: (%zu more log lines not kept)\n", (long)getpid(),
+		    hr_logbuf.dropped);
 	fflush(stderr);
 	return o->exit_code;
 }

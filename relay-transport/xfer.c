@@ -349,15 +349,25 @@ xfer_data(struct xfer *x)
 	    smtpc_reply_class(&r) == 5 ? XFER_PERM : XFER_TEMP, &r);
 }
 
-/* Say goodbye if the connection can still carry it; the answer does not matter. */
+/*
+ * Say goodbye if the connection can still carry it; the answer does not
+ * matter.  The wait is short: the outcome is already decided, and a hop
+ * that accepted the message and then hangs must not keep hoprelay alive
+ * until the MTA's time limit kills it -- the message would be deferred
+ * and sent twice.
+ */
+#define XFER_QUIT_TIMEOUT 10000
+
 static void
 xfer_quit(struct xfer *x)
 {
 	struct smtpc_reply r;
 	struct xfer_status keep = *x->st;
+	long t = x->route->timeouts.command < XFER_QUIT_TIMEOUT ? x->route->timeouts.command :
+	    XFER_QUIT_TIMEOUT;
 
 	if (x->healthy && x->io.fd >= 0)
-		xfer_command(x, "QUIT\r\n", &r, x->route->timeouts.command);
+		xfer_command(x, "QUIT\r\n", &r, t);
 	*x->st = keep;
 	tlsc_close(x->ssl);
 	x->ssl = NULL;

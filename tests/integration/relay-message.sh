@@ -53,7 +53,7 @@ EOF
 
 # relay ROUTE FILE [RCPT]: send FILE; $rc, $status (first stderr line).
 relay() {
-	"$HOPRELAY" -c "$conf" -e -q "Q$(basename "$2")" -f a@example.org -- "$1" "${3:-b@example.com}" \
+	hm_hoprelay -c "$conf" -e -q "Q$(basename "$2")" -f a@example.org -- "$1" "${3:-b@example.com}" \
 		<"$2" 2>"$2.err"
 	rc=$?
 	status=$(head -1 "$2.err")
@@ -161,7 +161,7 @@ hm_check "over SIZE: exit 69" test "$rc" = 69
 hm_check "over SIZE: status 5.3.4" eval '[[ $status == "5.3.4 127.0.0.1:$small_port: message size "*" exceeds the limit of 10000 the server announced" ]]'
 s=$(session small)
 hm_check "over SIZE: no MAIL FROM ($s)" test "$s" = "ehlo=2 starttls=1 quit=1 commands=4"
-"$HOPRELAY" -c "$conf" -s 20000000 -f a@example.org -- small b@example.com <"$HM_TMP/m1" 2>"$HM_TMP/m1s.err"
+hm_hoprelay -c "$conf" -s 20000000 -f a@example.org -- small b@example.com <"$HM_TMP/m1" 2>"$HM_TMP/m1s.err"
 hm_check "over SIZE via -s: exit 69" test "$?" = 69
 
 # 8. UTF-8 addresses need SMTPUTF8.

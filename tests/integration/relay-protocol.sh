@@ -54,7 +54,7 @@ msg() { printf 'Message-Id: <%s>\nSubject: protocol\n\nbody\n' "$1"; }
 relay() { # ROUTE ID [HOPRELAY ARGS...]
 	local route=$1 id=$2
 	shift 2
-	msg "$id" | "$HOPRELAY" -c "$conf" -e -q "Q$id" "$@" -f a@example.org -- "$route" b@example.com \
+	msg "$id" | hm_hoprelay -c "$conf" -e -q "Q$id" "$@" -f a@example.org -- "$route" b@example.com \
 		2>"$HM_TMP/$id.err"
 	rc=$?
 	status=$(head -1 "$HM_TMP/$id.err")
@@ -117,40 +117,40 @@ for page in hoprelay.8 hoprelay.conf.5; do
 	hm_check "man --warnings $page is silent" eval \
 		'[[ -z $(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$HM_SRCDIR/relay-transport/$page" 2>&1 >/dev/null) ]]'
 done
-hm_check "-V prints the version" eval '"$HOPRELAY" -V | grep -q "^hoprelay [0-9]"'
-hm_check "-n on a good file: exit 0, silent" eval '[[ -z $("$HOPRELAY" -n -c "$conf" 2>&1) ]]'
-hm_check "the sample hoprelay.conf parses" eval '"$HOPRELAY" -n -c "$HM_SRCDIR/relay-transport/hoprelay.conf" 2>&1 | grep -q "cannot load ca_file /etc/hopmilter/vpn-ca.crt"'
+hm_check "-V prints the version" eval 'hm_hoprelay -V | grep -q "^hoprelay [0-9]"'
+hm_check "-n on a good file: exit 0, silent" eval '[[ -z $(hm_hoprelay -n -c "$conf" 2>&1) ]]'
+hm_check "the sample hoprelay.conf parses" eval 'hm_hoprelay -n -c "$HM_SRCDIR/relay-transport/hoprelay.conf" 2>&1 | grep -q "cannot load ca_file /etc/hopmilter/vpn-ca.crt"'
 bad=$HM_TMP/bad.conf
 printf 'route a {\n  hops = {"10.0.0.1:25",\n    "10.0.0.2:99999"}\n  pins = {"%s"}\n}\n' "$pin_fake" >"$bad"
-out=$("$HOPRELAY" -n -c "$bad" 2>&1); rc=$?
+out=$(hm_hoprelay -n -c "$bad" 2>&1); rc=$?
 hm_check "-n on a bad file: exit 78" test "$rc" = 78
 hm_check "-n on a bad file: FILE:LINE: reason" test "$out" = "hoprelay: $bad:3: option 'hops': '10.0.0.2:99999': the port must be a number in 1-65535"
 printf 'route a { hops = {"10.0.0.1"}  ca_file = "%s/missing.crt" }\n' "$HM_TMP" >"$bad"
-out=$("$HOPRELAY" -n -c "$bad" 2>&1); rc=$?
+out=$(hm_hoprelay -n -c "$bad" 2>&1); rc=$?
 hm_check "-n: a missing CA file is found (78)" eval '[[ $rc == 78 && $out == *"route '"'"'a'"'"': cannot load ca_file $HM_TMP/missing.crt"* ]]'
 printf 'route a { hops = {"10.0.0.1"}  pins = {"%s"}  client_cert = "%s" client_key = "%s" }\n' \
 	"$pin_fake" "$pki/fake.crt" "$pki/hop.key" >"$bad"
-out=$("$HOPRELAY" -n -c "$bad" 2>&1); rc=$?
+out=$(hm_hoprelay -n -c "$bad" 2>&1); rc=$?
 hm_check "-n: a key that does not match the certificate is found (78)" eval '[[ $rc == 78 && $out == *"cannot use the client key"* ]]'
 
 # Delivery mode: local trouble defers (75, 4.3.5), never bounces.
 printf 'route a {\n hops = {"10.0.0.1"}\n tls = sometimes\n}\n' >"$bad"
-msg cfg-1 | "$HOPRELAY" -c "$bad" -f a@example.org -- a b@example.com 2>"$HM_TMP/cfg.err"; rc=$?
+msg cfg-1 | hm_hoprelay -c "$bad" -f a@example.org -- a b@example.com 2>"$HM_TMP/cfg.err"; rc=$?
 hm_check "bad configuration while delivering: exit 75" test "$rc" = 75
 hm_check "bad configuration while delivering: 4.3.5 FILE:LINE: reason" test "$(head -1 "$HM_TMP/cfg.err")" = \
 	"4.3.5 hoprelay: $bad:3: option 'tls': 'sometimes' is not one of: required, opportunistic, none"
-msg cfg-2 | "$HOPRELAY" -c "$HM_TMP/nonexistent.conf" -f a@example.org -- a b@example.com 2>"$HM_TMP/cfg.err"; rc=$?
+msg cfg-2 | hm_hoprelay -c "$HM_TMP/nonexistent.conf" -f a@example.org -- a b@example.com 2>"$HM_TMP/cfg.err"; rc=$?
 hm_check "missing configuration while delivering: 75" test "$rc" = 75
-msg usage-1 | "$HOPRELAY" -c "$conf" -f a@example.org -- onlynexthop 2>"$HM_TMP/usage.err"; rc=$?
+msg usage-1 | hm_hoprelay -c "$conf" -f a@example.org -- onlynexthop 2>"$HM_TMP/usage.err"; rc=$?
 hm_check "no recipient: exit 75 with 4.3.5" eval '[[ $rc == 75 && $(head -1 "$HM_TMP/usage.err") == "4.3.5 "* ]]'
-"$HOPRELAY" --no-such-flag </dev/null 2>"$HM_TMP/usage.err"; rc=$?
+hm_hoprelay --no-such-flag </dev/null 2>"$HM_TMP/usage.err"; rc=$?
 hm_check "unknown flag: exit 75 with 4.3.5" eval '[[ $rc == 75 && $(head -1 "$HM_TMP/usage.err") == "4.3.5 "* ]]'
-"$HOPRELAY" -n -c "$conf" extra 2>/dev/null; rc=$?
+hm_hoprelay -n -c "$conf" extra 2>/dev/null; rc=$?
 hm_check "-n with extra arguments: 64" test "$rc" = 64
 printf 'route only { hops = {"10.0.0.1"} tls = none }\n' >"$bad"
-msg route-1 | "$HOPRELAY" -c "$bad" -f a@example.org -- other b@example.com 2>"$HM_TMP/route.err"; rc=$?
+msg route-1 | hm_hoprelay -c "$bad" -f a@example.org -- other b@example.com 2>"$HM_TMP/route.err"; rc=$?
 hm_check "unknown nexthop without default_route: 75" eval '[[ $rc == 75 && $(head -1 "$HM_TMP/route.err") == "4.3.5 hoprelay: $bad: no route for nexthop '"'"'other'"'"' and no default_route" ]]'
-msg addr-1 | "$HOPRELAY" -c "$conf" -f a@example.org -- opportunistic "$(printf 'b@example.com\r\nRCPT TO:<evil@x>')" \
+msg addr-1 | hm_hoprelay -c "$conf" -f a@example.org -- opportunistic "$(printf 'b@example.com\r\nRCPT TO:<evil@x>')" \
 	2>"$HM_TMP/addr.err"; rc=$?
 hm_check "a recipient with CR LF: 65 with 5.1.3, nothing sent" eval '[[ $rc == 65 && $(head -1 "$HM_TMP/addr.err") == "5.1.3 "* ]] && ! grep -q evil "$HM_TMP/notls.log"'
 
@@ -167,7 +167,7 @@ smtpd_tls_chain_files = $pki/soon.key, $pki/soon.crt" || exit 1
 	pconf=$HM_TMP/probe.conf
 	printf 'route core { hops = {"127.0.0.1:%s"} pins = {"%s", "%s"} }\nroute soonroute { hops = {"127.0.0.1:%s"} pins = {"%s"} }\n' \
 		"$hop_port" "$pin_fake" "$(hm_pin "$pki/hop.crt")" "$soon_port" "$(hm_pin "$pki/soon.crt")" >"$pconf"
-	out=$("$HOPRELAY" -c "$pconf" --probe "127.0.0.1:$hop_port" --starttls 2>"$HM_TMP/probe.err"); rc=$?
+	out=$(hm_hoprelay -c "$pconf" --probe "127.0.0.1:$hop_port" --starttls 2>"$HM_TMP/probe.err"); rc=$?
 	printf '%s\n' "$out" | sed 's/^/    probe| /' >&2
 	hm_check "probe: exit 0" test "$rc" = 0
 	hm_check "probe: the pin equals openssl's" eval 'grep -qx "pin: \"$(hm_pin "$pki/hop.crt")\"" <<<"$out"'
@@ -175,10 +175,10 @@ smtpd_tls_chain_files = $pki/soon.key, $pki/soon.crt" || exit 1
 	hm_check "probe: expiry in 89 or 90 days" eval 'grep -qE "^expires: [0-9-]+ [0-9:]+ UTC \(in (89|90) days\)$" <<<"$out"'
 	hm_check "probe: names the route and the pin's place" eval 'grep -qx "configured: route '"'"'core'"'"', pin 2 of 2" <<<"$out"'
 	hm_check "probe: no warning for a certificate valid 90 days" test ! -s "$HM_TMP/probe.err"
-	out=$("$HOPRELAY" -c "$pconf" --probe "127.0.0.1:$soon_port" --starttls 2>"$HM_TMP/probe.err"); rc=$?
+	out=$(hm_hoprelay -c "$pconf" --probe "127.0.0.1:$soon_port" --starttls 2>"$HM_TMP/probe.err"); rc=$?
 	hm_check "probe: warns when a pinned certificate expires within 30 days" eval \
 		'[[ $rc == 0 ]] && grep -q "^warning: route '"'"'soonroute'"'"' pins this certificate.s key and the certificate expires in [0-9] days" "$HM_TMP/probe.err"'
-	out=$("$HOPRELAY" -c "$pconf" --probe "127.0.0.1:$(hm_free_port)" --starttls 2>&1); rc=$?
+	out=$(hm_hoprelay -c "$pconf" --probe "127.0.0.1:$(hm_free_port)" --starttls 2>&1); rc=$?
 	hm_check "probe: nothing listening: 75 with the reason" eval '[[ $rc == 75 && $out == *"Connection refused"* ]]'
 else
 	hm_log "not root: --probe against Postfix skipped"

@@ -92,7 +92,7 @@ route alldown {
 }
 EOF
 
-hm_check "hoprelay -n accepts the test configuration" "$HOPRELAY" -n -c "$conf"
+hm_check "hoprelay -n accepts the test configuration" hm_hoprelay -n -c "$conf"
 
 msg() { # MSGID
 	printf 'From: a@example.org\nTo: b@example.com\nSubject: test %s\nMessage-Id: <%s>\n\nHello from %s.\n' "$1" "$1" "$1"
@@ -104,7 +104,7 @@ relay() {
 	local route=$1 id=$2
 	shift 2
 	hop1_mark=$(wc -l <"$HM_TMP/hop1/maillog")
-	msg "$id" | "$HOPRELAY" -c "$conf" -e -q "Q$id" -f a@example.org -- "$route" "$@" 2>"$HM_TMP/$id.err"
+	msg "$id" | hm_hoprelay -c "$conf" -e -q "Q$id" -f a@example.org -- "$route" "$@" 2>"$HM_TMP/$id.err"
 	rc=$?
 	err=$(cat "$HM_TMP/$id.err")
 	status=$(head -1 "$HM_TMP/$id.err")

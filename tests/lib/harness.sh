@@ -393,3 +393,15 @@ hm_pin() {
 	openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der |
 		openssl dgst -sha256 -binary | base64
 }
+
+# hm_hoprelay ARGS...: run hoprelay, under HM_WRAP when it is set.  The
+# wrapper's own messages go to a file in $HM_TMP (hm_done scans it), so
+# hoprelay's stderr -- its status line first -- stays its own.
+hm_hoprelay() {
+	if [ -n "${HM_WRAP:-}" ]; then
+		# shellcheck disable=SC2086
+		$HM_WRAP --log-file="$HM_TMP/wrap.%p.log" "$HOPRELAY" "$@"
+	else
+		"$HOPRELAY" "$@"
+	fi
+}
