@@ -25,6 +25,7 @@ inject_port=$(hm_free_port); fake inject "$inject_port" --keywords "STARTTLS,PIP
 notls_port=$(hm_free_port); fake notls "$notls_port" --keywords "PIPELINING,8BITMIME"
 tls_port=$(hm_free_port); fake tls "$tls_port" --keywords "STARTTLS,PIPELINING,8BITMIME" --cert "$pki/fake.pem"
 noehlo_port=$(hm_free_port); fake noehlo "$noehlo_port" --no-ehlo
+hang_port=$(hm_free_port); fake hang "$hang_port" --keywords "PIPELINING" --hang-quit
 refuse_port=$(hm_free_port); fake refuse "$refuse_port" --greeting "554 5.3.2 not today"
 silent_port=$(hm_free_port)
 # A listener that accepts and never says a word.
@@ -47,6 +48,7 @@ route helo { hops = {"127.0.0.1:$noehlo_port"}  tls = none }
 route helo-required { hops = {"127.0.0.1:$noehlo_port"}  pins = {"$pin_fake"} }
 route refuse-then-ok { hops = {"127.0.0.1:$refuse_port", "127.0.0.1:$notls_port"}  tls = none }
 route refuse { hops = {"127.0.0.1:$refuse_port"}  tls = none }
+route hang { hops = {"127.0.0.1:$hang_port"}  tls = none }
 route silent { hops = {"127.0.0.1:$silent_port"}  tls = none  greeting_timeout = 1s }
 EOF
 
@@ -112,7 +114,14 @@ hm_check "silent server: exit 75" test "$rc" = 75
 hm_check "silent server: status 4.4.2 timed out" eval '[[ $status == "4.4.2 127.0.0.1:$silent_port: lost connection during initial greeting: timed out waiting for the server" ]]'
 hm_check "silent server: gave up within the configured second (plus slack)" test "$(($(date +%s) - start))" -lt 15
 
-# 7. The command line, and the manual pages.
+# 7. A hop that took the message and then never answers QUIT: delivered,
+# and hoprelay does not wait for the command timeout (5m) to say so.
+start=$(date +%s)
+relay hang hang-1
+hm_check "QUIT never answered: exit 0" test "$rc" = 0
+hm_check "QUIT never answered: done within seconds, not minutes" test "$(($(date +%s) - start))" -lt 40
+
+# 8. The command line, and the manual pages.
 for page in hoprelay.8 hoprelay.conf.5; do
 	hm_check "man --warnings $page is silent" eval \
 		'[[ -z $(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$HM_SRCDIR/relay-transport/$page" 2>&1 >/dev/null) ]]'
@@ -154,7 +163,7 @@ msg addr-1 | hm_hoprelay -c "$conf" -f a@example.org -- opportunistic "$(printf 
 	2>"$HM_TMP/addr.err"; rc=$?
 hm_check "a recipient with CR LF: 65 with 5.1.3, nothing sent" eval '[[ $rc == 65 && $(head -1 "$HM_TMP/addr.err") == "5.1.3 "* ]] && ! grep -q evil "$HM_TMP/notls.log"'
 
-# 8. --probe against a real Postfix with STARTTLS: the pin matches what
+# 9. --probe against a real Postfix with STARTTLS: the pin matches what
 # openssl computes, the routes that pin it are named, expiry is shown and
 # warned about when near.
 if [ "$(id -u)" = 0 ]; then

@@ -29,6 +29,8 @@ def parse():
     p.add_argument("--inject", action="store_true",
                    help="send a second reply right after the 220 to STARTTLS")
     p.add_argument("--cert", help="certificate+key file for a real STARTTLS")
+    p.add_argument("--hang-quit", action="store_true",
+                   help="never answer QUIT (hold the connection for a minute)")
     return p.parse_args()
 
 
@@ -125,6 +127,14 @@ class Session:
                 if not self.data():
                     return
             elif verb == "QUIT":
+                if self.args.hang_quit:
+                    self.sock.settimeout(60)
+                    try:
+                        self.sock.recv(1)
+                    except OSError:
+                        pass
+                    self.log("QUIT-HUNG")
+                    return
                 self.send("221 2.0.0 bye")
                 return
             else:

@@ -395,8 +395,9 @@ hm_pin() {
 }
 
 # hm_hoprelay ARGS...: run hoprelay, under HM_WRAP when it is set.  The
-# wrapper's own messages go to a file in $HM_TMP (hm_done scans it), so
-# hoprelay's stderr -- its status line first -- stays its own.
+# wrapper's own messages go to a file in $HM_TMP (valgrind's --log-file;
+# hm_done scans it), so hoprelay's stderr -- its status line first --
+# stays its own.
 hm_hoprelay() {
 	if [ -n "${HM_WRAP:-}" ]; then
 		# shellcheck disable=SC2086
