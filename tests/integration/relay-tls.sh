@@ -85,6 +85,16 @@ route failover {
 	hops = {"127.0.0.1:$dead_port", "127.0.0.1:$hop2_port"}
 	pins = {"$pin1", "$pin2"}
 }
+route source {
+	hops = {"127.0.0.1:$hop1_port"}
+	pins = {"$pin1"}
+	source_address = "127.0.0.2"
+}
+route source-v6 {
+	hops = {"[::1]:$dead_port"}
+	pins = {"$pin1"}
+	source_address = "127.0.0.2"
+}
 route alldown {
 	hops = {"127.0.0.1:$dead_port", "[::1]:$dead_port"}
 	pins = {"$pin1"}
@@ -189,6 +199,15 @@ hm_check "failover: exit 0" test "$rc" = 0
 hm_check "failover: the dead hop logged as deferred" eval 'grep -q "route=failover hop=127.0.0.1:$dead_port result=deferred status=4.4.1 .*reason=\"connect to 127.0.0.1:$dead_port: Connection refused\"" <<<"$err"'
 hm_check "failover: the second hop took it" eval 'grep -q "route=failover hop=127.0.0.1:$hop2_port result=sent .* pin=2/2 " <<<"$err"'
 hm_check "failover: delivered once" test "$(hm_sink_wait sink failover-1@test; hm_sink_count sink failover-1@test)" = 1
+
+# 8b. source_address: the hop sees the connection come from it.
+relay source source-1@test b@example.com
+hm_check "source_address: exit 0" test "$rc" = 0
+hm_check "source_address: the hop saw 127.0.0.2" eval \
+	'tail -n +"$((hop1_mark + 1))" "$HM_TMP/hop1/maillog" | grep -q "connect from unknown\[127\.0\.0\.2\]"'
+relay source-v6 source-2@test b@example.com
+hm_check "source_address of the wrong family: 75 saying so" eval \
+	'[[ $rc == 75 && $status == "4.4.1 connect to [::1]:$dead_port: source_address is not of the hop'"'"'s address family" ]]'
 
 # 9. Every hop down: 75 with 4.4.1, both hops named.
 relay alldown alldown-1@test b@example.com
