@@ -27,6 +27,15 @@ done
 for f in hoprelay; do
 	[ -x "$HM_BUILDDIR/relay-transport/$f" ] && hm_check "installed /usr/sbin/$f" test -x "$dest/usr/sbin/$f"
 done
+if [ -x "$HM_BUILDDIR/relay-transport/hoprelay" ]; then
+	for f in usr/share/man/man8/hoprelay.8 usr/share/man/man5/hoprelay.conf.5 etc/hopmilter/hoprelay.conf \
+		usr/share/doc/hopmilter/examples/postfix-conf/transport.edge \
+		usr/share/doc/hopmilter/examples/sendmail-conf/hoprelay.mc; do
+		hm_check "installed /$f" test -f "$dest/$f"
+	done
+	hm_check "hoprelay.conf is readable by the pipe(8) user" \
+		test "$(stat -c %a "$dest/etc/hopmilter/hoprelay.conf")" = 644
+fi
 hm_check "configuration is not world-readable (it may hold a Redis password)" \
 	test "$(stat -c %a "$dest/etc/hopmilter/hopmilter.conf")" = 640
 hm_check "the installed configuration is valid" "$dest/usr/sbin/hopmilter" -n -c "$dest/etc/hopmilter/hopmilter.conf"
