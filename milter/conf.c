@@ -96,6 +96,233 @@ conf_validate_authserv_id(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+static int
+conf_cb_redis_error(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	static const struct cfgx_enum table[] = {
+		{"local", CONF_REDIS_ERROR_LOCAL}, {"accept", CONF_REDIS_ERROR_ACCEPT},
+		{"tempfail", CONF_REDIS_ERROR_TEMPFAIL}, {NULL, 0},
+	};
+
+	return cfgx_parse_enum(cfg, opt, value, result, table);
+}
+
+static int
+conf_validate_range(cfg_t *cfg, cfg_opt_t *opt, long lo, long hi)
+{
+	long v = cfg_opt_getnint(opt, 0);
+
+	if (v < lo || v > hi) {
+		cfg_error(cfg, "option '%s': %ld is outside %ld-%ld", opt->name, v, lo, hi);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+conf_validate_v4prefix(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return conf_validate_range(cfg, opt, 0, 32);
+}
+
+static int
+conf_validate_v6prefix(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return conf_validate_range(cfg, opt, 0, 128);
+}
+
+static int
+conf_validate_pool(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return conf_validate_range(cfg, opt, 1, 64);
+}
+
+static int
+conf_validate_local_max(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return conf_validate_range(cfg, opt, 16, 16L * 1024 * 1024);
+}
+
+/* Durations parse as ms >= 0; a zero timeout or period is meaningless. */
+static int
+conf_validate_duration(cfg_t *cfg, cfg_opt_t *opt)
+{
+	if (cfg_opt_getnint(opt, 0) < 1) {
+		cfg_error(cfg, "option '%s': must be at least 1ms", opt->name);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The key prefix: printable, no space, and no brace -- a brace would move
+ * the Redis Cluster hash tag away from the client network.
+ */
+static int
+conf_validate_prefix(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+
+	if (strlen(s) > 64) {
+		cfg_error(cfg, "option 'prefix': '%s' is longer than 64 characters", s);
+		return -1;
+	}
+	for (const char *p = s; *p != '\0'; p++) {
+		if (*p <= ' ' || *p >= 0x7f || *p == '{' || *p == '}') {
+			cfg_error(cfg, "option 'prefix': '%s': use printable characters, no space or brace", s);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* "HOST:PORT" or "[IPv6]:PORT" into `out` (host allocated).  0, or -1 with `why`. */
+static int
+conf_parse_hostport(const char *s, struct conf_hostport *out, const char **why)
+{
+	const char *colon = strrchr(s, ':'), *h = s;
+	size_t hlen;
+	char *end;
+	long port;
+
+	*why = "expected HOST:PORT or [IPv6]:PORT";
+	if (colon == NULL || colon == s)
+		return -1;
+	hlen = (size_t)(colon - s);
+	if (s[0] == '[') {
+		if (hlen < 3 || s[hlen - 1] != ']')
+			return -1;
+		h = s + 1;
+		hlen -= 2;
+	} else if (memchr(s, ':', hlen) != NULL) {
+		return -1;
+	}
+	port = strtol(colon + 1, &end, 10);
+	if (end == colon + 1 || *end != '\0' || port < 1 || port > 65535) {
+		*why = "the port must be 1-65535";
+		return -1;
+	}
+	if (out != NULL) {
+		out->host = strndup(h, hlen);
+		out->port = (int)port;
+		*why = "out of memory";
+		if (out->host == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+conf_validate_hostport_list(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned n = cfg_opt_size(opt);
+	const char *why;
+
+	if (n == 0)
+		return 0;
+	const char *s = cfg_opt_getnstr(opt, n - 1);
+	if (conf_parse_hostport(s, NULL, &why) != 0) {
+		cfg_error(cfg, "option '%s': '%s': %s", opt->name, s, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* A tier: rate, period and burst must give a usable interval. */
+static int
+conf_check_tier(cfg_t *cfg, cfg_t *sec, const char *name)
+{
+	long rate = cfg_getint(sec, "rate"), period = cfg_getint(sec, "period");
+	long burst = cfg_getint(sec, "burst");
+	double interval_us = (double)period * 1000.0 / (double)rate;
+
+	if (interval_us < 1.0) {
+		cfg_error(cfg, "%s: rate %ld per %ldms is more than one message per microsecond",
+		    name, rate, period);
+		return -1;
+	}
+	/* Keeps every TAT well inside the 2^53 microseconds Lua counts exactly. */
+	if (interval_us * (double)burst > 8.64e12) {
+		cfg_error(cfg, "%s: burst * period / rate must not exceed 100 days", name);
+		return -1;
+	}
+	return 0;
+}
+
+/* Called when the ratelimit section closes: constraints between options. */
+static int
+conf_validate_ratelimit(cfg_t *cfg, cfg_opt_t *opt)
+{
+	cfg_t *rl = cfg_opt_getnsec(opt, 0), *sub = cfg_getsec(rl, "subnet");
+	cfg_t *sen = cfg_getsec(cfg_getsec(rl, "redis"), "sentinel");
+
+	if (conf_check_tier(cfg, rl, "ratelimit") != 0)
+		return -1;
+	if ((cfg_getstr(sen, "master")[0] != '\0') != (cfg_size(sen, "addresses") > 0)) {
+		cfg_error(cfg, "ratelimit.redis.sentinel: set both 'master' and 'addresses', or neither");
+		return -1;
+	}
+	if (!cfg_getbool(sub, "enabled"))
+		return 0;
+	if (conf_check_tier(cfg, sub, "ratelimit.subnet") != 0)
+		return -1;
+	if (cfg_getint(sub, "ipv4_prefix") >= cfg_getint(rl, "ipv4_prefix") ||
+	    cfg_getint(sub, "ipv6_prefix") >= cfg_getint(rl, "ipv6_prefix")) {
+		cfg_error(cfg, "ratelimit.subnet: its prefixes must be shorter than the client's "
+		    "(ipv4_prefix %ld, ipv6_prefix %ld)", cfg_getint(rl, "ipv4_prefix"),
+		    cfg_getint(rl, "ipv6_prefix"));
+		return -1;
+	}
+	return 0;
+}
+
+static cfg_opt_t conf_sentinel_opts[] = {
+	CFG_STR("master", "", CFGF_NONE),
+	CFG_STR_LIST("addresses", "{}", CFGF_NONE),
+	CFG_STR("user", "", CFGF_NONE),
+	CFG_STR("password", "", CFGF_NONE),
+	CFG_END(),
+};
+
+static cfg_opt_t conf_redis_opts[] = {
+	CFG_STR("host", "127.0.0.1", CFGF_NONE),
+	CFG_INT("port", 6379, CFGF_NONE),
+	CFG_STR("user", "", CFGF_NONE),
+	CFG_STR("password", "", CFGF_NONE),
+	CFG_INT("db", 0, CFGF_NONE),
+	CFG_STR("prefix", "hopmilter:", CFGF_NONE),
+	CFG_INT_CB("timeout", 100, CFGF_NONE, cfgx_cb_duration_ms),
+	CFG_INT_CB("connect_timeout", 250, CFGF_NONE, cfgx_cb_duration_ms),
+	CFG_INT_CB("retry_interval", 500, CFGF_NONE, cfgx_cb_duration_ms),
+	CFG_INT("pool_size", 4, CFGF_NONE),
+	CFG_SEC("sentinel", conf_sentinel_opts, CFGF_NONE),
+	CFG_END(),
+};
+
+static cfg_opt_t conf_subnet_opts[] = {
+	CFG_BOOL("enabled", cfg_false, CFGF_NONE),
+	CFG_INT("rate", 10, CFGF_NONE),
+	CFG_INT_CB("period", 1000, CFGF_NONE, cfgx_cb_duration_ms),
+	CFG_INT("burst", 20, CFGF_NONE),
+	CFG_INT("ipv4_prefix", 24, CFGF_NONE),
+	CFG_INT("ipv6_prefix", 48, CFGF_NONE),
+	CFG_END(),
+};
+
+static cfg_opt_t conf_ratelimit_opts[] = {
+	CFG_BOOL("enabled", cfg_true, CFGF_NONE),
+	CFG_INT("rate", 1, CFGF_NONE),
+	CFG_INT_CB("period", 1000, CFGF_NONE, cfgx_cb_duration_ms),
+	CFG_INT("burst", 1, CFGF_NONE),
+	CFG_INT("ipv4_prefix", 32, CFGF_NONE),
+	CFG_INT("ipv6_prefix", 64, CFGF_NONE),
+	CFG_INT_CB("on_redis_error", CONF_REDIS_ERROR_LOCAL, CFGF_NONE, conf_cb_redis_error),
+	CFG_INT("local_max_entries", 65536, CFGF_NONE),
+	CFG_SEC("subnet", conf_subnet_opts, CFGF_NONE),
+	CFG_SEC("redis", conf_redis_opts, CFGF_NONE),
+	CFG_END(),
+};
+
 static cfg_opt_t conf_outbound_opts[] = {
 	CFG_BOOL("enabled", cfg_false, CFGF_NONE),
 	CFG_BOOL("scrub_received", cfg_true, CFGF_NONE),
@@ -133,8 +360,42 @@ static cfg_opt_t conf_opts[] = {
 	CFG_STR_LIST("banned_domains", "{}", CFGF_NONE),
 	CFG_SEC("outbound", conf_outbound_opts, CFGF_NONE),
 	CFG_SEC("spf", conf_spf_opts, CFGF_NONE),
+	CFG_SEC("ratelimit", conf_ratelimit_opts, CFGF_NONE),
 	CFG_END(),
 };
+
+static void
+conf_setup_ratelimit(cfg_t *cfg)
+{
+	static const struct {
+		const char *path;
+		int (*fn)(cfg_t *, cfg_opt_t *);
+	} v[] = {
+		{"ratelimit", conf_validate_ratelimit},
+		{"ratelimit|rate", cfgx_validate_positive},
+		{"ratelimit|period", conf_validate_duration},
+		{"ratelimit|burst", cfgx_validate_positive},
+		{"ratelimit|ipv4_prefix", conf_validate_v4prefix},
+		{"ratelimit|ipv6_prefix", conf_validate_v6prefix},
+		{"ratelimit|local_max_entries", conf_validate_local_max},
+		{"ratelimit|subnet|rate", cfgx_validate_positive},
+		{"ratelimit|subnet|period", conf_validate_duration},
+		{"ratelimit|subnet|burst", cfgx_validate_positive},
+		{"ratelimit|subnet|ipv4_prefix", conf_validate_v4prefix},
+		{"ratelimit|subnet|ipv6_prefix", conf_validate_v6prefix},
+		{"ratelimit|redis|port", cfgx_validate_port},
+		{"ratelimit|redis|db", cfgx_validate_nonneg},
+		{"ratelimit|redis|prefix", conf_validate_prefix},
+		{"ratelimit|redis|timeout", conf_validate_duration},
+		{"ratelimit|redis|connect_timeout", conf_validate_duration},
+		{"ratelimit|redis|retry_interval", conf_validate_duration},
+		{"ratelimit|redis|pool_size", conf_validate_pool},
+		{"ratelimit|redis|sentinel|addresses", conf_validate_hostport_list},
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		cfg_set_validate_func(cfg, v[i].path, v[i].fn);
+}
 
 static void
 conf_setup(cfg_t *cfg)
@@ -145,6 +406,7 @@ conf_setup(cfg_t *cfg)
 	cfg_set_validate_func(cfg, "internal_networks", cfgx_validate_cidr_list);
 	cfg_set_validate_func(cfg, "allowed_domains", cfgx_validate_domain_list);
 	cfg_set_validate_func(cfg, "banned_domains", cfgx_validate_domain_list);
+	conf_setup_ratelimit(cfg);
 }
 
 static char *
@@ -215,6 +477,85 @@ conf_fill_spf(cfg_t *cfg, const char *path, struct conf_spf *spf, char *err, siz
 	return 0;
 }
 
+static void
+conf_fill_tier(cfg_t *sec, struct conf_rl_tier *t)
+{
+	t->rate = cfg_getint(sec, "rate");
+	t->period_ms = cfg_getint(sec, "period");
+	t->burst = cfg_getint(sec, "burst");
+	t->ipv4_prefix = (unsigned)cfg_getint(sec, "ipv4_prefix");
+	t->ipv6_prefix = (unsigned)cfg_getint(sec, "ipv6_prefix");
+}
+
+static int
+conf_fill_sentinel(cfg_t *sec, struct conf_sentinel *s)
+{
+	unsigned n = cfg_size(sec, "addresses");
+	const char *why;
+
+	s->master = conf_strdup(cfg_getstr(sec, "master"));
+	s->user = conf_strdup(cfg_getstr(sec, "user"));
+	s->password = conf_strdup(cfg_getstr(sec, "password"));
+	if (s->master == NULL || s->user == NULL || s->password == NULL)
+		return -1;
+	if (n > 0 && (s->addrs = calloc(n, sizeof(*s->addrs))) == NULL)
+		return -1;
+	for (; s->naddrs < n; s->naddrs++)
+		if (conf_parse_hostport(cfg_getnstr(sec, "addresses", (unsigned)s->naddrs),
+		    &s->addrs[s->naddrs], &why) != 0)
+			return -1;
+	return 0;
+}
+
+static int
+conf_fill_redis(cfg_t *sec, struct conf_redis *r)
+{
+	r->host = conf_strdup(cfg_getstr(sec, "host"));
+	r->port = (int)cfg_getint(sec, "port");
+	r->user = conf_strdup(cfg_getstr(sec, "user"));
+	r->password = conf_strdup(cfg_getstr(sec, "password"));
+	r->db = (int)cfg_getint(sec, "db");
+	r->prefix = conf_strdup(cfg_getstr(sec, "prefix"));
+	r->timeout_ms = cfg_getint(sec, "timeout");
+	r->connect_timeout_ms = cfg_getint(sec, "connect_timeout");
+	r->retry_interval_ms = cfg_getint(sec, "retry_interval");
+	r->pool_size = (int)cfg_getint(sec, "pool_size");
+	if (r->host == NULL || r->user == NULL || r->password == NULL || r->prefix == NULL)
+		return -1;
+	return conf_fill_sentinel(cfg_getsec(sec, "sentinel"), &r->sentinel);
+}
+
+static int
+conf_fill_ratelimit(cfg_t *sec, struct conf_ratelimit *rl)
+{
+	cfg_t *sub = cfg_getsec(sec, "subnet");
+
+	rl->enabled = cfg_getbool(sec, "enabled");
+	conf_fill_tier(sec, &rl->client);
+	rl->subnet_enabled = cfg_getbool(sub, "enabled");
+	conf_fill_tier(sub, &rl->subnet);
+	rl->on_redis_error = (enum conf_redis_error)cfg_getint(sec, "on_redis_error");
+	rl->local_max_entries = cfg_getint(sec, "local_max_entries");
+	return conf_fill_redis(cfg_getsec(sec, "redis"), &rl->redis);
+}
+
+static void
+conf_free_ratelimit(struct conf_ratelimit *rl)
+{
+	struct conf_redis *r = &rl->redis;
+
+	free(r->host);
+	free(r->user);
+	free(r->password);
+	free(r->prefix);
+	free(r->sentinel.master);
+	free(r->sentinel.user);
+	free(r->sentinel.password);
+	for (size_t i = 0; i < r->sentinel.naddrs; i++)
+		free(r->sentinel.addrs[i].host);
+	free(r->sentinel.addrs);
+}
+
 static int
 conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t errsz)
 {
@@ -243,7 +584,8 @@ conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t er
 	if (c->path == NULL || c->socket == NULL || c->user == NULL || c->pid_file == NULL ||
 	    c->authserv_id == NULL || c->allowed_domains == NULL || c->banned_domains == NULL ||
 	    conf_fill_nets(cfg, "trusted_networks", &c->trusted_networks) != 0 ||
-	    conf_fill_nets(cfg, "internal_networks", &c->internal_networks) != 0) {
+	    conf_fill_nets(cfg, "internal_networks", &c->internal_networks) != 0 ||
+	    conf_fill_ratelimit(cfg_getsec(cfg, "ratelimit"), &c->ratelimit) != 0) {
 		cfgx_error_after(err, errsz, path, "out of memory");
 		return -1;
 	}
@@ -308,5 +650,6 @@ conf_free(struct conf *c)
 	net_list_free(&c->internal_networks);
 	dset_free(c->allowed_domains);
 	dset_free(c->banned_domains);
+	conf_free_ratelimit(&c->ratelimit);
 	free(c);
 }

@@ -38,6 +38,59 @@ struct conf_spf {
 	long timeout_ms;       /* every lookup of one message (HELO and MAIL FROM) */
 };
 
+/* One rate-limit tier: `rate` messages per `period_ms`, `burst` back to back. */
+struct conf_rl_tier {
+	long rate;
+	long period_ms;
+	long burst;
+	unsigned ipv4_prefix;  /* 0-32: the client network a bucket covers */
+	unsigned ipv6_prefix;  /* 0-128 */
+};
+
+/* "host:port" pairs of the sentinel section. */
+struct conf_hostport {
+	char *host;
+	int port;
+};
+
+struct conf_sentinel {
+	char *master;          /* "" = no Sentinel: use redis.host/port */
+	struct conf_hostport *addrs;
+	size_t naddrs;
+	char *user;            /* AUTH towards the sentinels; "" = none */
+	char *password;
+};
+
+struct conf_redis {
+	char *host;            /* "" = no Redis: the local limiter only */
+	int port;
+	char *user;            /* ACL user; "" = password-only AUTH (or none) */
+	char *password;        /* "" = no AUTH */
+	int db;                /* SELECT after every connect when not 0 */
+	char *prefix;          /* prepended to every key */
+	long timeout_ms;       /* the most one decision waits on Redis */
+	long connect_timeout_ms;
+	long retry_interval_ms;/* longest pause between reconnect attempts */
+	int pool_size;
+	struct conf_sentinel sentinel;
+};
+
+enum conf_redis_error {
+	CONF_REDIS_ERROR_LOCAL,    /* the same limit in process memory */
+	CONF_REDIS_ERROR_ACCEPT,   /* no limit while Redis is away */
+	CONF_REDIS_ERROR_TEMPFAIL, /* 451 every internet message */
+};
+
+struct conf_ratelimit {
+	bool enabled;
+	struct conf_rl_tier client;    /* tier 1 */
+	bool subnet_enabled;
+	struct conf_rl_tier subnet;    /* tier 2, checked in the same call */
+	enum conf_redis_error on_redis_error;
+	long local_max_entries;        /* size of the in-process table */
+	struct conf_redis redis;
+};
+
 struct conf {
 	char *path;            /* the file this was read from */
 	char *socket;          /* libmilter connection spec */
@@ -53,6 +106,7 @@ struct conf {
 	struct dset *banned_domains;   /* every entry covers its subdomains */
 	struct conf_outbound outbound;
 	struct conf_spf spf;
+	struct conf_ratelimit ratelimit;
 };
 
 /*

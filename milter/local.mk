@@ -5,14 +5,33 @@ milter_libhoppolicy_a_SOURCES = \
 	milter/conf.c milter/conf.h \
 	milter/dset.c milter/dset.h \
 	milter/policy.c milter/policy.h \
+	milter/ratelimit.c milter/ratelimit.h \
+	milter/rllocal.c milter/rllocal.h \
+	milter/rlredis.c milter/rlredis.h \
+	milter/rlscript.h \
 	milter/scrub.c milter/scrub.h \
 	milter/authres.c milter/authres.h \
 	milter/spfcheck.c milter/spfcheck.h \
 	milter/spfdns.c milter/spfdns.h
-milter_libhoppolicy_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
+nodist_milter_libhoppolicy_a_SOURCES = milter/rlscript.c
+milter_libhoppolicy_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/milter
+milter_libhoppolicy_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(HIREDIS_CFLAGS) $(OPENSSL_CFLAGS)
+
+# The rate-limit script is compiled in, byte for byte (see rlscript.h).
+milter/rlscript.c: $(top_srcdir)/redis/gcra.lua
+	$(AM_V_GEN)$(MKDIR_P) milter && { \
+	  echo '/* Generated from redis/gcra.lua by make: do not edit. */'; \
+	  echo '#include "rlscript.h"'; \
+	  echo 'const unsigned char rlscript_gcra[] = {'; \
+	  od -An -v -tx1 $(top_srcdir)/redis/gcra.lua | $(SED) -e 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '};'; \
+	  echo 'const size_t rlscript_gcra_len = sizeof(rlscript_gcra);'; \
+	} >$@.tmp && mv $@.tmp $@
+CLEANFILES += milter/rlscript.c
 
 # Link order: the policy library first, then what it uses.
-HOPPOLICY_LIBS = milter/libhoppolicy.a lib/libhopcommon.a $(CONFUSE_LIBS) $(SPF2_LIBS)
+HOPPOLICY_LIBS = milter/libhoppolicy.a lib/libhopcommon.a $(CONFUSE_LIBS) $(SPF2_LIBS) \
+	$(HIREDIS_LIBS) $(OPENSSL_LIBS)
 
 sbin_PROGRAMS += milter/hopmilter
 milter_hopmilter_SOURCES = \

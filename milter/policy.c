@@ -15,12 +15,14 @@
 #include "esc.h"
 #include "log.h"
 #include "policy.h"
+#include "ratelimit.h"
 #include "scrub.h"
 
 struct policy {
 	atomic_uint refs;
 	struct conf *conf;
 	struct spfcheck *spf;  /* NULL when spf.enabled is false; shared by all sessions */
+	struct ratelimit *rl;      /* NULL when ratelimit.enabled is false */
 };
 
 /*
@@ -50,6 +52,11 @@ static const struct {
 	    "Temporary error in SPF validation"},
 	[POLICY_REASON_SPF_PERMERROR] = {"spf-permerror", POLICY_REJECT, "550", "5.7.24",
 	    "Permanent error in the SPF record"},
+	/* policy_ratelimit() replaces the text with one carrying the retry-after hint. */
+	[POLICY_REASON_RATELIMITED] = {"ratelimited", POLICY_TEMPFAIL, "450", "4.7.1",
+	    "Too many messages from your network, try again later"},
+	[POLICY_REASON_RATELIMIT_UNAVAILABLE] = {"ratelimit-unavailable", POLICY_TEMPFAIL, "451",
+	    "4.3.0", "Temporary local problem, try again later"},
 };
 
 static pthread_mutex_t policy_current_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -78,6 +85,17 @@ policy_new(struct conf *conf, struct policy **out, char *err, size_t errsz)
 			return -1;
 		}
 	}
+	/*
+	 * A reload gets its own rate limiter: fresh Redis connections (the
+	 * redis settings may have changed) and an empty local table.  The
+	 * shared state is in Redis and survives; only what the local fallback
+	 * counted is forgotten.  The old one goes with the old policy's last
+	 * session.
+	 */
+	if (conf->ratelimit.enabled && ratelimit_new(&conf->ratelimit, &p->rl, err, errsz) != 0) {
+		policy_unref(p);
+		return -1;
+	}
 	*out = p;
 	return 0;
 }
@@ -95,6 +113,7 @@ policy_unref(struct policy *p)
 	if (p == NULL || atomic_fetch_sub(&p->refs, 1) != 1)
 		return;
 	spfcheck_free(p->spf);
+	ratelimit_free(p->rl);
 	conf_free(p->conf);
 	free(p);
 }
@@ -117,6 +136,9 @@ policy_install(struct policy *p)
 {
 	struct policy *old;
 
+	/* Installed means running: the daemon has forked, threads may start. */
+	if (p != NULL)
+		ratelimit_start(p->rl);
 	pthread_mutex_lock(&policy_current_lock);
 	old = policy_current;
 	policy_current = p;
@@ -363,6 +385,38 @@ policy_spf(struct policy_session *s, struct policy_verdict *v)
 		    NULL, m->spf.detail, v);
 }
 
+/*
+ * Charge this message to the client's network.  Over the limit: 450 4.7.1
+ * with the time to wait in the text.
+ */
+static void
+policy_ratelimit(struct policy_session *s, struct policy_verdict *v)
+{
+	struct ratelimit_info info;
+	enum ratelimit_result res;
+	char text[200];
+
+	/* Unknown address (a pipe, a unix socket): nothing to key a limit on. */
+	if (s->pol->rl == NULL || s->addr.family == 0)
+		return;
+	res = ratelimit_check(s->pol->rl, &s->addr, &info);
+	log_debug("%s: ratelimit ip=%s net=%s result=%s source=%s retry_after=%ldms",
+	    policy_qid(&s->msg), s->ip, info.net, res == RATELIMIT_ALLOWED ? "allowed" :
+	    res == RATELIMIT_LIMITED ? "limited" : "error", ratelimit_source_name(info.source),
+	    info.retry_after_ms);
+	if (res == RATELIMIT_ERROR) {
+		policy_refuse(s, POLICY_REASON_RATELIMIT_UNAVAILABLE, NULL, v);
+	} else if (res == RATELIMIT_LIMITED) {
+		long secs = (info.retry_after_ms + 999) / 1000;
+
+		policy_refuse(s, POLICY_REASON_RATELIMITED, NULL, v);
+		snprintf(text, sizeof(text), "Too many messages from your network, try again in "
+		    "%ld second%s", secs < 1 ? 1 : secs, secs > 1 ? "s" : "");
+		if (v->action != POLICY_CONTINUE)
+			esc_reply(v->text, sizeof(v->text), text);
+	}
+}
+
 void
 policy_mail(struct policy_session *s, const char *sender, const char *auth_authen,
     const char *qid, struct policy_verdict *v)
@@ -386,6 +440,9 @@ policy_mail(struct policy_session *s, const char *sender, const char *auth_authe
 		return;
 	if (m->sender_status == ADDR_OK && dset_match(c->banned_domains, m->sender.domain))
 		policy_refuse(s, POLICY_REASON_BANNED_DOMAIN, NULL, v);
+	/* Only a message that would otherwise go on is charged (dry run: would go on). */
+	if (v->reason == POLICY_REASON_NONE)
+		policy_ratelimit(s, v);
 	if (v->action == POLICY_CONTINUE && s->pol->spf != NULL)
 		policy_spf(s, v);
 }

@@ -79,6 +79,8 @@ enum policy_reason {
 	POLICY_REASON_SPF_SOFTFAIL,
 	POLICY_REASON_SPF_TEMPERROR,
 	POLICY_REASON_SPF_PERMERROR,
+	POLICY_REASON_RATELIMITED,   /* MAIL FROM over the client network's rate */
+	POLICY_REASON_RATELIMIT_UNAVAILABLE, /* Redis away and on_redis_error = tempfail */
 	POLICY_REASON_COUNT
 };
 

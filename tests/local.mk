@@ -86,7 +86,8 @@ MILTERTEST_TESTS = \
 	tests/miltertest/verdicts.lua \
 	tests/miltertest/outbound.lua \
 	tests/miltertest/dryrun.lua \
-	tests/miltertest/reload.lua
+	tests/miltertest/reload.lua \
+	tests/miltertest/ratelimit.lua
 
 INTEGRATION_TESTS = \
 	tests/integration/cli.sh \

@@ -23,6 +23,7 @@ allowed_domains = {"example.com", ".example.org"}
 banned_domains = {"evil.example"}
 outbound { enabled = false  scrub_received = true }
 spf { enabled = false }
+ratelimit { enabled = false }
 EOF
 
 hm_start_sink sink "$sink_port"

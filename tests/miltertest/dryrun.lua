@@ -7,6 +7,7 @@ trusted_networks = {"10.200.0.0/24"}
 allowed_domains = {"example.com"}
 banned_domains = {"evil.example"}
 spf { enabled = false }
+ratelimit { period = 1h  redis { host = "" } }
 ]])
 
 local c = hm.client("192.0.2.50", "dry.example")
@@ -15,5 +16,12 @@ hm.rcpt(c, "<b@foreign.example>", SMFIR_CONTINUE, "foreign recipient passes in d
 hm.eom(c, SMFIR_CONTINUE, "message passes in dry run")
 hm.log_has("NOQUEUE: WOULD%-BLOCK reason=banned%-domain action=reject ip=192%.0%.2%.50 ", "would-block banned")
 hm.log_has("WOULD%-BLOCK reason=unknown%-rcpt%-domain action=reject ip=192%.0%.2%.50 .* to=<b@foreign%.example>", "would-block rcpt")
-hm.check(hm.log_count(" BLOCKED ") == 0, "no BLOCKED line in dry run")
 mt.disconnect(c)
+
+-- Over the rate limit (local table, 1 per hour): logged, not refused.
+local r = hm.client("192.0.2.51", "dry2.example")
+hm.mail(r, "<a@sender.example>", SMFIR_CONTINUE, "first message within the limit")
+hm.mail(r, "<a@sender.example>", SMFIR_CONTINUE, "second message over the limit passes in dry run")
+hm.log_has("NOQUEUE: WOULD%-BLOCK reason=ratelimited action=tempfail ip=192%.0%.2%.51 ", "would-block ratelimited")
+mt.disconnect(r)
+hm.check(hm.log_count(" BLOCKED ") == 0, "no BLOCKED line in dry run")

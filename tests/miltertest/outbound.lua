@@ -8,6 +8,7 @@ allowed_domains = {"example.com"}
 banned_domains = {"evil.example"}
 outbound { enabled = false }
 spf { enabled = false }
+ratelimit { enabled = false }
 ]])
 
 -- Outbound disabled: the core may reach local domains only.

@@ -7,6 +7,7 @@ trusted_networks = {"10.200.0.0/24"}
 allowed_domains = {"example.com"}
 banned_domains = {"evil.example"}
 spf { enabled = false }
+ratelimit { enabled = false }
 ]])
 
 local old = hm.client("192.0.2.60", "old.example")
@@ -17,6 +18,7 @@ hm.write_conf([[
 trusted_networks = {"10.200.0.0/24"}
 allowed_domains = {"example.com", "example.net"}
 banned_domains = {"evil.example", "sender.example"}
+ratelimit { enabled = false }
 ]])
 mt.signal(10) -- SIGUSR1
 hm.log_has("reloaded .*hopmilter%.conf", "reload logged")

@@ -8,6 +8,7 @@ trusted_networks = {"10.200.0.0/24"}
 allowed_domains = {"example.com", ".example.org"}
 banned_domains = {"evil.example", "spam.test"}
 spf { enabled = false }
+ratelimit { enabled = false }
 ]])
 
 local c = hm.client("192.0.2.7", "mail.sender.example")

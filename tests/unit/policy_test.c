@@ -38,7 +38,8 @@ make_policy(const char *extra)
 	    "internal_networks = {\"192.168.0.0/16\"}\n"
 	    "allowed_domains = {\"example.com\", \".example.org\"}\n"
 	    "banned_domains = {\"evil.example\"}\n"
-	    "spf { enabled = false }\n%s", extra);
+	    "spf { enabled = false }\n"
+	    "ratelimit { enabled = false }\n%s", extra);
 	if (conf_load_string("test.conf", text, &c, err, sizeof(err)) != 0) {
 		fprintf(stderr, "config: %s\n", err);
 		exit(2);

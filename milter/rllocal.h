@@ -1,0 +1,56 @@
+/*
+ * rllocal - the rate limit in process memory: the same GCRA as
+ * redis/gcra.lua, for when Redis cannot be asked (on_redis_error = local)
+ * or no Redis is configured.
+ *
+ * A fixed-size table, split into stripes with a mutex each, so the worker
+ * threads rarely wait for one another.  Memory never grows: an entry whose
+ * bucket is full again (TAT reached) or that saw no request for
+ * RLLOCAL_IDLE_US is free for reuse, and when every candidate slot of a
+ * new key is live, the one closest to being empty (smallest TAT) is
+ * evicted.  Time is whatever the caller passes (microseconds of
+ * CLOCK_MONOTONIC in the daemon, made-up values in the unit tests).
+ *
+ * All functions are thread-safe except rllocal_free().
+ */
+#ifndef HOP_RLLOCAL_H
+#define HOP_RLLOCAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netaddr.h"
+
+/* An entry not asked about for this long is forgotten. */
+#define RLLOCAL_IDLE_US (60LL * 1000000)
+
+struct rllocal;
+
+/* One bucket to check: a client network of one tier, and its GCRA parameters. */
+struct rllocal_req {
+	int tier;                 /* 1 or 2: part of the key */
+	struct net_addr net;      /* already masked to `prefix` */
+	unsigned prefix;
+	int64_t interval_us;      /* T = period / rate */
+	int64_t tau_us;           /* T * (burst - 1) */
+};
+
+/* A table of at least `max_entries` slots.  NULL when out of memory. */
+struct rllocal *rllocal_new(size_t max_entries);
+void rllocal_free(struct rllocal *t);
+
+/*
+ * Check `n` (1 or 2) buckets at time `now_us` and charge all of them only
+ * if every one allows.  Returns true when allowed; otherwise fills
+ * `*retry_after_us` and `*tier` (the tier that waits longest).
+ */
+bool rllocal_check(struct rllocal *t, const struct rllocal_req *reqs, int n, int64_t now_us,
+    int64_t *retry_after_us, int *tier);
+
+/* How many entries still hold information at `now_us` (tests, debugging). */
+size_t rllocal_count(struct rllocal *t, int64_t now_us);
+/* The number of slots. */
+size_t rllocal_capacity(const struct rllocal *t);
+
+#endif

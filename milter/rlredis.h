@@ -1,0 +1,66 @@
+/*
+ * rlredis - the shared rate limit's connection to Redis.  The only module
+ * that calls hiredis.
+ *
+ * A fixed pool of blocking hiredis contexts is shared by the libmilter
+ * worker threads; one context serves one thread at a time.  A maintenance
+ * thread owns every slow or risky step: connecting (connect_timeout), AUTH
+ * (password, or ACL user and password), SELECT, SCRIPT LOAD (which also
+ * checks that our SHA1 matches what Redis computes), and with Sentinel the
+ * discovery of the master and its ROLE check.  A decision therefore only
+ * checks a ready context out and sends one EVALSHA -- EVAL when Redis
+ * answers NOSCRIPT (restart, failover, SCRIPT FLUSH) -- all within one
+ * deadline of `timeout` milliseconds, however Redis misbehaves.
+ *
+ * A context that saw any error is closed, never reused: after a timeout a
+ * late reply could be paired with the next question.  An I/O error, a
+ * timeout or a reply saying Redis cannot serve (READONLY, LOADING, BUSY,
+ * MASTERDOWN, OOM, ...) opens the circuit breaker: state "down", logged
+ * once as redis=down, and every decision answers RLREDIS_UNAVAILABLE at
+ * once without touching the network.  The maintenance thread retries (with
+ * Sentinel: rediscovers) after 100ms, doubling up to retry_interval; the
+ * first full handshake that works closes the breaker (redis=up) and the
+ * pool fills again.
+ *
+ * Threads: rlredis_gcra() is thread-safe.  rlredis_start() starts the
+ * maintenance thread (idempotent); call it after the daemon has forked.
+ * rlredis_free() stops it and may wait up to about connect_timeout + 3 x
+ * timeout for a handshake in progress; no decision may be running.
+ */
+#ifndef HOP_RLREDIS_H
+#define HOP_RLREDIS_H
+
+#include <stddef.h>
+
+#include "conf.h"
+
+struct rlredis;
+
+enum rlredis_result {
+	RLREDIS_ALLOWED,
+	RLREDIS_LIMITED,
+	RLREDIS_UNAVAILABLE,   /* down, timed out, or an unexpected reply */
+};
+
+/*
+ * A pool for `c` (copied: `c` may go away).  `script`/`len` are the exact
+ * bytes of the GCRA script (not copied: static storage).  Connects to
+ * nothing yet.  0, or -1 with `err`.
+ */
+int rlredis_new(const struct conf_redis *c, const unsigned char *script, size_t len,
+    struct rlredis **out, char *err, size_t errsz);
+void rlredis_start(struct rlredis *r);
+void rlredis_free(struct rlredis *r);
+
+/* The script's SHA1, 40 hex digits. */
+const char *rlredis_sha1(const struct rlredis *r);
+
+/*
+ * One decision: run the script over `nkeys` (1 or 2) keys with the
+ * microsecond parameters interval[i], tau[i].  On RLREDIS_LIMITED fills
+ * `*retry_after_ms` and `*tier`.
+ */
+enum rlredis_result rlredis_gcra(struct rlredis *r, int nkeys, const char *const *keys,
+    const long long *interval_us, const long long *tau_us, long *retry_after_ms, int *tier);
+
+#endif
