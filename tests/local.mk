@@ -96,6 +96,8 @@ INTEGRATION_TESTS = \
 	tests/integration/postfix-policy.sh \
 	tests/integration/sendmail.sh \
 	tests/integration/spf-miltertest.sh \
+	tests/integration/redis-script.sh \
+	tests/integration/ratelimit-nodes.sh \
 	tests/integration/postfix-spf.sh \
 	$(RELAY_INTEGRATION_TESTS)
 
@@ -132,6 +134,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/lib/harness.sh tests/lib/sendmail.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
 	tests/lib/fakesmtp.py \
+	tests/miltertest/rl-client.lua \
 	fail2ban
 
 # `make check-valgrind`: the miltertest scripts and the transport's

@@ -406,3 +406,50 @@ hm_hoprelay() {
 		"$HOPRELAY" "$@"
 	fi
 }
+
+# hm_start_redis NAME PORT [REDIS_ARGS...]: a private redis-server on
+# 127.0.0.1:PORT (no persistence), working directory and log in
+# $HM_TMP/redis-NAME/, its PID in $HM_TMP/redis-NAME/pid (hm_redis_pid).
+# Starting NAME again (after a kill) reuses the directory.
+hm_start_redis() {
+	local name=$1 port=$2 d=$HM_TMP/redis-$1
+	shift 2
+	mkdir -p "$d"
+	redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+		--dir "$d" --logfile "$d/redis.log" "$@" &
+	hm_track $!
+	echo $! >"$d/pid"
+	hm_wait_port 127.0.0.1 "$port"
+}
+
+# hm_start_sentinel NAME PORT CONFIG_LINES: redis-server in Sentinel mode;
+# the configuration file must be writable (Sentinel rewrites it).
+hm_start_sentinel() {
+	local name=$1 port=$2 d=$HM_TMP/redis-$1
+	mkdir -p "$d"
+	printf 'port %s\nbind 127.0.0.1\ndir %s\nlogfile %s/redis.log\n%s\n' "$port" "$d" "$d" "$3" \
+		>"$d/sentinel.conf"
+	redis-server "$d/sentinel.conf" --sentinel &
+	hm_track $!
+	echo $! >"$d/pid"
+	hm_wait_port 127.0.0.1 "$port"
+}
+
+hm_redis_pid() { cat "$HM_TMP/redis-$1/pid"; }
+
+# hm_redis PORT ARGS...: redis-cli against a test server (raw output).
+hm_redis() {
+	local port=$1
+	shift
+	redis-cli --no-auth-warning -h 127.0.0.1 -p "$port" "$@"
+}
+
+# hm_redis_stat PORT NAME: a number from INFO commandstats / errorstats,
+# e.g. "evalsha" (calls of that command) or "NOSCRIPT" (error count); 0 if absent.
+hm_redis_stat() {
+	local port=$1 name=$2 v
+	shift 2
+	v=$(hm_redis "$port" "$@" INFO all | tr -d '\r' |
+		sed -n -e "s/^cmdstat_$name:calls=\([0-9]*\).*/\1/p" -e "s/^errorstat_$name:count=\([0-9]*\).*/\1/p")
+	echo "${v:-0}"
+}
