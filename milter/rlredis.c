@@ -305,17 +305,27 @@ rl_discover(const struct rlredis *r, char *host, size_t hostsz, int *port, char 
 	return -1;
 }
 
-/* Sentinel's answer may be stale (failover in progress): believe ROLE only. */
+/*
+ * Only a master can take our writes.  Sentinel's answer may be stale
+ * (failover in progress), and a plain `host` may have been demoted: believe
+ * ROLE.  A server that will not say (an ACL without +role, a proxy) is
+ * given the benefit of the doubt; a write would still meet READONLY.
+ */
 static int
 rl_check_role(redisContext *c, char *why, size_t whysz)
 {
 	const char *argv[1] = {"ROLE"};
-	redisReply *rep = rl_cmd(c, 1, argv, why, whysz);
+	redisReply *rep = redisCommandArgv(c, 1, argv, NULL);
 	int rc = -1;
 
-	if (rep == NULL)
+	if (rep == NULL) {
+		rl_why(why, whysz, "ROLE: %s", c->errstr);
 		return -1;
-	if (rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
+	}
+	if (rep->type == REDIS_REPLY_ERROR && (strncmp(rep->str, "NOPERM", 6) == 0 ||
+	    strncmp(rep->str, "ERR unknown command", 19) == 0))
+		rc = 0;
+	else if (rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
 	    rep->element[0]->type == REDIS_REPLY_STRING &&
 	    strcmp(rep->element[0]->str, "master") == 0)
 		rc = 0;
@@ -369,7 +379,7 @@ rl_handshake(const struct rlredis *r, char *server, size_t serversz, char *why, 
 	snprintf(db, sizeof(db), "%d", r->db);
 	if (rl_auth(c, r->user, r->password, why, whysz) != 0 ||
 	    (r->db != 0 && rl_cmd_ok(c, 2, sel, why, whysz) != 0) ||
-	    (r->s_master[0] != '\0' && rl_check_role(c, why, whysz) != 0) ||
+	    rl_check_role(c, why, whysz) != 0 ||
 	    rl_load_script(r, c, why, whysz) != 0) {
 		redisFree(c);
 		return NULL;
@@ -470,6 +480,8 @@ rl_main(void *arg)
 		redisFree(c);
 		if (r->stop)
 			break;
+		if (r->state == RL_DOWN)
+			log_debug("ratelimit: redis still down: %s", why);
 		rl_set_down(r, why);
 		rl_wait_wake(r, rl_now_ms() + backoff);
 		backoff = backoff * 2 > r->retry_ms ? r->retry_ms : backoff * 2;

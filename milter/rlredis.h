@@ -5,9 +5,9 @@
  * A fixed pool of blocking hiredis contexts is shared by the libmilter
  * worker threads; one context serves one thread at a time.  A maintenance
  * thread owns every slow or risky step: connecting (connect_timeout), AUTH
- * (password, or ACL user and password), SELECT, SCRIPT LOAD (which also
- * checks that our SHA1 matches what Redis computes), and with Sentinel the
- * discovery of the master and its ROLE check.  A decision therefore only
+ * (password, or ACL user and password), SELECT, ROLE (only a master will
+ * do), SCRIPT LOAD (which also checks that our SHA1 matches what Redis
+ * computes), and with Sentinel the discovery of the master first.  A decision therefore only
  * checks a ready context out and sends one EVALSHA -- EVAL when Redis
  * answers NOSCRIPT (restart, failover, SCRIPT FLUSH) -- all within one
  * deadline of `timeout` milliseconds, however Redis misbehaves.

@@ -98,6 +98,8 @@ INTEGRATION_TESTS = \
 	tests/integration/spf-miltertest.sh \
 	tests/integration/redis-script.sh \
 	tests/integration/ratelimit-nodes.sh \
+	tests/integration/ratelimit-outage.sh \
+	tests/integration/ratelimit-sentinel.sh \
 	tests/integration/postfix-spf.sh \
 	$(RELAY_INTEGRATION_TESTS)
 
