@@ -12,6 +12,8 @@ UNIT_TESTS = \
 	tests/unit/policy_test \
 	tests/unit/scrub_test \
 	tests/unit/spfcheck_test \
+	tests/unit/ratelimit_test \
+	tests/unit/rllocal_test \
 	tests/unit/spf_policy_test \
 	$(RELAY_UNIT_TESTS)
 check_PROGRAMS += $(UNIT_TESTS)
@@ -39,6 +41,13 @@ tests_unit_policy_test_SOURCES = tests/unit/policy_test.c
 tests_unit_policy_test_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_policy_test_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_policy_test_LDADD = $(UNIT_LDADD)
+tests_unit_ratelimit_test_SOURCES = tests/unit/ratelimit_test.c
+tests_unit_ratelimit_test_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_ratelimit_test_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_ratelimit_test_LDADD = $(UNIT_LDADD)
+tests_unit_rllocal_test_SOURCES = tests/unit/rllocal_test.c
+tests_unit_rllocal_test_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_rllocal_test_LDADD = $(UNIT_LDADD)
 tests_unit_scrub_test_SOURCES = tests/unit/scrub_test.c
 tests_unit_scrub_test_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_scrub_test_LDADD = $(UNIT_LDADD)

@@ -39,7 +39,7 @@ make_policy(const char *extra)
 	    "allowed_domains = {\"example.com\", \".example.org\"}\n"
 	    "banned_domains = {\"evil.example\"}\n"
 	    "spf { enabled = false }\n"
-	    "ratelimit { enabled = false }\n%s", extra);
+	    "%s%s", strstr(extra, "ratelimit") ? "" : "ratelimit { enabled = false }\n", extra);
 	if (conf_load_string("test.conf", text, &c, err, sizeof(err)) != 0) {
 		fprintf(stderr, "config: %s\n", err);
 		exit(2);
@@ -247,6 +247,61 @@ test_install_reload(void)
 	CHECK(policy_acquire() == NULL, "uninstalled");
 }
 
+static void
+test_ratelimit(void)
+{
+	struct policy *p = make_policy("ratelimit { rate = 1  period = 1h  burst = 2  redis { host = \"\" } }");
+	struct policy_session *s = session(p, "192.0.2.44"), *t = session(p, "10.200.0.9");
+	struct policy_verdict v;
+
+	policy_helo(s, "h.example");
+	policy_mail(s, "<a@evil.example>", NULL, NULL, &v);
+	CHECK(v.reason == POLICY_REASON_BANNED_DOMAIN, "banned first, not charged");
+	for (int i = 0; i < 2; i++) {
+		policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
+		CHECK(v.action == POLICY_CONTINUE, "within the burst %d", i);
+	}
+	policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
+	CHECK(v.action == POLICY_TEMPFAIL && v.reason == POLICY_REASON_RATELIMITED, "over the limit");
+	CHECK_STR(v.rcode, "450", "ratelimited rcode");
+	CHECK_STR(v.xcode, "4.7.1", "ratelimited xcode");
+	CHECK_STR(v.text, "Too many messages from your network, try again in 3600 seconds", "retry-after hint");
+	CHECK_STR(last_log, "NOQUEUE: BLOCKED reason=ratelimited action=tempfail ip=192.0.2.44 "
+	    "from=<a@sender.example> helo=h.example", "ratelimited log line");
+	policy_mail(s, "<a@sender.example>", "alice", NULL, &v);
+	CHECK(v.action == POLICY_CONTINUE, "authenticated: not limited");
+	for (int i = 0; i < 5; i++) {
+		policy_mail(t, "<core@example.com>", NULL, NULL, &v);
+		CHECK(v.action == POLICY_CONTINUE, "trusted: not limited (%d)", i);
+	}
+	policy_session_free(s);
+	policy_session_free(t);
+	policy_unref(p);
+
+	/* Dry run: logged as WOULD-BLOCK, the message goes on. */
+	p = make_policy("dry_run = true\nratelimit { period = 1h  redis { host = \"\" } }");
+	s = session(p, "2001:db8::44");
+	policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
+	policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
+	CHECK(v.action == POLICY_CONTINUE, "dry run continues");
+	CHECK(strncmp(last_log, "NOQUEUE: WOULD-BLOCK reason=ratelimited action=tempfail ip=2001:db8::44 ",
+	    72) == 0, "dry-run line: %s", last_log);
+	policy_session_free(s);
+	policy_unref(p);
+
+	/* Redis unreachable and on_redis_error = tempfail: 451 4.3.0. */
+	p = make_policy("ratelimit { on_redis_error = tempfail  redis { port = 1  timeout = 300ms } }");
+	s = session(p, "192.0.2.45");
+	policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
+	CHECK(v.action == POLICY_TEMPFAIL && v.reason == POLICY_REASON_RATELIMIT_UNAVAILABLE,
+	    "Redis away, tempfail policy");
+	CHECK_STR(v.rcode, "451", "unavailable rcode");
+	CHECK(strstr(last_log, "BLOCKED reason=ratelimit-unavailable action=tempfail ip=192.0.2.45 ") != NULL,
+	    "unavailable log line: %s", last_log);
+	policy_session_free(s);
+	policy_unref(p);
+}
+
 int
 main(void)
 {
@@ -258,5 +313,6 @@ main(void)
 	test_dry_run();
 	test_unknown_client();
 	test_install_reload();
+	test_ratelimit();
 	return check_done("policy_test");
 }
