@@ -64,6 +64,7 @@ hm_check "discovered the master through the sentinel" \
 # 1. Limiting on the first master; the state reaches the replica.
 send 198.51.100.1 5 "$HM_TMP/a"
 hm_check "first master: exactly 3 of 5 allowed" test "$(allowed "$HM_TMP/a")" = 3
+hm_check "first master: decided there (key exists)" test "$(hm_redis "$mport" EXISTS "$(key 198.51.100.1)")" = 1
 hm_check "the key reached the replica" test "$(hm_redis "$mport" WAIT 1 5000)" = 1
 
 # 2. Kill the master; the sentinel promotes the replica.
@@ -78,6 +79,8 @@ send 192.0.2.1 1 "$HM_TMP/trigger1"
 hm_check "hopmilter moved to the new master" hm_wait_grep "redis=up server=127\.0\.0\.1:$rport master=mm" "$log" 15
 send 198.51.100.1 2 "$HM_TMP/b1"
 hm_check "new master: the limited client stays limited (replicated state)" test "$(allowed "$HM_TMP/b1")" = 0
+hm_check "new master: ...and Redis said so, not the local fallback" test \
+	"$(grep -c 'ratelimit ip=198\.51\.100\.1 .*result=limited source=redis' "$log")" = 4
 send 198.51.100.2 5 "$HM_TMP/b2"
 hm_check "new master: a new client gets exactly 3 of 5" test "$(allowed "$HM_TMP/b2")" = 3
 hm_check "new master: its key is on the promoted node" test "$(hm_redis "$rport" EXISTS "$(key 198.51.100.2)")" = 1
