@@ -163,7 +163,7 @@ check-valgrind:
 
 # `make fuzz`: build the libFuzzer harnesses (clang, ASan+UBSan) and run each
 # for FUZZ_TIME seconds (default 60).  CI runs them for 30 s each.
-fuzz:
+fuzz: milter/rlscript.c
 	srcdir='$(abs_top_srcdir)' builddir='$(abs_top_builddir)' \
 	FUZZ_TIME="$${FUZZ_TIME:-60}" $(BASH) $(top_srcdir)/tests/fuzz/run.sh
 .PHONY: fuzz

@@ -36,7 +36,8 @@ fuzz_init(void)
 	    "trusted_networks = {\"10.200.0.0/24\", \"fd00:200::/64\"}\n"
 	    "internal_networks = {\"192.168.0.0/16\"}\n"
 	    "allowed_domains = {\"example.com\", \".example.org\"}\n"
-	    "banned_domains = {\"evil.example\"}\n";
+	    "banned_domains = {\"evil.example\"}\n"
+	    "ratelimit { burst = 3  subnet { enabled = true }  redis { host = \"\" } }\n";
 	char err[512];
 	struct conf *c;
 

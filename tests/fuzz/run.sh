@@ -20,9 +20,11 @@ command -v "$CLANG" >/dev/null || { echo "fuzz: $CLANG not found (apt-get instal
 FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
  -I$builddir -I$srcdir/lib -I$srcdir/milter -D_GNU_SOURCE
  -DSYSCONFDIR=\"/etc\" -DRUNSTATEDIR=\"/run\" $(pkg-config --cflags libconfuse)"
-LIBS="$(pkg-config --libs libconfuse) -pthread"
+LIBS="$(pkg-config --libs libconfuse hiredis libcrypto) -pthread"
 LIB_SRC="lib/addr.c lib/cfgx.c lib/domain.c lib/esc.c lib/log.c lib/netaddr.c"
-POLICY_SRC="milter/conf.c milter/dset.c milter/policy.c milter/scrub.c milter/spfcheck.c milter/spfdns.c milter/authres.c"
+# milter/rlscript.c is generated into the build tree (make builds it first).
+POLICY_SRC="milter/conf.c milter/dset.c milter/policy.c milter/scrub.c milter/spfcheck.c milter/spfdns.c milter/authres.c
+ milter/ratelimit.c milter/rllocal.c milter/rlredis.c $builddir/milter/rlscript.c"
 SPF_LIBS="-lspf2 -lresolv"
 
 # Every harness links the common and policy sources; it is small enough.
@@ -51,7 +53,9 @@ status=0
 printf '%-16s %12s %10s %8s %s\n' HARNESS EXECUTIONS EXEC/S SECONDS RESULT
 for n in "${names[@]}"; do
 	srcs=""
-	for f in ${SOURCES[$n]}; do srcs="$srcs $srcdir/$f"; done
+	for f in ${SOURCES[$n]}; do
+		case $f in /*) srcs="$srcs $f" ;; *) srcs="$srcs $srcdir/$f" ;; esac
+	done
 	# shellcheck disable=SC2086
 	if ! $CLANG $FLAGS -o "$out/$n" "$srcdir/tests/fuzz/$n.c" $srcs $LIBS $SPF_LIBS 2>"$out/$n.build.log"; then
 		echo "fuzz: cannot build $n:" >&2
