@@ -109,6 +109,7 @@ INTEGRATION_TESTS = \
 	tests/integration/ratelimit-nodes.sh \
 	tests/integration/ratelimit-outage.sh \
 	tests/integration/ratelimit-sentinel.sh \
+	tests/integration/postfix-ratelimit.sh \
 	tests/integration/postfix-spf.sh \
 	$(RELAY_INTEGRATION_TESTS)
 
