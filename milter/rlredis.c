@@ -606,14 +606,17 @@ static void
 rl_warn_reply(struct rlredis *r, const char *what)
 {
 	long long now = rl_now_ms(), last = atomic_load(&r->last_warn_ms);
-	char safe[256];
+	char safe[256], server[sizeof(r->server)];
 
 	if (last != 0 && now - last < RL_WARN_EVERY_MS)
 		return;
 	if (!atomic_compare_exchange_strong(&r->last_warn_ms, &last, now))
 		return;
 	rl_why(safe, sizeof(safe), "%s", what);
-	log_warning("ratelimit: unexpected reply from redis server=%s: %s", r->server, safe);
+	pthread_mutex_lock(&r->lock);
+	memcpy(server, r->server, sizeof(server));
+	pthread_mutex_unlock(&r->lock);
+	log_warning("ratelimit: unexpected reply from redis server=%s: %s", server, safe);
 }
 
 /* One command within the decision's deadline.  NULL: the context is dead. */

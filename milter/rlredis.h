@@ -24,8 +24,9 @@
  *
  * Threads: rlredis_gcra() is thread-safe.  rlredis_start() starts the
  * maintenance thread (idempotent); call it after the daemon has forked.
- * rlredis_free() stops it and may wait up to about connect_timeout + 3 x
- * timeout for a handshake in progress; no decision may be running.
+ * rlredis_free() stops it and may wait for a handshake in progress (at
+ * most connect_timeout + 5 x timeout, and with Sentinel that much again per
+ * sentinel asked); no decision may be running.
  */
 #ifndef HOP_RLREDIS_H
 #define HOP_RLREDIS_H
