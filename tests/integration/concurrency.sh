@@ -20,6 +20,7 @@ internal_networks = {"192.168.0.0/16"}
 allowed_domains = {"example.com"}
 banned_domains = {"evil.example"}
 spf { enabled = false }
+ratelimit { enabled = false }
 EOF
 chmod 0644 "$HM_TMP/hopmilter.conf"
 hm_start_milter "$HM_TMP/hopmilter.conf"

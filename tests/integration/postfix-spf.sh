@@ -32,6 +32,7 @@ log_level = debug
 authserv_id = "$1"
 allowed_domains = {"example.com"}
 spf { enabled = $2  received_spf = $3  dns_timeout = 1s  timeout = 3s }
+ratelimit { enabled = false }
 EOF
 }
 # hm_reload_milter AUTHSERV_ID ENABLED RECEIVED_SPF: new config, SIGUSR1, wait.

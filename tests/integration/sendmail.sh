@@ -23,6 +23,7 @@ trusted_networks = {"127.0.0.2/32"}
 allowed_domains = {"example.com", ".example.org"}
 banned_domains = {"evil.example"}
 spf { enabled = false }
+ratelimit { enabled = false }
 EOF
 
 hm_start_sink sink "$sink_port"

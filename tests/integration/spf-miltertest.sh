@@ -28,6 +28,7 @@ hm.start([[
 authserv_id = "mx.test.invalid"
 allowed_domains = {"example.com"}
 spf { dns_timeout = 1s  timeout = 2s }
+ratelimit { enabled = false }
 ]])
 local c = hm.client("192.0.2.7", "mta.client.example")
 hm.mail(c, "<alice@pass.example>", SMFIR_REPLYCODE, "all DNS silent: MAIL answered (tempfail)")

@@ -10,6 +10,7 @@ hm.start([[
 authserv_id = "mx.test.invalid"
 allowed_domains = {"example.com"}
 spf { dns_timeout = 1s  timeout = 3s }
+ratelimit { enabled = false }
 ]])
 
 local AR = "Authentication-Results"

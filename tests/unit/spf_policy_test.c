@@ -39,6 +39,7 @@ make_policy(const char *spf)
 
 	snprintf(text, sizeof(text), "authserv_id = \"mx.test.invalid\"\n"
 	    "trusted_networks = {\"10.200.0.0/24\"}\nallowed_domains = {\"example.com\"}\n"
+	    "ratelimit { enabled = false }\n"
 	    "spf { enabled = false %s }\n", spf);
 	if (conf_load_string("test.conf", text, &c, err, sizeof(err)) != 0 ||
 	    policy_new(c, &p, err, sizeof(err)) != 0 ||
@@ -151,7 +152,8 @@ test_dry_run(void)
 	    .timeout_ms = 1000};
 	struct policy_verdict v;
 
-	snprintf(text, sizeof(text), "dry_run = true\nspf { enabled = false }\n");
+	snprintf(text, sizeof(text), "dry_run = true\nspf { enabled = false }\n"
+	    "ratelimit { enabled = false }\n");
 	if (conf_load_string("t", text, &c, err, sizeof(err)) != 0 ||
 	    policy_new(c, &p, err, sizeof(err)) != 0 ||
 	    spfcheck_new_offline(&o, &sc, err, sizeof(err)) != 0)
