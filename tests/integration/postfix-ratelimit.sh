@@ -20,6 +20,7 @@ user = "nobody"
 log_level = debug
 trusted_networks = {"10.200.0.0/24"}
 allowed_domains = {"example.com"}
+spf { enabled = false }
 ratelimit {
 	rate = 1  period = 1h  burst = 1
 	redis { host = "127.0.0.1"  port = $rport }

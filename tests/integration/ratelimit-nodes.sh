@@ -37,6 +37,7 @@ socket = "unix:$HM_TMP/node$n.sock"
 $([ "$(id -u)" = 0 ] && echo 'user = "nobody"')
 log_level = debug
 allowed_domains = {"example.com"}
+spf { enabled = false }
 ratelimit {
 	rate = 1
 	period = 1h

@@ -26,6 +26,7 @@ socket = "unix:$HM_TMP/milter.sock"
 $([ "$(id -u)" = 0 ] && echo 'user = "nobody"')
 log_level = debug
 allowed_domains = {"example.com"}
+spf { enabled = false }
 ratelimit {
 	rate = 1  period = 1h  burst = 3
 	on_redis_error = $1

@@ -12,6 +12,7 @@ hm.start([[
 trusted_networks = {"10.200.0.0/24"}
 allowed_domains = {"example.com"}
 banned_domains = {"evil.example"}
+spf { enabled = false }
 ratelimit {
 	rate = 1
 	period = 1h
