@@ -142,7 +142,7 @@ EXTRA_DIST += $(CONFORMANCE_TESTS) tests/conformance/yaml2cases.py \
 	tests/conformance/rfc7208-tests.yml tests/conformance/rfc7208-tests.LICENSE \
 	tests/conformance/README tests/conformance/expected-failures
 EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
-	tests/integration/concurrency-client.lua tests/tsan.supp \
+	tests/integration/concurrency-client.lua tests/tsan.supp tests/valgrind.supp \
 	tests/lib/harness.sh tests/lib/sendmail.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
 	tests/lib/fakesmtp.py \
@@ -157,7 +157,8 @@ VALGRIND_TESTS = $(MILTERTEST_TESTS) $(RELAY_VALGRIND_TESTS)
 RELAY_VALGRIND_TESTS = tests/integration/relay-tls.sh tests/integration/relay-message.sh \
 	tests/integration/relay-protocol.sh
 HM_VALGRIND = valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=definite \
-	--errors-for-leak-kinds=definite --track-origins=yes --vgdb=no --log-fd=2
+	--errors-for-leak-kinds=definite --track-origins=yes --vgdb=no --log-fd=2 \
+	--suppressions=$(abs_top_srcdir)/tests/valgrind.supp
 check-valgrind:
 	HM_WRAP='$(HM_VALGRIND)' $(MAKE) $(AM_MAKEFLAGS) check TESTS='$(VALGRIND_TESTS)'
 .PHONY: check-valgrind
