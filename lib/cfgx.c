@@ -101,6 +101,26 @@ cfgx_parse_string(cfg_opt_t *opts, const char *name, const char *text,
 	return cfgx_run(opts, name, text, setup, err, errsz);
 }
 
+void *
+cfgx_build(cfg_t *cfg, const char *path, size_t objsz,
+    int (*convert)(cfg_t *cfg, const char *path, void *obj, char *err, size_t errsz),
+    void (*destroy)(void *obj), char *err, size_t errsz)
+{
+	void *obj;
+
+	if (cfg == NULL)
+		return NULL;
+	obj = calloc(1, objsz);
+	if (obj == NULL)
+		cfgx_error_after(err, errsz, path, "out of memory");
+	else if (convert(cfg, path, obj, err, errsz) != 0) {
+		destroy(obj);
+		obj = NULL;
+	}
+	cfg_free(cfg);
+	return obj;
+}
+
 void
 cfgx_error_after(char *err, size_t errsz, const char *path, const char *fmt, ...)
 {

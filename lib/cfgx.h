@@ -31,6 +31,17 @@ cfg_t *cfgx_parse_string(cfg_opt_t *opts, const char *name, const char *text,
     void (*setup)(cfg_t *), char *err, size_t errsz);
 
 /*
+ * Turn a parsed tree into the caller's own immutable struct: allocate
+ * `objsz` zeroed bytes, run `convert` on them, and free the tree either way.
+ * On failure `destroy` releases what `convert` left and NULL is returned
+ * with `err` filled in.  `cfg` may be NULL (the parse failed: `err` holds
+ * its reason already).
+ */
+void *cfgx_build(cfg_t *cfg, const char *path, size_t objsz,
+    int (*convert)(cfg_t *cfg, const char *path, void *obj, char *err, size_t errsz),
+    void (*destroy)(void *obj), char *err, size_t errsz);
+
+/*
  * Report an error found after parsing (a constraint between options), in the
  * same "FILE: reason" form.
  */

@@ -597,28 +597,24 @@ conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t er
 	return conf_fill_spf(cfg, path, &c->spf, err, errsz);
 }
 
+/* cfgx_build() adapters: the struct is opaque there. */
+static int
+conf_convert(cfg_t *cfg, const char *path, void *obj, char *err, size_t errsz)
+{
+	return conf_from_cfg(cfg, path, obj, err, errsz);
+}
+
+static void
+conf_destroy(void *obj)
+{
+	conf_free(obj);
+}
+
 static int
 conf_finish(cfg_t *cfg, const char *path, struct conf **out, char *err, size_t errsz)
 {
-	struct conf *c;
-
-	*out = NULL;
-	if (cfg == NULL)
-		return -1;
-	c = calloc(1, sizeof(*c));
-	if (c == NULL) {
-		cfgx_error_after(err, errsz, path, "out of memory");
-		cfg_free(cfg);
-		return -1;
-	}
-	if (conf_from_cfg(cfg, path, c, err, errsz) != 0) {
-		conf_free(c);
-		cfg_free(cfg);
-		return -1;
-	}
-	cfg_free(cfg);
-	*out = c;
-	return 0;
+	*out = cfgx_build(cfg, path, sizeof(**out), conf_convert, conf_destroy, err, errsz);
+	return *out != NULL ? 0 : -1;
 }
 
 int

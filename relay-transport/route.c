@@ -308,28 +308,24 @@ route_from_cfg(cfg_t *cfg, const char *path, struct route_conf *c, char *err, si
 	return 0;
 }
 
+/* cfgx_build() adapters: the struct is opaque there. */
+static int
+route_convert(cfg_t *cfg, const char *path, void *obj, char *err, size_t errsz)
+{
+	return route_from_cfg(cfg, path, obj, err, errsz);
+}
+
+static void
+route_destroy(void *obj)
+{
+	route_conf_free(obj);
+}
+
 static int
 route_finish(cfg_t *cfg, const char *path, struct route_conf **out, char *err, size_t errsz)
 {
-	struct route_conf *c;
-
-	*out = NULL;
-	if (cfg == NULL)
-		return -1;
-	c = calloc(1, sizeof(*c));
-	if (c == NULL) {
-		cfgx_error_after(err, errsz, path, "out of memory");
-		cfg_free(cfg);
-		return -1;
-	}
-	if (route_from_cfg(cfg, path, c, err, errsz) != 0) {
-		route_conf_free(c);
-		cfg_free(cfg);
-		return -1;
-	}
-	cfg_free(cfg);
-	*out = c;
-	return 0;
+	*out = cfgx_build(cfg, path, sizeof(**out), route_convert, route_destroy, err, errsz);
+	return *out != NULL ? 0 : -1;
 }
 
 int
