@@ -325,6 +325,7 @@ scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 $mextra
 MASTERCF
+	hm_cf_dedupe "$d/etc/main.cf"
 	if ! script -qc "postfix -c $d/etc start" /dev/null >"$d/start.log" 2>&1; then
 		hm_log "postfix $name did not start:"; cat "$d/start.log" >&2
 		return 1
@@ -336,6 +337,20 @@ MASTERCF
 		grep -E 'fatal|error|warning' "$d/maillog" | tail -5 >&2
 		return 1
 	}
+}
+
+# hm_cf_dedupe MAIN_CF: keep only the last setting of each parameter, the
+# one Postfix uses anyway, so that a test may append a shipped file and its
+# own values after the defaults without Postfix warning about every
+# "overriding earlier entry".  Comments and continuation lines are kept.
+hm_cf_dedupe() {
+	awk '
+		function flush() { if (n) { blk[++nb] = cur; key[nb] = name; last[name] = nb }; n = 0; cur = "" }
+		/^[A-Za-z0-9_]+[ \t]*=/ { flush(); name = $0; sub(/[ \t]*=.*/, "", name); n = 1; cur = $0; next }
+		/^[ \t]+[^ \t#]/ && n { cur = cur "\n" $0; next }
+		{ flush(); blk[++nb] = $0; key[nb] = "" }
+		END { flush(); for (i = 1; i <= nb; i++) if (key[i] == "" || last[key[i]] == i) print blk[i] }
+	' "$1" >"$1.tmp" && mv "$1.tmp" "$1"
 }
 
 # hm_smtp_banner HOST PORT: the server greets with 220 within 10 seconds.

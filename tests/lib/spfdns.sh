@@ -37,6 +37,7 @@ hm_wait_udp() {
 	return 1
 }
 
+# Further dnsmasq arguments (more records) may follow: hm_start_spf_dns ARGS...
 hm_start_spf_dns() {
 	local py toomany i
 	hm_need dnsmasq unshare
@@ -73,7 +74,7 @@ hm_start_spf_dns() {
 		--txt-record=why.expl.example,"Mail from %{i} is not accepted for %{d}" \
 		--txt-record=helo.example,"v=spf1 ip4:192.0.2.5 -all" \
 		--txt-record=_dmarc.pass.example,"v=DMARC1; p=reject" \
-		>"$HM_TMP/dnsmasq.log" 2>&1 &
+		"$@" >"$HM_TMP/dnsmasq.log" 2>&1 &
 	hm_track $!
 	hm_wait_udp "$HM_DNS" 53 && hm_wait_udp "$HM_DNS_FAIL" 53 && hm_wait_udp "$HM_DNS_SILENT" 53 ||
 		{ cat "$HM_TMP/dnsmasq.log" >&2; return 1; }
