@@ -1,21 +1,27 @@
 #!/bin/bash
 # hopmilter under a real Sendmail built from the shipped
 # sendmail-conf/hopmilter.mc: the same refusals and replies as under
-# Postfix, Sendmail's queue ids in the log, good mail relayed on, and F=T
-# turning an unreachable filter into a temporary failure.
+# Postfix (the rate limit counted in Redis), Sendmail's queue ids in the
+# log, and F=T turning an unreachable filter into a temporary failure.
+# Accepted mail leaves through the shipped hoprelay mailer
+# (sendmail-conf/hoprelay.mc, mailertable.hoprelay): hoprelay carries it
+# with TLS and a pinned key to a next-hop Postfix, which hands it to a sink.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$HM_LIBDIR/sendmail.sh"
 
 hm_need_sendmail
-hm_need swaks smtp-sink "$HOPMILTER"
+hm_need swaks smtp-sink postfix openssl redis-server "$HOPMILTER" "$HOPRELAY"
+[ -x "$HM_SENDMAIL_CACHE/root/usr/sbin/makemap" ] || hm_skip "no makemap in $HM_SENDMAIL_CACHE (run tools/deps)"
 
 sink_port=$(hm_free_port)
 mta_port=$(hm_free_port)
 milter_port=$(hm_free_port)
+redis_port=$(hm_free_port)
+hop_port=$(hm_free_port)
 
 # Sendmail cannot present chosen client addresses the way XCLIENT does, so
 # the clients connect from distinct loopback addresses: 127.0.0.2 plays the
-# VPN side (trusted), 127.0.0.7 and ::1 the internet.
+# VPN side (trusted), 127.0.0.7, 127.0.0.9 and ::1 the internet.
 cat >"$HM_TMP/hopmilter.conf" <<EOF
 socket = "inet:$milter_port@127.0.0.1"
 user = "nobody"
@@ -23,12 +29,55 @@ trusted_networks = {"127.0.0.2/32"}
 allowed_domains = {"example.com", ".example.org"}
 banned_domains = {"evil.example"}
 spf { enabled = false }
-ratelimit { enabled = false }
+ratelimit {
+	rate = 3  period = 1m  burst = 3
+	redis { host = "127.0.0.1"  port = $redis_port }
+}
 EOF
 
+# The next hop: a Postfix that demands TLS, as master.cf.hop does.
+pki=$HM_TMP/pki
+hm_ca ca && hm_cert ca hop hop.test.invalid || { hm_fail "making certificates"; hm_done; }
+cat >"$HM_TMP/hoprelay.conf" <<EOF
+route core {
+	hops = {"127.0.0.1:$hop_port"}
+	pins = {"$(hm_pin "$pki/hop.crt")"}
+	server_name = "hop.test.invalid"
+}
+EOF
+chmod 0644 "$HM_TMP/hoprelay.conf"
 hm_start_sink sink "$sink_port"
+hm_postfix hop "$hop_port" "
+smtpd_tls_security_level = encrypt
+smtpd_tls_loglevel = 1
+smtpd_tls_chain_files = $pki/hop.key, $pki/hop.crt
+relay_domains = example.com, example.org
+default_transport = smtp:[127.0.0.1]:$sink_port
+relay_transport = smtp:[127.0.0.1]:$sink_port
+" || exit 1
+
+# The shipped mailer and mailertable, pointed at the built hoprelay, this
+# test's hoprelay.conf and a map in the instance's directory.
+d=$HM_TMP/mx
+mkdir -p "$d"
+sed -e "s|hash -o /etc/mail/mailertable|hash -o $d/mailertable|" \
+	-e "s|P=/usr/local/sbin/hoprelay|P=$HOPRELAY|" -e "s|A=hoprelay -q|A=hoprelay -c $HM_TMP/hoprelay.conf -q|" \
+	"$HM_SRCDIR/sendmail-conf/hoprelay.mc" >"$HM_TMP/hoprelay.mc"
+hm_log "hoprelay.mc under test:"; grep -v '^dnl' "$HM_TMP/hoprelay.mc" >&2
+hm_check "the shipped mailer was adapted" grep -q "P=$HOPRELAY, .*" "$HM_TMP/hoprelay.mc"
+grep -v '^#' "$HM_SRCDIR/sendmail-conf/mailertable.hoprelay" >"$d/mailertable"
+# makemap reads a sendmail.cf only for TrustedUser; an empty one will do.
+: >"$d/makemap.cf"
+hm_check "makemap builds the shipped mailertable" \
+	"$HM_SENDMAIL_CACHE/root/usr/sbin/makemap" -C "$d/makemap.cf" hash "$d/mailertable" <"$d/mailertable"
+
+hm_start_redis rl "$redis_port"
 hm_start_milter "$HM_TMP/hopmilter.conf"
-hm_sendmail mx "$mta_port" "inet:$milter_port@127.0.0.1" "$sink_port" || { hm_fail "sendmail did not start"; hm_done; }
+# The scratch directory is under /tmp, which Sendmail calls unsafe for maps.
+hm_sendmail mx "$mta_port" "inet:$milter_port@127.0.0.1" "$sink_port" 127.0.0.1 \
+	"define(\`confDONT_BLAME_SENDMAIL', \`MapInUnsafeDirPath')dnl
+$(cat "$HM_TMP/hoprelay.mc")" ||
+	{ hm_fail "sendmail did not start"; hm_done; }
 mx6_port=$(hm_free_port)
 hm_sendmail mx6 "$mx6_port" "inet:$milter_port@127.0.0.1" "$sink_port" ::1 || hm_fail "sendmail on ::1 did not start"
 
@@ -46,8 +95,29 @@ hm_swaks $S --local-interface 127.0.0.2 --from core@example.com --to friend@outs
 	--header "Message-Id: <sm-outbound@test>"
 hm_check "trusted side, outbound disabled: 550 5.7.1" hm_reply_has '550 5\.7\.1 .*Outbound mail is disabled'
 
-hm_check "good mail relayed to the next hop" hm_sink_wait sink sm-good@test 40
-hm_check "refused mail never relayed" eval '! hm_sink_has sink sm-banned@test && ! hm_sink_has sink sm-outbound@test'
+# Rate limit: 3 a minute; the fourth message gets Postfix's reply (Sendmail
+# puts the address in front of the text).
+for i in 1 2 3 4; do
+	hm_swaks $S --local-interface 127.0.0.9 --from alice@sender.example --to bob@example.com \
+		--header "Message-Id: <sm-rl$i@test>"
+	if [ "$i" -le 3 ]; then
+		hm_check "rate limit: message $i accepted" hm_reply_has '250 2\.0\.0 .*Message accepted for delivery'
+	else
+		hm_check "rate limit: message 4 refused with 450 4.7.1 (as under Postfix)" \
+			hm_reply_has '450 4\.7\.1 .*Too many messages from your network, try again in [0-9]+ seconds'
+	fi
+done
+hm_check "rate limit: counted in Redis" eval 'hm_redis "$redis_port" --scan --pattern "hopmilter:*" | grep -q "127\.0\.0\.9"'
+
+hm_check "good mail: carried by hoprelay to the next hop and on to the sink" hm_sink_wait sink sm-good@test 40
+hm_check "good mail: the hop took it over TLS from hoprelay" eval \
+	'hm_sink_message sink sm-good@test | grep -qE "by hop\.test\.invalid \(Postfix\) with ESMTPS"'
+hm_check "good mail: the hop logged the TLS session from hoprelay" grep -qE \
+	'TLS connection established from [^ ]*\[127\.0\.0\.1\]' "$HM_TMP/hop/maillog"
+hm_check "rate-limited messages: the three accepted ones arrived" eval \
+	'hm_sink_wait sink sm-rl1@test 40 && hm_sink_wait sink sm-rl2@test 40 && hm_sink_wait sink sm-rl3@test 40'
+hm_check "refused mail never relayed" eval '! hm_sink_has sink sm-banned@test && ! hm_sink_has sink sm-outbound@test &&
+	! hm_sink_has sink sm-rl4@test'
 
 log=$HM_TMP/milter.log
 # Sendmail gives the queue id already at MAIL FROM.
@@ -59,6 +129,8 @@ hm_check "log: outbound-disabled for the trusted peer" grep -qE \
 	'BLOCKED reason=outbound-disabled action=reject ip=127\.0\.0\.2 ' "$log"
 hm_check "log: ACCEPTED" grep -qE \
 	'ACCEPTED ip=127\.0\.0\.7 class=internet from=<alice@sender\.example> to=<bob@example\.com> nrcpt=1 refused=1' "$log"
+hm_check "log: ratelimited with the client's address" grep -qE \
+	'BLOCKED reason=ratelimited action=tempfail ip=127\.0\.0\.9 from=<alice@sender\.example>' "$log"
 
 # An IPv6 client (::1 is not trusted here).
 hm_swaks --server "[::1]:$mx6_port" --from x@evil.example --to bob@example.com \
