@@ -111,6 +111,7 @@ INTEGRATION_TESTS = \
 	tests/integration/ratelimit-sentinel.sh \
 	tests/integration/postfix-ratelimit.sh \
 	tests/integration/postfix-spf.sh \
+	tests/integration/chain.sh \
 	$(RELAY_INTEGRATION_TESTS)
 
 RELAY_INTEGRATION_TESTS = \
@@ -145,7 +146,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/integration/concurrency-client.lua tests/tsan.supp tests/valgrind.supp \
 	tests/lib/harness.sh tests/lib/sendmail.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
-	tests/lib/fakesmtp.py \
+	tests/lib/fakesmtp.py tests/lib/chain.sh \
 	tests/miltertest/rl-client.lua \
 	fail2ban
 
