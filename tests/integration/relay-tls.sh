@@ -1,6 +1,7 @@
 #!/bin/bash
 # hoprelay against real Postfix next hops with STARTTLS and a CA made at
-# test time: CA verification, pin-only, a wrong pin or name (exit 75, and
+# test time: CA verification, pin-only, a wrong pin or name or an expired
+# certificate (exit 75, and
 # not one byte reaches the hop), the second pin of a set, mutual TLS,
 # failover from a dead first hop, every hop down, 5xx and 4xx replies,
 # and the all-or-nothing rule for several recipients.
@@ -18,7 +19,23 @@ pki=$HM_TMP/pki
 hm_ca ca && hm_ca otherca && hm_cert ca hop1 hop1.test.invalid && hm_cert ca hop2 hop2.test.invalid &&
 	hm_cert ca edge edge.test.invalid && hm_cert otherca rogue hop1.test.invalid ||
 	{ hm_fail "making certificates"; hm_done; }
+# A certificate from the right CA, with the right name, that expired in 2020
+# (openssl ca: x509 -days cannot date a certificate in the past).
+printf '%s\n' "[ca]" "default_ca = old" "[old]" "database = $pki/expired.index" \
+	"new_certs_dir = $pki" "serial = $pki/expired.serial" "default_md = sha256" \
+	"policy = any" "unique_subject = no" "[any]" "commonName = supplied" "[ext]" \
+	"subjectAltName = DNS:hop1.test.invalid,IP:127.0.0.1" "extendedKeyUsage = serverAuth" \
+	>"$pki/expired.cnf"
+: >"$pki/expired.index"
+echo 01 >"$pki/expired.serial"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/expired.key" \
+	-out "$pki/expired.csr" -subj /CN=hop1.test.invalid >/dev/null 2>&1 &&
+	openssl ca -batch -config "$pki/expired.cnf" -cert "$pki/ca.crt" -keyfile "$pki/ca.key" \
+		-in "$pki/expired.csr" -out "$pki/expired.crt" -startdate 20200101000000Z \
+		-enddate 20200201000000Z -extensions ext -notext >/dev/null 2>&1 &&
+	chmod 0644 "$pki/expired.key" || { hm_fail "making the expired certificate"; hm_done; }
 pin1=$(hm_pin "$pki/hop1.crt")
+pin_expired=$(hm_pin "$pki/expired.crt")
 pin2=$(hm_pin "$pki/hop2.crt")
 pin_rogue=$(hm_pin "$pki/rogue.crt")
 
@@ -38,6 +55,8 @@ EOF
 }
 hm_postfix hop1 "$hop1_port" "$(hop_maincf hop1)" || exit 1
 hm_postfix hop2 "$hop2_port" "$(hop_maincf hop2)" || exit 1
+old_port=$(hm_free_port)
+hm_postfix old "$old_port" "$(hop_maincf expired)" || exit 1
 
 conf=$HM_TMP/hoprelay.conf
 cat >"$conf" <<EOF
@@ -64,6 +83,15 @@ route wrongname {
 	hops = {"127.0.0.1:$hop1_port"}
 	ca_file = "$pki/ca.crt"
 	server_name = "hop9.test.invalid"
+}
+route expired {
+	hops = {"127.0.0.1:$old_port"}
+	ca_file = "$pki/ca.crt"
+	server_name = "hop1.test.invalid"
+}
+route expired-pin {
+	hops = {"127.0.0.1:$old_port"}
+	pins = {"$pin_expired"}
 }
 route wrongca {
 	hops = {"127.0.0.1:$hop1_port"}
@@ -180,6 +208,20 @@ hm_check "wrong CA: exit 75" test "$rc" = 75
 hm_check "wrong CA: status 4.7.5 not trusted" eval '[[ $status == "4.7.5 "*"server certificate not trusted: "* ]]'
 hm_check "wrong CA: the hop saw no MAIL FROM" no_transaction
 
+# 5b. An expired certificate (right CA, right name): 75 with the reason,
+# and the hop saw no transaction.  Pinned alone, its key is the trust
+# anchor and the dates do not count (hoprelay.conf(5)).
+old_mark=$(wc -l <"$HM_TMP/old/maillog")
+relay expired expired-1@test b@example.com
+hm_check "expired: exit 75" test "$rc" = 75
+hm_check "expired: status 4.7.5 certificate has expired" eval '[[ $status == "4.7.5 "*"server certificate not trusted: certificate has expired" ]]'
+sleep 0.5
+hm_check "expired: the hop logged the session" eval 'tail -n +"$((old_mark + 1))" "$HM_TMP/old/maillog" | grep -q "disconnect from"'
+hm_check "expired: the hop saw no MAIL FROM" eval '! tail -n +"$((old_mark + 1))" "$HM_TMP/old/maillog" | grep -qE " (mail|rcpt|data)=[0-9]"'
+relay expired-pin expired-2@test b@example.com
+hm_check "expired but pinned: exit 0" test "$rc" = 0
+hm_check "expired but pinned: delivered" hm_sink_wait sink expired-2@test
+
 # 6. Key rotation: the second pin of the set matches.
 relay rotation rotation-1@test b@example.com
 hm_check "second pin of the set: exit 0" test "$rc" = 0
@@ -237,7 +279,7 @@ hm_check "two good recipients: exit 0" test "$rc" = 0
 hm_check "two good recipients: delivered" hm_sink_wait sink multi-3@test
 
 sleep 1
-for id in wrongpin-1@test wrongname-1@test wrongca-1@test alldown-1@test bad-1@test busy-1@test multi-1@test multi-2@test; do
+for id in wrongpin-1@test wrongname-1@test expired-1@test wrongca-1@test alldown-1@test bad-1@test busy-1@test multi-1@test multi-2@test; do
 	hm_check "$id never reached the sink" eval "! hm_sink_has sink $id"
 done
 hm_check "no refused message was queued on the hop" \
