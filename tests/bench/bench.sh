@@ -54,6 +54,8 @@ fi
 PF_SESSIONS=20
 PF_SIZE=4300
 BENCH_T0=$(date +%s)
+# Results by section, keyed "variant,connections,step" and the like.
+declare -A FLOOR PF RELAY MEM
 
 bench_log() { printf 'bench: %s\n' "$*" >&2; }
 bench_die() { hm_fail "$*"; hm_done; }
