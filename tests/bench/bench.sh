@@ -19,7 +19,9 @@
 # never touched; every process is stopped by PID (tests/lib/harness.sh).
 #
 # Environment: BENCH_QUICK=1, BENCH_OUT (the report file), BENCH_ROUNDS
-# (default 5), HM_KEEP=1 (keep the scratch directory).
+# (default 5), BENCH_ONLY (sections: "floor postfix relay memory"),
+# BENCH_CONNS (the floor's connection counts, "1 8 64"), BENCH_POOL
+# (hopmilter's Redis pool size), HM_KEEP=1 (keep the scratch directory).
 set -u
 
 if [ "${HM_BENCH_INNER:-0}" != 1 ]; then
@@ -56,6 +58,8 @@ PF_SIZE=4300
 BENCH_T0=$(date +%s)
 # Results by section, keyed "variant,connections,step" and the like.
 declare -A FLOOR PF RELAY MEM
+FLOOR_CONNS=${BENCH_CONNS:-1 8 64}
+REDIS_FLOOR= REDIS_FLOOR_CMDS= REDIS_PF= REDIS_PF_CMDS= REDIS_MON=
 
 bench_log() { printf 'bench: %s\n' "$*" >&2; }
 bench_die() { hm_fail "$*"; hm_done; }
@@ -131,7 +135,7 @@ ratelimit {
 	enabled = true
 	rate = 100000  period = 1s  burst = 100000
 	subnet { enabled = true  rate = 100000  period = 1s  burst = 100000 }
-	redis { host = "127.0.0.1"  port = $REDIS_PORT  timeout = 200ms }
+	redis { host = "127.0.0.1"  port = $REDIS_PORT  timeout = 200ms  pool_size = ${BENCH_POOL:-4} }
 }
 CONF
 	chmod 0644 "$conf"
@@ -213,7 +217,7 @@ floor_section() {
 	local calls0 calls1 acc0 acc1
 	calls0=$(redis_calls)
 	acc0=$(grep -c ': ACCEPTED ' "$HM_TMP/hm.log")
-	for c in 1 8 64; do
+	for c in $FLOOR_CONNS; do
 		ratios=() tps_noop=() tps_hm=()
 		for s in $FLOOR_STEPS; do FLOOR[noop,$c,$s]="" FLOOR[hm,$c,$s]=""; done
 		for r in $(seq 1 "$ROUNDS"); do
@@ -435,6 +439,18 @@ relay_hop() {
 	RUN_RSS=$(tail -1 "$HM_TMP/time.out")
 }
 
+# relay_startup: hoprelay -n (configuration, OpenSSL initialised, the
+# route's CA file loaded; no connection); sets RUN_MS.  What every run of
+# a per-message program pays before its first byte on the wire.
+relay_startup() {
+	local t0 t1
+	t0=$(date +%s%N)
+	"$HOPRELAY" -c "$HM_TMP/hoprelay.conf" -n >"$HM_TMP/hoprelay-n.out" 2>&1 ||
+		bench_die "hoprelay -n failed: $(head -2 "$HM_TMP/hoprelay-n.out")"
+	t1=$(date +%s%N)
+	RUN_MS=$(calc "($t1 - $t0) / 1000000" 2)
+}
+
 # relay_ref FILE SIZE: Postfix's smtp(8) delivers FILE; sets RUN_MS (c+d).
 relay_ref() {
 	local log=$HM_TMP/tx/maillog n i line
@@ -470,14 +486,16 @@ relay_section() {
 		relay_message "$f" "$kb"
 		RELAY[bytes,$s]=$(stat -c %s "$f")
 		relay_ref "$f" "$s"         # warm-up: the service's process starts
-		hop=() ref=() ratios=() rss=()
+		hop=() ref=() ratios=() rss=() up=()
 		for r in $(seq 1 "$ROUNDS"); do
+			relay_startup; up+=("$RUN_MS")
 			relay_hop "$f"; hop+=("$RUN_MS"); rss+=("$RUN_RSS")
 			relay_ref "$f" "$s"; ref+=("$RUN_MS")
 			ratios+=("$(calc "${hop[-1]} / ${ref[-1]}")")
 			bench_log "relay $s round $r: hoprelay ${hop[-1]}ms ${RUN_RSS}kB, smtp(8) ${ref[-1]}ms"
 		done
 		RELAY[hop,$s]=$(median "${hop[@]}")
+		RELAY[up,$s]=$(median "${up[@]}")
 		RELAY[ref,$s]=$(median "${ref[@]}")
 		RELAY[ratio,$s]=$(median "${ratios[@]}")
 		RELAY[rss,$s]=$(printf '%s\n' "${rss[@]}" | sort -n | tail -1)
@@ -588,7 +606,7 @@ registers connect, helo, mail, rcpt and eom, and no negotiate callback.
 | connections | no-op tx/s | hopmilter tx/s | hopmilter / no-op (rounds) | target ≥ 0.9 |
 |---|---|---|---|---|
 MD
-	for c in 1 8 64; do
+	for c in $FLOOR_CONNS; do
 		if [ "$c" = 1 ]; then v="(not a target)"; else v=$(verdict "$(ge "${FLOOR[ratio,$c]}" 0.9)"); fi
 		echo "| $c | ${FLOOR[noop,$c,tps]} | ${FLOOR[hm,$c,tps]} | **${FLOOR[ratio,$c]}** (${FLOOR[ratios,$c]}) | $v |"
 	done
@@ -606,20 +624,20 @@ everything the MTA waits for one message, connection included:
 MD
 	for s in $FLOOR_STEPS; do
 		printf '| %s |' "$s"
-		for c in 1 8 64; do
+		for c in $FLOOR_CONNS; do
 			printf ' %s | %s |' "$(step_cell noop "$c" "$s")" "$(step_cell hm "$c" "$s")"
 		done
 		echo
 	done
 	printf '| filter CPU per message (µs) |'
-	for c in 1 8 64; do
+	for c in $FLOOR_CONNS; do
 		printf ' %s | %s |' "$(median ${FLOOR[noop,$c,cpu]})" "$(median ${FLOOR[hm,$c,cpu]})"
 	done
 	echo
 	echo
 	echo "Added p99 per message (hopmilter's msg p99 minus the no-op's; target ≤ 1 ms, DNS answered from cache):"
 	echo
-	for c in 1 8 64; do
+	for c in $FLOOR_CONNS; do
 		added=$(calc "($(step_p99 hm "$c" msg) - $(step_p99 noop "$c" msg)) / 1000" 2)
 		FLOOR[added,$c]=$added
 		echo "- $c connection(s): **$added ms**, $(verdict "$(ge 1 "$added")")"
@@ -711,6 +729,18 @@ MD
 	for sk in $RELAY_SIZES; do
 		s=${sk%%:*}
 		echo "| $(calc "${RELAY[bytes,$s]} / 1024" 0) KiB | ${RELAY[hop,$s]} | ${RELAY[ref,$s]} | **${RELAY[ratio,$s]}**: $(verdict "$(ge 1.1 "${RELAY[ratio,$s]}")") | **$(mib "${RELAY[rss,$s]}") MiB**: $(verdict "$(ge 4096 "${RELAY[rss,$s]}")") | $(mib "${RELAY[refrss,$s]}") MiB |"
+	done
+	echo
+	echo 'Of hoprelay'"'"'s time, start-up alone (`hoprelay -n`: process, configuration,'
+	echo "OpenSSL initialised, CA file loaded; median over the same rounds), and the rest"
+	echo "(connection, TLS handshake, SMTP, transfer) against smtp(8)'s c+d:"
+	echo
+	echo "| message | start-up ms | hoprelay minus start-up, ms | that / smtp(8) |"
+	echo "|---|---|---|---|"
+	for sk in $RELAY_SIZES; do
+		s=${sk%%:*}
+		d=$(calc "${RELAY[hop,$s]} - ${RELAY[up,$s]}" 2)
+		echo "| $(calc "${RELAY[bytes,$s]} / 1024" 0) KiB | ${RELAY[up,$s]} | $d | $(calc "$d / ${RELAY[ref,$s]}") |"
 	done
 	echo
 	echo "hoprelay's resident memory at exit, by kind (kB; \`tests/bench/rsspeak.so\` preloaded):"
