@@ -75,7 +75,7 @@ install-hopmilter-data:
 	$(INSTALL_DATA) $(srcdir)/milter/hopmilter.tmpfiles '$(DESTDIR)$(tmpfilesdir)/hopmilter.conf'
 	$(INSTALL_DATA) $(srcdir)/fail2ban/filter.d/hopmilter.conf '$(DESTDIR)$(fail2bandir)/filter.d/hopmilter.conf'
 	$(INSTALL_DATA) $(srcdir)/fail2ban/jail.d/hopmilter.conf '$(DESTDIR)$(fail2bandir)/jail.d/hopmilter.conf'
-	for d in postfix-conf sendmail-conf redis; do \
+	for d in postfix-conf sendmail-conf redis deploy; do \
 		$(MKDIR_P) '$(DESTDIR)$(examplesdir)/'$$d; \
 		for f in $(srcdir)/$$d/*; do \
 			if test -f "$$f"; then $(INSTALL_DATA) "$$f" '$(DESTDIR)$(examplesdir)/'$$d/; fi; \

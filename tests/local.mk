@@ -112,6 +112,7 @@ INTEGRATION_TESTS = \
 	tests/integration/postfix-ratelimit.sh \
 	tests/integration/postfix-spf.sh \
 	tests/integration/chain.sh \
+	tests/integration/firewall.sh \
 	$(RELAY_INTEGRATION_TESTS)
 
 RELAY_INTEGRATION_TESTS = \

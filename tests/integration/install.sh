@@ -20,7 +20,8 @@ for f in usr/sbin/hopmilter usr/share/man/man8/hopmilter.8 usr/share/man/man5/ho
 	usr/lib/sysusers.d/hopmilter.conf usr/lib/tmpfiles.d/hopmilter.conf \
 	etc/fail2ban/filter.d/hopmilter.conf etc/fail2ban/jail.d/hopmilter.conf \
 	usr/share/doc/hopmilter/examples/postfix-conf/main.cf.edge \
-	usr/share/doc/hopmilter/examples/sendmail-conf/hopmilter.mc; do
+	usr/share/doc/hopmilter/examples/sendmail-conf/hopmilter.mc \
+	usr/share/doc/hopmilter/examples/deploy/nftables-edge.nft usr/share/doc/hopmilter/examples/deploy/wg0-edge.conf; do
 	hm_check "installed /$f" test -f "$dest/$f"
 done
 # Programs the other parts of the project add are checked when they exist.
