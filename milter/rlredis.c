@@ -35,6 +35,7 @@ enum rl_state {
 struct rl_slot {
 	redisContext *c;  /* NULL: empty, the maintenance thread fills it */
 	bool busy;        /* checked out, or being connected */
+	long tmo_ms;      /* the command timeout set on c's socket */
 };
 
 struct rlredis {
@@ -418,6 +419,7 @@ static void
 rl_set_up(struct rlredis *r, int i, redisContext *c, const char *server)
 {
 	r->slots[i].c = c;
+	r->slots[i].tmo_ms = r->timeout_ms;   /* rl_connect set it */
 	if (r->state != RL_UP || strcmp(r->server, server) != 0)
 		log_notice("ratelimit: redis=up server=%s%s%s script=%s", server,
 		    r->s_master[0] ? " master=" : "", r->s_master, r->sha);
@@ -557,8 +559,11 @@ rl_checkout(struct rlredis *r, int64_t deadline_ms)
 				got = i;
 			}
 		}
-		if (got < 0 && pthread_cond_timedwait(&r->ready, &r->lock, &ts) == ETIMEDOUT)
+		if (got < 0 && pthread_cond_timedwait(&r->ready, &r->lock, &ts) == ETIMEDOUT) {
+			/* A wake-up meant for a free slot may have come with the timeout: pass it on. */
+			pthread_cond_signal(&r->ready);
 			break;
+		}
 	}
 	pthread_mutex_unlock(&r->lock);
 	return got;
@@ -579,8 +584,10 @@ rl_release(struct rlredis *r, int i, bool keep, const char *down)
 		pthread_cond_signal(&r->wake);
 	}
 	if (down != NULL)
-		rl_set_down(r, down);
-	pthread_cond_broadcast(&r->ready);
+		rl_set_down(r, down);   /* wakes every waiter */
+	else if (keep && r->state == RL_UP)
+		/* One slot came free: one waiter can use it (waking all would only make them queue). */
+		pthread_cond_signal(&r->ready);
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -619,20 +626,32 @@ rl_warn_reply(struct rlredis *r, const char *what)
 	log_warning("ratelimit: unexpected reply from redis server=%s: %s", server, safe);
 }
 
-/* One command within the decision's deadline.  NULL: the context is dead. */
+/*
+ * One command within the decision's deadline.  NULL: the context is dead,
+ * or -- with *late set -- the deadline passed before anything was sent
+ * (waiting for a free context under load): the context is still good, and
+ * Redis did nothing wrong.
+ */
 static redisReply *
-rl_timed_cmd(redisContext *c, int64_t deadline_ms, int argc, const char **argv,
-    const size_t *lens)
+rl_timed_cmd(struct rl_slot *slot, int64_t deadline_ms, int argc, const char **argv,
+    const size_t *lens, bool *late)
 {
 	long left = (long)(deadline_ms - rl_now_ms());
 
-	if (left < 1) {
-		snprintf(c->errstr, sizeof(c->errstr), "no time left for the command");
+	*late = left < 1;
+	if (*late)
 		return NULL;
+	/*
+	 * The socket timeout must not exceed the time left; setting it costs
+	 * two system calls, so only when it must shrink, or when it is far
+	 * shorter than the time left (it never exceeds the decision's budget).
+	 */
+	if (left < slot->tmo_ms || left > slot->tmo_ms + slot->tmo_ms / 8) {
+		if (redisSetTimeout(slot->c, rl_tv(left)) != REDIS_OK)
+			return NULL;
+		slot->tmo_ms = left;
 	}
-	if (redisSetTimeout(c, rl_tv(left)) != REDIS_OK)
-		return NULL;
-	return redisCommandArgv(c, argc, argv, lens);
+	return redisCommandArgv(slot->c, argc, argv, lens);
 }
 
 /* Map the script's {allowed, retry_after_ms, tier}. */
@@ -656,10 +675,10 @@ rl_interpret(const redisReply *rep, long *retry_after_ms, int *tier)
  * NULL with the context dead); the caller frees it.
  */
 static redisReply *
-rl_eval(struct rlredis *r, redisContext *c, int64_t deadline_ms, int argc, const char **argv,
-    size_t *lens)
+rl_eval(struct rlredis *r, struct rl_slot *slot, int64_t deadline_ms, int argc,
+    const char **argv, size_t *lens, bool *late)
 {
-	redisReply *rep = rl_timed_cmd(c, deadline_ms, argc, argv, lens);
+	redisReply *rep = rl_timed_cmd(slot, deadline_ms, argc, argv, lens, late);
 
 	if (rep != NULL && rep->type == REDIS_REPLY_ERROR &&
 	    strncmp(rep->str, "NOSCRIPT", 8) == 0) {
@@ -668,7 +687,7 @@ rl_eval(struct rlredis *r, redisContext *c, int64_t deadline_ms, int argc, const
 		lens[0] = 4;
 		argv[1] = (const char *)r->script;
 		lens[1] = r->script_len;
-		rep = rl_timed_cmd(c, deadline_ms, argc, argv, lens);
+		rep = rl_timed_cmd(slot, deadline_ms, argc, argv, lens, late);
 	}
 	return rep;
 }
@@ -682,6 +701,7 @@ rlredis_gcra(struct rlredis *r, int nkeys, const char *const *keys,
 	size_t lens[9];
 	char num[5][24], why[512];
 	int argc = 0, slot;
+	bool late;
 	redisReply *rep;
 	enum rlredis_result res = RLREDIS_UNAVAILABLE;
 
@@ -704,7 +724,11 @@ rlredis_gcra(struct rlredis *r, int nkeys, const char *const *keys,
 	}
 	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
-	rep = rl_eval(r, r->slots[slot].c, deadline, argc, argv, lens);
+	rep = rl_eval(r, &r->slots[slot], deadline, argc, argv, lens, &late);
+	if (rep == NULL && late) {
+		rl_release(r, slot, true, NULL);
+		return RLREDIS_UNAVAILABLE;
+	}
 	if (rep == NULL) {
 		rl_why(why, sizeof(why), "%s", r->slots[slot].c->errstr);
 		rl_release(r, slot, false, why);

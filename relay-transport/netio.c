@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -134,6 +135,8 @@ netio_connect(struct netio *n, const struct sockaddr *sa, socklen_t salen,
 		snprintf(n->why, sizeof(n->why), "socket: %s", strerror(errno));
 		return NETIO_ERROR;
 	}
+	/* Our writes are whole commands or buffers: send each at once (netio.h). */
+	(void)setsockopt(n->fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 	if (source != NULL &&
 	    netio_bind_source(n->fd, sa->sa_family, source, n->why, sizeof(n->why)) != 0) {
 		netio_close(n);
@@ -252,6 +255,10 @@ netio_fill(struct netio *n, long long deadline)
 enum netio_result
 netio_read_line(struct netio *n, char *line, size_t size, long long deadline)
 {
+	enum netio_result fr = netio_flush(n, deadline);
+
+	if (fr != NETIO_OK)
+		return fr;
 	for (;;) {
 		char *nl = memchr(n->buf + n->off, '\n', n->len - n->off);
 
@@ -316,10 +323,10 @@ netio_write_some(struct netio *n, const char *p, size_t len, size_t *done, short
 	return errno == EPIPE || errno == ECONNRESET ? NETIO_EOF : NETIO_ERROR;
 }
 
-enum netio_result
-netio_write(struct netio *n, const void *buf, size_t len, long long deadline)
+/* Write all of `buf` now. */
+static enum netio_result
+netio_write_all(struct netio *n, const char *p, size_t len, long long deadline)
 {
-	const char *p = buf;
 	short ev = POLLOUT;
 
 	while (len > 0) {
@@ -345,6 +352,34 @@ netio_write(struct netio *n, const void *buf, size_t len, long long deadline)
 	return NETIO_OK;
 }
 
+enum netio_result
+netio_flush(struct netio *n, long long deadline)
+{
+	size_t len = n->olen;
+
+	n->olen = 0;
+	return netio_write_all(n, n->obuf, len, deadline);
+}
+
+enum netio_result
+netio_write(struct netio *n, const void *buf, size_t len, long long deadline)
+{
+	enum netio_result r;
+
+	if (n->olen + len <= sizeof(n->obuf)) {
+		memcpy(n->obuf + n->olen, buf, len);
+		n->olen += len;
+		return NETIO_OK;
+	}
+	if ((r = netio_flush(n, deadline)) != NETIO_OK)
+		return r;
+	if (len >= sizeof(n->obuf))
+		return netio_write_all(n, buf, len, deadline);
+	memcpy(n->obuf, buf, len);
+	n->olen = len;
+	return NETIO_OK;
+}
+
 size_t
 netio_pending(struct netio *n)
 {
@@ -363,5 +398,5 @@ netio_close(struct netio *n)
 		close(n->fd);
 	n->fd = -1;
 	n->ssl = NULL;
-	n->off = n->len = 0;
+	n->off = n->len = n->olen = 0;
 }

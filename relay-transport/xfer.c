@@ -309,7 +309,9 @@ xfer_body(struct xfer *x)
 	for (;;) {
 		switch (msgin_next(m, &p, &len)) {
 		case MSGIN_END:
-			return XFER_OK;
+			/* The last piece and ".": sent now, while this is still the transfer. */
+			nr = netio_flush(&x->io, netio_now() + x->route->timeouts.data_block);
+			return nr == NETIO_OK ? XFER_OK : xfer_io_fail(x, nr);
 		case MSGIN_STOP_8BIT:
 			/* Closing before "." makes the server discard what it got. */
 			x->healthy = false;

@@ -172,3 +172,24 @@ fuzz: milter/rlscript.c
 	FUZZ_TIME="$${FUZZ_TIME:-60}" $(BASH) $(top_srcdir)/tests/fuzz/run.sh
 .PHONY: fuzz
 EXTRA_DIST += tests/fuzz
+
+# `make bench`: side-by-side performance measurements (tests/bench/bench.sh,
+# which writes BENCHMARKS.md).  The load driver and the no-op floor filter
+# are check programs, so `make check` keeps them compiling.
+HM_BENCH_PROGS = tests/bench/mdriver tests/bench/noop
+check_PROGRAMS += $(HM_BENCH_PROGS)
+tests_bench_mdriver_SOURCES = tests/bench/mdriver.c tests/bench/mproto.c tests/bench/mproto.h \
+	tests/bench/hist.c tests/bench/hist.h
+tests_bench_mdriver_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/bench
+tests_bench_noop_SOURCES = tests/bench/noop.c
+tests_bench_noop_LDADD = $(MILTER_LIBS)
+bench: $(sbin_PROGRAMS) $(HM_BENCH_PROGS) tests/bench/rsspeak.so
+	abs_top_builddir='$(abs_top_builddir)' abs_top_srcdir='$(abs_top_srcdir)' \
+	$(BASH) $(top_srcdir)/tests/bench/bench.sh
+.PHONY: bench
+EXTRA_DIST += tests/bench/bench.sh tests/bench/analysis.md
+# Preloaded into hoprelay by the benchmark to split its memory by kind.
+tests/bench/rsspeak.so: $(top_srcdir)/tests/bench/rsspeak.c
+	$(AM_V_CC)$(MKDIR_P) tests/bench && $(CC) -O2 -shared -fPIC -o $@ $(top_srcdir)/tests/bench/rsspeak.c
+CLEANFILES += tests/bench/rsspeak.so
+EXTRA_DIST += tests/bench/rsspeak.c

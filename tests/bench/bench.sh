@@ -1,0 +1,815 @@
+#!/bin/bash
+# bench.sh - `make bench`: how fast hopmilter and hoprelay are, measured
+# side by side with their floors in one run, and written to BENCHMARKS.md.
+#
+#   make bench                 # about 6 minutes; writes $(srcdir)/BENCHMARKS.md
+#   make bench BENCH_QUICK=1   # under 2 minutes, shorter rounds and a 10 MB
+#                              # message instead of 50 MB; writes
+#                              # $(builddir)/BENCHMARKS-quick.md
+#
+# Nothing here asserts an absolute time: the machine is shared and noisy.
+# Each comparison alternates its variants (A B A B ...), five rounds each,
+# and quotes the medians and the median of the per-round ratios.
+#
+# Everything runs as root in private network and mount namespaces: a
+# loopback of its own carrying 192.0.2.1 (TEST-NET-1), so that Postfix sees
+# mail from an "internet" address on which SPF has work to do (libspf2
+# passes 127.0.0.0/8 without a lookup), and a private /etc/resolv.conf
+# naming the benchmark's own dnsmasq.  The host's network and files are
+# never touched; every process is stopped by PID (tests/lib/harness.sh).
+#
+# Environment: BENCH_QUICK=1, BENCH_OUT (the report file), BENCH_ROUNDS
+# (default 5), BENCH_ONLY (sections: "floor postfix relay memory"),
+# BENCH_CONNS (the floor's connection counts, "1 8 64"), BENCH_POOL
+# (hopmilter's Redis pool size), HM_KEEP=1 (keep the scratch directory).
+set -u
+
+if [ "${HM_BENCH_INNER:-0}" != 1 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "make bench: run as root (private Postfix instances and namespaces)" >&2
+		exit 1
+	fi
+	HM_BENCH_CMD="make bench${BENCH_QUICK:+ BENCH_QUICK=$BENCH_QUICK}"
+	export HM_BENCH_CMD HM_BENCH_INNER=1
+	exec unshare --net --mount --propagation private "${BASH:-bash}" "$0" "$@"
+fi
+
+HM_TEST=bench
+HM_NO_SKIP=1       # a missing tool is an error here, not a reason to skip
+. "$(dirname "$0")/../lib/harness.sh"
+
+MDRIVER=$HM_BUILDDIR/tests/bench/mdriver
+NOOP=$HM_BUILDDIR/tests/bench/noop
+RSSPEAK=$HM_BUILDDIR/tests/bench/rsspeak.so
+SRCDIR=${abs_top_srcdir:-$HM_SRCDIR}
+QUICK=${BENCH_QUICK:-0}
+[ "$QUICK" = 0 ] && QUICK=
+ROUNDS=${BENCH_ROUNDS:-5}
+CLIENT_IP=192.0.2.1
+if [ -n "$QUICK" ]; then
+	OUT=${BENCH_OUT:-$HM_BUILDDIR/BENCHMARKS-quick.md}
+	FLOOR_SECS=1; FLOOR_WARM=0.3; PF_MSGS=300; RELAY_BIG_MB=10; MEM_SECS=2
+else
+	OUT=${BENCH_OUT:-$SRCDIR/BENCHMARKS.md}
+	FLOOR_SECS=4; FLOOR_WARM=0.5; PF_MSGS=2000; RELAY_BIG_MB=50; MEM_SECS=4
+fi
+PF_SESSIONS=20
+PF_SIZE=4300
+BENCH_T0=$(date +%s)
+# Results by section, keyed "variant,connections,step" and the like.
+declare -A FLOOR PF RELAY MEM
+FLOOR_CONNS=${BENCH_CONNS:-1 8 64}
+REDIS_FLOOR= REDIS_FLOOR_CMDS= REDIS_PF= REDIS_PF_CMDS= REDIS_MON=
+
+bench_log() { printf 'bench: %s\n' "$*" >&2; }
+bench_die() { hm_fail "$*"; hm_done; }
+
+hm_need postfix smtp-source smtp-sink sendmail redis-server redis-cli dnsmasq openssl \
+	/usr/bin/time ip ss "$HOPMILTER" "$HOPRELAY" "$MDRIVER" "$NOOP" "$RSSPEAK"
+
+# --- small numeric helpers ------------------------------------------------
+# median N...: the middle value (the mean of the two middle ones for an even count).
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {
+		if (NR == 0) { print "nan"; exit }
+		if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# calc EXPR: floating-point arithmetic (awk).
+calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }
+# kv KEY LINE: the value of KEY=value in a line of mdriver output.
+kv() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p" | head -1; }
+# Busy jiffies of the whole machine (everything but idle and iowait).
+cpu_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+# CPU jiffies of one process, all its threads.
+cpu_proc() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+HZ=$(getconf CLK_TCK)
+# vm KEY PID: a /proc/PID/status value in kB (VmRSS, VmHWM, Threads).
+vm() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$2/status" 2>/dev/null; }
+
+# --- the private world ------------------------------------------------------
+bench_net() {
+	ip link set lo up && ip addr add "$CLIENT_IP/32" dev lo ||
+		bench_die "cannot set up the private loopback"
+}
+
+# dnsmasq on a free 127.53.x.y:53 with the SPF records of the senders
+# s0 .. s49.bench.example; every other name under example is NXDOMAIN.
+# Answers carry a 300 s TTL, as real zones do, so hopmilter's SPF cache
+# serves repeat senders: the steady state of a busy MX, "excluding DNS".
+bench_dns() {
+	local args=() i
+	. "$HM_LIBDIR/spfdns.sh"
+	HM_DNS=$(hm_free_dns_addr)
+	for i in $(seq 0 49); do
+		args+=(--txt-record="s$i.bench.example,v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 -all")
+	done
+	dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
+		--listen-address="$HM_DNS" --port=53 --pid-file= --log-facility=- \
+		--local=/example/ --local-ttl=300 --neg-ttl=300 "${args[@]}" \
+		>"$HM_TMP/dnsmasq.log" 2>&1 &
+	hm_track $!
+	hm_wait_udp "$HM_DNS" 53 || bench_die "dnsmasq did not start"
+	printf 'nameserver %s\n' "$HM_DNS" >"$HM_TMP/resolv.conf"
+	chmod 0644 "$HM_TMP/resolv.conf"
+	# This mount namespace is ours alone: the host's file stays as it is.
+	mount --bind "$HM_TMP/resolv.conf" /etc/resolv.conf || bench_die "cannot mount resolv.conf"
+}
+
+# hopmilter.conf with every check on: domain lists, SPF, both rate-limit
+# tiers through Redis with limits nobody reaches.
+bench_hm_conf() {
+	local sock=$1 conf=$2
+	cat >"$conf" <<CONF
+socket = "$sock"
+user = "nobody"
+pid_file = ""
+log_level = info
+authserv_id = "mx.bench.invalid"
+trusted_networks = {"127.0.0.0/8", "::1/128", "10.200.0.0/24"}
+internal_networks = {"192.168.0.0/16"}
+allowed_domains = {"example.com", ".example.org", "example.net", "customer1.example",
+	"customer2.example", "customer3.example", ".lists.example"}
+banned_domains = {"spam.example", "evil.example", "bulk.example", "phish.example"}
+spf { enabled = true  dns_timeout = 2s  timeout = 5s }
+ratelimit {
+	enabled = true
+	rate = 100000  period = 1s  burst = 100000
+	subnet { enabled = true  rate = 100000  period = 1s  burst = 100000 }
+	redis { host = "127.0.0.1"  port = $REDIS_PORT  timeout = 200ms  pool_size = ${BENCH_POOL:-4} }
+}
+CONF
+	chmod 0644 "$conf"
+}
+
+# bench_start_hm NAME: a hopmilter on unix:$HM_TMP/NAME.sock; its PID in
+# HM_PID_<NAME>, its log in $HM_TMP/NAME.log.
+bench_start_hm() {
+	local name=$1
+	bench_hm_conf "unix:$HM_TMP/$name.sock" "$HM_TMP/$name.conf"
+	"$HOPMILTER" -f -c "$HM_TMP/$name.conf" >>"$HM_TMP/$name.log" 2>&1 </dev/null &
+	hm_track $!
+	printf -v "HM_PID_$name" '%s' $!
+	hm_wait_file "$HM_TMP/$name.sock" || bench_die "hopmilter $name did not start"
+}
+
+bench_start_servers() {
+	REDIS_PORT=$(hm_free_port)
+	hm_start_redis rl "$REDIS_PORT" || bench_die "redis-server did not start"
+	bench_start_hm hm
+	"$NOOP" "unix:$HM_TMP/noop.sock" >"$HM_TMP/noop.log" 2>&1 </dev/null &
+	hm_track $!
+	NOOP_PID=$!
+	hm_wait_file "$HM_TMP/noop.sock" || bench_die "the no-op filter did not start"
+	# Postfix's smtpd runs as postfix: it must reach both sockets.
+	chmod 0666 "$HM_TMP/hm.sock" "$HM_TMP/noop.sock"
+}
+
+# Redis command calls by name (INFO's own calls excluded): "name count" lines.
+redis_calls() {
+	hm_redis "$REDIS_PORT" INFO commandstats | tr -d '\r' |
+		sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\).*/\1 \2/p' | grep -v '^info '
+}
+# redis_delta "BEFORE" "AFTER": calls per command between two redis_calls outputs.
+redis_delta() {
+	awk 'NR == FNR { b[$1] = $2; next } { print $1, $2 - b[$1] }' <(echo "$1") <(echo "$2")
+}
+
+# Round trips per message, from MONITOR: sets REDIS_MON="messages client lua".
+redis_monitor() {
+	local mon acc0 acc1 client lua
+	hm_redis "$REDIS_PORT" MONITOR >"$HM_TMP/monitor.log" 2>&1 &
+	mon=$!
+	hm_track "$mon"
+	sleep 0.3
+	acc0=$(grep -c ': ACCEPTED ' "$HM_TMP/hm.log")
+	"$MDRIVER" -s "unix:$HM_TMP/hm.sock" -c 8 -t "$FLOOR_SECS" -w 0 >/dev/null 2>>"$HM_TMP/mdriver.err" ||
+		bench_die "mdriver under MONITOR failed"
+	sleep 0.3
+	acc1=$(grep -c ': ACCEPTED ' "$HM_TMP/hm.log")
+	kill "$mon"
+	wait "$mon" 2>/dev/null
+	client=$(grep -c '^[0-9.]* \[[0-9]* [0-9.:]*\] ' "$HM_TMP/monitor.log")
+	lua=$(grep -c '^[0-9.]* \[[0-9]* lua\] ' "$HM_TMP/monitor.log")
+	REDIS_MON="$((acc1 - acc0)) $client $lua"
+}
+
+# --- 1. the milter floor ----------------------------------------------------
+# floor_run VARIANT CONNS: one round of mdriver against noop or hm; sets
+# RUN_LINE (mdriver's output) and RUN_CPU (filter CPU microseconds per message).
+floor_run() {
+	local v=$1 c=$2 pid c0 tx
+	if [ "$v" = noop ]; then pid=$NOOP_PID; else pid=$HM_PID_hm; fi
+	c0=$(cpu_proc "$pid")
+	RUN_LINE=$("$MDRIVER" -s "unix:$HM_TMP/$v.sock" -c "$c" -t "$FLOOR_SECS" -w "$FLOOR_WARM" \
+		2>>"$HM_TMP/mdriver.err") || bench_die "mdriver against $v failed: $(tail -1 "$HM_TMP/mdriver.err")"
+	tx=$(kv tx "$RUN_LINE")
+	[ "$(kv refused "$RUN_LINE")" = 0 ] || bench_die "$v refused messages: $RUN_LINE"
+	[ "${tx:-0}" -gt 0 ] || bench_die "no message went through $v: $RUN_LINE"
+	# Over warm-up and window alike: per message of the whole run.
+	RUN_CPU=$(calc "($(cpu_proc "$pid") - $c0) * 1000000 / $HZ / $(kv sessions "$RUN_LINE")" 0)
+}
+
+# The steps whose replies are waited for, in protocol order.
+FLOOR_STEPS="optneg connect helo mail rcpt header eom msg"
+
+floor_section() {
+	local c r v ratios tps_noop tps_hm s
+	local calls0 calls1 acc0 acc1
+	calls0=$(redis_calls)
+	acc0=$(grep -c ': ACCEPTED ' "$HM_TMP/hm.log")
+	for c in $FLOOR_CONNS; do
+		ratios=() tps_noop=() tps_hm=()
+		for s in $FLOOR_STEPS; do FLOOR[noop,$c,$s]="" FLOOR[hm,$c,$s]=""; done
+		for r in $(seq 1 "$ROUNDS"); do
+			for v in noop hm; do
+				floor_run "$v" "$c"
+				bench_log "floor c=$c round $r $v: $(kv tps "$RUN_LINE") tx/s, filter cpu ${RUN_CPU}us/msg"
+				if [ "$v" = noop ]; then tps_noop+=("$(kv tps "$RUN_LINE")"); else tps_hm+=("$(kv tps "$RUN_LINE")"); fi
+				FLOOR[$v,$c,cpu]+=" $RUN_CPU"
+				FLOOR[$v,$c,steps]=$(kv steps "$RUN_LINE")
+				for s in $FLOOR_STEPS; do
+					FLOOR[$v,$c,$s]+=" $(kv "${s}_p50" "$RUN_LINE"):$(kv "${s}_p99" "$RUN_LINE"):$(kv "$s" "$RUN_LINE")"
+				done
+			done
+			ratios+=("$(calc "${tps_hm[-1]} / ${tps_noop[-1]}")")
+		done
+		FLOOR[noop,$c,tps]=$(median "${tps_noop[@]}")
+		FLOOR[hm,$c,tps]=$(median "${tps_hm[@]}")
+		FLOOR[ratio,$c]=$(median "${ratios[@]}")
+		FLOOR[ratios,$c]="${ratios[*]}"
+	done
+	calls1=$(redis_calls)
+	acc1=$(grep -c ': ACCEPTED ' "$HM_TMP/hm.log")
+	REDIS_FLOOR_CMDS=$(redis_delta "$calls0" "$calls1")
+	REDIS_FLOOR="x $((acc1 - acc0))"
+}
+
+# step_cell VARIANT CONNS STEP: "p50 / p99" in ms (medians over rounds), or nr/skip.
+step_cell() {
+	local rounds=${FLOOR[$1,$2,$3]} p50=() p99=() word= x
+	for x in $rounds; do
+		IFS=: read -r a b w <<<"$x"
+		[ -n "$a" ] && p50+=("$a") && p99+=("$b")
+		[ -n "$w" ] && word=$w
+	done
+	if [ "${#p50[@]}" -eq 0 ]; then
+		echo "${word:-?}"
+	else
+		echo "$(calc "$(median "${p50[@]}") / 1000" 2) / $(calc "$(median "${p99[@]}") / 1000" 2)"
+	fi
+}
+# step_p99 VARIANT CONNS STEP: the median p99 in microseconds (0 when not waited for).
+step_p99() {
+	local x p99=()
+	for x in ${FLOOR[$1,$2,$3]}; do
+		IFS=: read -r a b w <<<"$x"
+		[ -n "$b" ] && p99+=("$b")
+	done
+	[ "${#p99[@]}" -gt 0 ] && median "${p99[@]}" || echo 0
+}
+
+# --- 2. Postfix end to end --------------------------------------------------
+# One Postfix instance with three SMTP listeners on the private loopback's
+# 192.0.2.1, identical but for the milter: none, the no-op floor, hopmilter.
+# All relay example.com to one smtp-sink.  Sharing one instance (queue,
+# cleanup, qmgr, smtp) keeps everything else equal between the variants.
+pf_setup() {
+	local sink_port master=""
+	sink_port=$(hm_free_port)
+	smtp-sink -u postfix "127.0.0.1:$sink_port" 256 >"$HM_TMP/sink.log" 2>&1 &
+	hm_track $!
+	hm_wait_port 127.0.0.1 "$sink_port" || bench_die "smtp-sink did not start"
+	for v in none noop hm; do
+		PF[port,$v]=$(hm_free_port)
+	done
+	master="$CLIENT_IP:${PF[port,none]} inet n - n - - smtpd -o smtpd_milters=
+$CLIENT_IP:${PF[port,noop]} inet n - n - - smtpd -o smtpd_milters=unix:$HM_TMP/noop.sock
+$CLIENT_IP:${PF[port,hm]} inet n - n - - smtpd -o smtpd_milters=unix:$HM_TMP/hm.sock"
+	hm_postfix mx "$(hm_free_port)" "
+inet_interfaces = all
+relay_domains = example.com
+relay_transport = smtp:[127.0.0.1]:$sink_port
+milter_default_action = tempfail
+smtpd_client_connection_count_limit = 0
+smtp_destination_concurrency_limit = 20
+" "$master" || bench_die "Postfix did not start"
+	PF_QUEUE=$HM_TMP/mx/queue
+	for v in none noop hm; do
+		hm_wait_port "$CLIENT_IP" "${PF[port,$v]}" || bench_die "Postfix does not listen for $v"
+	done
+}
+
+# Messages still queued (incoming, active, deferred: deferred would be a failure).
+pf_queued() { find "$PF_QUEUE/incoming" "$PF_QUEUE/active" "$PF_QUEUE/deferred" -type f 2>/dev/null | wc -l; }
+
+pf_drain() {
+	local i
+	for i in $(seq 1 1200); do
+		[ "$(pf_queued)" = 0 ] && return 0
+		sleep 0.05
+	done
+	bench_die "Postfix queue did not drain: $(pf_queued) messages left"
+}
+
+# pf_run VARIANT N: smtp-source sends N messages; sets RUN_TPS (accepted
+# per second, as smtp-source saw it), RUN_CPU (whole machine, ms per message
+# including delivery to the sink) and RUN_MCPU (the filter's, us per message).
+pf_run() {
+	local v=$1 n=$2 t0 t1 b0 b1 m0=0 m1=0 pid=
+	case $v in noop) pid=$NOOP_PID ;; hm) pid=$HM_PID_hm ;; esac
+	pf_drain
+	b0=$(cpu_busy); [ -n "$pid" ] && m0=$(cpu_proc "$pid")
+	t0=$(date +%s%N)
+	smtp-source -s "$PF_SESSIONS" -m "$n" -l "$PF_SIZE" -f "bench@s7.bench.example" \
+		-t "user@example.com" -M mta.s7.bench.example "$CLIENT_IP:${PF[port,$v]}" \
+		>>"$HM_TMP/smtp-source.log" 2>&1 || bench_die "smtp-source against $v failed"
+	t1=$(date +%s%N)
+	pf_drain
+	b1=$(cpu_busy); [ -n "$pid" ] && m1=$(cpu_proc "$pid")
+	RUN_TPS=$(calc "$n * 1000000000 / ($t1 - $t0)" 1)
+	RUN_CPU=$(calc "($b1 - $b0) * 1000 / $HZ / $n" 2)
+	RUN_MCPU=$(calc "($m1 - $m0) * 1000000 / $HZ / $n" 0)
+}
+
+pf_section() {
+	local r v warm=$((PF_MSGS / 10)) calls0 calls1 acc0 acc1 refused
+	local -A tps cpu mcpu
+	local r_noop=() r_none=()
+	pf_setup
+	# Warm-up: processes forked, caches filled, Redis script loaded.
+	for v in none noop hm; do pf_run "$v" "$warm"; done
+	calls0=$(redis_calls)
+	acc0=$(grep -c ': ACCEPTED ' "$HM_TMP/hm.log")
+	for r in $(seq 1 "$ROUNDS"); do
+		for v in none noop hm; do
+			pf_run "$v" "$PF_MSGS"
+			bench_log "postfix round $r $v: $RUN_TPS msg/s, machine ${RUN_CPU}ms/msg, filter ${RUN_MCPU}us/msg"
+			tps[$v]+=" $RUN_TPS" cpu[$v]+=" $RUN_CPU" mcpu[$v]+=" $RUN_MCPU"
+		done
+		r_noop+=("$(calc "${RUN_TPS} / $(echo ${tps[noop]} | awk '{print $NF}')")")
+		r_none+=("$(calc "${RUN_TPS} / $(echo ${tps[none]} | awk '{print $NF}')")")
+	done
+	calls1=$(redis_calls)
+	acc1=$(grep -c ': ACCEPTED ' "$HM_TMP/hm.log")
+	REDIS_PF_CMDS=$(redis_delta "$calls0" "$calls1")
+	REDIS_PF="x $((acc1 - acc0))"
+	refused=$(grep -cE 'milter-reject|reject:' "$HM_TMP/mx/maillog")
+	[ "$refused" = 0 ] || bench_die "Postfix refused $refused commands: $(grep -m1 -E 'milter-reject|reject:' "$HM_TMP/mx/maillog")"
+	[ "$((acc1 - acc0))" = $((ROUNDS * PF_MSGS)) ] ||
+		bench_die "hopmilter accepted $((acc1 - acc0)) of $((ROUNDS * PF_MSGS)) messages"
+	PF_SPF=$(grep -c ': ACCEPTED .* spf=pass' "$HM_TMP/hm.log")
+	for v in none noop hm; do
+		PF[tps,$v]=$(median ${tps[$v]})
+		PF[cpu,$v]=$(median ${cpu[$v]})
+		PF[mcpu,$v]=$(median ${mcpu[$v]})
+	done
+	PF[ratio,noop]=$(median "${r_noop[@]}")
+	PF[ratio,none]=$(median "${r_none[@]}")
+	PF[ratios,noop]="${r_noop[*]}"
+	PF[ratios,none]="${r_none[*]}"
+}
+
+# --- 4. hoprelay against Postfix's smtp(8) -----------------------------------
+# A receiving Postfix with STARTTLS on 127.0.0.1 (messages go to discard),
+# and a sending Postfix whose smtp(8) client delivers there over verified
+# TLS, one service per message size (so each keeps its own peak RSS), with
+# no connection or session caching: every delivery a full TLS session, as
+# every hoprelay run is.  Times: hoprelay's wall time from start to exit;
+# smtp(8)'s own connection setup plus transmission ("delays=a/b/c/d": c+d,
+# logged to the microsecond).
+relay_setup() {
+	local pki=$HM_TMP/pki master=""
+	hm_ca ca && hm_cert ca rx rx.bench.invalid || bench_die "making certificates"
+	RELAY_RX=$(hm_free_port)
+	hm_postfix rx "$RELAY_RX" "
+relay_domains = example.com
+relay_transport = discard:
+default_transport = discard:
+smtpd_tls_security_level = may
+smtpd_tls_chain_files = $pki/rx.key, $pki/rx.crt
+message_size_limit = 209715200
+" || bench_die "the receiving Postfix did not start"
+	for s in small medium big; do
+		master+="ref$s unix - - n - 1 smtp
+"
+	done
+	hm_postfix tx "$(hm_free_port)" "
+relay_domains = example.com
+transport_maps = inline:{ small.example.com=refsmall:[127.0.0.1]:$RELAY_RX, medium.example.com=refmedium:[127.0.0.1]:$RELAY_RX, big.example.com=refbig:[127.0.0.1]:$RELAY_RX }
+smtp_tls_CAfile = $pki/ca.crt
+smtp_tls_policy_maps = inline:{ { [127.0.0.1]:$RELAY_RX = secure match=rx.bench.invalid } }
+smtp_tls_session_cache_database =
+smtp_connection_cache_on_demand = no
+delay_logging_resolution_limit = 6
+message_size_limit = 209715200
+" "$master" || bench_die "the sending Postfix did not start"
+	cat >"$HM_TMP/hoprelay.conf" <<CONF
+syslog_facility = mail
+log_level = info
+route rx {
+	hops = {"127.0.0.1:$RELAY_RX"}
+	tls = required
+	ca_file = "$pki/ca.crt"
+	server_name = "rx.bench.invalid"
+	helo_name = "tx.bench.invalid"
+}
+CONF
+}
+
+# relay_message FILE KBYTES: a plain-text message of about that size.
+relay_message() {
+	{
+		printf 'From: <sender@example.org>\nTo: <user@example.com>\nSubject: relay benchmark\n'
+		printf 'Message-ID: <%s@bench.invalid>\nMIME-Version: 1.0\nContent-Type: text/plain\n\n' "$2"
+		awk -v n="$2" 'BEGIN { l = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-+=/0123456"
+			for (i = 0; i < n * 1024 / 76; i++) print l }'
+	} >"$1"
+}
+
+# relay_hop FILE: hoprelay delivers FILE; sets RUN_MS and RUN_RSS (kB).
+relay_hop() {
+	local t0 t1 rc
+	t0=$(date +%s%N)
+	/usr/bin/time -f %M -o "$HM_TMP/time.out" "$HOPRELAY" -c "$HM_TMP/hoprelay.conf" -e \
+		-f sender@example.org -- rx user@example.com <"$1" >"$HM_TMP/hoprelay.out" 2>&1
+	rc=$?
+	t1=$(date +%s%N)
+	[ "$rc" = 0 ] || bench_die "hoprelay failed ($rc): $(head -2 "$HM_TMP/hoprelay.out")"
+	RUN_MS=$(calc "($t1 - $t0) / 1000000" 2)
+	RUN_RSS=$(tail -1 "$HM_TMP/time.out")
+}
+
+# relay_startup: hoprelay -n (configuration, OpenSSL initialised, the
+# route's CA file loaded; no connection); sets RUN_MS.  What every run of
+# a per-message program pays before its first byte on the wire.
+relay_startup() {
+	local t0 t1
+	t0=$(date +%s%N)
+	"$HOPRELAY" -c "$HM_TMP/hoprelay.conf" -n >"$HM_TMP/hoprelay-n.out" 2>&1 ||
+		bench_die "hoprelay -n failed: $(head -2 "$HM_TMP/hoprelay-n.out")"
+	t1=$(date +%s%N)
+	RUN_MS=$(calc "($t1 - $t0) / 1000000" 2)
+}
+
+# relay_ref FILE SIZE: Postfix's smtp(8) delivers FILE; sets RUN_MS (c+d).
+relay_ref() {
+	local log=$HM_TMP/tx/maillog n i line
+	n=$(grep -c "relay=127.0.0.1.*status=sent" "$log")
+	sendmail -C "$HM_TMP/tx/etc" -f sender@example.org "user@$2.example.com" <"$1" ||
+		bench_die "sendmail into the sending Postfix failed"
+	for i in $(seq 1 1200); do
+		[ "$(grep -c "relay=127.0.0.1.*status=sent" "$log")" -gt "$n" ] && break
+		sleep 0.05
+	done
+	line=$(grep "relay=127.0.0.1.*status=sent" "$log" | tail -1)
+	[ -n "$line" ] && [ "$(grep -c "relay=127.0.0.1.*status=sent" "$log")" -gt "$n" ] ||
+		bench_die "smtp(8) did not deliver the $2 message: $(grep -E 'status=(deferred|bounced)' "$log" | tail -1)"
+	RUN_MS=$(sed -n 's/.*delays=[^/]*\/[^/]*\/\([^/]*\)\/\([^,]*\),.*/\1 \2/p' <<<"$line" |
+		awk '{ printf "%.2f", ($1 + $2) * 1000 }')
+}
+
+# The peak RSS (kB) of the smtp(8) process of service refSIZE.
+relay_ref_rss() {
+	local p
+	for p in $(pgrep -u postfix -x smtp); do
+		tr '\0' ' ' <"/proc/$p/cmdline" | grep -q -- "-n ref$1 " && { vm VmHWM "$p"; return; }
+	done
+	echo 0
+}
+
+relay_section() {
+	local sk s kb f r hop ref ratios rss
+	relay_setup
+	RELAY_SIZES="small:1 medium:1024 big:$((RELAY_BIG_MB * 1024))"
+	for sk in $RELAY_SIZES; do
+		s=${sk%%:*} kb=${sk#*:} f=$HM_TMP/msg-$s
+		relay_message "$f" "$kb"
+		RELAY[bytes,$s]=$(stat -c %s "$f")
+		relay_ref "$f" "$s"         # warm-up: the service's process starts
+		hop=() ref=() ratios=() rss=() up=()
+		for r in $(seq 1 "$ROUNDS"); do
+			relay_startup; up+=("$RUN_MS")
+			relay_hop "$f"; hop+=("$RUN_MS"); rss+=("$RUN_RSS")
+			relay_ref "$f" "$s"; ref+=("$RUN_MS")
+			ratios+=("$(calc "${hop[-1]} / ${ref[-1]}")")
+			bench_log "relay $s round $r: hoprelay ${hop[-1]}ms ${RUN_RSS}kB, smtp(8) ${ref[-1]}ms"
+		done
+		RELAY[hop,$s]=$(median "${hop[@]}")
+		RELAY[up,$s]=$(median "${up[@]}")
+		RELAY[ref,$s]=$(median "${ref[@]}")
+		RELAY[ratio,$s]=$(median "${ratios[@]}")
+		RELAY[rss,$s]=$(printf '%s\n' "${rss[@]}" | sort -n | tail -1)
+		RELAY[refrss,$s]=$(relay_ref_rss "$s")
+		# Where hoprelay's memory is: one more run with the exit-time breakdown.
+		HM_RSS_OUT=$HM_TMP/rss-$s LD_PRELOAD=$RSSPEAK "$HOPRELAY" -c "$HM_TMP/hoprelay.conf" -e \
+			-f sender@example.org -- rx user@example.com <"$f" >/dev/null 2>&1
+		RELAY[detail,$s]=$(cat "$HM_TMP/rss-$s" 2>/dev/null)
+	done
+}
+
+# --- 5. hopmilter's memory with 200 connections ------------------------------
+# A fresh hopmilter (so its peak is this test's), 200 concurrent sessions
+# for MEM_SECS seconds; RSS sampled every 0.1 s, peak (VmHWM) at the end.
+# The no-op filter, also fresh, under the same load for reference.
+mem_one() {
+	local name=$1 pid=$2 drv max=0 thr=0 x
+	"$MDRIVER" -s "unix:$HM_TMP/$name.sock" -c 200 -t "$MEM_SECS" -w 0.5 \
+		>"$HM_TMP/mem-$name.out" 2>>"$HM_TMP/mdriver.err" &
+	drv=$!
+	hm_track "$drv"
+	while kill -0 "$drv" 2>/dev/null; do
+		x=$(vm VmRSS "$pid"); [ "${x:-0}" -gt "$max" ] && max=$x
+		x=$(vm Threads "$pid"); [ "${x:-0}" -gt "$thr" ] && thr=$x
+		sleep 0.1
+	done
+	wait "$drv" || bench_die "mdriver with 200 connections to $name failed: $(tail -1 "$HM_TMP/mdriver.err")"
+	MEM[$name,rss]=$max
+	MEM[$name,hwm]=$(vm VmHWM "$pid")
+	MEM[$name,threads]=$thr
+	MEM[$name,tps]=$(kv tps "$(cat "$HM_TMP/mem-$name.out")")
+	MEM[$name,anon]=$(awk '/^Anonymous:/ { print $2 }' "/proc/$pid/smaps_rollup")
+}
+
+mem_section() {
+	local noop2
+	bench_start_hm mem
+	"$NOOP" "unix:$HM_TMP/noop2.sock" >"$HM_TMP/noop2.log" 2>&1 </dev/null &
+	noop2=$!
+	hm_track "$noop2"
+	hm_wait_file "$HM_TMP/noop2.sock" || bench_die "the second no-op filter did not start"
+	MEM[mem,base]=$(vm VmRSS "$HM_PID_mem")
+	mem_one mem "$HM_PID_mem"
+	mem_one noop2 "$noop2"
+}
+
+# --- the report ---------------------------------------------------------------
+# verdict OK: "met" or "**missed**".
+verdict() { if [ "$1" = 1 ]; then echo met; else echo "**missed**"; fi; }
+# ge A B: 1 when A >= B (floating point).
+ge() { awk "BEGIN { print ($1 >= $2) ? 1 : 0 }"; }
+mib() { calc "$1 / 1024" 1; }
+
+# Protocol steps as names: the SMFIP_* bits a filter negotiated.
+steps_names() {
+	local v=$(($1)) out="" bit name
+	for bit in 0x1:NOCONNECT 0x2:NOHELO 0x4:NOMAIL 0x8:NORCPT 0x10:NOBODY 0x20:NOHDRS \
+		0x40:NOEOH 0x80:NR_HDR 0x100:NOUNKNOWN 0x200:NODATA 0x1000:NR_CONN 0x2000:NR_HELO \
+		0x4000:NR_MAIL 0x8000:NR_RCPT 0x10000:NR_DATA 0x40000:NR_EOH 0x80000:NR_BODY; do
+		name=${bit#*:}
+		(( v & ${bit%%:*} )) && out+="${out:+ }$name"
+	done
+	echo "${out:-none}"
+}
+
+report_machine() {
+	local model
+	model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+	cat <<MD
+# Benchmarks
+
+Generated by \`$HM_BENCH_CMD\` on $(date -u '+%Y-%m-%d %H:%M UTC') in $(( $(date +%s) - BENCH_T0 )) s.
+Do not edit: this file is rewritten by every run (the text of the last
+section comes from \`tests/bench/analysis.md\`; the method is in
+\`tests/bench/bench.sh\`).
+
+| machine | |
+|---|---|
+| CPU | ${model:-unknown} |
+| cores | $(nproc) (shared by the load generator, the MTA, Redis, DNS and the filter) |
+| memory | $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) |
+| kernel | $(uname -sr) |
+| system | $(. /etc/os-release && echo "$PRETTY_NAME") |
+| software | Postfix $(postconf -h mail_version), $(redis-server --version | awk '{ print $1, $3 }' | tr -d v=), $(openssl version | awk '{ print $1, $2 }'), libmilter $(dpkg-query -W -f='${Version}' libmilter-dev 2>/dev/null), libspf2 $(dpkg-query -W -f='${Version}' libspf2-dev 2>/dev/null) |
+
+Method: each comparison alternates its variants (A B A B ...) for $ROUNDS
+rounds in one run and quotes medians; a ratio is the median of the
+per-round ratios.  Nothing asserts an absolute time.  hopmilter runs with
+every check on: domain lists, SPF (answers from the benchmark's own
+dnsmasq, 300 s TTL), the rate limit with both tiers in Redis (limits set
+out of reach), log level info.
+
+MD
+}
+
+report_floor() {
+	local c s v added
+	cat <<MD
+## 1. Milter floor: the filter alone, driven as Postfix drives it
+
+\`tests/bench/mdriver\` speaks the milter protocol as Postfix 3.7 does
+(macros before every event, buffered writes, the filter's NO*/NR_* flags
+and macro lists honoured), one message per SMTP session, clients in
+192.0.2.0/24, senders in 50 domains, 8 headers, ${FLOOR_SECS} s per round
+after ${FLOOR_WARM} s of warm-up.  The no-op floor (\`tests/bench/noop\`)
+registers connect, helo, mail, rcpt and eom, and no negotiate callback.
+
+| connections | no-op tx/s | hopmilter tx/s | hopmilter / no-op (rounds) | target ≥ 0.9 |
+|---|---|---|---|---|
+MD
+	for c in $FLOOR_CONNS; do
+		if [ "$c" = 1 ]; then v="(not a target)"; else v=$(verdict "$(ge "${FLOOR[ratio,$c]}" 0.9)"); fi
+		echo "| $c | ${FLOOR[noop,$c,tps]} | ${FLOOR[hm,$c,tps]} | **${FLOOR[ratio,$c]}** (${FLOOR[ratios,$c]}) | $v |"
+	done
+	cat <<MD
+
+Negotiated: no-op \`$(steps_names "${FLOOR[noop,1,steps]}")\`;
+hopmilter \`$(steps_names "${FLOOR[hm,1,steps]}")\`.
+"nr": sent without waiting for a reply; "skip": not sent at all.
+
+Wait for each reply, p50 / p99 in ms (medians over the rounds); "msg" is
+everything the MTA waits for one message, connection included:
+
+| step | no-op c=1 | hopmilter c=1 | no-op c=8 | hopmilter c=8 | no-op c=64 | hopmilter c=64 |
+|---|---|---|---|---|---|---|
+MD
+	for s in $FLOOR_STEPS; do
+		printf '| %s |' "$s"
+		for c in $FLOOR_CONNS; do
+			printf ' %s | %s |' "$(step_cell noop "$c" "$s")" "$(step_cell hm "$c" "$s")"
+		done
+		echo
+	done
+	printf '| filter CPU per message (µs) |'
+	for c in $FLOOR_CONNS; do
+		printf ' %s | %s |' "$(median ${FLOOR[noop,$c,cpu]})" "$(median ${FLOOR[hm,$c,cpu]})"
+	done
+	echo
+	echo
+	echo "Added p99 per message (hopmilter's msg p99 minus the no-op's; target ≤ 1 ms, DNS answered from cache):"
+	echo
+	for c in $FLOOR_CONNS; do
+		added=$(calc "($(step_p99 hm "$c" msg) - $(step_p99 noop "$c" msg)) / 1000" 2)
+		FLOOR[added,$c]=$added
+		echo "- $c connection(s): **$added ms**, $(verdict "$(ge 1 "$added")")"
+	done
+	echo
+}
+
+report_postfix() {
+	local v name
+	cat <<MD
+## 2. Postfix end to end
+
+\`smtp-source -s $PF_SESSIONS -m $PF_MSGS -l $PF_SIZE\` (one message per
+session) from 192.0.2.1 into one Postfix instance with three identical
+listeners -- no milter, the no-op milter, hopmilter -- relaying to
+\`smtp-sink\`; the queue drains between rounds.  msg/s is the rate
+smtp-source got its messages accepted; machine CPU covers acceptance and
+delivery, divided by the messages.  SPF did its work: $PF_SPF messages
+logged spf=pass.
+
+| variant | msg/s | machine CPU ms/msg | filter CPU µs/msg | hopmilter / this (rounds) | target |
+|---|---|---|---|---|---|
+MD
+	for v in none noop hm; do
+		case $v in
+		none) name="no milter"
+			echo "| $name | ${PF[tps,$v]} | ${PF[cpu,$v]} | - | **${PF[ratio,none]}** (${PF[ratios,none]}) | ≥ 0.85: $(verdict "$(ge "${PF[ratio,none]}" 0.85)") |" ;;
+		noop) name="no-op milter"
+			echo "| $name | ${PF[tps,$v]} | ${PF[cpu,$v]} | ${PF[mcpu,$v]} | **${PF[ratio,noop]}** (${PF[ratios,noop]}) | ≥ 1.1: $(verdict "$(ge "${PF[ratio,noop]}" 1.1)") |" ;;
+		hm) name="hopmilter, every check on"
+			echo "| $name | ${PF[tps,$v]} | ${PF[cpu,$v]} | ${PF[mcpu,$v]} | 1 | |" ;;
+		esac
+	done
+	echo
+}
+
+report_redis() {
+	local f=($REDIS_FLOOR) p=($REDIS_PF) m=($REDIS_MON) rows=""
+	[ -n "${f[0]:-}" ] && rows+="| milter floor, all rounds | $(redis_per_msg "$REDIS_FLOOR_CMDS" "${f[1]}") |
+"
+	[ -n "${p[0]:-}" ] && rows+="| Postfix end to end | $(redis_per_msg "$REDIS_PF_CMDS" "${p[1]}") |
+"
+	cat <<MD
+## 3. Redis round trips per accepted message
+
+One rate-limit decision per message, both tiers in one script.  Target:
+exactly 1 round trip per decision.
+
+Round trips, counted with \`MONITOR\` over a ${FLOOR_SECS} s run of the
+driver (8 connections): a command from hopmilter's connection is a round
+trip; a command the script runs inside Redis is logged as "lua" and costs
+none.
+
+| accepted messages | round trips | per message | inside the script, per message | target = 1 |
+|---|---|---|---|---|
+| ${m[0]} | ${m[1]} | **$(calc "${m[1]} / ${m[0]}" 3)** | $(calc "${m[2]} / ${m[0]}" 3) | $(verdict "$(ge 0.0005 "$(calc "(${m[1]} - ${m[0]}) / ${m[0]}" 6 | tr -d -)")") |
+
+Commands executed per accepted message, from \`INFO commandstats\`
+before and after (its own INFO calls left out; script-internal commands
+are counted there too):
+
+| run | per accepted message |
+|---|---|
+${rows}
+MD
+}
+
+# redis_per_msg "CMD N ..." MESSAGES: "cmd=x.xxx, ..." per message.
+redis_per_msg() {
+	echo "$1" | awk -v n="$2" 'NF == 2 && $2 > 0 { printf "%s%s=%.3f", sep, $1, $2 / n; sep = ", " }'
+}
+
+report_relay() {
+	local sk s d
+	cat <<MD
+## 4. hoprelay against Postfix's smtp(8)
+
+The same message to the same loopback Postfix with STARTTLS (TLS 1.3,
+certificate verified against a CA and a name), a new TLS session each time.
+hoprelay: wall time from start to exit (process start, configuration,
+TLS set-up included: it runs once per message); smtp(8): its logged
+connection set-up plus transmission (c+d of delays=, to the µs) in a
+process that is already running.  Peak RSS: hoprelay's maximum over the
+rounds (GNU time), smtp(8)'s VmHWM (one process per size).
+
+| message | hoprelay ms | smtp(8) ms | hoprelay / smtp(8) (target ≤ 1.1) | hoprelay peak RSS (target ≤ 4 MiB) | smtp(8) peak RSS |
+|---|---|---|---|---|---|
+MD
+	for sk in $RELAY_SIZES; do
+		s=${sk%%:*}
+		echo "| $(calc "${RELAY[bytes,$s]} / 1024" 0) KiB | ${RELAY[hop,$s]} | ${RELAY[ref,$s]} | **${RELAY[ratio,$s]}**: $(verdict "$(ge 1.1 "${RELAY[ratio,$s]}")") | **$(mib "${RELAY[rss,$s]}") MiB**: $(verdict "$(ge 4096 "${RELAY[rss,$s]}")") | $(mib "${RELAY[refrss,$s]}") MiB |"
+	done
+	echo
+	echo 'Of hoprelay'"'"'s time, start-up alone (`hoprelay -n`: process, configuration,'
+	echo "OpenSSL initialised, CA file loaded; median over the same rounds), and the rest"
+	echo "(connection, TLS handshake, SMTP, transfer) against smtp(8)'s c+d:"
+	echo
+	echo "| message | start-up ms | hoprelay minus start-up, ms | that / smtp(8) |"
+	echo "|---|---|---|---|"
+	for sk in $RELAY_SIZES; do
+		s=${sk%%:*}
+		d=$(calc "${RELAY[hop,$s]} - ${RELAY[up,$s]}" 2)
+		echo "| $(calc "${RELAY[bytes,$s]} / 1024" 0) KiB | ${RELAY[up,$s]} | $d | $(calc "$d / ${RELAY[ref,$s]}") |"
+	done
+	echo
+	echo "hoprelay's resident memory at exit, by kind (kB; \`tests/bench/rsspeak.so\` preloaded):"
+	echo
+	echo "| message | peak | at exit | private anonymous | file pages | of which libcrypto | libssl | libc |"
+	echo "|---|---|---|---|---|---|---|---|"
+	for sk in $RELAY_SIZES; do
+		s=${sk%%:*} d=${RELAY[detail,$s]}
+		echo "| $(calc "${RELAY[bytes,$s]} / 1024" 0) KiB | $(kv hwm_kb "$d") | $(kv rss_kb "$d") | $(kv anon_kb "$d") | $(kv file_kb "$d") | $(kv libcrypto_kb "$d") | $(kv libssl_kb "$d") | $(kv libc_kb "$d") |"
+	done
+	echo
+}
+
+report_memory() {
+	cat <<MD
+## 5. hopmilter's memory with 200 concurrent connections
+
+A fresh hopmilter (every check on) and a fresh no-op filter, each driven
+by 200 concurrent sessions for ${MEM_SECS} s; RSS sampled every 0.1 s.
+
+| filter | RSS idle | max RSS under load (target ≤ 32 MiB) | VmHWM | threads (max) | anonymous at end | tx/s |
+|---|---|---|---|---|---|---|
+| hopmilter | $(mib "${MEM[mem,base]}") MiB | **$(mib "${MEM[mem,rss]}") MiB**: $(verdict "$(ge 32768 "${MEM[mem,rss]}")") | $(mib "${MEM[mem,hwm]}") MiB | ${MEM[mem,threads]} | $(mib "${MEM[mem,anon]}") MiB | ${MEM[mem,tps]} |
+| no-op | - | $(mib "${MEM[noop2,rss]}") MiB | $(mib "${MEM[noop2,hwm]}") MiB | ${MEM[noop2,threads]} | $(mib "${MEM[noop2,anon]}") MiB | ${MEM[noop2,tps]} |
+
+MD
+}
+
+# --- main ---------------------------------------------------------------------
+# BENCH_ONLY: run some sections only ("floor postfix relay memory"), for
+# working on one of them; the report then has those sections only.
+BENCH_ONLY=${BENCH_ONLY:-floor postfix relay memory}
+only() { [[ " $BENCH_ONLY " == *" $1 "* ]]; }
+
+report() {
+	report_machine
+	only floor && report_floor
+	only postfix && report_postfix
+	{ only floor || only postfix; } && report_redis
+	only relay && report_relay
+	only memory && report_memory
+	cat "$HM_SRCDIR/tests/bench/analysis.md"
+}
+
+bench_net
+bench_dns
+bench_start_servers
+if only floor; then
+	bench_log "floor: noop and hopmilter at 1, 8 and 64 connections, $ROUNDS rounds of ${FLOOR_SECS}s"
+	floor_section
+fi
+if only postfix; then
+	bench_log "Postfix end to end: none, noop, hopmilter; $ROUNDS rounds of $PF_MSGS messages"
+	pf_section
+fi
+if only floor || only postfix; then
+	bench_log "Redis round trips per message (MONITOR)"
+	redis_monitor
+fi
+if only relay; then
+	bench_log "hoprelay and smtp(8): 1 KiB, 1 MiB, $RELAY_BIG_MB MiB"
+	relay_section
+fi
+if only memory; then
+	bench_log "memory at 200 connections"
+	mem_section
+fi
+report >"$HM_TMP/report.md" || bench_die "writing the report failed"
+cp "$HM_TMP/report.md" "$OUT"
+cat "$HM_TMP/report.md"
+bench_log "written to $OUT in $(( $(date +%s) - BENCH_T0 )) s"
+hm_done
