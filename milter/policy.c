@@ -447,10 +447,21 @@ policy_mail(struct policy_session *s, const char *sender, const char *auth_authe
 		policy_spf(s, v);
 }
 
-/* Is this recipient in a domain the site accepts mail for? */
+/*
+ * Is this recipient in a domain the site accepts mail for?  A local part
+ * with '%', '!' or '@' ("user%elsewhere@example.com",
+ * "elsewhere!user@example.com") names another destination behind ours --
+ * the open-relay trick of the percent hack and bang paths -- so it is never
+ * local, whatever the domain.  Quoting does not make it safe: an MTA
+ * further in (Postfix's allow_percent_hack, swap_bangpath) works on the
+ * unquoted form, and Postfix's own allow_untrusted_routing check refuses
+ * the quoted forms too.
+ */
 static bool
 policy_rcpt_is_local(const struct conf *c, const struct addr *a, enum addr_status st)
 {
+	if (a->routed_local || strpbrk(a->local, "%!@") != NULL)
+		return false;
 	/* RFC 5321 section 4.5.1: "<postmaster>" without a domain must be accepted. */
 	if (st == ADDR_NO_DOMAIN)
 		return strcasecmp(a->local, "postmaster") == 0;

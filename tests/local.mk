@@ -113,6 +113,7 @@ INTEGRATION_TESTS = \
 	tests/integration/postfix-spf.sh \
 	tests/integration/chain.sh \
 	tests/integration/firewall.sh \
+	tests/integration/openrelay.sh \
 	$(RELAY_INTEGRATION_TESTS)
 
 RELAY_INTEGRATION_TESTS = \

@@ -104,7 +104,7 @@ test_inbound(void)
 	policy_rcpt(s, "<@relay.example:frank@example.com>", NULL, &v);
 	CHECK(v.action == POLICY_CONTINUE, "source route ignored");
 	policy_rcpt(s, "<\"frank@elsewhere.example\"@example.com>", NULL, &v);
-	CHECK(v.action == POLICY_CONTINUE, "quoted local part with @");
+	CHECK(v.action == POLICY_REJECT, "quoted local part with @ routes further in");
 	policy_rcpt(s, "<user@[192.0.2.1]>", NULL, &v);
 	CHECK(v.action == POLICY_REJECT, "address literal is not an allowed domain");
 	policy_rcpt(s, "<Postmaster>", NULL, &v);
@@ -113,12 +113,45 @@ test_inbound(void)
 	CHECK(v.action == POLICY_REJECT, "other bare local part refused");
 	policy_rcpt(s, "<x@example.com.evil.example>", NULL, &v);
 	CHECK(v.action == POLICY_REJECT, "allowed name as a label of another domain");
+	/* The open-relay matrix: every way of naming a foreign destination. */
+	static const struct {
+		const char *rcpt;
+		bool local;
+	} relay[] = {
+		{"<x@evilexample.com>", false},              /* suffix without the dot */
+		{"<x@example.com.>", true},                  /* trailing dot */
+		{"<x@EXAMPLE.Com>", true},                   /* case */
+		{"<x@example.com..>", false},                /* not a domain */
+		{"<x%evil.example@example.com>", false},     /* percent hack */
+		{"<evil.example!x@example.com>", false},     /* bang path */
+		{"<x@evil.example@example.com>", false},     /* two @ */
+		{"<\"x%evil.example\"@example.com>", false}, /* quoted: still routes further in */
+		{"<\"x@evil.example\"@example.com>", false},
+		{"<\"x y\"@example.com>", true},           /* quoted, no routing */
+		{"<@example.com:x@evil.example>", false},    /* source route to elsewhere */
+		{"<@example.com,@example.org:x@evil.example>", false},
+		{"<x@[127.0.0.1]>", false},                  /* address literal */
+		{"<x@xn--bcher-kva.example>", false},        /* IDN, A-label, not listed */
+		{"<x@b\xc3\xbc" "cher.example>", false},        /* IDN, U-label (SMTPUTF8) */
+		{"<x@example.com\xc2\xa0>", false},          /* trailing non-ASCII space */
+		{"<x@example.com\r\n>", false},
+		{"<x@sub.example.org>", true},
+		{"<x%y@sub.example.org>", false},
+	};
+	for (size_t i = 0; i < sizeof(relay) / sizeof(relay[0]); i++) {
+		policy_rcpt(s, relay[i].rcpt, NULL, &v);
+		CHECK((v.action == POLICY_CONTINUE) == relay[i].local, "open relay matrix: %s %s",
+		    relay[i].rcpt, relay[i].local ? "accepted" : "refused");
+		if (!relay[i].local)
+			CHECK(v.reason == POLICY_REASON_UNKNOWN_RCPT_DOMAIN && strcmp(v.rcode, "550") == 0,
+			    "open relay matrix: %s refused as unknown-rcpt-domain", relay[i].rcpt);
+	}
 	policy_header(s, "Received", "from core [10.200.0.3] by hop");
 	policy_eom(s, "4Xb9Z1", &e, &v);
 	CHECK(v.action == POLICY_CONTINUE, "eom continues");
 	CHECK(e.n == 0, "inbound mail is never scrubbed");
 	CHECK_STR(last_log, "4Xb9Z1: ACCEPTED ip=192.0.2.7 class=internet from=<alice@sender.example> "
-	    "to=<bob@Example.COM> nrcpt=5 refused=5 scrubbed=0 spf=skipped", "accepted log line");
+	    "to=<bob@Example.COM> nrcpt=8 refused=21 scrubbed=0 spf=skipped", "accepted log line");
 	policy_edits_free(&e);
 	policy_session_free(s);
 	policy_unref(p);
