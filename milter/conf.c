@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -617,11 +619,45 @@ conf_finish(cfg_t *cfg, const char *path, struct conf **out, char *err, size_t e
 	return *out != NULL ? 0 : -1;
 }
 
+/*
+ * A file holding a Redis password must not be writable by every user:
+ * whoever can write it can point hopmilter at their own Redis (and read
+ * the password back from the AUTH it sends), or switch every check off.
+ * Readable by all is only worth a warning: the sample is installed 0640.
+ */
+static int
+conf_check_secret_mode(const struct conf *c, const char *path, char *err, size_t errsz)
+{
+	const struct conf_redis *r = &c->ratelimit.redis;
+	struct stat st;
+
+	if (r->password[0] == '\0' && r->sentinel.password[0] == '\0')
+		return 0;
+	if (stat(path, &st) != 0)
+		return 0;   /* it was just read; a file gone since is the next load's problem */
+	if (st.st_mode & S_IWOTH) {
+		snprintf(err, errsz, "%s: holds a Redis password and every user may write it "
+		    "(mode %04o); chmod o-w %s", path, (unsigned)(st.st_mode & 07777), path);
+		return -1;
+	}
+	if (st.st_mode & S_IROTH)
+		log_warning("%s: holds a Redis password and every user may read it (mode %04o); "
+		    "chmod o-r %s", path, (unsigned)(st.st_mode & 07777), path);
+	return 0;
+}
+
 int
 conf_load(const char *path, struct conf **out, char *err, size_t errsz)
 {
-	return conf_finish(cfgx_parse_file(conf_opts, path, conf_setup, err, errsz), path, out,
-	    err, errsz);
+	if (conf_finish(cfgx_parse_file(conf_opts, path, conf_setup, err, errsz), path, out,
+	    err, errsz) != 0)
+		return -1;
+	if (conf_check_secret_mode(*out, path, err, errsz) != 0) {
+		conf_free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 int

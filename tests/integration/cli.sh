@@ -35,6 +35,31 @@ hm_check "missing file message" test "$out" = "hopmilter: $HM_TMP/missing.conf: 
 "$HOPMILTER" -x >/dev/null 2>&1; rc=$?
 hm_check "bad flag exits 64 (EX_USAGE)" test "$rc" = 64
 
+# A file holding a Redis password: refused when every user may write it,
+# a warning when every user may read it, silent at 0640.
+secret=$HM_TMP/secret.conf
+printf 'allowed_domains = {"example.com"}\nratelimit {\n  redis { password = "s3cret" }\n}\n' >"$secret"
+chmod 0666 "$secret"
+out=$("$HOPMILTER" -n -c "$secret" 2>&1); rc=$?
+hm_check "world-writable file with a Redis password: 78" test "$rc" = 78
+hm_check "world-writable: says why and how to fix it" test "$out" = \
+	"hopmilter: $secret: holds a Redis password and every user may write it (mode 0666); chmod o-w $secret"
+chmod 0644 "$secret"
+out=$("$HOPMILTER" -n -c "$secret" 2>&1); rc=$?
+hm_check "world-readable file with a Redis password: accepted (0)" test "$rc" = 0
+hm_check "world-readable: a warning" eval 'grep -q "holds a Redis password and every user may read it (mode 0644)" <<<"$out"'
+chmod 0640 "$secret"
+out=$("$HOPMILTER" -n -c "$secret" 2>&1); rc=$?
+hm_check "0640 file with a Redis password: accepted silently" eval '[ "$rc" = 0 ] && [ -z "$out" ]'
+printf 'allowed_domains = {"example.com"}\nratelimit {\n  redis { sentinel { master = "m"  addresses = {"127.0.0.1:26379"}  password = "s" } }\n}\n' >"$secret"
+chmod 0666 "$secret"
+out=$("$HOPMILTER" -n -c "$secret" 2>&1); rc=$?
+hm_check "world-writable file with a Sentinel password: 78" eval '[ "$rc" = 78 ] && grep -q "holds a Redis password" <<<"$out"'
+printf 'allowed_domains = {"example.com"}\n' >"$secret"
+chmod 0666 "$secret"
+"$HOPMILTER" -n -c "$secret" >/dev/null 2>&1; rc=$?
+hm_check "world-writable file without a password: accepted" test "$rc" = 0
+
 if [ "$(id -u)" != 0 ]; then
 	hm_log "not root: skipping the privilege checks"
 	hm_done
