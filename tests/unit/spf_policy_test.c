@@ -53,6 +53,9 @@ make_policy(const char *spf)
 	spfcheck_zone_add(sc, "temp.example", SPFCHECK_RR_TIMEOUT, NULL);
 	spfcheck_zone_add(sc, "exp.example", SPFCHECK_RR_TXT, "v=spf1 -all exp=why.exp.example");
 	spfcheck_zone_add(sc, "why.exp.example", SPFCHECK_RR_TXT, "100%% not yours");
+	/* An explanation built from what the client sent (RFC 7208 section 7). */
+	spfcheck_zone_add(sc, "mac.example", SPFCHECK_RR_TXT, "v=spf1 -all exp=why.mac.example");
+	spfcheck_zone_add(sc, "why.mac.example", SPFCHECK_RR_TXT, "%{l} via %{h} from %{i}");
 	policy_set_spfcheck(p, sc);
 	return p;
 }
@@ -235,6 +238,60 @@ test_received_spf_off(void)
 	policy_unref(p);
 }
 
+/* Text safe for smfi_setreply: printable ASCII, no CR/LF, every '%' doubled. */
+static bool
+reply_text_is_safe(const char *t)
+{
+	for (const char *c = t; *c != '\0'; c++) {
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+			return false;
+		if (*c == '%' && *++c != '%')
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The reply text never carries raw client bytes: the domain's explanation
+ * expands the client's local part and HELO name (%{l}, %{h}) into it.
+ */
+static void
+test_hostile_reply_text(void)
+{
+	static const char *const helos[] = {"mail.client.example", "h%x%%y", "h\r\n250 ok", "h\x01\x7f\xc3\xa9"};
+	static const char *const froms[] = {
+		"<a%b%%c@mac.example>", "<\"a\r\nb\"@mac.example>", "<\"a%\x07\xff\"@mac.example>",
+		"<a%s%n%x@mac.example>",
+	};
+	struct policy *p = make_policy("");
+	struct policy_verdict v;
+	int refused = 0;
+
+	for (size_t h = 0; h < sizeof(helos) / sizeof(helos[0]); h++)
+		for (size_t f = 0; f < sizeof(froms) / sizeof(froms[0]); f++) {
+			struct sockaddr_in s4 = {.sin_family = AF_INET};
+			struct policy_session *s;
+
+			inet_pton(AF_INET, "198.51.100.9", &s4.sin_addr);
+			s = policy_session_new(p, (struct sockaddr *)&s4, "client.example");
+			policy_helo(s, helos[h]);
+			policy_mail(s, froms[f], NULL, NULL, &v);
+			if (v.action != POLICY_CONTINUE) {
+				refused++;
+				CHECK(reply_text_is_safe(v.text), "reply text safe for helo %zu from %zu: %s",
+				    h, f, v.text);
+				CHECK(strchr(last_log, '\r') == NULL && strchr(last_log, '\n') == NULL,
+				    "log line has no CR/LF: %s", last_log);
+			}
+			policy_session_free(s);
+		}
+	CHECK(refused == 16, "every hostile sender refused by SPF (%d of 16)", refused);
+	v = mail(p, "198.51.100.9", "<a%b@mac.example>");
+	CHECK_STR(v.text, "SPF validation failed: a%%b via mail.client.example from 198.51.100.9",
+	    "the client's local part arrives escaped in the explanation");
+	policy_unref(p);
+}
+
 int
 main(void)
 {
@@ -245,5 +302,6 @@ main(void)
 	test_dry_run();
 	test_eom_headers();
 	test_received_spf_off();
+	test_hostile_reply_text();
 	return check_done("spf_policy_test");
 }
