@@ -115,6 +115,7 @@ INTEGRATION_TESTS = \
 	tests/integration/firewall.sh \
 	tests/integration/openrelay.sh \
 	tests/integration/faults.sh \
+	tests/integration/faults-hop.sh \
 	$(RELAY_INTEGRATION_TESTS)
 
 RELAY_INTEGRATION_TESTS = \
@@ -149,7 +150,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/integration/concurrency-client.lua tests/tsan.supp tests/valgrind.supp \
 	tests/lib/harness.sh tests/lib/sendmail.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
-	tests/lib/fakesmtp.py tests/lib/chain.sh tests/lib/msgload.py \
+	tests/lib/fakesmtp.py tests/lib/chain.sh tests/lib/msgload.py tests/lib/slowproxy.py \
 	tests/miltertest/rl-client.lua \
 	fail2ban
 

@@ -1,0 +1,104 @@
+#!/bin/bash
+# A hop goes away in the middle of DATA from hoprelay: the message stays in
+# the edge's queue (hoprelay exits 75, Postfix defers it with hoprelay's
+# reason) and is delivered exactly once when the hop is back.
+#
+# edge Postfix --pipe(8)--> hoprelay --> slowproxy --> hop Postfix --> smtp-sink
+#
+# "In the middle of DATA" is made deterministic by tests/lib/slowproxy.py,
+# which passes the message to the hop at 2 MB/s: an 8 MB message takes
+# four seconds, and the hop is killed (`postfix abort`: every process at
+# once, as a crash or a power cut would) once its cleanup has written more
+# than 1 MB of the message into its incoming queue and before the final
+# dot can have been sent.  TLS is left out here (tls = none on this route):
+# the legs with TLS are covered by relay-tls.sh and chain.sh, and what
+# this test is about is the queue.
+. "$(dirname "$0")/../lib/harness.sh"
+
+hm_need_root
+hm_need postfix smtp-sink sendmail python3 "$HOPRELAY"
+
+sink_port=$(hm_free_port)
+hop_port=$(hm_free_port)
+proxy_port=$(hm_free_port)
+edge_port=$(hm_free_port)
+
+hm_start_sink sink "$sink_port"
+hm_postfix hop "$hop_port" "
+relay_domains = example.com
+relay_transport = smtp:[127.0.0.1]:$sink_port
+message_size_limit = 104857600
+" || exit 1
+python3 "$HM_LIBDIR/slowproxy.py" "$proxy_port" "$hop_port" 2000000 >"$HM_TMP/proxy.log" 2>&1 &
+hm_track $!
+hm_wait_grep ready "$HM_TMP/proxy.log" 10 || hm_fail "slowproxy did not start"
+
+cat >"$HM_TMP/hoprelay.conf" <<EOF
+route hop {
+	hops = {"127.0.0.1:$proxy_port"}
+	tls = none
+	helo_name = "edge.test.invalid"
+}
+EOF
+chmod 0644 "$HM_TMP/hoprelay.conf"
+hm_postfix edge "$edge_port" "
+relay_domains = example.com
+relay_transport = hoprelay:hop
+hoprelay_destination_recipient_limit = 1
+message_size_limit = 104857600
+" "
+hoprelay unix - n n - - pipe
+  flags=q user=nobody null_sender=
+  argv=$HOPRELAY -c $HM_TMP/hoprelay.conf -q \${queue_id} -s \${size} -f \${sender} -- \${nexthop} \${recipient}
+" || exit 1
+
+id=middata-1@test
+{
+	printf 'From: <a@sender.example>\nTo: <user@example.com>\nSubject: big\nMessage-Id: <%s>\n\n' "$id"
+	awk 'BEGIN { l = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-+=/0123456"
+		for (i = 0; i < 8 * 1024 * 1024 / 76; i++) print l }'
+} >"$HM_TMP/big.eml"
+sendmail -C "$HM_TMP/edge/etc" -f a@sender.example user@example.com <"$HM_TMP/big.eml"
+hm_check "the edge took the message" test $? = 0
+
+# Wait (bounded) until the hop has more than 1 MB of it in its incoming queue.
+mid=0
+for _ in $(seq 1 300); do
+	if [ -n "$(find "$HM_TMP/hop/queue/incoming" -type f -size +1024k 2>/dev/null)" ]; then
+		mid=1
+		break
+	fi
+	sleep 0.1
+done
+hm_check "the transfer to the hop is under way" test "$mid" = 1
+hm_check "... and not finished (nothing at the sink yet)" eval '! hm_sink_has sink "$id"'
+postfix -c "$HM_TMP/hop/etc" abort >/dev/null 2>&1
+hm_log "hop killed in the middle of DATA"
+
+# The edge defers it with hoprelay's reason.
+deferred=0
+for _ in $(seq 1 200); do
+	grep -q 'relay=hoprelay.*status=deferred' "$HM_TMP/edge/maillog" && { deferred=1; break; }
+	sleep 0.1
+done
+hm_check "the edge deferred it (hoprelay exit 75)" test "$deferred" = 1
+hm_log "edge: $(grep 'status=deferred' "$HM_TMP/edge/maillog" | tail -1 | sed 's/.*status=//')"
+# (pipe(8) moves hoprelay's leading enhanced status code into dsn=.)
+hm_check "the deferral says 4.4.2, names the hop and what happened" \
+	grep -qE "relay=hoprelay.*dsn=4\.4\.2, status=deferred \(127\.0\.0\.1:$proxy_port: lost connection during message transfer" \
+	"$HM_TMP/edge/maillog"
+hm_check "it is in the edge's queue" eval 'postqueue -c "$HM_TMP/edge/etc" -p | grep -q "user@example.com"'
+hm_check "nothing reached the sink" eval '! hm_sink_has sink "$id"'
+
+# The hop comes back (its half-received copy was never queued: no final dot).
+script -qc "postfix -c $HM_TMP/hop/etc start" /dev/null >/dev/null 2>&1
+hm_wait_port 127.0.0.1 "$hop_port" || hm_fail "the hop did not start again"
+postqueue -c "$HM_TMP/edge/etc" -f
+hm_check "delivered once the hop is back" hm_sink_wait sink "$id" 60
+sleep 2
+hm_check "delivered exactly once ($(hm_sink_count sink "$id"))" test "$(hm_sink_count sink "$id")" = 1
+hm_check "the edge's queue is empty" eval '[ -z "$(find "$HM_TMP/edge/queue/deferred" "$HM_TMP/edge/queue/active" -type f)" ]'
+hm_check "the hop's queue is empty" eval '[ -z "$(find "$HM_TMP/hop/queue/deferred" "$HM_TMP/hop/queue/active" "$HM_TMP/hop/queue/incoming" -type f)" ]'
+hm_check "the delivered copy is whole" \
+	eval '[ "$(hm_sink_message sink "$id" | grep -c "^0123456789abcdef")" = "$(grep -c "^0123456789abcdef" "$HM_TMP/big.eml")" ]'
+hm_done
