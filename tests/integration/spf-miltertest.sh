@@ -41,4 +41,25 @@ rc=$?
 sed 's/^/    mt| /' "$HM_TMP/silent.out" >&2
 hm_check "all DNS silent: temperror, no hang (exit $rc)" test "$rc" = 0
 hm_check "all DNS silent: the time budget was what ended it" grep -q 'spf temperror .* deadline=yes' "$HM_TMP/silent/milter.log"
+
+# The only DNS server answers garbage (tests/lib/dnsstub.py): every kind
+# ends in a temperror within the budget -- never a crash, a hang, a pass
+# built from a forged answer, or a permanent verdict.
+sed -e 's/all DNS silent/garbage DNS/g' "$HM_TMP/silent.lua" >"$HM_TMP/garbage.lua"
+for mode in noise wrongid truncated cutrr hugetxt; do
+	addr=$(hm_free_dns_addr)
+	python3 "$HM_DNSSTUB" "$addr" 53 "$mode" &
+	hm_track $!
+	printf 'nameserver %s\n' "$addr" >"$HM_TMP/resolv-$mode.conf"
+	chmod 0644 "$HM_TMP/resolv-$mode.conf"
+	mkdir -p "$HM_TMP/$mode"
+	t0=$(date +%s%N)
+	(cd "$HM_TMP/$mode" && HM_TMP=$HM_TMP/$mode hm_in_resolv "$HM_TMP/resolv-$mode.conf" \
+		miltertest -s "$HM_TMP/garbage.lua") >"$HM_TMP/$mode.out" 2>&1
+	rc=$?
+	sed 's/^/    mt| /' "$HM_TMP/$mode.out" >&2
+	hm_log "DNS $mode: MAIL answered after $((($(date +%s%N) - t0) / 1000000))ms, session included (timeout 2s)"
+	hm_check "DNS $mode: temperror (451), no crash, no hang (exit $rc)" test "$rc" = 0
+	hm_check "DNS $mode: hopmilter still running after it" eval '! grep -qE "AddressSanitizer|Segmentation|abort" "$HM_TMP/$mode/milter.log"'
+done
 hm_done
