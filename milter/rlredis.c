@@ -654,19 +654,27 @@ rl_timed_cmd(struct rl_slot *slot, int64_t deadline_ms, int argc, const char **a
 	return redisCommandArgv(slot->c, argc, argv, lens);
 }
 
-/* Map the script's {allowed, retry_after_ms, tier}. */
-static enum rlredis_result
-rl_interpret(const redisReply *rep, long *retry_after_ms, int *tier)
+/* Map the script's {allowed, retry_after_ms, tier} (rlredis.h). */
+enum rlredis_result
+rlredis_interpret(const void *reply, int nkeys, long *retry_after_ms, int *tier)
 {
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3)
+	const redisReply *rep = reply;
+	long long allowed, retry, t;
+
+	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3)
 		return RLREDIS_UNAVAILABLE;
 	for (size_t i = 0; i < 3; i++)
-		if (rep->element[i]->type != REDIS_REPLY_INTEGER)
+		if (rep->element[i] == NULL || rep->element[i]->type != REDIS_REPLY_INTEGER)
 			return RLREDIS_UNAVAILABLE;
-	if (rep->element[0]->integer == 1)
+	allowed = rep->element[0]->integer;
+	retry = rep->element[1]->integer;
+	t = rep->element[2]->integer;
+	if (allowed == 1)
 		return RLREDIS_ALLOWED;
-	*retry_after_ms = (long)rep->element[1]->integer;
-	*tier = (int)rep->element[2]->integer;
+	if (allowed != 0 || retry < 0 || retry > RLREDIS_RETRY_MAX || t < 1 || t > nkeys)
+		return RLREDIS_UNAVAILABLE;
+	*retry_after_ms = (long)retry;
+	*tier = (int)t;
 	return RLREDIS_LIMITED;
 }
 
@@ -740,7 +748,7 @@ rlredis_gcra(struct rlredis *r, int nkeys, const char *const *keys,
 			rl_warn_reply(r, why);
 		rl_release(r, slot, false, rl_error_means_down(rep->str) ? why : NULL);
 	} else {
-		res = rl_interpret(rep, retry_after_ms, tier);
+		res = rlredis_interpret(rep, nkeys, retry_after_ms, tier);
 		if (res == RLREDIS_UNAVAILABLE)
 			rl_warn_reply(r, "not the script's {allowed, retry_after_ms, tier}");
 		rl_release(r, slot, res != RLREDIS_UNAVAILABLE, NULL);

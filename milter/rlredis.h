@@ -64,4 +64,16 @@ const char *rlredis_sha1(const struct rlredis *r);
 enum rlredis_result rlredis_gcra(struct rlredis *r, int nkeys, const char *const *keys,
     const long long *interval_us, const long long *tau_us, long *retry_after_ms, int *tier);
 
+/*
+ * What the script's reply means, for rlredis_gcra() and the fuzz harness:
+ * `reply` is a hiredis redisReply (void * keeps hiredis out of this
+ * header).  Anything but {allowed 0|1, retry_after_ms 0..RLREDIS_RETRY_MAX,
+ * tier 1..nkeys} -- from a wrong script, a proxy, or a hostile server --
+ * is RLREDIS_UNAVAILABLE, so no number from the network reaches the reply
+ * text unchecked.
+ */
+#define RLREDIS_RETRY_MAX (24L * 3600 * 1000)
+enum rlredis_result rlredis_interpret(const void *reply, int nkeys, long *retry_after_ms,
+    int *tier);
+
 #endif
