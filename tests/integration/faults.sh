@@ -69,18 +69,27 @@ delivered_once() {
 	return $bad
 }
 
+# fault_under_load TAG OUT PID AFTER RESTART...: 80 messages (Message-IDs
+# TAG-N@test, replies in OUT) from 4 parallel senders; PID is SIGKILLed
+# after 15 replies and RESTART run after AFTER; returns when all are sent.
+fault_under_load() {
+	local tag=$1 out=$2 pid=$3 after=$4 loadpid
+	shift 4
+	python3 "$load" 127.0.0.1 "$smtp_port" "$out" "$tag" 80 4 0.05 &
+	loadpid=$!
+	hm_track "$loadpid"
+	wait_replies "$out" 15 || hm_fail "$tag: the load did not start"
+	kill -KILL "$pid"
+	hm_log "$tag: process $pid SIGKILLed after $(wc -l <"$out") replies"
+	wait_replies "$out" "$after" || hm_fail "$tag: the load stalled during the fault"
+	"$@" || hm_fail "$tag: $1 did not start again"
+	hm_log "$tag: $1 done after $(wc -l <"$out") replies"
+	wait "$loadpid"
+}
+
 # --- A. hopmilter killed with SIGKILL, then started again --------------------
 outa=$HM_TMP/replies-a
-python3 "$load" 127.0.0.1 "$smtp_port" "$outa" kill 80 4 0.05 &
-loadpid=$!
-hm_track $loadpid
-wait_replies "$outa" 15 || hm_fail "A: the load did not start"
-kill -KILL "$HM_MILTER_PID"
-hm_log "A: hopmilter SIGKILLed after $(wc -l <"$outa") replies"
-wait_replies "$outa" 40 || hm_fail "A: the load stalled while hopmilter was down"
-hm_start_milter "$HM_TMP/hopmilter.conf" || hm_fail "A: hopmilter did not start again"
-hm_log "A: hopmilter started again after $(wc -l <"$outa") replies"
-wait "$loadpid"
+fault_under_load kill "$outa" "$HM_MILTER_PID" 40 hm_start_milter "$HM_TMP/hopmilter.conf"
 total=$(wc -l <"$outa")
 acc=$(replies "$outa" 250) def=$(replies "$outa" '4[0-9][0-9]') other=$((total - acc - def))
 hm_log "A: $total replies: $acc accepted, $def deferred, $other other"
@@ -110,17 +119,7 @@ hm_check "A: every retried message delivered exactly once" delivered_once "$retr
 outb=$HM_TMP/replies-b
 down0=$(grep -c 'redis=down' "$mlog")
 up0=$(grep -c 'redis=up' "$mlog")
-python3 "$load" 127.0.0.1 "$smtp_port" "$outb" redis 80 4 0.05 &
-loadpid=$!
-hm_track $loadpid
-wait_replies "$outb" 15 || hm_fail "B: the load did not start"
-kill -KILL "$(hm_redis_pid rl)"
-hm_log "B: Redis SIGKILLed after $(wc -l <"$outb") replies"
-hm_wait_grep "redis=down" "$mlog" 10 || hm_fail "B: hopmilter did not notice"
-wait_replies "$outb" 45 || hm_fail "B: the load stalled while Redis was down"
-hm_start_redis rl "$redis_port" || hm_fail "B: redis-server did not start again"
-hm_log "B: Redis started again after $(wc -l <"$outb") replies"
-wait "$loadpid"
+fault_under_load redis "$outb" "$(hm_redis_pid rl)" 45 hm_start_redis rl "$redis_port"
 total=$(wc -l <"$outb")
 acc=$(replies "$outb" 250)
 hm_log "B: $total replies: $acc accepted"
