@@ -38,7 +38,9 @@ hm.rcpt(c, "<carol@foreign.example>", SMFIR_REPLYCODE, "foreign domain refused f
 hm.rcpt(c, "<dave@Mail.Example.ORG.>", SMFIR_CONTINUE, "dotted entry covers subdomains, any case")
 hm.rcpt(c, "<eve@www.example.com>", SMFIR_REPLYCODE, "undotted entry is exact")
 hm.rcpt(c, "<@hop.example:frank@example.com>", SMFIR_CONTINUE, "source route ignored")
-hm.rcpt(c, "<\"x@foreign.example\"@example.com>", SMFIR_CONTINUE, "quoted local part with @")
+hm.rcpt(c, "<\"x@foreign.example\"@example.com>", SMFIR_REPLYCODE, "quoted local part with @ routes further in")
+hm.rcpt(c, "<x%foreign.example@example.com>", SMFIR_REPLYCODE, "percent hack refused")
+hm.rcpt(c, "<\"x y\"@example.com>", SMFIR_CONTINUE, "quoted local part without routing")
 hm.rcpt(c, "<user@example.com.foreign.example>", SMFIR_REPLYCODE, "allowed name inside a foreign domain")
 hm.header(c, "From", "alice@sender.example")
 hm.header(c, "Received", "from x ([10.200.0.9]) by y")
@@ -46,7 +48,7 @@ hm.eom(c, SMFIR_CONTINUE, "message accepted")
 hm.check(not mt.eom_check(c, MT_HDRDELETE), "inbound mail keeps its Received headers")
 hm.log_has("BLOCKED reason=unknown%-rcpt%-domain action=reject ip=192%.0%.2%.7 from=<alice@sender%.example> to=<carol@foreign%.example>",
 	"unknown-rcpt-domain log line")
-hm.log_has("NOQUEUE: ACCEPTED ip=192%.0%.2%.7 class=internet from=<alice@sender%.example> to=<bob@example%.com> nrcpt=4 refused=3",
+hm.log_has("NOQUEUE: ACCEPTED ip=192%.0%.2%.7 class=internet from=<alice@sender%.example> to=<bob@example%.com> nrcpt=4 refused=5",
 	"ACCEPTED log line")
 
 -- Message 3: the null sender is never banned.
