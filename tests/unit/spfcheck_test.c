@@ -298,6 +298,10 @@ test_claims(void)
 		{"(nested (comment) here) mx.test.invalid; none", true},
 		{"\"mx.test.invalid\"; dkim=pass", true},
 		{"mx.test.invalid", true},
+		/* Folded as an MTA passes it on (the milter sees the line breaks). */
+		{"\n\tmx.test.invalid;\n\tspf=pass smtp.mailfrom=x", true},
+		{"\r\n mx.test.invalid\r\n ; spf=pass", true},
+		{" (a\r\n\tcomment) mx.test.invalid; none", true},
 		{"mx.test.invalid.evil.example; spf=pass", false},
 		{"other.example; spf=pass (mx.test.invalid)", false},
 		{"mx.test.invalidx; spf=pass", false},
