@@ -1,7 +1,9 @@
 #!/bin/bash
 # A hop goes away in the middle of DATA from hoprelay: the message stays in
 # the edge's queue (hoprelay exits 75, Postfix defers it with hoprelay's
-# reason) and is delivered exactly once when the hop is back.
+# reason) and is delivered exactly once when the hop is back.  Then the
+# one window where a copy is duplicated: the hop's reply to the final dot
+# is lost.
 #
 # edge Postfix --pipe(8)--> hoprelay --> slowproxy --> hop Postfix --> smtp-sink
 #
@@ -101,4 +103,37 @@ hm_check "the edge's queue is empty" eval '[ -z "$(find "$HM_TMP/edge/queue/defe
 hm_check "the hop's queue is empty" eval '[ -z "$(find "$HM_TMP/hop/queue/deferred" "$HM_TMP/hop/queue/active" "$HM_TMP/hop/queue/incoming" -type f)" ]'
 hm_check "the delivered copy is whole" \
 	eval '[ "$(hm_sink_message sink "$id" | grep -c "^0123456789abcdef")" = "$(grep -c "^0123456789abcdef" "$HM_TMP/big.eml")" ]'
+
+# The one window where a duplicate is possible (RFC 1047): the hop has the
+# final dot and queues the message, but its 250 never reaches hoprelay.
+# hoprelay cannot know the hop took it, so it exits 75 and the edge sends
+# it again: two copies, by design -- the alternative would be to risk
+# losing it.  A second proxy cuts the first session right after the dot;
+# the route points there (hoprelay reads its file for every message).
+cut_port=$(hm_free_port)
+python3 "$HM_LIBDIR/slowproxy.py" "$cut_port" "$hop_port" 0 cut-once >"$HM_TMP/cut.log" 2>&1 &
+hm_track $!
+hm_wait_grep ready "$HM_TMP/cut.log" 10 || hm_fail "the cutting proxy did not start"
+sed -i "s/127.0.0.1:$proxy_port/127.0.0.1:$cut_port/" "$HM_TMP/hoprelay.conf"
+id2=window-1@test
+printf 'From: <a@sender.example>\nTo: <user@example.com>\nSubject: small\nMessage-Id: <%s>\n\nhello\n' "$id2" |
+	sendmail -C "$HM_TMP/edge/etc" -f a@sender.example user@example.com
+deferred=0
+for _ in $(seq 1 200); do
+	grep -q "relay=hoprelay.*status=deferred.*$cut_port" "$HM_TMP/edge/maillog" && { deferred=1; break; }
+	sleep 0.1
+done
+hm_check "reply to the dot lost: the edge deferred it" test "$deferred" = 1
+hm_log "edge: $(grep "status=deferred.*$cut_port" "$HM_TMP/edge/maillog" | tail -1 | sed 's/.*status=//')"
+hm_check "... while the hop had already taken it" hm_sink_wait sink "$id2" 30
+postqueue -c "$HM_TMP/edge/etc" -f
+copies=0
+for _ in $(seq 1 300); do
+	copies=$(hm_sink_count sink "$id2")
+	[ "$copies" -ge 2 ] && break
+	sleep 0.1
+done
+hm_check "sent again and delivered: exactly two copies, the RFC 1047 duplicate ($copies)" test "$copies" = 2
+hm_check "the edge logged one delivery per message, after the deferrals" \
+	test "$(grep -c "relay=hoprelay.*status=sent" "$HM_TMP/edge/maillog")" = 2
 hm_done
