@@ -78,12 +78,8 @@ postfix -c "$HM_TMP/hop/etc" abort >/dev/null 2>&1
 hm_log "hop killed in the middle of DATA"
 
 # The edge defers it with hoprelay's reason.
-deferred=0
-for _ in $(seq 1 200); do
-	grep -q 'relay=hoprelay.*status=deferred' "$HM_TMP/edge/maillog" && { deferred=1; break; }
-	sleep 0.1
-done
-hm_check "the edge deferred it (hoprelay exit 75)" test "$deferred" = 1
+hm_check "the edge deferred it (hoprelay exit 75)" \
+	hm_wait_grep 'relay=hoprelay.*status=deferred' "$HM_TMP/edge/maillog" 20
 hm_log "edge: $(grep 'status=deferred' "$HM_TMP/edge/maillog" | tail -1 | sed 's/.*status=//')"
 # (pipe(8) moves hoprelay's leading enhanced status code into dsn=.)
 hm_check "the deferral says 4.4.2, names the hop and what happened" \
@@ -118,12 +114,8 @@ sed -i "s/127.0.0.1:$proxy_port/127.0.0.1:$cut_port/" "$HM_TMP/hoprelay.conf"
 id2=window-1@test
 printf 'From: <a@sender.example>\nTo: <user@example.com>\nSubject: small\nMessage-Id: <%s>\n\nhello\n' "$id2" |
 	sendmail -C "$HM_TMP/edge/etc" -f a@sender.example user@example.com
-deferred=0
-for _ in $(seq 1 200); do
-	grep -q "relay=hoprelay.*status=deferred.*$cut_port" "$HM_TMP/edge/maillog" && { deferred=1; break; }
-	sleep 0.1
-done
-hm_check "reply to the dot lost: the edge deferred it" test "$deferred" = 1
+hm_check "reply to the dot lost: the edge deferred it" \
+	hm_wait_grep "relay=hoprelay.*status=deferred.*$cut_port" "$HM_TMP/edge/maillog" 20
 hm_log "edge: $(grep "status=deferred.*$cut_port" "$HM_TMP/edge/maillog" | tail -1 | sed 's/.*status=//')"
 hm_check "... while the hop had already taken it" hm_sink_wait sink "$id2" 30
 postqueue -c "$HM_TMP/edge/etc" -f
