@@ -33,24 +33,32 @@ mp_fail(struct mp_conn *c, const char *what)
 	return -1;
 }
 
+/* A connected stream socket to `sa`, or -1 with errno set. */
+static int
+mp_connect_sa(const struct sockaddr *sa, socklen_t len)
+{
+	int fd;
+
+	if ((fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	if (connect(fd, sa, len) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int
 mp_connect_unix(const char *path)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	int fd;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return mp_connect_sa((struct sockaddr *)&sun, sizeof(sun));
 }
 
 /* inet:PORT@ADDR with a numeric IPv4 address. */
@@ -59,20 +67,13 @@ mp_connect_inet(const char *spec)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET};
 	const char *at = strchr(spec, '@');
-	int fd;
 
 	if (at == NULL || inet_pton(AF_INET, at + 1, &sin.sin_addr) != 1) {
 		errno = EINVAL;
 		return -1;
 	}
 	sin.sin_port = htons((uint16_t)atoi(spec));
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return mp_connect_sa((struct sockaddr *)&sin, sizeof(sin));
 }
 
 int
