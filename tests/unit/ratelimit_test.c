@@ -1,16 +1,19 @@
 /*
  * Unit tests: the rate-limit facade (milter/ratelimit.c): Redis key names
  * (version, hash tag, prefixes, IPv4/IPv6 masking, v4-mapped), GCRA
- * parameters through the local-only mode, and the configuration section.
+ * parameters through the local-only mode, the configuration section, and
+ * what a script reply from Redis may mean (rlredis_interpret).
  */
 #include "config.h"
 
+#include <hiredis/hiredis.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "conf.h"
 #include "ratelimit.h"
+#include "rlredis.h"
 
 static struct conf *
 load(const char *text)
@@ -157,11 +160,70 @@ test_conf(void)
 	}
 }
 
+/* The reply, as bytes on the wire, through hiredis's parser into rlredis_interpret(). */
+static enum rlredis_result
+interpret(const char *wire, int nkeys, long *retry, int *tier)
+{
+	redisReader *rd = redisReaderCreate();
+	void *reply = NULL;
+	enum rlredis_result r = RLREDIS_UNAVAILABLE;
+
+	if (redisReaderFeed(rd, wire, strlen(wire)) == REDIS_OK &&
+	    redisReaderGetReply(rd, &reply) == REDIS_OK && reply != NULL)
+		r = rlredis_interpret(reply, nkeys, retry, tier);
+	else
+		r = (enum rlredis_result)-1;
+	freeReplyObject(reply);
+	redisReaderFree(rd);
+	return r;
+}
+
+static void
+test_interpret(void)
+{
+	static const struct {
+		const char *wire;
+		int nkeys;
+		enum rlredis_result want;
+		long retry;
+		int tier;
+	} cases[] = {
+		{"*3\r\n:1\r\n:0\r\n:0\r\n", 1, RLREDIS_ALLOWED, -1, -1},
+		{"*3\r\n:0\r\n:20000\r\n:1\r\n", 1, RLREDIS_LIMITED, 20000, 1},
+		{"*3\r\n:0\r\n:0\r\n:2\r\n", 2, RLREDIS_LIMITED, 0, 2},
+		{"*3\r\n:0\r\n:86400000\r\n:1\r\n", 1, RLREDIS_LIMITED, 86400000, 1},
+		/* A retry of LLONG_MAX once overflowed the reply's arithmetic. */
+		{"*3\r\n:0\r\n:9223372036854775807\r\n:1\r\n", 1, RLREDIS_UNAVAILABLE, -1, -1},
+		{"*3\r\n:0\r\n:86400001\r\n:1\r\n", 1, RLREDIS_UNAVAILABLE, -1, -1},
+		{"*3\r\n:0\r\n:-5\r\n:1\r\n", 1, RLREDIS_UNAVAILABLE, -1, -1},
+		{"*3\r\n:0\r\n:100\r\n:2\r\n", 1, RLREDIS_UNAVAILABLE, -1, -1},   /* tier 2 of 1 key */
+		{"*3\r\n:0\r\n:100\r\n:0\r\n", 2, RLREDIS_UNAVAILABLE, -1, -1},
+		{"*3\r\n:2\r\n:100\r\n:1\r\n", 1, RLREDIS_UNAVAILABLE, -1, -1},   /* allowed is 0 or 1 */
+		{"*2\r\n:1\r\n:0\r\n", 1, RLREDIS_UNAVAILABLE, -1, -1},
+		{"*3\r\n:0\r\n$3\r\n100\r\n:1\r\n", 1, RLREDIS_UNAVAILABLE, -1, -1},
+		{"-NOSCRIPT No matching script\r\n", 1, RLREDIS_UNAVAILABLE, -1, -1},
+		{"*3\r\n*1\r\n:1\r\n:0\r\n:1\r\n", 1, RLREDIS_UNAVAILABLE, -1, -1},
+		{":1\r\n", 1, RLREDIS_UNAVAILABLE, -1, -1},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		long retry = -1;
+		int tier = -1;
+		enum rlredis_result r = interpret(cases[i].wire, cases[i].nkeys, &retry, &tier);
+
+		CHECK(r == cases[i].want, "reply %zu: result %d, want %d", i, (int)r, (int)cases[i].want);
+		if (cases[i].want == RLREDIS_LIMITED)
+			CHECK(retry == cases[i].retry && tier == cases[i].tier,
+			    "reply %zu: retry %ld tier %d", i, retry, tier);
+	}
+}
+
 int
 main(void)
 {
 	test_keys();
 	test_local_only();
 	test_conf();
+	test_interpret();
 	return check_done("ratelimit_test");
 }
