@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -335,6 +336,117 @@ test_ratelimit(void)
 	policy_unref(p);
 }
 
+/* Text safe for smfi_setreply: printable ASCII, no CR/LF, every '%' doubled. */
+static bool
+reply_text_is_safe(const char *t)
+{
+	for (const char *c = t; *c != '\0'; c++) {
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+			return false;
+		if (*c == '%' && *++c != '%')
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A BLOCKED line whose client fields cannot add, split or move a field:
+ * printable ASCII only, exactly `fields` space-separated fields, "ip=IP"
+ * fourth after the queue id, and every field after the prefix a key=value.
+ */
+static bool
+log_line_is_safe(const char *line, const char *ip, int fields)
+{
+	char want_ip[64], copy[sizeof(last_log)];
+	int n = 0;
+
+	for (const char *c = line; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+			return false;
+	snprintf(want_ip, sizeof(want_ip), "ip=%s", ip);
+	snprintf(copy, sizeof(copy), "%s", line);
+	for (char *save = NULL, *f = strtok_r(copy, " ", &save); f != NULL;
+	    f = strtok_r(NULL, " ", &save)) {
+		n++;
+		if (n == 5 && strcmp(f, want_ip) != 0)
+			return false;
+		if (n > 2 && strchr(f, '=') == NULL)
+			return false;
+	}
+	return n == fields;
+}
+
+/* What a hostile client may put in its HELO, sender and recipient. */
+static const char *const hostile_local[] = {
+	"a%s%n%x", "\"a\r\nb\"", "\"250 ok\r\n\"", "\"\x01\x07\x7f\x1b[2J\"", "\"\xc3\xa9\xff\"",
+	"\"%%%\"", "\"a b=c ip=1.2.3.4\"",
+};
+
+static void
+hostile_helo(char *buf, size_t sz, size_t i)
+{
+	static const char *const h[] = {"h%x%%y", "h\r\n250 ok", "h\x01\x7f\xc3\xa9", "ip=6.6.6.6 x"};
+
+	if (i < sizeof(h) / sizeof(h[0])) {
+		snprintf(buf, sz, "%s", h[i]);
+		return;
+	}
+	memset(buf, '%', sz - 1);   /* longer than any buffer on the way */
+	buf[sz - 1] = '\0';
+}
+
+/* Check one refusal: reason, reply text and log line. */
+static void
+check_hostile(const struct policy_verdict *v, enum policy_reason want, const char *ip,
+    int fields, const char *what)
+{
+	CHECK(v->action != POLICY_CONTINUE && v->reason == want, "%s: refused as %s (got %s)",
+	    what, policy_reason_name(want), policy_reason_name(v->reason));
+	CHECK(reply_text_is_safe(v->text), "%s: reply text safe: %s", what, v->text);
+	CHECK(log_line_is_safe(last_log, ip, fields), "%s: log line keeps its %d fields: %s", what,
+	    fields, last_log);
+}
+
+/*
+ * Every refusal path with hostile HELO, sender and recipient strings: the
+ * reply text reaches smfi_setreply as safe text and the log line keeps
+ * its fields.  (spf-fail, whose explanation expands client text, is in
+ * spf_policy_test.)
+ */
+static void
+test_hostile_text(void)
+{
+	struct policy *p = make_policy("ratelimit { rate = 1  period = 1h  burst = 1  redis { host = \"\" } }");
+	struct policy_verdict v;
+	char helo[700], addr[900], what[64];
+
+	for (size_t h = 0; h < 5; h++)
+		for (size_t l = 0; l < sizeof(hostile_local) / sizeof(hostile_local[0]); l++) {
+			struct policy_session *s = session(p, "192.0.2.66"), *t = session(p, "10.200.0.66");
+
+			hostile_helo(helo, sizeof(helo), h);
+			policy_helo(s, helo);
+			policy_helo(t, helo);
+			snprintf(what, sizeof(what), "helo %zu local %zu", h, l);
+			snprintf(addr, sizeof(addr), "<%s@evil.example>", hostile_local[l]);
+			policy_mail(s, addr, NULL, NULL, &v);
+			check_hostile(&v, POLICY_REASON_BANNED_DOMAIN, "192.0.2.66", 7, what);
+			snprintf(addr, sizeof(addr), "<%s@sender.example>", hostile_local[l]);
+			policy_mail(s, addr, NULL, NULL, &v);   /* the burst, or already limited */
+			policy_mail(s, addr, NULL, NULL, &v);
+			check_hostile(&v, POLICY_REASON_RATELIMITED, "192.0.2.66", 7, what);
+			snprintf(addr, sizeof(addr), "<%s@foreign.example>", hostile_local[l]);
+			policy_rcpt(s, addr, NULL, &v);
+			check_hostile(&v, POLICY_REASON_UNKNOWN_RCPT_DOMAIN, "192.0.2.66", 8, what);
+			policy_mail(t, addr, NULL, NULL, &v);
+			policy_rcpt(t, addr, NULL, &v);
+			check_hostile(&v, POLICY_REASON_OUTBOUND_DISABLED, "10.200.0.66", 8, what);
+			policy_session_free(s);
+			policy_session_free(t);
+		}
+	policy_unref(p);
+}
+
 int
 main(void)
 {
@@ -347,5 +459,6 @@ main(void)
 	test_unknown_client();
 	test_install_reload();
 	test_ratelimit();
+	test_hostile_text();
 	return check_done("policy_test");
 }
