@@ -12,22 +12,29 @@
 # four seconds, and the hop is killed (`postfix abort`: every process at
 # once, as a crash or a power cut would) once its cleanup has written more
 # than 1 MB of the message into its incoming queue and before the final
-# dot can have been sent.  TLS is left out here (tls = none on this route):
-# the legs with TLS are covered by relay-tls.sh and chain.sh, and what
-# this test is about is the queue.
+# dot can have been sent.  This leg is TLS as in the deployment (tls =
+# required, the hop's key pinned): the proxy only passes bytes along.
+# The duplicate window needs a proxy that sees the final dot, so that
+# second part runs without TLS (the TLS legs themselves are covered by
+# relay-tls.sh and chain.sh; what it is about is the queue).
 . "$(dirname "$0")/../lib/harness.sh"
 
 hm_need_root
-hm_need postfix smtp-sink sendmail python3 "$HOPRELAY"
+hm_need postfix smtp-sink sendmail python3 openssl "$HOPRELAY"
 
 sink_port=$(hm_free_port)
 hop_port=$(hm_free_port)
 proxy_port=$(hm_free_port)
 edge_port=$(hm_free_port)
 
+pki=$HM_TMP/pki
+hm_ca ca && hm_cert ca hop hop.test.invalid || { hm_fail "no certificates"; hm_done; }
 hm_start_sink sink "$sink_port"
 hm_postfix hop "$hop_port" "
 relay_domains = example.com
+smtpd_tls_security_level = may
+smtpd_tls_chain_files = $pki/hop.key, $pki/hop.crt
+smtpd_tls_loglevel = 1
 relay_transport = smtp:[127.0.0.1]:$sink_port
 message_size_limit = 104857600
 " || exit 1
@@ -35,14 +42,20 @@ python3 "$HM_LIBDIR/slowproxy.py" "$proxy_port" "$hop_port" 2000000 >"$HM_TMP/pr
 hm_track $!
 hm_wait_grep ready "$HM_TMP/proxy.log" 10 || hm_fail "slowproxy did not start"
 
-cat >"$HM_TMP/hoprelay.conf" <<EOF
-route hop {
-	hops = {"127.0.0.1:$proxy_port"}
-	tls = none
-	helo_name = "edge.test.invalid"
+# route_conf PORT TLS: the edge's one route, to the hop through the proxy
+# on PORT (hoprelay reads its file for every message).
+route_conf() {
+	if [ "$2" = tls ]; then
+		printf 'route hop {\n\thops = {"127.0.0.1:%s"}\n\ttls = required\n\tca_file = "%s"\n' "$1" "$pki/ca.crt"
+		printf '\tserver_name = "hop.test.invalid"\n\tpins = {"%s"}\n' "$(hm_pin "$pki/hop.crt")"
+	else
+		printf 'route hop {\n\thops = {"127.0.0.1:%s"}\n\ttls = none\n' "$1"
+	fi
+	printf '\thelo_name = "edge.test.invalid"\n}\n'
 }
-EOF
+route_conf "$proxy_port" tls >"$HM_TMP/hoprelay.conf"
 chmod 0644 "$HM_TMP/hoprelay.conf"
+hm_check "hoprelay -n accepts the TLS route" "$HOPRELAY" -n -c "$HM_TMP/hoprelay.conf"
 hm_postfix edge "$edge_port" "
 relay_domains = example.com
 relay_transport = hoprelay:hop
@@ -73,6 +86,7 @@ for _ in $(seq 1 300); do
 	sleep 0.1
 done
 hm_check "the transfer to the hop is under way" test "$mid" = 1
+hm_check "... over TLS" grep -q 'TLS connection established from' "$HM_TMP/hop/maillog"
 hm_check "... and not finished (nothing at the sink yet)" eval '! hm_sink_has sink "$id"'
 postfix -c "$HM_TMP/hop/etc" abort >/dev/null 2>&1
 hm_log "hop killed in the middle of DATA"
@@ -110,7 +124,7 @@ cut_port=$(hm_free_port)
 python3 "$HM_LIBDIR/slowproxy.py" "$cut_port" "$hop_port" 0 cut-once >"$HM_TMP/cut.log" 2>&1 &
 hm_track $!
 hm_wait_grep ready "$HM_TMP/cut.log" 10 || hm_fail "the cutting proxy did not start"
-sed -i "s/127.0.0.1:$proxy_port/127.0.0.1:$cut_port/" "$HM_TMP/hoprelay.conf"
+route_conf "$cut_port" none >"$HM_TMP/hoprelay.conf"
 id2=window-1@test
 printf 'From: <a@sender.example>\nTo: <user@example.com>\nSubject: small\nMessage-Id: <%s>\n\nhello\n' "$id2" |
 	sendmail -C "$HM_TMP/edge/etc" -f a@sender.example user@example.com
