@@ -8,4 +8,3 @@ lib_libhopcommon_a_SOURCES = \
 	lib/esc.c lib/esc.h \
 	lib/log.c lib/log.h \
 	lib/netaddr.c lib/netaddr.h
-lib_libhopcommon_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)

@@ -25,11 +25,11 @@
 
 #include <libmilter/mfapi.h>
 
-#include "conf.h"
+#include "policy/conf.h"
 #include "daemon.h"
 #include "log.h"
 #include "mlfi.h"
-#include "policy.h"
+#include "policy/policy.h"
 
 static const char *hm_conf_path = CONF_DEFAULT_PATH;
 static sigset_t hm_usr1;

@@ -1,25 +1,27 @@
-# milter/: the policy core (a convenience library shared by the daemon and
-# the unit tests) and the hopmilter daemon that adapts it to libmilter.
-noinst_LIBRARIES += milter/libhoppolicy.a
-milter_libhoppolicy_a_SOURCES = \
-	milter/conf.c milter/conf.h \
-	milter/dset.c milter/dset.h \
-	milter/policy.c milter/policy.h \
-	milter/ratelimit.c milter/ratelimit.h \
-	milter/rllocal.c milter/rllocal.h \
-	milter/rlredis.c milter/rlredis.h \
-	milter/rlscript.h \
-	milter/scrub.c milter/scrub.h \
-	milter/authres.c milter/authres.h \
-	milter/spfcheck.c milter/spfcheck.h \
-	milter/spfdns.c milter/spfdns.h
-nodist_milter_libhoppolicy_a_SOURCES = milter/rlscript.c
-milter_libhoppolicy_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/milter
-milter_libhoppolicy_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(HIREDIS_CFLAGS) $(OPENSSL_CFLAGS)
+# milter/: the hopmilter daemon.  The policy core lives in milter/policy/
+# (a convenience library shared by the daemon, the unit tests and the
+# fuzzers, with no libmilter in it); the files directly in milter/ are the
+# libmilter face that adapts it.  tests/layout.sh enforces the split.
+noinst_LIBRARIES += milter/policy/libhoppolicy.a
+milter_policy_libhoppolicy_a_SOURCES = \
+	milter/policy/authres.c milter/policy/authres.h \
+	milter/policy/conf.c milter/policy/conf.h \
+	milter/policy/dset.c milter/policy/dset.h \
+	milter/policy/policy.c milter/policy/policy.h \
+	milter/policy/ratelimit.c milter/policy/ratelimit.h \
+	milter/policy/rllocal.c milter/policy/rllocal.h \
+	milter/policy/rlredis.c milter/policy/rlredis.h \
+	milter/policy/rlscript.h \
+	milter/policy/scrub.c milter/policy/scrub.h \
+	milter/policy/spfcheck.c milter/policy/spfcheck.h \
+	milter/policy/spfdns.c milter/policy/spfdns.h
+nodist_milter_policy_libhoppolicy_a_SOURCES = milter/policy/rlscript.c
+# The generated rlscript.c sits in the build tree and finds its header here.
+milter_policy_libhoppolicy_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/milter/policy
 
 # The rate-limit script is compiled in, byte for byte (see rlscript.h).
-milter/rlscript.c: $(top_srcdir)/redis/gcra.lua
-	$(AM_V_GEN)$(MKDIR_P) milter && { \
+milter/policy/rlscript.c: $(top_srcdir)/redis/gcra.lua
+	$(AM_V_GEN)$(MKDIR_P) milter/policy && { \
 	  echo '/* Generated from redis/gcra.lua by make: do not edit. */'; \
 	  echo '#include "rlscript.h"'; \
 	  echo 'const unsigned char rlscript_gcra[] = {'; \
@@ -27,10 +29,10 @@ milter/rlscript.c: $(top_srcdir)/redis/gcra.lua
 	  echo '};'; \
 	  echo 'const size_t rlscript_gcra_len = sizeof(rlscript_gcra);'; \
 	} >$@.tmp && mv $@.tmp $@
-CLEANFILES += milter/rlscript.c
+CLEANFILES += milter/policy/rlscript.c
 
 # Link order: the policy library first, then what it uses.
-HOPPOLICY_LIBS = milter/libhoppolicy.a lib/libhopcommon.a $(CONFUSE_LIBS) $(SPF2_LIBS) \
+HOPPOLICY_LIBS = milter/policy/libhoppolicy.a lib/libhopcommon.a $(CONFUSE_LIBS) $(SPF2_LIBS) \
 	$(HIREDIS_LIBS) $(OPENSSL_LIBS)
 
 sbin_PROGRAMS += milter/hopmilter
@@ -38,7 +40,6 @@ milter_hopmilter_SOURCES = \
 	milter/hopmilter.c \
 	milter/mlfi.c milter/mlfi.h \
 	milter/daemon.c milter/daemon.h
-milter_hopmilter_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
 milter_hopmilter_LDADD = $(HOPPOLICY_LIBS) $(MILTER_LIBS)
 
 dist_man_MANS += milter/hopmilter.8 milter/hopmilter.conf.5

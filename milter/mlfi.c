@@ -17,7 +17,7 @@
 
 #include "log.h"
 #include "mlfi.h"
-#include "policy.h"
+#include "policy/policy.h"
 
 /* The no-reply steps libmilter agreed to; it offers the same set to every connection. */
 static atomic_ulong mlfi_noreply;

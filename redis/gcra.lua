@@ -3,7 +3,7 @@
 -- hopmilter compiles these exact bytes in and calls them with EVALSHA
 -- (falling back to EVAL after NOSCRIPT); the SHA1 it logs at start-up is
 -- `sha1sum redis/gcra.lua`.  Change nothing here without bumping the key
--- version ("v1") in milter/ratelimit.c: nodes running different scripts
+-- version ("v1") in milter/policy/ratelimit.c: nodes running different scripts
 -- must not share keys.
 --
 -- KEYS[i]     the bucket of tier i: 1 = the client network, 2 = its subnet

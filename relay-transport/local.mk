@@ -11,14 +11,12 @@ relay_transport_libhoprelay_a_SOURCES = \
 	relay-transport/smtpc.c relay-transport/smtpc.h \
 	relay-transport/tlsc.c relay-transport/tlsc.h \
 	relay-transport/xfer.c relay-transport/xfer.h
-relay_transport_libhoprelay_a_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(OPENSSL_CFLAGS)
 
 # Link order: the relay library first, then what it uses.
 HOPRELAY_LIBS = relay-transport/libhoprelay.a lib/libhopcommon.a $(CONFUSE_LIBS) $(OPENSSL_LIBS)
 
 sbin_PROGRAMS += relay-transport/hoprelay
 relay_transport_hoprelay_SOURCES = relay-transport/hoprelay.c
-relay_transport_hoprelay_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(OPENSSL_CFLAGS)
 relay_transport_hoprelay_LDADD = $(HOPRELAY_LIBS)
 
 dist_man_MANS += relay-transport/hoprelay.8 relay-transport/hoprelay.conf.5

@@ -3,93 +3,34 @@
 # swaks and fail2ban-regex.  Integration tests need root (private Postfix
 # instances); without it they skip, and with HM_NO_SKIP=1 (CI) they fail.
 
+# Unit tests, laid out like the code: tests/unit/{policy,relay,lib}/NAME_test.c.
+# Each is one program built from its one source file and linked with the
+# default LDADD below (every convenience library; the linker takes only what
+# a test uses), so adding a test is adding its name here.
 UNIT_TESTS = \
-	tests/unit/addr_test \
-	tests/unit/conf_test \
-	tests/unit/dset_test \
-	tests/unit/esc_test \
-	tests/unit/netaddr_test \
-	tests/unit/policy_test \
-	tests/unit/scrub_test \
-	tests/unit/spfcheck_test \
-	tests/unit/ratelimit_test \
-	tests/unit/rllocal_test \
-	tests/unit/spf_policy_test \
-	$(RELAY_UNIT_TESTS)
+	tests/unit/lib/addr_test \
+	tests/unit/lib/esc_test \
+	tests/unit/lib/netaddr_test \
+	tests/unit/policy/conf_test \
+	tests/unit/policy/dset_test \
+	tests/unit/policy/policy_test \
+	tests/unit/policy/ratelimit_test \
+	tests/unit/policy/rllocal_test \
+	tests/unit/policy/scrub_test \
+	tests/unit/policy/spf_policy_test \
+	tests/unit/policy/spfcheck_test \
+	tests/unit/relay/msgin_test \
+	tests/unit/relay/outcome_test \
+	tests/unit/relay/route_test \
+	tests/unit/relay/smtpc_test
 check_PROGRAMS += $(UNIT_TESTS)
-UNIT_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/milter -I$(top_srcdir)/tests/unit
-UNIT_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS)
-UNIT_LDADD = $(HOPPOLICY_LIBS)
-
-tests_unit_addr_test_SOURCES = tests/unit/addr_test.c tests/unit/check.h
-tests_unit_addr_test_CPPFLAGS = $(UNIT_CPPFLAGS)
-tests_unit_addr_test_LDADD = $(UNIT_LDADD)
-tests_unit_conf_test_SOURCES = tests/unit/conf_test.c
-tests_unit_conf_test_CPPFLAGS = $(UNIT_CPPFLAGS)
-tests_unit_conf_test_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_conf_test_LDADD = $(UNIT_LDADD)
-tests_unit_dset_test_SOURCES = tests/unit/dset_test.c
-tests_unit_dset_test_CPPFLAGS = $(UNIT_CPPFLAGS)
-tests_unit_dset_test_LDADD = $(UNIT_LDADD)
-tests_unit_esc_test_SOURCES = tests/unit/esc_test.c
-tests_unit_esc_test_CPPFLAGS = $(UNIT_CPPFLAGS)
-tests_unit_esc_test_LDADD = $(UNIT_LDADD)
-tests_unit_netaddr_test_SOURCES = tests/unit/netaddr_test.c
-tests_unit_netaddr_test_CPPFLAGS = $(UNIT_CPPFLAGS)
-tests_unit_netaddr_test_LDADD = $(UNIT_LDADD)
-tests_unit_policy_test_SOURCES = tests/unit/policy_test.c
-tests_unit_policy_test_CPPFLAGS = $(UNIT_CPPFLAGS)
-tests_unit_policy_test_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_policy_test_LDADD = $(UNIT_LDADD)
-tests_unit_ratelimit_test_SOURCES = tests/unit/ratelimit_test.c
-tests_unit_ratelimit_test_CPPFLAGS = $(UNIT_CPPFLAGS)
-tests_unit_ratelimit_test_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_ratelimit_test_LDADD = $(UNIT_LDADD)
-tests_unit_rllocal_test_SOURCES = tests/unit/rllocal_test.c
-tests_unit_rllocal_test_CPPFLAGS = $(UNIT_CPPFLAGS)
-tests_unit_rllocal_test_LDADD = $(UNIT_LDADD)
-tests_unit_scrub_test_SOURCES = tests/unit/scrub_test.c
-tests_unit_scrub_test_CPPFLAGS = $(UNIT_CPPFLAGS)
-tests_unit_scrub_test_LDADD = $(UNIT_LDADD)
-tests_unit_spfcheck_test_SOURCES = tests/unit/spfcheck_test.c
-tests_unit_spfcheck_test_CPPFLAGS = $(UNIT_CPPFLAGS)
-tests_unit_spfcheck_test_LDADD = $(UNIT_LDADD)
-tests_unit_spf_policy_test_SOURCES = tests/unit/spf_policy_test.c
-tests_unit_spf_policy_test_CPPFLAGS = $(UNIT_CPPFLAGS)
-tests_unit_spf_policy_test_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_spf_policy_test_LDADD = $(UNIT_LDADD)
+LDADD = milter/policy/libhoppolicy.a relay-transport/libhoprelay.a lib/libhopcommon.a \
+	$(CONFUSE_LIBS) $(SPF2_LIBS) $(HIREDIS_LIBS) $(OPENSSL_LIBS)
+EXTRA_DIST += tests/unit/check.h
 
 # The RFC 7208 test suite through spfcheck: a driver, not a test by itself.
 check_PROGRAMS += tests/conformance/spf_conformance
-tests_conformance_spf_conformance_SOURCES = tests/conformance/spf_conformance.c
-tests_conformance_spf_conformance_CPPFLAGS = $(UNIT_CPPFLAGS)
-tests_conformance_spf_conformance_LDADD = $(UNIT_LDADD)
 CONFORMANCE_TESTS = tests/conformance/rfc7208.sh
-
-# hoprelay's modules.
-RELAY_UNIT_TESTS = \
-	tests/unit/msgin_test \
-	tests/unit/outcome_test \
-	tests/unit/route_test \
-	tests/unit/smtpc_test
-RELAY_UNIT_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/relay-transport -I$(top_srcdir)/tests/unit
-RELAY_UNIT_CFLAGS = $(AM_CFLAGS) $(CONFUSE_CFLAGS) $(OPENSSL_CFLAGS)
-tests_unit_msgin_test_SOURCES = tests/unit/msgin_test.c
-tests_unit_msgin_test_CPPFLAGS = $(RELAY_UNIT_CPPFLAGS)
-tests_unit_msgin_test_CFLAGS = $(RELAY_UNIT_CFLAGS)
-tests_unit_msgin_test_LDADD = $(HOPRELAY_LIBS)
-tests_unit_outcome_test_SOURCES = tests/unit/outcome_test.c
-tests_unit_outcome_test_CPPFLAGS = $(RELAY_UNIT_CPPFLAGS)
-tests_unit_outcome_test_CFLAGS = $(RELAY_UNIT_CFLAGS)
-tests_unit_outcome_test_LDADD = $(HOPRELAY_LIBS)
-tests_unit_route_test_SOURCES = tests/unit/route_test.c
-tests_unit_route_test_CPPFLAGS = $(RELAY_UNIT_CPPFLAGS)
-tests_unit_route_test_CFLAGS = $(RELAY_UNIT_CFLAGS)
-tests_unit_route_test_LDADD = $(HOPRELAY_LIBS)
-tests_unit_smtpc_test_SOURCES = tests/unit/smtpc_test.c
-tests_unit_smtpc_test_CPPFLAGS = $(RELAY_UNIT_CPPFLAGS)
-tests_unit_smtpc_test_CFLAGS = $(RELAY_UNIT_CFLAGS)
-tests_unit_smtpc_test_LDADD = $(HOPRELAY_LIBS)
 
 MILTERTEST_TESTS = \
 	tests/miltertest/verdicts.lua \
@@ -127,7 +68,11 @@ RELAY_INTEGRATION_TESTS = \
 # fail2ban-regex reads the logs the other tests wrote, so it runs after them.
 LOG_CHECK_TESTS = tests/integration/fail2ban.sh
 
-TESTS += $(UNIT_TESTS) $(CONFORMANCE_TESTS) $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS)
+# The layering of the tree (tests/layout.sh says which rules).
+LAYOUT_TESTS = tests/layout.sh
+EXTRA_DIST += $(LAYOUT_TESTS)
+
+TESTS += $(LAYOUT_TESTS) $(UNIT_TESTS) $(CONFORMANCE_TESTS) $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS)
 TEST_EXTENSIONS = .sh .lua
 SH_LOG_COMPILER = $(BASH)
 LUA_LOG_COMPILER = $(BASH) $(top_srcdir)/tests/miltertest/run.sh
@@ -148,9 +93,9 @@ EXTRA_DIST += $(CONFORMANCE_TESTS) tests/conformance/yaml2cases.py \
 	tests/conformance/README tests/conformance/expected-failures
 EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/integration/concurrency-client.lua tests/tsan.supp tests/valgrind.supp \
-	tests/lib/harness.sh tests/lib/sendmail.sh tests/miltertest/run.sh tests/miltertest/common.lua \
+	tests/lib/harness.sh tests/lib/sendmail-instance.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
-	tests/lib/fakesmtp.py tests/lib/chain.sh tests/lib/msgload.py tests/lib/slowproxy.py \
+	tests/lib/fakesmtp.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py \
 	tests/miltertest/rl-client.lua \
 	fail2ban
 
@@ -170,7 +115,7 @@ check-valgrind:
 
 # `make fuzz`: build the libFuzzer harnesses (clang, ASan+UBSan) and run each
 # for FUZZ_TIME seconds (default 60).  CI runs them for 30 s each.
-fuzz: milter/rlscript.c
+fuzz: milter/policy/rlscript.c
 	srcdir='$(abs_top_srcdir)' builddir='$(abs_top_builddir)' \
 	FUZZ_TIME="$${FUZZ_TIME:-60}" $(BASH) $(top_srcdir)/tests/fuzz/run.sh
 .PHONY: fuzz
@@ -184,6 +129,7 @@ check_PROGRAMS += $(HM_BENCH_PROGS)
 tests_bench_mdriver_SOURCES = tests/bench/mdriver.c tests/bench/mproto.c tests/bench/mproto.h \
 	tests/bench/hist.c tests/bench/hist.h
 tests_bench_mdriver_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/bench
+tests_bench_mdriver_LDADD =
 tests_bench_noop_SOURCES = tests/bench/noop.c
 tests_bench_noop_LDADD = $(MILTER_LIBS)
 bench: $(sbin_PROGRAMS) $(HM_BENCH_PROGS) tests/bench/rsspeak.so

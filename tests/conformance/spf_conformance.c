@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "spfcheck.h"
+#include "milter/policy/spfcheck.h"
 
 #define FIELDS 7
 

@@ -1,6 +1,6 @@
 /*
  * fuzz_authres - libFuzzer harness for the SPF header builders
- * (milter/authres.c).  The answer's text fields carry client and DNS text
+ * (milter/policy/authres.c).  The answer's text fields carry client and DNS text
  * (HELO name, sender, explanation); whatever they hold, the headers must
  * stay headers: no CR, every LF followed by a tab (a folded line), no line
  * of 998 bytes or more.  authres_claims() gets the raw input too.
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authres.h"
+#include "milter/policy/authres.h"
 #include "netaddr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,6 +1,6 @@
 /*
  * fuzz_conf - libFuzzer harness for hopmilter.conf parsing (libconfuse
- * plus milter/conf.c and lib/cfgx.c).  A file is either accepted, or
+ * plus milter/policy/conf.c and lib/cfgx.c).  A file is either accepted, or
  * refused with a message that starts with the file name.
  */
 #include "config.h"
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
+#include "milter/policy/conf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../relay-transport/msgin.h"
+#include "relay-transport/msgin.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

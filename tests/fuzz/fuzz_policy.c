@@ -1,6 +1,6 @@
 /*
  * fuzz_policy - libFuzzer harness driving a whole policy session
- * (milter/policy.c) the way the milter callbacks do, from a script of
+ * (milter/policy/policy.c) the way the milter callbacks do, from a script of
  * lines: "L<helo>", "M<sender>", "R<rcpt>", "H<name>:<value>", "E" (end of
  * message), "A" (abort).  The first line is the client address.  Checks
  * that verdicts are well-formed: a refusal carries a 4xx or 5xx code that
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "policy.h"
+#include "milter/policy/policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "rlredis.h"
+#include "milter/policy/rlredis.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 /*
  * fuzz_scrub - libFuzzer harness for Received header scrubbing
- * (milter/scrub.c): header values come straight from the message.  An
+ * (milter/policy/scrub.c): header values come straight from the message.  An
  * address the scrubber reports must really lie in the given networks.
  */
 #include "config.h"
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "netaddr.h"
-#include "scrub.h"
+#include "milter/policy/scrub.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../relay-transport/smtpc.h"
+#include "relay-transport/smtpc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The whole deployment on one machine (tests/lib/chain.sh): internet
+# The whole deployment on one machine (tests/lib/chain-nodes.sh): internet
 # clients -> edge (Postfix + hopmilter with SPF, Redis rate limit, domains,
 # ban list) -> hops -> core, and back out to an internet sink, every VPN leg
 # hoprelay with TLS, pins and client certificates, every node running the
@@ -21,7 +21,7 @@
 #      its client address (IPv4 and IPv6), nothing accepted.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$HM_LIBDIR/spfdns.sh"
-. "$HM_LIBDIR/chain.sh"
+. "$HM_LIBDIR/chain-nodes.sh"
 
 hm_chain_need
 hm_need fail2ban-regex

@@ -7,7 +7,7 @@
 # (sendmail-conf/hoprelay.mc, mailertable.hoprelay): hoprelay carries it
 # with TLS and a pinned key to a next-hop Postfix, which hands it to a sink.
 . "$(dirname "$0")/../lib/harness.sh"
-. "$HM_LIBDIR/sendmail.sh"
+. "$HM_LIBDIR/sendmail-instance.sh"
 
 hm_need_sendmail
 hm_need swaks smtp-sink postfix openssl redis-server "$HOPMILTER" "$HOPRELAY"

@@ -1,5 +1,5 @@
 /*
- * Unit tests: the in-process GCRA table (milter/rllocal.c) with made-up
+ * Unit tests: the in-process GCRA table (milter/policy/rllocal.c) with made-up
  * clocks: burst, steady rate, retry-after, refused requests not charged,
  * two tiers charged together, idle entries forgotten, the table's bound
  * and eviction, and many threads charging one bucket exactly.
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "rllocal.h"
+#include "tests/unit/check.h"
+#include "milter/policy/rllocal.h"
 
 #define SEC 1000000LL
 

@@ -1,5 +1,5 @@
 /*
- * Unit tests: the rate-limit facade (milter/ratelimit.c): Redis key names
+ * Unit tests: the rate-limit facade (milter/policy/ratelimit.c): Redis key names
  * (version, hash tag, prefixes, IPv4/IPv6 masking, v4-mapped), GCRA
  * parameters through the local-only mode, the configuration section, and
  * what a script reply from Redis may mean (rlredis_interpret).
@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "conf.h"
-#include "ratelimit.h"
-#include "rlredis.h"
+#include "tests/unit/check.h"
+#include "milter/policy/conf.h"
+#include "milter/policy/ratelimit.h"
+#include "milter/policy/rlredis.h"
 
 static struct conf *
 load(const char *text)

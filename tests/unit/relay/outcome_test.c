@@ -4,8 +4,8 @@
 #include <string.h>
 #include <sysexits.h>
 
-#include "check.h"
-#include "outcome.h"
+#include "tests/unit/check.h"
+#include "relay-transport/outcome.h"
 
 static void
 set_reply(struct xfer_status *st, const char *line)

@@ -1,4 +1,4 @@
-# sendmail.sh - run a real Sendmail for the tests, from its unpacked Debian
+# sendmail-instance.sh - run a real Sendmail for the tests, from its unpacked Debian
 # packages (tools/deps puts them in /var/cache/hopmilter-tests/sendmail:
 # sendmail-bin conflicts with postfix, so it cannot be installed).
 #

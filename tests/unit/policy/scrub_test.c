@@ -1,9 +1,9 @@
-/* Unit tests: finding internal addresses in Received headers (milter/scrub.c). */
+/* Unit tests: finding internal addresses in Received headers (milter/policy/scrub.c). */
 #include "config.h"
 
-#include "check.h"
+#include "tests/unit/check.h"
 #include "netaddr.h"
-#include "scrub.h"
+#include "milter/policy/scrub.h"
 
 static struct net_list
 nets(const char **list)

@@ -4,7 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include "check.h"
+#include "tests/unit/check.h"
 #include "netaddr.h"
 
 static void

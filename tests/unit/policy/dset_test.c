@@ -1,10 +1,10 @@
-/* Unit tests: domain sets (milter/dset.c). */
+/* Unit tests: domain sets (milter/policy/dset.c). */
 #include "config.h"
 
 #include <stdio.h>
 
-#include "check.h"
-#include "dset.h"
+#include "tests/unit/check.h"
+#include "milter/policy/dset.h"
 
 int
 main(void)

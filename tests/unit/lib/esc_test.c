@@ -1,7 +1,7 @@
 /* Unit tests: escaping for log fields and SMTP replies (lib/esc.c). */
 #include "config.h"
 
-#include "check.h"
+#include "tests/unit/check.h"
 #include "esc.h"
 
 int

@@ -1,4 +1,4 @@
-# chain.sh - the whole deployment on one machine, for the chain tests and
+# chain-nodes.sh - the whole deployment on one machine, for the chain tests and
 # tools/demo (source after harness.sh and spfdns.sh).
 #
 #   swaks --XCLIENT--> edge: Postfix + hopmilter (SPF, Redis rate limit,
@@ -74,7 +74,7 @@ hm_chain_main() {
 	hm_chain_map "$HM_SRCDIR/postfix-conf/main.cf.$role" "$d/etc"
 	cat <<EOF
 
-# --- this machine's values (tests/lib/chain.sh) ---
+# --- this machine's values (tests/lib/chain-nodes.sh) ---
 $( [ "$role" = core ] || echo "myhostname = $node.vpn.example.com" )
 smtpd_tls_chain_files = $pki/$node.key, $pki/$node.crt
 smtpd_tls_CAfile = $pki/vpnca.crt
@@ -97,7 +97,7 @@ EOF
 # $HM_CHAIN_OUTBOUND.  Values from the README's example, VPN mapped.
 hm_chain_milter_conf() {
 	cat >"$HM_TMP/hopmilter.conf.new" <<EOF
-# The chain's hopmilter.conf (tests/lib/chain.sh); see milter/hopmilter.conf.
+# The chain's hopmilter.conf (tests/lib/chain-nodes.sh); see milter/hopmilter.conf.
 socket = "inet:$HM_CHAIN_MILTER_PORT@127.0.0.1"
 user = "nobody"
 pid_file = ""
@@ -157,7 +157,7 @@ hm_chain_routes() {
 		fi
 		n=$HM_TMP/$HM_CHAIN_SELF/hoprelay.conf
 		{
-			echo "# hoprelay.conf of $HM_CHAIN_SELF (tests/lib/chain.sh)"
+			echo "# hoprelay.conf of $HM_CHAIN_SELF (tests/lib/chain-nodes.sh)"
 			[ ${#in[@]} -gt 0 ] && hm_chain_route core "${in[@]}"
 			[ ${#out[@]} -gt 0 ] && hm_chain_route edge "${out[@]}"
 		} >"$n.new"

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "msgin.h"
+#include "tests/unit/check.h"
+#include "relay-transport/msgin.h"
 
 /* Convert `in` split into pieces of `step` bytes; the DATA as a string. */
 static const char *

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "smtpc.h"
+#include "tests/unit/check.h"
+#include "relay-transport/smtpc.h"
 
 /* Feed `lines` (NULL-terminated) into a reply; the last feed result. */
 static enum smtpc_feed

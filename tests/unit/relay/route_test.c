@@ -5,8 +5,8 @@
 #include <string.h>
 #include <syslog.h>
 
-#include "check.h"
-#include "route.h"
+#include "tests/unit/check.h"
+#include "relay-transport/route.h"
 
 #define PIN_A "GTIFZ8xBpBcyvxqWsaxH2yurcvcinE3HErYvmgh1rlM="
 #define PIN_B "qEHa3GZhDigRKqUk7NN1wEGbU+nEC/MXCAkYHcCoaHc="

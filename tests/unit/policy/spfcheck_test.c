@@ -1,5 +1,5 @@
 /*
- * Unit tests: SPF evaluation (milter/spfcheck.c, spfdns.c) against an
+ * Unit tests: SPF evaluation (milter/policy/spfcheck.c, spfdns.c) against an
  * offline zone served through libspf2's zone resolver -- every result,
  * libspf2's INVALID mapped to temperror/permerror, include and redirect
  * chains, IPv6, the null sender and the HELO identity, explanations, the
@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authres.h"
-#include "check.h"
+#include "milter/policy/authres.h"
+#include "tests/unit/check.h"
 #include "log.h"
-#include "spfcheck.h"
+#include "milter/policy/spfcheck.h"
 
 static void
 quiet(int prio, const char *text, void *arg)

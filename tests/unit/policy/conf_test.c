@@ -1,12 +1,12 @@
-/* Unit tests: hopmilter.conf parsing, defaults and errors with line numbers (milter/conf.c). */
+/* Unit tests: hopmilter.conf parsing, defaults and errors with line numbers (milter/policy/conf.c). */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 
-#include "check.h"
-#include "conf.h"
+#include "tests/unit/check.h"
+#include "milter/policy/conf.h"
 
 static void
 test_defaults(void)

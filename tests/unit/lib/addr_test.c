@@ -2,7 +2,7 @@
 #include "config.h"
 
 #include "addr.h"
-#include "check.h"
+#include "tests/unit/check.h"
 #include "domain.h"
 
 static void

@@ -1,5 +1,5 @@
 /*
- * Unit tests: the policy core (milter/policy.c) driven without libmilter:
+ * Unit tests: the policy core (milter/policy/policy.c) driven without libmilter:
  * classes, verdicts, dry run, per-message reset, header scrubbing edits,
  * and the exact log lines (the fail2ban contract).
  */
@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "tests/unit/check.h"
 #include "log.h"
-#include "policy.h"
+#include "milter/policy/policy.h"
 
 static char last_log[4096];
 static int log_lines;

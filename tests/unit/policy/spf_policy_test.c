@@ -1,5 +1,5 @@
 /*
- * Unit tests: SPF in the policy core (milter/policy.c) with an offline
+ * Unit tests: SPF in the policy core (milter/policy/policy.c) with an offline
  * checker: the verdict, reply and log line for each result under the
  * default and configured actions, dry run, trusted clients, the header
  * edits at end of message (forged Authentication-Results deleted before
@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "tests/unit/check.h"
 #include "log.h"
-#include "policy.h"
+#include "milter/policy/policy.h"
 
 static char last_log[4096];
 
