@@ -61,10 +61,11 @@ hm_block_signals(void)
 static void
 hm_usage(FILE *fp)
 {
-	fprintf(fp, "usage: hopmilter [-c FILE] [-f] [-n] [-V]\n"
+	fprintf(fp, "usage: hopmilter [-c FILE] [-f] [-n] [-C] [-V]\n"
 	    "  -c FILE  configuration file (default %s)\n"
 	    "  -f       stay in the foreground and log to stderr\n"
 	    "  -n       check the configuration and exit (0 ok, 78 error)\n"
+	    "  -C       exit 1 while a valid configuration names no allowed_domains, else 0\n"
 	    "  -V       print the version and exit\n", CONF_DEFAULT_PATH);
 }
 
@@ -229,21 +230,47 @@ hm_serve(struct policy *pol, int ready_fd)
 	return 0;
 }
 
+/*
+ * -C, the unit's ExecCondition=: an edge whose allowed_domains is still the
+ * shipped empty list would refuse every inbound recipient with a 5xx, so
+ * the unit is skipped (exit 1) instead of started.  An invalid file passes
+ * (exit 0): ExecStartPre's -n then fails the unit with FILE:LINE, which a
+ * skipped condition would hide.
+ */
+static int
+hm_ready_check(struct policy *pol, const char *err)
+{
+	int rc = 0;
+
+	if (pol == NULL) {
+		fprintf(stderr, "hopmilter: %s\n", err);
+		return 0;
+	}
+	if (dset_count(policy_conf(pol)->allowed_domains) == 0) {
+		fprintf(stderr, "hopmilter: %s: allowed_domains is empty: not starting until it names "
+		    "the domains this edge accepts mail for\n", hm_conf_path);
+		rc = 1;
+	}
+	policy_unref(pol);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
-	bool foreground = false, check_only = false, as_root = geteuid() == 0;
+	bool foreground = false, check_only = false, ready_check = false, as_root = geteuid() == 0;
 	char err[1024];
 	struct policy *pol;
 	uid_t uid = 0;
 	gid_t gid = 0;
 	int opt, rc, ready_fd = -1;
 
-	while ((opt = getopt(argc, argv, "c:fnVh")) != -1) {
+	while ((opt = getopt(argc, argv, "c:fnCVh")) != -1) {
 		switch (opt) {
 		case 'c': hm_conf_path = optarg; break;
 		case 'f': foreground = true; break;
 		case 'n': check_only = true; break;
+		case 'C': ready_check = true; break;
 		case 'V': hm_version(); return 0;
 		case 'h': hm_usage(stdout); return 0;
 		default: hm_usage(stderr); return EX_USAGE;
@@ -254,6 +281,8 @@ main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	pol = hm_load(hm_conf_path, err, sizeof(err));
+	if (ready_check)
+		return hm_ready_check(pol, err);
 	if (pol == NULL) {
 		fprintf(stderr, "hopmilter: %s\n", err);
 		return EX_CONFIG;
