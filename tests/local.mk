@@ -47,6 +47,7 @@ INTEGRATION_TESTS = \
 	tests/integration/cli.sh \
 	tests/integration/concurrency.sh \
 	tests/integration/install.sh \
+	tests/integration/debpkg.sh \
 	tests/integration/postfix-policy.sh \
 	tests/integration/sendmail.sh \
 	tests/integration/spf-miltertest.sh \
