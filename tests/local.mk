@@ -48,6 +48,7 @@ INTEGRATION_TESTS = \
 	tests/integration/concurrency.sh \
 	tests/integration/install.sh \
 	tests/integration/debpkg.sh \
+	tests/integration/deps.sh \
 	tests/integration/postfix-policy.sh \
 	tests/integration/sendmail.sh \
 	tests/integration/spf-miltertest.sh \

@@ -1,12 +1,14 @@
 #!/bin/bash
 # `make install` with Debian's layout into a DESTDIR: every file where a
 # Debian admin expects it, the installed programs and configuration work,
-# man pages render without warnings, systemd accepts the units, a changed
-# configuration survives reinstall and uninstall, and uninstall leaves
-# nothing else behind.
+# man pages render without warnings, systemd accepts the units, the README's
+# post-install steps (systemd-sysusers, systemd-tmpfiles) give the accounts,
+# owners and modes the unit needs, so its ExecCondition/ExecStartPre run as
+# User=hopmilter succeed; a changed configuration survives reinstall and
+# uninstall, and uninstall leaves nothing else behind.
 . "$(dirname "$0")/../lib/harness.sh"
 
-hm_need make man systemd-analyze "$HOPMILTER"
+hm_need make man systemd-analyze setpriv "$HOPMILTER"
 [ -f "$HM_BUILDDIR/Makefile" ] || hm_skip "no Makefile in $HM_BUILDDIR"
 
 dest=$HM_TMP/dest
@@ -17,7 +19,7 @@ hm_check "make install succeeds" test $? = 0
 
 for f in usr/sbin/hopmilter usr/share/man/man8/hopmilter.8 usr/share/man/man5/hopmilter.conf.5 \
 	etc/hopmilter/hopmilter.conf usr/lib/systemd/system/hopmilter.service \
-	usr/lib/sysusers.d/hopmilter.conf usr/lib/tmpfiles.d/hopmilter.conf \
+	usr/lib/sysusers.d/hopmilter.conf usr/lib/tmpfiles.d/hopmilter.conf usr/lib/sysusers.d/hoprelay.conf \
 	etc/fail2ban/filter.d/hopmilter.conf etc/fail2ban/jail.d/hopmilter.conf \
 	usr/share/doc/hopmilter/examples/postfix-conf/main.cf.edge \
 	usr/share/doc/hopmilter/examples/sendmail-conf/hopmilter.mc \
@@ -29,13 +31,13 @@ for f in hoprelay; do
 	[ -x "$HM_BUILDDIR/relay-transport/$f" ] && hm_check "installed /usr/sbin/$f" test -x "$dest/usr/sbin/$f"
 done
 if [ -x "$HM_BUILDDIR/relay-transport/hoprelay" ]; then
-	for f in usr/share/man/man8/hoprelay.8 usr/share/man/man5/hoprelay.conf.5 etc/hopmilter/hoprelay.conf \
+	for f in usr/share/man/man8/hoprelay.8 usr/share/man/man5/hoprelay.conf.5 etc/hoprelay/hoprelay.conf \
 		usr/share/doc/hopmilter/examples/postfix-conf/transport.edge \
 		usr/share/doc/hopmilter/examples/sendmail-conf/hoprelay.mc; do
 		hm_check "installed /$f" test -f "$dest/$f"
 	done
 	hm_check "hoprelay.conf is readable by the pipe(8) user" \
-		test "$(stat -c %a "$dest/etc/hopmilter/hoprelay.conf")" = 644
+		test "$(stat -c %a "$dest/etc/hoprelay/hoprelay.conf")" = 644
 fi
 hm_check "configuration is not world-readable (it may hold a Redis password)" \
 	test "$(stat -c %a "$dest/etc/hopmilter/hopmilter.conf")" = 640
@@ -64,6 +66,42 @@ if command -v systemd-sysusers >/dev/null; then
 	hm_check "sysusers entries create the hopmilter user" eval 'echo "$out" | grep -q "Creating user .hopmilter."'
 fi
 
+# The README's post-install steps, applied to the DESTDIR as to /: the
+# accounts (systemd-sysusers), then owners and modes (systemd-tmpfiles).
+# The third step, usermod -a -G hopmilter postfix, needs a postfix account
+# the DESTDIR has not; tests/integration/debpkg.sh covers it on the system.
+systemd-sysusers --root="$dest" >>"$HM_TMP/install.log" 2>&1
+hm_check "systemd-sysusers creates hopmilter and hoprelay" eval \
+	'grep -q "^hopmilter:x:[0-9]*:[0-9]*:.*:/usr/sbin/nologin$" "$dest/etc/passwd" &&
+	grep -q "^hoprelay:x:[0-9]*:[0-9]*:.*:/usr/sbin/nologin$" "$dest/etc/passwd"'
+systemd-tmpfiles --root="$dest" --create >>"$HM_TMP/install.log" 2>&1
+hm_check "systemd-tmpfiles --create succeeds" test $? = 0
+uid=$(awk -F: '$1 == "hopmilter" { print $3 }' "$dest/etc/passwd")
+gid=$(awk -F: '$1 == "hopmilter" { print $3 }' "$dest/etc/group")
+ids() { stat -c '%u:%g %a' "$dest/$1"; }
+hm_check "/etc/hopmilter is root:hopmilter 0750 ($(ids etc/hopmilter))" test "$(ids etc/hopmilter)" = "0:$gid 750"
+hm_check "hopmilter.conf is root:hopmilter 0640 ($(ids etc/hopmilter/hopmilter.conf))" \
+	test "$(ids etc/hopmilter/hopmilter.conf)" = "0:$gid 640"
+hm_check "/run/hopmilter is hopmilter:hopmilter 0750" test "$(ids run/hopmilter)" = "$uid:$gid 750"
+hm_check "the socket directory in Postfix's chroot is hopmilter:hopmilter 0750" \
+	test "$(ids var/spool/postfix/hopmilter)" = "$uid:$gid 750"
+# The unit's checks, as its User=/Group= (the paths pointed at the DESTDIR).
+unit=$dest/usr/lib/systemd/system/hopmilter.service
+as_unit() {
+	local line
+	line=$(sed -n "s/^$1=//p" "$unit" | sed "s| /usr/sbin/| $dest/usr/sbin/|; s|^/usr/sbin/|$dest/usr/sbin/|; s| /etc/| $dest/etc/|")
+	# shellcheck disable=SC2086
+	setpriv --reuid="$uid" --regid="$gid" --clear-groups $line
+}
+out=$(as_unit ExecStartPre 2>&1)
+hm_check "the unit's ExecStartPre, as hopmilter, reads the configuration${out:+: $out}" test -z "$out"
+out=$(as_unit ExecCondition 2>&1); rc=$?
+hm_check "the unit's ExecCondition skips the start while allowed_domains is empty (exit $rc)" \
+	eval '[ "$rc" = 1 ] && echo "$out" | grep -q "allowed_domains is empty"'
+sed -i 's|^allowed_domains = {}|allowed_domains = {"example.com"}|' "$dest/etc/hopmilter/hopmilter.conf"
+hm_check "the unit's ExecCondition lets it start once allowed_domains is set" as_unit ExecCondition
+hm_check "the edit keeps root:hopmilter 0640" test "$(ids etc/hopmilter/hopmilter.conf)" = "0:$gid 640"
+
 # A changed configuration survives a reinstall and an uninstall.
 echo '# local change' >>"$dest/etc/hopmilter/hopmilter.conf"
 # shellcheck disable=SC2086
@@ -72,7 +110,9 @@ hm_check "reinstall keeps the changed configuration" grep -q '^# local change' "
 # shellcheck disable=SC2086
 make -s -C "$HM_BUILDDIR" uninstall DESTDIR="$dest" $layout >>"$HM_TMP/install.log" 2>&1
 hm_check "make uninstall succeeds" test $? = 0
-left=$(find "$dest" -type f ! -path '*/etc/hopmilter/hopmilter.conf' | sed "s|^$dest||")
+# (The account files are the post-install steps' output, not make install's.)
+left=$(find "$dest" -type f ! -path '*/etc/hopmilter/hopmilter.conf' ! -path "$dest/etc/passwd" \
+	! -path "$dest/etc/group" ! -path "$dest/etc/shadow" ! -path "$dest/etc/gshadow" ! -path "$dest/etc/.pwd.lock" | sed "s|^$dest||")
 hm_check "uninstall leaves only the changed configuration${left:+ (left: $left)}" test -z "$left"
 hm_check "the changed configuration is kept" test -f "$dest/etc/hopmilter/hopmilter.conf"
 hm_done
