@@ -125,8 +125,11 @@ hm_reload_thread(void *arg)
 	for (;;) {
 		if (sigwait(set, &sig) != 0)
 			continue;
-		if (sig == SIGUSR1)
+		if (sig == SIGUSR1) {
+			daemon_notify("RELOADING=1");
 			hm_reload();
+			daemon_notify("READY=1");
+		}
 	}
 	return NULL;
 }
@@ -218,9 +221,11 @@ hm_serve(struct policy *pol, int ready_fd)
 	if (dset_count(c->allowed_domains) == 0)
 		log_warning("allowed_domains is empty: every inbound recipient will be refused");
 	daemon_ready(ready_fd);
+	daemon_notify("READY=1");
 
 	if (smfi_main() != MI_SUCCESS)
 		log_error("smfi_main failed");
+	daemon_notify("STOPPING=1");
 	log_notice("stopping");
 	pol = policy_acquire();
 	if (pol != NULL && policy_conf(pol)->pid_file[0] != '\0')
@@ -294,7 +299,9 @@ main(int argc, char **argv)
 	}
 	log_open("hopmilter", foreground, policy_conf(pol)->syslog_facility);
 	log_set_level(policy_conf(pol)->log_level);
-	if (!foreground && (ready_fd = daemon_detach()) < 0) {
+	/* Under systemd's Type=notify systemd keeps the process it started:
+	 * no fork, readiness by sd_notify (daemon.h). */
+	if (!foreground && !daemon_notify_wanted() && (ready_fd = daemon_detach()) < 0) {
 		fprintf(stderr, "hopmilter: cannot detach: %s\n", strerror(errno));
 		policy_unref(pol);
 		return EX_OSERR;

@@ -40,7 +40,7 @@ milter_hopmilter_SOURCES = \
 	milter/hopmilter.c \
 	milter/mlfi.c milter/mlfi.h \
 	milter/daemon.c milter/daemon.h
-milter_hopmilter_LDADD = $(HOPPOLICY_LIBS) $(MILTER_LIBS)
+milter_hopmilter_LDADD = $(HOPPOLICY_LIBS) $(MILTER_LIBS) $(SYSTEMD_LIBS)
 
 dist_man_MANS += milter/hopmilter.8 milter/hopmilter.conf.5
 EXTRA_DIST += milter/hopmilter.conf
@@ -59,7 +59,7 @@ EXTRA_DIST += milter/hopmilter.service.in milter/hopmilter.sysusers milter/hopmi
 # The unit is written at install time, so its paths are those of the
 # installation (make install prefix=/usr ... works without reconfiguring).
 HM_UNIT_SED = sed -e 's|@sbindir[@]|$(sbindir)|g' -e 's|@sysconfdir[@]|$(sysconfdir)|g' \
-	-e 's|@runstatedir[@]|$(runstatedir)|g'
+	-e 's|@runstatedir[@]|$(runstatedir)|g' -e 's|@unit_type[@]|$(HM_UNIT_TYPE)|g'
 
 # The configuration is installed only where none exists yet, and removed on
 # uninstall only while it is still the unchanged sample.

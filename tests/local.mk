@@ -49,6 +49,7 @@ INTEGRATION_TESTS = \
 	tests/integration/install.sh \
 	tests/integration/debpkg.sh \
 	tests/integration/deps.sh \
+	tests/integration/notify.sh \
 	tests/integration/postfix-policy.sh \
 	tests/integration/sendmail.sh \
 	tests/integration/spf-miltertest.sh \
@@ -101,7 +102,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/integration/concurrency-client.lua tests/tsan.supp tests/valgrind.supp \
 	tests/lib/harness.sh tests/lib/sendmail-instance.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
-	tests/lib/fakesmtp.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py \
+	tests/lib/fakesmtp.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py tests/lib/notify-listener.py \
 	tests/miltertest/rl-client.lua \
 	fail2ban
 
