@@ -22,7 +22,8 @@
  *
  *   QID: BLOCKED reason=R action=reject|tempfail ip=IP from=<S> [to=<R>] helo=H
  *   QID: WOULD-BLOCK ...same fields...       (dry_run)
- *   QID: ACCEPTED ip=IP class=C from=<S> to=<R> nrcpt=N refused=M scrubbed=K spf=RESULT
+ *   QID: ACCEPTED ip=IP class=C from=<S> to=<R> nrcpt=N refused=M scrubbed=K
+ *        scrubbed_names=NAME:COUNT,...|- spf=RESULT       (one line)
  *
  * QID is the MTA's queue id, or NOQUEUE before the MTA has one.  Nothing a
  * client controls appears before ip=, and every client-supplied value is
@@ -38,6 +39,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "netaddr.h"
+#include "scrub.h"
 #include "spfcheck.h"
 
 struct policy;
@@ -95,7 +97,7 @@ struct policy_verdict {
 /* A header change for the adapter to apply at end of message. */
 struct policy_edit {
 	bool insert;         /* false: delete */
-	char name[32];
+	char *name;          /* owned by the edit list */
 	unsigned index;      /* delete: 1-based among headers of that name; insert: position */
 	char *value;         /* insert only; owned by the edit list */
 };
@@ -118,9 +120,8 @@ struct policy_msg {
 	enum addr_status sender_status;
 	char first_rcpt_log[600];  /* first accepted recipient, escaped */
 	unsigned nrcpt, nrcpt_refused;
-	unsigned received_seen;    /* Received headers seen so far */
-	unsigned *scrub_idx;       /* indices of Received headers to delete */
-	size_t scrub_n, scrub_cap;
+	struct scrub_msg *scrub;   /* trusted-side headers to delete (scrub.h); NULL until one */
+	size_t scrubbed;           /* headers deleted at end of message */
 	bool spf_done;             /* `spf` holds this message's SPF evaluation */
 	struct spfcheck_answer spf;
 	unsigned ar_seen;          /* Authentication-Results headers seen so far */
