@@ -21,7 +21,7 @@
 #   hopN      VPN listener 127.0.2.(N+1); added with hm_chain_add_hop
 #   core      VPN listener 127.0.2.10; local users submit on
 #             127.0.0.1:$HM_CHAIN_SUBMIT_PORT (XCLIENT presents the LAN
-#             client 192.168.7.20), with SASL (Cyrus, sasldb: alice /
+#             client 192.168.7.20), with SASL (Cyrus sasldb in etc/sasl: alice /
 #             $HM_CHAIN_SASL_PASS) on 127.0.0.1:$HM_CHAIN_SASL_PORT, or
 #             through the core's sendmail(1) (hm_chain_sendmail); mail for
 #             the site's domains goes to the maildir $HM_TMP/core/mail/inbox/
@@ -99,9 +99,12 @@ EOF
 # The core's submission listener with SASL (Cyrus, PLAIN/LOGIN against a
 # private sasldb): its sasldb and smtpd.conf, its main.cf and master.cf
 # lines.  Only an authenticated client may send there.
+# Debian's Postfix reads $config_directory/sasl/smtpd.conf and does not
+# honour cyrus_sasl_config_path (set anyway, for other builds).
 hm_chain_core_sasl_setup() {
-	local d=$HM_TMP/core/sasl
+	local d=$HM_TMP/core/etc/sasl
 	mkdir -p "$d"
+	chmod 0755 "$d"
 	HM_CHAIN_SASL_PASS=secret-$RANDOM
 	printf '%s\n' "$HM_CHAIN_SASL_PASS" | saslpasswd2 -p -c -f "$d/sasldb2" -u example.com alice || return 1
 	chown postfix "$d/sasldb2"
@@ -110,7 +113,7 @@ hm_chain_core_sasl_setup() {
 		"mech_list: PLAIN LOGIN" >"$d/smtpd.conf"
 }
 hm_chain_core_sasl_main() {
-	printf '%s\n' "cyrus_sasl_config_path = $HM_TMP/core/sasl" "smtpd_sasl_local_domain = example.com" \
+	printf '%s\n' "cyrus_sasl_config_path = $HM_TMP/core/etc/sasl" "smtpd_sasl_local_domain = example.com" \
 		"smtpd_sasl_authenticated_header = yes"
 }
 hm_chain_core_sasl_master() {
