@@ -272,7 +272,7 @@ test_install_reload(void)
 	s = session(cur = policy_acquire(), "192.0.2.1");
 	policy_unref(cur);
 	policy_install(b);   /* old policy stays alive for the running session */
-	CHECK(!policy_conf(s->pol)->dry_run, "running session keeps its policy");
+	CHECK(!policy_conf(policy_session_policy(s))->dry_run, "running session keeps its policy");
 	cur = policy_acquire();
 	CHECK(policy_conf(cur)->dry_run, "new sessions get the new one");
 	policy_unref(cur);
