@@ -29,6 +29,7 @@
 
 #include "esc.h"
 #include "log.h"
+#include "monotime.h"
 #include "msgin.h"
 #include "netio.h"
 #include "outcome.h"
@@ -232,7 +233,7 @@ hr_log_attempt(const struct hr_args *a, const struct route *r, const char *hop,
     const struct xfer_status *st, const struct outcome *o, long long started)
 {
 	char tls[128] = "tls=none", pin[32] = "-", text[SMTPC_TEXT_MAX + 8], to[600];
-	long long ms = netio_now() - started;
+	long long ms = monotime_ms() - started;
 
 	if (st->tls)
 		snprintf(tls, sizeof(tls), "tls=%s cipher=%s", st->tlsinfo.version, st->tlsinfo.cipher);
@@ -266,7 +267,7 @@ hr_try_hop(const struct hr_args *a, const struct route *r, const struct route_ho
 		return false;
 	}
 	for (struct addrinfo *p = ai; p != NULL; p = p->ai_next) {
-		long long started = netio_now();
+		long long started = monotime_ms();
 
 		msgin_rewind(env->msg);
 		xfer_run(env, r, hop, p->ai_addr, p->ai_addrlen, tls, &st);

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "monotime.h"
 #include "rlbreaker.h"
 #include "rlpool.h"
 
@@ -28,25 +29,6 @@ struct rlpool {
 	bool sync_ok, started, stop;
 	pthread_t thread;
 };
-
-/* ------------------------------------------------------------------ time */
-
-static int64_t
-rlpool_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static struct timespec
-rlpool_abstime(int64_t ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
-
-	return ts;
-}
 
 /* ---------------------------------------------------------------- set-up */
 
@@ -146,9 +128,9 @@ rlpool_empty_slot(const struct rlpool *p)
 static void
 rlpool_wait_wake(struct rlpool *p, int64_t until_ms)
 {
-	struct timespec ts = rlpool_abstime(until_ms);
+	struct timespec ts = monotime_timespec(until_ms);
 
-	while (!p->stop && rlpool_now_ms() < until_ms)
+	while (!p->stop && monotime_ms() < until_ms)
 		if (pthread_cond_timedwait(&p->wake, &p->lock, &ts) == ETIMEDOUT)
 			break;
 }
@@ -205,7 +187,7 @@ rlpool_main(void *arg)
 		if (p->breaker.state == RLBREAKER_DOWN)
 			log_debug("ratelimit: redis still down: %s", why);
 		rlpool_set_down(p, why);
-		rlpool_wait_wake(p, rlpool_now_ms() + rlbreaker_backoff(&p->breaker));
+		rlpool_wait_wake(p, monotime_ms() + rlbreaker_backoff(&p->breaker));
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
@@ -257,7 +239,7 @@ rlpool_free(struct rlpool *p)
 struct rlpool_slot *
 rlpool_checkout(struct rlpool *p, int64_t deadline_ms)
 {
-	struct timespec ts = rlpool_abstime(deadline_ms);
+	struct timespec ts = monotime_timespec(deadline_ms);
 	struct rlpool_slot *got = NULL;
 
 	pthread_mutex_lock(&p->lock);

@@ -13,12 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <hiredis/hiredis.h>
 #include <openssl/evp.h>
 
 #include "log.h"
+#include "monotime.h"
 #include "rlconn.h"
 #include "rlpool.h"
 #include "rlredis.h"
@@ -32,15 +32,6 @@ struct rlredis {
 	struct rlpool *pool;
 	atomic_llong last_warn_ms;
 };
-
-static int64_t
-rlredis_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---------------------------------------------------------------- set-up */
 
@@ -148,7 +139,7 @@ rlredis_error_means_down(const char *msg)
 static void
 rlredis_warn_reply(struct rlredis *r, const char *what)
 {
-	long long now = rlredis_now_ms(), last = atomic_load(&r->last_warn_ms);
+	long long now = monotime_ms(), last = atomic_load(&r->last_warn_ms);
 	char safe[256], server[300];
 
 	if (last != 0 && now - last < RLREDIS_WARN_EVERY_MS)
@@ -170,7 +161,7 @@ static redisReply *
 rlredis_timed_cmd(struct rlpool_slot *slot, int64_t deadline_ms, int argc, const char **argv,
     const size_t *lens, bool *late)
 {
-	long left = (long)(deadline_ms - rlredis_now_ms());
+	long left = (long)(deadline_ms - monotime_ms());
 
 	*late = left < 1;
 	if (*late)
@@ -238,7 +229,7 @@ enum rlredis_result
 rlredis_gcra(struct rlredis *r, int nkeys, const char *const *keys,
     const long long *interval_us, const long long *tau_us, long *retry_after_ms, int *tier)
 {
-	int64_t deadline = rlredis_now_ms() + r->conn.timeout_ms;
+	int64_t deadline = monotime_ms() + r->conn.timeout_ms;
 	const char *argv[9];
 	size_t lens[9];
 	char num[5][24], why[512];
