@@ -25,7 +25,7 @@
  * scrub_msg_finish() at end of message.
  *
  * Deletion indices are 1-based among the headers of one name, compared
- * without regard to case, as smfi_chgheader() counts them.
+ * without regard to case, as the MTA counts them when the face deletes one.
  */
 #ifndef HOP_SCRUB_H
 #define HOP_SCRUB_H

@@ -6,8 +6,6 @@
  */
 #include "config.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <strings.h>
 
@@ -17,6 +15,7 @@
 #include "netaddr.h"
 #include "milter/policy/policy.h"
 #include "milter/policy/scrub.h"
+#include "tests/unit/policy/testpolicy.h"
 
 static struct net_list
 nets(const char **list)
@@ -194,36 +193,17 @@ capture(int prio, const char *text, void *arg)
 static struct policy *
 make_policy(const char *extra)
 {
-	char text[4096], err[1024];
-	struct conf *c;
-	struct policy *p;
+	char text[4096];
 
 	snprintf(text, sizeof(text), "%s%s", INSIDE, extra);
-	if (conf_load_string("scrub.conf", text, &c, err, sizeof(err)) != 0) {
-		fprintf(stderr, "config: %s\n", err);
-		exit(2);
-	}
-	if (policy_new(c, &p, err, sizeof(err)) != 0) {
-		fprintf(stderr, "policy: %s\n", err);
-		exit(2);
-	}
-	return p;
-}
-
-static struct policy_session *
-session(struct policy *p, const char *ip4)
-{
-	struct sockaddr_in sin = {.sin_family = AF_INET};
-
-	inet_pton(AF_INET, ip4, &sin.sin_addr);
-	return policy_session_new(p, (struct sockaddr *)&sin, "peer.example");
+	return testpolicy_new(text);
 }
 
 /* A message's headers through the policy; the deletions in `e`. */
 static void
 run(struct policy *p, const char *ip, const char *const *hdrs, size_t n, struct policy_edits *e)
 {
-	struct policy_session *s = session(p, ip);
+	struct policy_session *s = testpolicy_session(p, ip);
 	struct policy_verdict v;
 
 	policy_mail(s, "<alice@example.com>", NULL, "Q", &v);
