@@ -26,18 +26,6 @@ hm_write_milter_conf "$HM_TMP/hopmilter.conf" "inet:$milter_port@127.0.0.1" \
 	'internal_networks = {"192.168.0.0/16", "10.0.0.0/8", "172.16.0.0/12", "fd00::/8"}' \
 	'internal_names = {".corp.example", "core.internal", "EXCH02.", ".vpn.example.net"}' \
 	'outbound { enabled = true }'
-socket = "inet:$milter_port@127.0.0.1"
-user = "nobody"
-log_level = debug
-authserv_id = "mx.example.com"
-trusted_networks = {"127.0.0.0/8", "::1/128", "10.200.0.0/24", "fd00:200::/64"}
-internal_networks = {"192.168.0.0/16", "10.0.0.0/8", "172.16.0.0/12", "fd00::/8"}
-internal_names = {".corp.example", "core.internal", "EXCH02.", ".vpn.example.net"}
-allowed_domains = {"example.com"}
-outbound { enabled = true }
-spf { enabled = false }
-ratelimit { enabled = false }
-EOF
 
 hm_start_sink sink "$sink_port"
 hm_start_milter "$HM_TMP/hopmilter.conf"
