@@ -15,6 +15,8 @@ UNIT_TESTS = \
 	tests/unit/policy/dset_test \
 	tests/unit/policy/policy_test \
 	tests/unit/policy/ratelimit_test \
+	tests/unit/policy/rlbreaker_test \
+	tests/unit/policy/rlconn_test \
 	tests/unit/policy/rllocal_test \
 	tests/unit/policy/scrub_test \
 	tests/unit/policy/spf_policy_test \
