@@ -10,11 +10,14 @@
 UNIT_TESTS = \
 	tests/unit/lib/addr_test \
 	tests/unit/lib/esc_test \
+	tests/unit/lib/monotime_test \
 	tests/unit/lib/netaddr_test \
 	tests/unit/policy/conf_test \
 	tests/unit/policy/dset_test \
 	tests/unit/policy/policy_test \
 	tests/unit/policy/ratelimit_test \
+	tests/unit/policy/rlbreaker_test \
+	tests/unit/policy/rlconn_test \
 	tests/unit/policy/rllocal_test \
 	tests/unit/policy/scrub_test \
 	tests/unit/policy/spf_policy_test \
