@@ -10,11 +10,14 @@
 UNIT_TESTS = \
 	tests/unit/lib/addr_test \
 	tests/unit/lib/esc_test \
+	tests/unit/lib/monotime_test \
 	tests/unit/lib/netaddr_test \
 	tests/unit/policy/conf_test \
 	tests/unit/policy/dset_test \
 	tests/unit/policy/policy_test \
 	tests/unit/policy/ratelimit_test \
+	tests/unit/policy/rlbreaker_test \
+	tests/unit/policy/rlconn_test \
 	tests/unit/policy/rllocal_test \
 	tests/unit/policy/scrub_test \
 	tests/unit/policy/spf_policy_test \
@@ -28,7 +31,11 @@ check_PROGRAMS += $(UNIT_TESTS)
 check-unit:
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS="$(UNIT_TESTS)" check_PROGRAMS="$(UNIT_TESTS)"
 .PHONY: check-unit
-LDADD = milter/policy/libhoppolicy.a relay-transport/libhoprelay.a lib/libhopcommon.a \
+# What several tests of one layer share (tests/unit/policy/testpolicy.h).
+check_LIBRARIES = tests/unit/policy/libtestpolicy.a
+tests_unit_policy_libtestpolicy_a_SOURCES = tests/unit/policy/testpolicy.c \
+	tests/unit/policy/testpolicy.h
+LDADD = tests/unit/policy/libtestpolicy.a milter/policy/libhoppolicy.a relay-transport/libhoprelay.a lib/libhopcommon.a \
 	$(CONFUSE_LIBS) $(SPF2_LIBS) $(HIREDIS_LIBS) $(OPENSSL_LIBS)
 EXTRA_DIST += tests/unit/check.h
 
@@ -60,6 +67,7 @@ INTEGRATION_TESTS = \
 	tests/integration/postfix-ratelimit.sh \
 	tests/integration/postfix-spf.sh \
 	tests/integration/chain.sh \
+	tests/integration/scrub-postfix.sh \
 	tests/integration/firewall.sh \
 	tests/integration/openrelay.sh \
 	tests/integration/faults.sh \
@@ -103,7 +111,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/lib/harness.sh tests/lib/sendmail-instance.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
 	tests/lib/fakesmtp.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py tests/lib/notify-listener.py \
-	tests/miltertest/rl-client.lua \
+	tests/miltertest/rl-client.lua tests/corpus/scrub-headers.txt tests/lib/scrubcorpus.py \
 	fail2ban
 
 # `make check-valgrind`: the miltertest scripts and the transport's

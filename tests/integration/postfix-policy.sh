@@ -13,18 +13,13 @@ smtp_port=$(hm_free_port)
 milter_port=$(hm_free_port)
 vpn_port=$(hm_free_port)
 
-cat >"$HM_TMP/hopmilter.conf" <<EOF
-socket = "inet:$milter_port@127.0.0.1"
-user = "nobody"
-log_level = debug
-trusted_networks = {"10.200.0.0/24", "fd00:200::/64"}
-internal_networks = {"10.9.0.0/16"}
-allowed_domains = {"example.com", ".example.org"}
-banned_domains = {"evil.example"}
-outbound { enabled = false  scrub_received = true }
-spf { enabled = false }
-ratelimit { enabled = false }
-EOF
+hm_write_milter_conf "$HM_TMP/hopmilter.conf" "inet:$milter_port@127.0.0.1" \
+	'log_level = debug' \
+	'trusted_networks = {"10.200.0.0/24", "fd00:200::/64"}' \
+	'internal_networks = {"10.9.0.0/16"}' \
+	'allowed_domains = {"example.com", ".example.org"}' \
+	'banned_domains = {"evil.example"}' \
+	'outbound { enabled = false  scrub_received = true }'
 
 hm_start_sink sink "$sink_port"
 hm_start_milter "$HM_TMP/hopmilter.conf"
@@ -81,7 +76,7 @@ hm_swaks --server 127.0.0.1:$vpn_port --xclient-addr 10.200.0.3 --from core@exam
 	--header "Message-Id: <scrub-1@test>" \
 	--add-header "Received: from core.inner (core.inner [10.9.1.5]) by hop1 with ESMTPS" \
 	--add-header "Received: from [IPv6:2001:db8:feed::9] by mx.outside.example" \
-	--add-header "X-Keep: 10.9.1.5 stays in other headers"
+	--add-header "Comments: 10.9.1.5 stays in a header that is neither X- nor listed"
 hm_check "trusted mail to a local domain accepted" hm_reply_has '250 2\.0\.0 Ok: queued'
 
 hm_check "good mail reached the sink" hm_sink_wait sink good-1@test
@@ -97,7 +92,7 @@ hm_sink_message sink scrub-1@test >"$HM_TMP/scrub-1.eml"
 hm_check "Received naming 10.9.1.5 removed" eval "! grep -q 'Received: from core.inner' '$HM_TMP/scrub-1.eml'"
 hm_check "Received naming the trusted client removed" eval "! grep -q '10\.200\.0\.3' '$HM_TMP/scrub-1.eml'"
 hm_check "foreign Received kept" grep -q 'Received: from \[IPv6:2001:db8:feed::9\]' "$HM_TMP/scrub-1.eml"
-hm_check "other headers untouched" grep -q '^X-Keep: 10.9.1.5 stays in other headers' "$HM_TMP/scrub-1.eml"
+hm_check "other headers untouched" grep -q "^Comments: 10.9.1.5 stays" "$HM_TMP/scrub-1.eml"
 
 log=$HM_TMP/milter.log
 hm_check "log: banned-domain line" grep -qE \

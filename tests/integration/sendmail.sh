@@ -27,18 +27,13 @@ noop_port=$(hm_free_port)
 # Sendmail cannot present chosen client addresses the way XCLIENT does, so
 # the clients connect from distinct loopback addresses: 127.0.0.2 plays the
 # VPN side (trusted), 127.0.0.7, 127.0.0.9 and ::1 the internet.
-cat >"$HM_TMP/hopmilter.conf" <<EOF
-socket = "inet:$milter_port@127.0.0.1"
-user = "nobody"
-trusted_networks = {"127.0.0.2/32"}
-allowed_domains = {"example.com", ".example.org"}
-banned_domains = {"evil.example"}
-spf { enabled = false }
-ratelimit {
+hm_write_milter_conf "$HM_TMP/hopmilter.conf" "inet:$milter_port@127.0.0.1" \
+	'trusted_networks = {"127.0.0.2/32"}' \
+	'allowed_domains = {"example.com", ".example.org"}' \
+	'banned_domains = {"evil.example"}' "ratelimit {
 	rate = 3  period = 1m  burst = 3
-	redis { host = "127.0.0.1"  port = $redis_port }
-}
-EOF
+	redis { host = \"127.0.0.1\"  port = $redis_port }
+}"
 
 # The next hop: a Postfix that demands TLS, as master.cf.hop does.
 pki=$HM_TMP/pki
@@ -184,7 +179,7 @@ hm_check "log: IPv6 client address unwrapped and compressed" grep -qE \
 # accepts nothing unchecked.
 hm_export_log "$log"
 kill -TERM "$HM_MILTER_PID"
-for _ in $(seq 1 100); do kill -0 "$HM_MILTER_PID" 2>/dev/null || break; sleep 0.1; done
+hm_wait_exit "$HM_MILTER_PID" 100
 hm_swaks $S --local-interface 127.0.0.7 --from alice@sender.example --to bob@example.com \
 	--header "Message-Id: <sm-milterdown@test>"
 hm_check "filter down: 4xx temporary failure (F=T)" hm_reply_has '4[0-9][0-9] 4\.[0-9]\.[0-9]'

@@ -136,18 +136,11 @@ hm_stop_all() {
 	# libmilter notices a stop request only at its next poll timeout (about
 	# five seconds): wait for that, so leak reports get written.
 	for p in "${HM_PIDS[@]}"; do
-		for _ in $(seq 1 100); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$p" 2>/dev/null || true
+		hm_wait_exit "$p" 100 || kill -KILL "$p" 2>/dev/null || true
 	done
 	# Postfix's master exits a moment after "stop"; wait so its files can go.
 	for p in "${mpids[@]}"; do
-		for _ in $(seq 1 50); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.1
-		done
+		hm_wait_exit "$p" 50 || true
 	done
 	HM_POSTFIX_DIRS=()
 	HM_PIDS=()
@@ -166,6 +159,17 @@ trap 'exit 130' INT TERM
 
 # Remember a background process for cleanup.
 hm_track() { HM_PIDS+=("$1"); }
+
+# hm_wait_exit PID TENTHS: wait up to TENTHS tenths of a second for PID to
+# be gone; false if it is still there.
+hm_wait_exit() {
+	local _
+	for _ in $(seq 1 "$2"); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	! kill -0 "$1" 2>/dev/null
+}
 
 # A TCP port nobody listens on, on any loopback address, not yet handed out.
 hm_free_port() {
@@ -248,6 +252,34 @@ hm_sink_message() {
 	local f
 	f=$(hm_sink_files "$1" "$2" | head -1)
 	[ -n "$f" ] && cat "$f"
+}
+
+# hm_write_milter_conf FILE SOCKET [LINE...]: a hopmilter.conf for a test.
+# It says socket = "SOCKET" and, unless a LINE sets the same option or
+# section, user = "nobody" (as root: the milter drops to it), allowed_domains
+# = {"example.com"}, and SPF and the rate limit off; then each LINE (one
+# argument may hold a whole multi-line section).  Mode 0644: the milter reads
+# it again on reload, after dropping privileges.
+hm_write_milter_conf() {
+	local file=$1 socket=$2 key line set
+	shift 2
+	{
+		printf 'socket = "%s"\n' "$socket"
+		for key in user allowed_domains spf ratelimit; do
+			set=
+			for line in "$@"; do
+				case $line in "$key "* | "$key="* | "$key{"*) set=1 ;; esac
+			done
+			[ -n "$set" ] && continue
+			case $key in
+			user) if [ "$(id -u)" = 0 ]; then echo 'user = "nobody"'; fi ;;
+			allowed_domains) echo 'allowed_domains = {"example.com"}' ;;
+			spf) echo 'spf { enabled = false }' ;;
+			ratelimit) echo 'ratelimit { enabled = false }' ;;
+			esac
+		done
+		if [ $# -gt 0 ]; then printf '%s\n' "$@"; fi
+	} >"$file" && chmod 0644 "$file"
 }
 
 # hm_start_milter CONF: hopmilter in the foreground, stderr to $HM_TMP/milter.log
