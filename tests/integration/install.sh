@@ -49,6 +49,17 @@ for m in "$dest"/usr/share/man/man*/*; do
 	hm_check "man --warnings $(basename "$m") is clean${w:+: $w}" test -z "$w"
 done
 
+# SEE ALSO: the four pages name each other, so a reader of one finds the rest.
+for m in hopmilter.8 hopmilter.conf.5 hoprelay.8 hoprelay.conf.5; do
+	f=$(find "$dest/usr/share/man" -name "$m" | head -1)
+	[ -n "$f" ] || continue
+	see=$(sed -n '/^\.SH SEE ALSO/,/^\.SH /p' "$f")
+	for other in "hopmilter (8)" "hopmilter.conf (5)" "hoprelay (8)" "hoprelay.conf (5)"; do
+		[ "${other%% *}.${other//[^0-9]/}" = "$m" ] && continue
+		hm_check "$m: SEE ALSO names $other" eval 'grep -qF ".BR $other" <<<"$see"'
+	done
+done
+
 # systemd: the unit verifies without a single complaint (paths pointed at
 # the DESTDIR so the ExecStart binaries exist), sysusers entries parse.
 for u in "$dest"/usr/lib/systemd/system/*.service; do
