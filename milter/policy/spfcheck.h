@@ -94,6 +94,12 @@ int spfcheck_new_offline(const struct spfcheck_opts *o, struct spfcheck **out, c
 int spfcheck_zone_add(struct spfcheck *sc, const char *name, enum spfcheck_rr type,
     const char *data);
 
+/*
+ * Add one TXT record given as `len` bytes (NULs allowed; a server's
+ * strings of at most 255 bytes are made of it).  Same rules as above.
+ */
+int spfcheck_zone_add_txt(struct spfcheck *sc, const char *name, const void *data, size_t len);
+
 void spfcheck_free(struct spfcheck *sc);
 
 /*

@@ -4,26 +4,40 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
 #include <pthread.h>
 #include <resolv.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "spfdns.h"
+#include "spfrec.h"
 
 /* Cache answers no longer than this: libspf2's cache only drops entries when they expire. */
 #define SPFDNS_MAX_TTL 3600
 /* Negative answers carry no TTL through res_nquery(); keep them briefly. */
 #define SPFDNS_NEG_TTL 60
 
+#define SPFDNS_STR2(x) #x
+#define SPFDNS_STR(x) SPFDNS_STR2(x)
+
 static _Thread_local struct {
 	bool armed;
 	bool hit;
+	int queries;          /* sent (to the cache and below) since the start */
 	struct timespec end;
 } spfdns_deadline;
+
+/* The guard layer's own data. */
+struct spfdns_guard {
+	char *default_exp;    /* macro-string of the explanation when a domain gives none */
+};
 
 static pthread_key_t spfdns_res_key;
 static pthread_once_t spfdns_res_once = PTHREAD_ONCE_INIT;
@@ -40,6 +54,7 @@ spfdns_deadline_start(long budget_ms)
 	}
 	spfdns_deadline.armed = true;
 	spfdns_deadline.hit = false;
+	spfdns_deadline.queries = 0;
 }
 
 bool
@@ -92,100 +107,6 @@ spfdns_layer_new(const char *name, SPF_dns_lookup_t lookup, SPF_dns_destroy_t de
 	return d;
 }
 
-/* ------------------------------------------------------------- deadline */
-
-/* Would libspf2 take this TXT string for an SPF record ("v=spf1" then a space or the end)? */
-static bool
-spfdns_is_spf_record(const char *txt)
-{
-	return strncasecmp(txt, "v=spf1", 6) == 0 && (txt[6] == ' ' || txt[6] == '\0');
-}
-
-/*
- * libspf2 compiles an explanation (the TXT record exp= points to) with the
- * parser it uses for mechanisms, which ends the text at the first space
- * and turns the rest into "%" junk, although RFC 7208 section 6.2 allows
- * spaces there.  Every TXT string that is not an SPF record can only be
- * read as an explanation (libspf2 skips such strings when it looks for the
- * record), so spell its spaces as the macro "%_", which means a space.
- * 0, or -1 when out of memory.
- */
-static int
-spfdns_fix_explanation(SPF_dns_rr_t *rr, int i)
-{
-	const char *txt = rr->rr[i]->txt;
-	size_t spaces = 0, len = strlen(txt), o = 0;
-	char *fixed;
-
-	for (const char *p = txt; *p != '\0'; p++)
-		spaces += *p == ' ';
-	if (spaces == 0 || spfdns_is_spf_record(txt))
-		return 0;
-	if ((fixed = malloc(len + spaces + 1)) == NULL)
-		return -1;
-	for (const char *p = txt; *p != '\0'; p++) {
-		if (*p == ' ')
-			fixed[o++] = '%';
-		fixed[o++] = *p == ' ' ? '_' : *p;
-	}
-	fixed[o] = '\0';
-	if (SPF_dns_rr_buf_realloc(rr, i, o + 1) != SPF_E_SUCCESS) {
-		free(fixed);
-		return -1;
-	}
-	memcpy(rr->rr[i]->txt, fixed, o + 1);
-	free(fixed);
-	return 0;
-}
-
-/*
- * A TXT answer without an SPF record is, to libspf2, either "no policy"
- * (none) or the target of exp=.  RFC 7208 section 6.2 wants no explanation
- * (the default one) when that target has several records or one that is
- * not plain ASCII; libspf2 takes the first.  "No data" gives the same
- * "none" for a policy lookup and the default explanation for exp=.
- */
-static bool
-spfdns_bad_explanation(const SPF_dns_rr_t *rr)
-{
-	bool odd = false;
-
-	for (int i = 0; i < rr->num_rr; i++) {
-		if (spfdns_is_spf_record(rr->rr[i]->txt))
-			return false;
-		for (const unsigned char *p = (const unsigned char *)rr->rr[i]->txt; *p; p++)
-			odd |= *p < 0x20 || *p > 0x7e;
-	}
-	return rr->num_rr > 1 || odd;
-}
-
-static SPF_dns_rr_t *
-spfdns_deadline_lookup(SPF_dns_server_t *d, const char *domain, ns_type type,
-    int should_cache)
-{
-	SPF_dns_rr_t *rr;
-
-	/* RFC 7208 section 3.1: type SPF is not to be queried any more. */
-	if (type == ns_t_spf)
-		return spfdns_status(d, domain, type, 0, NO_DATA);
-	if (spfdns_remaining_ms() <= 0) {
-		spfdns_deadline.hit = true;
-		return spfdns_status(d, domain, type, 0, TRY_AGAIN);
-	}
-	rr = SPF_dns_lookup(d->layer_below, domain, type, should_cache);
-	if (type == ns_t_txt && rr->herrno == NETDB_SUCCESS && spfdns_bad_explanation(rr)) {
-		SPF_dns_rr_free(rr);
-		return spfdns_status(d, domain, type, 0, NO_DATA);
-	}
-	for (int i = 0; type == ns_t_txt && rr->herrno == NETDB_SUCCESS && i < rr->num_rr; i++) {
-		if (spfdns_fix_explanation(rr, i) != 0) {
-			SPF_dns_rr_free(rr);
-			return spfdns_status(d, domain, type, 0, TRY_AGAIN);
-		}
-	}
-	return rr;
-}
-
 static void
 spfdns_layer_free(SPF_dns_server_t *d)
 {
@@ -193,11 +114,583 @@ spfdns_layer_free(SPF_dns_server_t *d)
 	free(d);
 }
 
-SPF_dns_server_t *
-spfdns_deadline_new(SPF_dns_server_t *below)
+/* ---------------------------------------------------------------- guard */
+
+/* The budget of one check, RFC 7208 section 4.6.4 (see spfdns.h). */
+#define SPFDNS_MAX_TERMS 10
+#define SPFDNS_MAX_VOIDS 2
+#define SPFDNS_MAX_NAMES 10
+/* Room for a name (253), a dot and the any-mark label. */
+#define SPFDNS_NAME_MAX 300
+
+static _Thread_local struct {
+	bool active;
+	bool fetched;                  /* the check's own record (no term) was fetched */
+	int terms, voids;
+	const char *error;             /* why the budget ended the check */
+	const SPF_request_t *rq;       /* the request being evaluated (get_spf saw it) */
+	char pending[SPFDNS_MAX_NAMES][SPFDNS_NAME_MAX];
+	int npending;                  /* MX/PTR names whose address lookups are no term */
+} spfdns_check;
+
+/* The label that marks an a/mx "/0" for this process: random, so nobody can spell it. */
+static char spfdns_mark[24];
+static pthread_once_t spfdns_mark_once = PTHREAD_ONCE_INIT;
+
+static void
+spfdns_mark_init(void)
 {
-	return spfdns_layer_new("hopmilter-deadline", spfdns_deadline_lookup,
-	    spfdns_layer_free, below, NULL);
+	unsigned char r[8] = {0};
+	size_t o;
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		memcpy(r, &ts.tv_nsec, sizeof(ts.tv_nsec) < sizeof(r) ? sizeof(ts.tv_nsec) : sizeof(r));
+	}
+	o = (size_t)snprintf(spfdns_mark, sizeof(spfdns_mark), "hm0-");
+	for (size_t i = 0; i < sizeof(r); i++)
+		o += (size_t)snprintf(spfdns_mark + o, sizeof(spfdns_mark) - o, "%02x", r[i]);
+}
+
+const char *
+spfdns_any_mark(void)
+{
+	pthread_once(&spfdns_mark_once, spfdns_mark_init);
+	return spfdns_mark;
+}
+
+void
+spfdns_check_start(void)
+{
+	memset(&spfdns_check, 0, sizeof(spfdns_check));
+	spfdns_check.active = true;
+}
+
+const char *
+spfdns_check_end(void)
+{
+	const char *e = spfdns_check.error;
+
+	memset(&spfdns_check, 0, sizeof(spfdns_check));
+	return e;
+}
+
+int
+spfdns_message_queries(void)
+{
+	return spfdns_deadline.queries;
+}
+
+/* The budget ends the check: from now on nothing is asked, all is a temporary failure. */
+static void
+spfdns_over(const char *why)
+{
+	if (spfdns_check.error == NULL)
+		spfdns_check.error = why;
+}
+
+static bool
+spfdns_stopped(void)
+{
+	return spfdns_check.error != NULL;
+}
+
+/*
+ * May one more query go out?  Counts it against the message's cap and
+ * checks the deadline.
+ */
+static bool
+spfdns_may_query(void)
+{
+	if (spfdns_stopped())
+		return false;
+	if (spfdns_remaining_ms() <= 0) {
+		spfdns_deadline.hit = true;
+		return false;
+	}
+	if (spfdns_deadline.armed && spfdns_deadline.queries >= SPFDNS_MESSAGE_QUERIES) {
+		spfdns_over("over " SPFDNS_STR(SPFDNS_MESSAGE_QUERIES) " DNS queries for one message");
+		return false;
+	}
+	spfdns_deadline.queries++;
+	return true;
+}
+
+/*
+ * The name to ask for: the any-mark taken off (*marked), a trailing dot
+ * dropped, left labels removed while it is longer than 253 (section 7.3).
+ * false for what is no DNS name at all (empty or over-long labels, bytes
+ * outside visible ASCII): that name does not exist, nobody is asked.
+ */
+static bool
+spfdns_name(const char *domain, char *out, size_t outsz, bool *marked)
+{
+	const char *mark = spfdns_any_mark(), *p;
+	size_t len = strlen(domain), ml = strlen(mark), lab = 0;
+
+	*marked = false;
+	if (len > 0 && domain[len - 1] == '.')
+		len--;
+	if (len > ml + 1 && domain[len - ml - 1] == '.' && strncasecmp(domain + len - ml, mark, ml) == 0) {
+		*marked = true;
+		len -= ml + 1;
+	}
+	p = domain;
+	while (len > 253) {
+		const char *dot = memchr(p, '.', len);
+
+		if (dot == NULL)
+			return false;
+		len -= (size_t)(dot + 1 - p);
+		p = dot + 1;
+	}
+	if (len == 0 || len >= outsz)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)p[i];
+
+		if (ch < 0x20 || ch > 0x7e || ch == '\\')
+			return false;
+		lab = ch == '.' ? 0 : lab + 1;
+		if ((ch == '.' && (i == 0 || p[i - 1] == '.')) || lab > 63)
+			return false;
+	}
+	memcpy(out, p, len);
+	out[len] = '\0';
+	return true;
+}
+
+/* Is this A/AAAA query for a name an MX or PTR answer gave (no term of its own)? */
+static bool
+spfdns_is_pending(const char *domain)
+{
+	for (int i = 0; i < spfdns_check.npending; i++)
+		if (strcasecmp(spfdns_check.pending[i], domain) == 0) {
+			spfdns_check.pending[i][0] = '\0';
+			return true;
+		}
+	return false;
+}
+
+/* A term that queries DNS starts: count it; false when it is one too many. */
+static bool
+spfdns_term(void)
+{
+	spfdns_check.npending = 0;
+	if (!spfdns_check.active)
+		return true;
+	if (++spfdns_check.terms > SPFDNS_MAX_TERMS) {
+		spfdns_over("more than " SPFDNS_STR(SPFDNS_MAX_TERMS) " DNS-querying terms");
+		return false;
+	}
+	return true;
+}
+
+static void
+spfdns_void(const SPF_dns_rr_t *rr)
+{
+	if (!spfdns_check.active || rr->herrno == TRY_AGAIN ||
+	    (rr->herrno == NETDB_SUCCESS && rr->num_rr > 0))
+		return;
+	if (++spfdns_check.voids > SPFDNS_MAX_VOIDS)
+		spfdns_over("more than " SPFDNS_STR(SPFDNS_MAX_VOIDS) " void lookups");
+}
+
+/* The status answer for a query that does not go out. */
+static SPF_dns_rr_t *
+spfdns_refused(SPF_dns_server_t *d, const char *domain, ns_type type)
+{
+	return spfdns_status(d, domain, type, 0, TRY_AGAIN);
+}
+
+/*
+ * MX and PTR answers: at most 10 names are looked at (section 4.6.4; PTR
+ * names past 10 are ignored, more than 10 MX names make libspf2 give
+ * permerror after the first 10); their address lookups are part of the
+ * term.  An MX of a marked "/0" passes the mark on to its names.
+ */
+static int
+spfdns_names(SPF_dns_rr_t *rr, ns_type type, bool marked)
+{
+	const char *mark = spfdns_any_mark();
+	int n = rr->num_rr;
+
+	if (type == ns_t_ptr && rr->num_rr > SPFDNS_MAX_NAMES)
+		rr->num_rr = n = SPFDNS_MAX_NAMES;
+	if (n > SPFDNS_MAX_NAMES)
+		n = SPFDNS_MAX_NAMES;
+	for (int i = 0; i < n; i++) {
+		char name[SPFDNS_NAME_MAX];
+
+		snprintf(name, sizeof(name), "%s%s%s", rr->rr[i]->ptr, marked ? "." : "",
+		    marked ? mark : "");
+		if (marked) {
+			if (SPF_dns_rr_buf_realloc(rr, i, strlen(name) + 1) != SPF_E_SUCCESS)
+				return -1;
+			memcpy(rr->rr[i]->mx, name, strlen(name) + 1);
+		}
+		snprintf(spfdns_check.pending[i], sizeof(spfdns_check.pending[i]), "%s", name);
+	}
+	spfdns_check.npending = n;
+	return 0;
+}
+
+/* A marked "/0" address lookup: the client's own address if the name has any. */
+static void
+spfdns_any(SPF_dns_rr_t *rr, ns_type type)
+{
+	const SPF_request_t *rq = spfdns_check.rq;
+
+	if (rr->herrno != NETDB_SUCCESS || rr->num_rr == 0 || rq == NULL)
+		return;
+	rr->num_rr = 1;
+	if (type == ns_t_a)
+		rr->rr[0]->a = rq->ipv4;
+	else
+		rr->rr[0]->aaaa = rq->ipv6;
+}
+
+static SPF_dns_rr_t *
+spfdns_guard_lookup(SPF_dns_server_t *d, const char *domain, ns_type type, int should_cache)
+{
+	char name[SPFDNS_NAME_MAX];
+	bool marked, term = false;
+	SPF_dns_rr_t *rr;
+
+	/* RFC 7208 section 3.1: type SPF is not to be queried any more. */
+	if (type == ns_t_spf)
+		return spfdns_status(d, domain, type, 0, NO_DATA);
+	if (type == ns_t_mx || type == ns_t_ptr ||
+	    ((type == ns_t_a || type == ns_t_aaaa) && !spfdns_is_pending(domain)))
+		term = true;
+	if ((term && !spfdns_term()) || spfdns_stopped())
+		return spfdns_refused(d, domain, type);
+	if (!spfdns_name(domain, name, sizeof(name), &marked)) {
+		rr = spfdns_status(d, domain, type, 0, HOST_NOT_FOUND);
+		if (term && type != ns_t_ptr)
+			spfdns_void(rr);
+		return rr;
+	}
+	if (!spfdns_may_query())
+		return spfdns_refused(d, domain, type);
+	rr = SPF_dns_lookup(d->layer_below, name, type, should_cache);
+	if (term && type != ns_t_ptr)
+		spfdns_void(rr);
+	if (rr->herrno == NETDB_SUCCESS && (type == ns_t_mx || type == ns_t_ptr) &&
+	    spfdns_names(rr, type, marked) != 0) {
+		SPF_dns_rr_free(rr);
+		return spfdns_refused(d, domain, type);
+	}
+	if (marked && (type == ns_t_a || type == ns_t_aaaa))
+		spfdns_any(rr, type);
+	if (spfdns_stopped()) {
+		SPF_dns_rr_free(rr);
+		return spfdns_refused(d, domain, type);
+	}
+	return rr;
+}
+
+/* TXT of `domain` through the guard (deadline, cap, names), no term.  Never NULL but OOM. */
+static SPF_dns_rr_t *
+spfdns_fetch_txt(SPF_dns_server_t *d, const char *domain)
+{
+	char name[SPFDNS_NAME_MAX];
+	bool marked;
+
+	if (!spfdns_name(domain, name, sizeof(name), &marked) || marked)
+		return spfdns_status(d, domain, ns_t_txt, 0, HOST_NOT_FOUND);
+	if (!spfdns_may_query())
+		return spfdns_refused(d, domain, ns_t_txt);
+	return SPF_dns_lookup(d->layer_below, name, ns_t_txt, 1);
+}
+
+/* Set the response to `result` with error `e` and message; return `e`. */
+static SPF_errcode_t __attribute__((format(printf, 4, 5)))
+spfdns_record_error(SPF_response_t *rs, SPF_result_t result, SPF_errcode_t e,
+    const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	rs->result = result;
+	rs->reason = SPF_REASON_FAILURE;
+	return SPF_response_add_error(rs, e, "%s", msg);
+}
+
+/* Which TXT string is the SPF record?  -1: none, -2: several. */
+static int
+spfdns_pick_record(const SPF_dns_rr_t *rr)
+{
+	int found = -1;
+
+	for (int i = 0; i < rr->num_rr; i++) {
+		const char *t = rr->rr[i]->txt;
+
+		if (!spfrec_is_spf(t, strlen(t)))
+			continue;
+		if (found >= 0)
+			return -2;
+		found = i;
+	}
+	return found;
+}
+
+/*
+ * libspf2's get_spf hook: the record of spf_request->cur_dom (the checked
+ * domain, an include or a redirect), vetted and rewritten by spfrec, then
+ * compiled by libspf2.  Every fetch after the first of a check is an
+ * include or redirect: a term.
+ */
+static SPF_errcode_t
+spfdns_get_spf(SPF_server_t *srv, SPF_request_t *rq, SPF_response_t *rs, SPF_record_t **recp)
+{
+	SPF_dns_server_t *d = srv->resolver;
+	struct spfrec_rewrite rw = {rq->client_ver, spfdns_any_mark()};
+	const char *dom = rq->cur_dom;
+	char *out = NULL, why[200];
+	SPF_dns_rr_t *rr;
+	SPF_errcode_t e;
+	int idx = -1;
+
+	*recp = NULL;
+	spfdns_check.rq = rq;
+	if (spfdns_check.fetched && !spfdns_term())
+		return spfdns_record_error(rs, SPF_RESULT_PERMERROR, SPF_E_BIG_DNS, "%s",
+		    spfdns_check.error);
+	spfdns_check.fetched = true;
+	rr = spfdns_fetch_txt(d, dom);
+	if (rr == NULL)
+		return spfdns_record_error(rs, SPF_RESULT_TEMPERROR, SPF_E_NO_MEMORY, "no memory");
+	if (rr->herrno == NETDB_SUCCESS)
+		idx = spfdns_pick_record(rr);
+	if (rr->herrno == HOST_NOT_FOUND || rr->herrno == NO_DATA ||
+	    (rr->herrno == NETDB_SUCCESS && idx == -1)) {
+		SPF_dns_rr_free(rr);
+		return spfdns_record_error(rs, SPF_RESULT_NONE, SPF_E_NOT_SPF,
+		    "no SPF record for '%.255s'", dom);
+	}
+	if (rr->herrno != NETDB_SUCCESS) {
+		SPF_dns_rr_free(rr);
+		return spfdns_record_error(rs, SPF_RESULT_TEMPERROR, SPF_E_DNS_ERROR,
+		    "temporary DNS failure for '%.255s'", dom);
+	}
+	if (idx == -2) {
+		SPF_dns_rr_free(rr);
+		return spfdns_record_error(rs, SPF_RESULT_PERMERROR, SPF_E_MULTIPLE_RECORDS,
+		    "several SPF records for '%.255s'", dom);
+	}
+	if ((out = malloc(SPFREC_OUT_MAX)) == NULL) {
+		SPF_dns_rr_free(rr);
+		return spfdns_record_error(rs, SPF_RESULT_TEMPERROR, SPF_E_NO_MEMORY, "no memory");
+	}
+	if (spfrec_vet(rr->rr[idx]->txt, strlen(rr->rr[idx]->txt), &rw, out, SPFREC_OUT_MAX, why,
+	    sizeof(why)) != SPFREC_OK) {
+		e = spfdns_record_error(rs, SPF_RESULT_PERMERROR, SPF_E_SYNTAX,
+		    "SPF record of '%.255s': %s", dom, why);
+	} else if ((e = SPF_record_compile(srv, rs, recp, out)) != SPF_E_SUCCESS) {
+		e = spfdns_record_error(rs, SPF_RESULT_PERMERROR, e,
+		    "SPF record of '%.255s' does not compile", dom);
+	}
+	free(out);
+	SPF_dns_rr_free(rr);
+	return e;
+}
+
+/* ----------------------------------------------------------- explanation */
+
+/* %{i}: dotted IPv4, or the 32 nibbles of IPv6 in upper case (RFC 7208 section 7.4). */
+static void
+spfdns_var_i(const SPF_request_t *rq, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	if (rq->client_ver != AF_INET6) {
+		inet_ntop(AF_INET, &rq->ipv4, out, (socklen_t)outsz);
+		return;
+	}
+	out[0] = '\0';
+	for (int i = 0; i < 16 && o + 4 < outsz; i++)
+		o += (size_t)snprintf(out + o, outsz - o, "%s%X.%X", i ? "." : "",
+		    rq->ipv6.s6_addr[i] >> 4, rq->ipv6.s6_addr[i] & 0xf);
+}
+
+/* Does one of `name`'s addresses equal the client's? */
+static bool
+spfdns_validates(SPF_dns_server_t *d, const SPF_request_t *rq, const char *name)
+{
+	ns_type type = rq->client_ver == AF_INET6 ? ns_t_aaaa : ns_t_a;
+	SPF_dns_rr_t *rr;
+	char n[SPFDNS_NAME_MAX];
+	bool marked, ok = false;
+
+	if (!spfdns_name(name, n, sizeof(n), &marked) || marked || !spfdns_may_query())
+		return false;
+	rr = SPF_dns_lookup(d->layer_below, n, type, 1);
+	for (int i = 0; rr != NULL && rr->herrno == NETDB_SUCCESS && i < rr->num_rr && !ok; i++)
+		ok = type == ns_t_a ? rr->rr[i]->a.s_addr == rq->ipv4.s_addr :
+		    memcmp(&rr->rr[i]->aaaa, &rq->ipv6, sizeof(rq->ipv6)) == 0;
+	SPF_dns_rr_free(rr);
+	return ok;
+}
+
+/* Is `name` `dom` or a subdomain of it? */
+static bool
+spfdns_in_domain(const char *name, const char *dom)
+{
+	size_t nl = strlen(name), dl = strlen(dom);
+
+	return nl >= dl && strcasecmp(name + nl - dl, dom) == 0 &&
+	    (nl == dl || name[nl - dl - 1] == '.');
+}
+
+/*
+ * %{p} (section 7.3): a name of the client's PTR records whose address is
+ * the client's, one in the current domain preferred; "unknown" otherwise.
+ * At most 10 names are tried.
+ */
+static void
+spfdns_var_p(SPF_dns_server_t *d, const SPF_request_t *rq, char *out, size_t outsz)
+{
+	char rev[SPFDNS_NAME_MAX], first[SPFDNS_NAME_MAX] = "";
+	SPF_dns_rr_t *rr;
+	size_t o = 0;
+
+	snprintf(out, outsz, "unknown");
+	if (rq->client_ver == AF_INET6) {
+		for (int i = 15; i >= 0; i--)
+			o += (size_t)snprintf(rev + o, sizeof(rev) - o, "%x.%x.",
+			    rq->ipv6.s6_addr[i] & 0xf, rq->ipv6.s6_addr[i] >> 4);
+		snprintf(rev + o, sizeof(rev) - o, "ip6.arpa");
+	} else {
+		const unsigned char *b = (const unsigned char *)&rq->ipv4;
+
+		snprintf(rev, sizeof(rev), "%u.%u.%u.%u.in-addr.arpa", b[3], b[2], b[1], b[0]);
+	}
+	if (!spfdns_may_query())
+		return;
+	rr = SPF_dns_lookup(d->layer_below, rev, ns_t_ptr, 1);
+	for (int i = 0; rr != NULL && rr->herrno == NETDB_SUCCESS && i < rr->num_rr &&
+	    i < SPFDNS_MAX_NAMES; i++) {
+		const char *name = rr->rr[i]->ptr;
+
+		if (!spfdns_validates(d, rq, name))
+			continue;
+		if (rq->cur_dom != NULL && spfdns_in_domain(name, rq->cur_dom)) {
+			snprintf(first, sizeof(first), "%s", name);
+			break;
+		}
+		if (first[0] == '\0')
+			snprintf(first, sizeof(first), "%s", name);
+	}
+	SPF_dns_rr_free(rr);
+	if (first[0] != '\0')
+		snprintf(out, outsz, "%s", first);
+}
+
+/* Expand explanation text `text` for the current request into *bufp. */
+static SPF_errcode_t
+spfdns_explain(SPF_dns_server_t *d, const SPF_request_t *rq, const char *text, char **bufp,
+    size_t *buflenp)
+{
+	char i[80], c[INET6_ADDRSTRLEN], p[SPFDNS_NAME_MAX], t[24], *out;
+	const char *at = rq->env_from != NULL ? strrchr(rq->env_from, '@') : NULL;
+	struct spfrec_vars v = {0};
+	size_t len = strlen(text);
+
+	spfdns_var_i(rq, i, sizeof(i));
+	inet_ntop(rq->client_ver == AF_INET6 ? AF_INET6 : AF_INET, rq->client_ver == AF_INET6 ?
+	    (const void *)&rq->ipv6 : (const void *)&rq->ipv4, c, sizeof(c));
+	snprintf(t, sizeof(t), "%lld", (long long)time(NULL));
+	p[0] = '\0';
+	if (strstr(text, "%{p") != NULL || strstr(text, "%{P") != NULL)
+		spfdns_var_p(d, rq, p, sizeof(p));
+	v.s = rq->env_from;
+	v.l = rq->env_from_lp;
+	v.o = rq->env_from_dp != NULL ? rq->env_from_dp : at != NULL ? at + 1 : NULL;
+	v.d = rq->cur_dom;
+	v.i = i;
+	v.p = p;
+	v.v = rq->client_ver == AF_INET6 ? "ip6" : "in-addr";
+	v.h = rq->helo_dom;
+	v.c = c;
+	v.r = rq->spf_server != NULL && rq->spf_server->rec_dom != NULL ?
+	    rq->spf_server->rec_dom : "unknown";
+	v.t = t;
+	if ((out = malloc(SPFREC_OUT_MAX)) == NULL)
+		return SPF_E_NO_MEMORY;
+	if (spfrec_expand(text, len, &v, out, SPFREC_OUT_MAX) != 0)
+		snprintf(out, SPFREC_OUT_MAX, "explanation too long");
+	free(*bufp);
+	*bufp = out;
+	*buflenp = SPFREC_OUT_MAX;
+	return SPF_E_SUCCESS;
+}
+
+/*
+ * libspf2's get_exp hook: `domain` is the expanded exp= target.  Section
+ * 6.2: its one TXT record, if it is a valid explain-string, is expanded;
+ * anything else (no record, several, non-ASCII, a syntax error, a DNS
+ * error) gives the default explanation.
+ */
+static SPF_errcode_t
+spfdns_get_exp(SPF_server_t *srv, const char *domain, char **bufp, size_t *buflenp)
+{
+	SPF_dns_server_t *d = srv->resolver;
+	struct spfdns_guard *g = d->hook;
+	const SPF_request_t *rq = spfdns_check.rq;
+	SPF_dns_rr_t *rr;
+	const char *text = g->default_exp;
+	char *copy = NULL;
+	SPF_errcode_t e;
+
+	if (rq == NULL)
+		return SPF_E_NOT_CONFIG;
+	rr = spfdns_fetch_txt(d, domain);
+	if (rr != NULL && rr->herrno == NETDB_SUCCESS && rr->num_rr == 1 &&
+	    spfrec_explain_ok(rr->rr[0]->txt, strlen(rr->rr[0]->txt)))
+		text = copy = strdup(rr->rr[0]->txt);
+	SPF_dns_rr_free(rr);
+	e = spfdns_explain(d, rq, text != NULL ? text : g->default_exp, bufp, buflenp);
+	free(copy);
+	return e;
+}
+
+static void
+spfdns_guard_free(SPF_dns_server_t *d)
+{
+	struct spfdns_guard *g = d->hook;
+
+	if (g != NULL)
+		free(g->default_exp);
+	free(g);
+	free(d);
+}
+
+SPF_dns_server_t *
+spfdns_guard_new(SPF_dns_server_t *below, const char *default_exp)
+{
+	struct spfdns_guard *g = calloc(1, sizeof(*g));
+	SPF_dns_server_t *d;
+
+	if (g == NULL || (g->default_exp = strdup(default_exp)) == NULL) {
+		free(g);
+		return NULL;
+	}
+	d = spfdns_layer_new("hopmilter-guard", spfdns_guard_lookup, spfdns_guard_free, below, g);
+	if (d == NULL) {
+		free(g->default_exp);
+		free(g);
+		return NULL;
+	}
+	d->get_spf = spfdns_get_spf;
+	d->get_exp = spfdns_get_exp;
+	(void)spfdns_any_mark();
+	return d;
 }
 
 /* ------------------------------------------------------------- resolver */
@@ -289,7 +782,14 @@ spfdns_rr_add_txt(SPF_dns_rr_t *rr, int *n, const unsigned char *p, size_t len)
 		len--;
 		if (l > len)
 			l = len;
-		memcpy(txt + o, p, l);
+		/*
+		 * libspf2 and its cache keep TXT data as C strings.  A NUL would
+		 * end the record early and leave something that may look valid;
+		 * as 0xff it stays what it is to spfrec, a byte no SPF record or
+		 * explanation may contain.
+		 */
+		for (size_t k = 0; k < l; k++)
+			txt[o + k] = p[k] == '\0' ? (char)0xff : (char)p[k];
 		o += l;
 		p += l;
 		len -= l;
@@ -415,5 +915,291 @@ spfdns_resolver_new(long query_timeout_ms)
 	    NULL, r);
 	if (d == NULL)
 		free(r);
+	return d;
+}
+
+/* ----------------------------------------------------------------- zone */
+
+/* One zone entry: rdata in wire format, or (type 0) the status of the name's other types. */
+struct spfdns_zrec {
+	char *name;            /* as added; "*.x" is a wildcard */
+	ns_type type;
+	int status;            /* type 0 only: TRY_AGAIN or NO_DATA */
+	unsigned char *rdata;
+	size_t len;
+};
+
+struct spfdns_zone {
+	struct spfdns_zrec *r;
+	size_t n, cap;
+};
+
+/* A name in wire format (no compression) into `out`; its length, or 0 if it is none. */
+static size_t
+spfdns_wire_name(const char *name, unsigned char *out, size_t outsz)
+{
+	size_t o = 0, len = strlen(name);
+
+	if (len > 0 && name[len - 1] == '.')
+		len--;
+	for (size_t i = 0; i < len;) {
+		size_t l = 0;
+
+		while (i + l < len && name[i + l] != '.')
+			l++;
+		if (l == 0 || l > 63 || o + l + 2 > outsz)
+			return 0;
+		out[o++] = (unsigned char)l;
+		memcpy(out + o, name + i, l);
+		o += l;
+		i += l + 1;
+	}
+	if (o + 1 > outsz || o + 1 > NS_MAXCDNAME)
+		return 0;
+	out[o++] = 0;
+	return o;
+}
+
+/* The rdata of a record given as text (A, AAAA, MX "10 name", PTR) or bytes (TXT). */
+static int
+spfdns_zone_rdata(ns_type type, const char *data, size_t len, struct spfdns_zrec *z)
+{
+	size_t o = 0, cap = type == ns_t_txt ? len + len / 255 + 2 : NS_MAXCDNAME + 2;
+	unsigned char *buf = malloc(cap);
+	char *end;
+
+	if (buf == NULL)
+		return -1;
+
+	switch (type) {
+	case ns_t_a:
+		o = inet_pton(AF_INET, data, buf) == 1 ? 4 : 0;
+		break;
+	case ns_t_aaaa:
+		o = inet_pton(AF_INET6, data, buf) == 1 ? 16 : 0;
+		break;
+	case ns_t_mx: {
+		unsigned long pref = strtoul(data, &end, 10);
+
+		if (end == data || *end != ' ' || pref > 65535)
+			break;
+		buf[0] = (unsigned char)(pref >> 8);
+		buf[1] = (unsigned char)pref;
+		o = spfdns_wire_name(end + 1, buf + 2, cap - 2);
+		o = o > 0 ? o + 2 : 0;
+		break;
+	}
+	case ns_t_ptr:
+		o = spfdns_wire_name(data, buf, cap);
+		break;
+	case ns_t_txt:
+		/* Character-strings of at most 255 bytes, as a server splits a long record. */
+		for (size_t i = 0; i < len || (len == 0 && o == 0);) {
+			size_t l = len - i > 255 ? 255 : len - i;
+
+			if (o + l + 1 > 65535) {
+				o = 0;
+				break;
+			}
+			buf[o++] = (unsigned char)l;
+			memcpy(buf + o, data + i, l);
+			o += l;
+			i += l;
+			if (len == 0)
+				break;
+		}
+		break;
+	default:
+		break;
+	}
+	if (o == 0) {
+		free(buf);
+		return -1;
+	}
+	z->rdata = buf;
+	z->len = o;
+	return 0;
+}
+
+int
+spfdns_zone_add(SPF_dns_server_t *d, const char *name, ns_type type, const char *data,
+    size_t len, int status)
+{
+	struct spfdns_zone *zn = d->hook;
+	struct spfdns_zrec z = {0};
+	unsigned char tmp[NS_MAXCDNAME];
+
+	if (spfdns_wire_name(name[0] == '*' && name[1] == '.' ? name + 2 : name, tmp,
+	    sizeof(tmp)) == 0)
+		return -1;
+	if (zn->n == zn->cap) {
+		size_t cap = zn->cap ? zn->cap * 2 : 32;
+		struct spfdns_zrec *r = realloc(zn->r, cap * sizeof(*r));
+
+		if (r == NULL)
+			return -1;
+		zn->r = r;
+		zn->cap = cap;
+	}
+	z.type = type;
+	z.status = status;
+	if (type != 0 && (data == NULL || spfdns_zone_rdata(type, data, len, &z) != 0))
+		return -1;
+	if ((z.name = strdup(name)) == NULL) {
+		free(z.rdata);
+		return -1;
+	}
+	zn->r[zn->n++] = z;
+	return 0;
+}
+
+/* Is there an entry named exactly `name`? */
+static bool
+spfdns_zone_has(const struct spfdns_zone *zn, const char *name)
+{
+	for (size_t i = 0; i < zn->n; i++)
+		if (strcasecmp(zn->r[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* The entry name that answers for `domain`: itself, or the closest wildcard. */
+static const char *
+spfdns_zone_owner(const struct spfdns_zone *zn, const char *domain, char *buf, size_t bufsz)
+{
+	if (spfdns_zone_has(zn, domain))
+		return domain;
+	for (const char *p = strchr(domain, '.'); p != NULL; p = strchr(p + 1, '.')) {
+		snprintf(buf, bufsz, "*%s", p);
+		if (spfdns_zone_has(zn, buf))
+			return buf;
+	}
+	return NULL;
+}
+
+static void
+spfdns_put16(unsigned char *p, unsigned v)
+{
+	p[0] = (unsigned char)(v >> 8);
+	p[1] = (unsigned char)v;
+}
+
+/*
+ * The DNS message a server would send for (domain, type): the header, the
+ * question, the answers.  The bytes then go through the same parser as a
+ * real server's (spfdns_reply).  NULL when out of memory.
+ */
+static unsigned char *
+spfdns_zone_message(const struct spfdns_zone *zn, const char *domain, ns_type type, size_t *lenp)
+{
+	char wbuf[NS_MAXDNAME + 2];
+	const char *owner = spfdns_zone_owner(zn, domain, wbuf, sizeof(wbuf));
+	size_t cap = 512, o, qn;
+	unsigned char *m, qname[NS_MAXCDNAME];
+	int rcode = owner == NULL ? ns_r_nxdomain : ns_r_noerror;
+	unsigned an = 0;
+
+	if ((qn = spfdns_wire_name(domain, qname, sizeof(qname))) == 0)
+		qn = spfdns_wire_name("invalid", qname, sizeof(qname));
+	for (size_t i = 0; owner != NULL && i < zn->n; i++)
+		if (strcasecmp(zn->r[i].name, owner) == 0)
+			cap += zn->r[i].len + 16;
+	if ((m = calloc(1, cap + qn)) == NULL)
+		return NULL;
+	o = NS_HFIXEDSZ;
+	memcpy(m + o, qname, qn);
+	o += qn;
+	spfdns_put16(m + o, type);
+	spfdns_put16(m + o + 2, ns_c_in);
+	o += 4;
+	for (size_t i = 0; owner != NULL && i < zn->n; i++) {
+		const struct spfdns_zrec *z = &zn->r[i];
+
+		if (strcasecmp(z->name, owner) != 0)
+			continue;
+		if (z->type == 0) {
+			/* Types not listed before the status entry have that status. */
+			if (an == 0 && z->status == TRY_AGAIN)
+				rcode = ns_r_servfail;
+			break;
+		}
+		if (z->type != type)
+			continue;
+		spfdns_put16(m + o, 0xc000 | NS_HFIXEDSZ);      /* the question's name */
+		spfdns_put16(m + o + 2, type);
+		spfdns_put16(m + o + 4, ns_c_in);
+		spfdns_put16(m + o + 6, 0);
+		spfdns_put16(m + o + 8, 300);                   /* TTL */
+		spfdns_put16(m + o + 10, (unsigned)z->len);
+		memcpy(m + o + 12, z->rdata, z->len);
+		o += 12 + z->len;
+		an++;
+	}
+	m[2] = 0x84;                                            /* QR, AA */
+	m[3] = (unsigned char)rcode;
+	spfdns_put16(m + 4, 1);
+	spfdns_put16(m + 6, an);
+	*lenp = o;
+	return m;
+}
+
+/* A server's reply, as the resolver would see it: the rcode first, then the answers. */
+static SPF_dns_rr_t *
+spfdns_reply(SPF_dns_server_t *d, const char *domain, ns_type type, const unsigned char *buf,
+    size_t len)
+{
+	if (len < NS_HFIXEDSZ)
+		return spfdns_status(d, domain, type, 0, TRY_AGAIN);
+	switch (buf[3] & 0x0f) {
+	case ns_r_noerror:
+		return spfdns_answer(d, domain, type, buf, (int)len);
+	case ns_r_nxdomain:
+		return spfdns_status(d, domain, type, SPFDNS_NEG_TTL, HOST_NOT_FOUND);
+	default:
+		return spfdns_status(d, domain, type, 0, TRY_AGAIN);
+	}
+}
+
+static SPF_dns_rr_t *
+spfdns_zone_lookup(SPF_dns_server_t *d, const char *domain, ns_type type, int should_cache)
+{
+	unsigned char *m;
+	SPF_dns_rr_t *rr;
+	size_t len;
+
+	(void)should_cache;
+	if ((m = spfdns_zone_message(d->hook, domain, type, &len)) == NULL)
+		return spfdns_status(d, domain, type, 0, TRY_AGAIN);
+	rr = spfdns_reply(d, domain, type, m, len);
+	free(m);
+	return rr;
+}
+
+static void
+spfdns_zone_free(SPF_dns_server_t *d)
+{
+	struct spfdns_zone *zn = d->hook;
+
+	for (size_t i = 0; zn != NULL && i < zn->n; i++) {
+		free(zn->r[i].name);
+		free(zn->r[i].rdata);
+	}
+	if (zn != NULL)
+		free(zn->r);
+	free(zn);
+	free(d);
+}
+
+SPF_dns_server_t *
+spfdns_zone_new(void)
+{
+	struct spfdns_zone *zn = calloc(1, sizeof(*zn));
+	SPF_dns_server_t *d;
+
+	if (zn == NULL)
+		return NULL;
+	d = spfdns_layer_new("hopmilter-zone", spfdns_zone_lookup, spfdns_zone_free, NULL, zn);
+	if (d == NULL)
+		free(zn);
 	return d;
 }
