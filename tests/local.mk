@@ -19,6 +19,7 @@ UNIT_TESTS = \
 	tests/unit/policy/scrub_test \
 	tests/unit/policy/spf_policy_test \
 	tests/unit/policy/spfcheck_test \
+	tests/unit/policy/spfguard_test \
 	tests/unit/policy/spfrec_test \
 	tests/unit/relay/msgin_test \
 	tests/unit/relay/outcome_test \

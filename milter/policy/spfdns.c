@@ -450,7 +450,8 @@ static SPF_errcode_t
 spfdns_get_spf(SPF_server_t *srv, SPF_request_t *rq, SPF_response_t *rs, SPF_record_t **recp)
 {
 	SPF_dns_server_t *d = srv->resolver;
-	struct spfrec_rewrite rw = {rq->client_ver, spfdns_any_mark()};
+	struct spfrec_rewrite rw = {rq->client_ver, rq->client_ver == AF_INET6 ?
+	    rq->ipv6.s6_addr : (const unsigned char *)&rq->ipv4, spfdns_any_mark()};
 	const char *dom = rq->cur_dom;
 	char *out = NULL, why[200];
 	SPF_dns_rr_t *rr;

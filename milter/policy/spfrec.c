@@ -376,50 +376,148 @@ spfrec_qual(const struct spfrec_mech *m)
 	}
 }
 
-/* One mechanism as libspf2 is to see it (see spfrec.h for the "/0" forms). */
-static void
-spfrec_emit_mech(struct spfrec_buf *b, const struct spfrec_mech *m, const struct spfrec_rewrite *rw)
+/* Does ip4/ip6 mechanism `m` match the client (rw->addr)? */
+static bool
+spfrec_ip_match(const struct spfrec_mech *m, const struct spfrec_rewrite *rw)
 {
+	unsigned char net[16];
+	char buf[INET6_ADDRSTRLEN + 1];
+	bool v4 = m->name[2] == '4';
+	int bits = v4 ? (m->cidr4 >= 0 ? m->cidr4 : 32) : (m->cidr6 >= 0 ? m->cidr6 : 128);
+
+	if (v4 != (rw->family != AF_INET6) || m->arglen >= sizeof(buf))
+		return false;
+	memcpy(buf, m->arg, m->arglen);
+	buf[m->arglen] = '\0';
+	if (inet_pton(v4 ? AF_INET : AF_INET6, buf, net) != 1)
+		return false;
+	for (int i = 0; bits > 0; i++, bits -= 8) {
+		unsigned mask = bits >= 8 ? 0xffu : (0xffu << (8 - bits)) & 0xffu;
+
+		if ((net[i] & mask) != (rw->addr[i] & mask))
+			return false;
+	}
+	return true;
+}
+
+/* What the rewrite has emitted so far. */
+struct spfrec_emit {
+	struct spfrec_buf *b;
+	bool done;      /* evaluation can never get past what is emitted */
+	int dns;        /* DNS-querying mechanisms emitted */
+};
+
+/*
+ * One mechanism as libspf2 is to see it.  ip4/ip6 are decided here, with
+ * the client's address: no match, no term; a match is "all" with its
+ * qualifier, and nothing after it can count.  libspf2 keeps all compiled
+ * mechanisms of a record in 511 bytes and silently drops what does not
+ * fit (so "-all" at the end of a long list would vanish): a provider's
+ * 2 kB of ip4/ip6 terms must not reach it.  After the 11th DNS-querying
+ * mechanism nothing can be reached either (it is a permerror, counted by
+ * the DNS layer).
+ */
+static void
+spfrec_emit_mech(struct spfrec_emit *e, const struct spfrec_mech *m,
+    const struct spfrec_rewrite *rw)
+{
+	struct spfrec_buf *b = e->b;
 	const char *q = spfrec_qual(m);
 	bool v4 = rw->family != AF_INET6;
 	int cidr = v4 ? m->cidr4 : m->cidr6;
 	size_t al = m->arglen;
 
+	if (e->done)
+		return;
 	if (strcmp(m->name, "ip4") == 0 || strcmp(m->name, "ip6") == 0) {
-		bool mine = (m->name[2] == '4') == v4;
-
-		if (m->cidr4 == 0 || m->cidr6 == 0) {
-			if (mine)
-				spfrec_put(b, v4 ? " %sip4:0.0.0.0/1 %sip4:128.0.0.0/1" :
-				    " %sip6:::/1 %sip6:8000::/1", q, q);
-			return;
+		if (spfrec_ip_match(m, rw)) {
+			spfrec_put(b, " %sall", q);
+			e->done = true;
 		}
-		spfrec_put(b, " %s%s:%.*s", q, m->name, (int)al, m->arg);
-		if (m->cidr4 > 0 || m->cidr6 > 0)
-			spfrec_put(b, "/%d", m->cidr4 > 0 ? m->cidr4 : m->cidr6);
 		return;
 	}
-	if (strcmp(m->name, "a") == 0 || strcmp(m->name, "mx") == 0) {
-		if (cidr == 0) {
-			if (m->arg == NULL)
-				spfrec_put(b, " %s%s:%%{d}.%s", q, m->name, rw->any_mark);
-			else {
-				if (al > 0 && m->arg[al - 1] == '.')
-					al--;
-				spfrec_put(b, " %s%s:%.*s.%s", q, m->name, (int)al, m->arg, rw->any_mark);
-			}
+	if (strcmp(m->name, "all") == 0) {
+		spfrec_put(b, " %sall", q);
+		e->done = true;
+		return;
+	}
+	e->done = ++e->dns > SPFREC_MAX_DNS_TERMS;
+	if ((strcmp(m->name, "a") == 0 || strcmp(m->name, "mx") == 0) && cidr == 0) {
+		/* "/0": the DNS layer answers the marked name with the client's address. */
+		if (m->arg == NULL) {
+			spfrec_put(b, " %s%s:%%{d}.%s", q, m->name, rw->any_mark);
 			return;
 		}
-		spfrec_put(b, " %s%s", q, m->name);
-		if (m->arg != NULL)
-			spfrec_put(b, ":%.*s", (int)al, m->arg);
-		if (cidr > 0)
-			spfrec_put(b, v4 ? "/%d" : "//%d", cidr);
+		if (al > 0 && m->arg[al - 1] == '.')
+			al--;
+		spfrec_put(b, " %s%s:%.*s.%s", q, m->name, (int)al, m->arg, rw->any_mark);
 		return;
 	}
 	spfrec_put(b, " %s%s", q, m->name);
 	if (m->arg != NULL)
 		spfrec_put(b, ":%.*s", (int)al, m->arg);
+	if ((strcmp(m->name, "a") == 0 || strcmp(m->name, "mx") == 0) && cidr > 0)
+		spfrec_put(b, v4 ? "/%d" : "//%d", cidr);
+}
+
+static size_t
+spfrec_align4(size_t n)
+{
+	return (n + 3) & ~(size_t)3;
+}
+
+/*
+ * What libspf2 makes of a macro-string: a 4-byte header and the aligned
+ * text for each literal run, 4 bytes for each macro.  An escape (%%, %_,
+ * %-) is counted as a run of its own: an overestimate.
+ */
+static size_t
+spfrec_compiled(const char *s, size_t len)
+{
+	size_t n = 0, run = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] != '%') {
+			run++;
+			continue;
+		}
+		if (run > 0)
+			n += 4 + spfrec_align4(run);
+		run = 0;
+		if (i + 1 < len && s[i + 1] == '{') {
+			n += 4;
+			while (i < len && s[i] != '}')
+				i++;
+		} else {
+			n += 8;
+			i++;
+		}
+	}
+	return run > 0 ? n + 4 + spfrec_align4(run) : n;
+}
+
+/*
+ * The compiled size of the rewritten record `r`: its mechanisms and its
+ * modifiers, each against libspf2's 511 bytes (SPF_MAX_MECH_LEN and
+ * SPF_MAX_MOD_LEN).
+ */
+static void
+spfrec_compiled_size(const char *r, size_t *mech, size_t *mod)
+{
+	*mech = *mod = 0;
+	for (const char *t = strchr(r, ' '); t != NULL; t = strchr(t, ' ')) {
+		size_t len = strcspn(++t, " "), colon = strcspn(t, ":=/");
+
+		if (colon < len && t[colon] == '=') {
+			*mod += spfrec_align4(4 + colon) + spfrec_compiled(t + colon + 1, len - colon - 1);
+		} else {
+			size_t arg = colon < len && t[colon] == ':' ? colon + 1 : len;
+			size_t end = arg + strcspn(t + arg, "/");
+
+			*mech += 4 + (end < len ? 4 : 0) + spfrec_compiled(t + arg, (end < len ? end :
+			    len) - arg);
+		}
+	}
 }
 
 /* ------------------------------------------------------------- the record */
@@ -474,7 +572,7 @@ spfrec_is_modifier(const char *t, size_t len, size_t *eq)
 
 static bool
 spfrec_term(struct spfrec_ctx *c, const char *t, size_t len, struct spfrec_mods *mods,
-    struct spfrec_buf *b, const struct spfrec_rewrite *rw)
+    struct spfrec_emit *e, const struct spfrec_rewrite *rw)
 {
 	struct spfrec_mech m;
 	size_t eq;
@@ -488,8 +586,7 @@ spfrec_term(struct spfrec_ctx *c, const char *t, size_t len, struct spfrec_mods 
 	if (!spfrec_mechanism(c, t, len, &m))
 		return false;
 	mods->all |= strcmp(m.name, "all") == 0;
-	if (b != NULL)
-		spfrec_emit_mech(b, &m, rw);
+	spfrec_emit_mech(e, &m, rw);
 	return true;
 }
 
@@ -508,10 +605,10 @@ spfrec_bytes(struct spfrec_ctx *c, const char *rec, size_t len)
 	return true;
 }
 
-/* Walk the terms after "v=spf1"; with `b`, emit the mechanisms. */
+/* Walk the terms after "v=spf1", emitting the mechanisms. */
 static bool
 spfrec_terms(struct spfrec_ctx *c, const char *rec, size_t len, struct spfrec_mods *mods,
-    struct spfrec_buf *b, const struct spfrec_rewrite *rw)
+    struct spfrec_emit *e, const struct spfrec_rewrite *rw)
 {
 	memset(mods, 0, sizeof(*mods));
 	for (size_t i = 6; i < len;) {
@@ -525,7 +622,7 @@ spfrec_terms(struct spfrec_ctx *c, const char *rec, size_t len, struct spfrec_mo
 		while (i < len && rec[i] != ' ')
 			i++;
 		n = i - start;
-		if (!spfrec_term(c, rec + start, n, mods, b, rw))
+		if (!spfrec_term(c, rec + start, n, mods, e, rw))
 			return false;
 	}
 	return true;
@@ -537,7 +634,9 @@ spfrec_vet(const char *rec, size_t len, const struct spfrec_rewrite *rw, char *o
 {
 	struct spfrec_ctx c = {why, whysz, SPFREC_OK};
 	struct spfrec_buf b = {out, outsz, 0, false};
+	struct spfrec_emit e = {&b, false, 0};
 	struct spfrec_mods mods;
+	size_t mech, mod;
 
 	if (outsz > 0)
 		out[0] = '\0';
@@ -551,14 +650,21 @@ spfrec_vet(const char *rec, size_t len, const struct spfrec_rewrite *rw, char *o
 	if (!spfrec_is_spf(rec, len))
 		return spfrec_fail(&c, SPFREC_SYNTAX, "not an SPF version 1 record");
 	spfrec_put(&b, "v=spf1");
-	if (!spfrec_terms(&c, rec, len, &mods, &b, rw))
+	if (!spfrec_terms(&c, rec, len, &mods, &e, rw))
 		goto fail;
-	if (mods.redirect != NULL && !mods.all)
+	/* With "all", or a match before it, redirect= can never be reached. */
+	if (mods.redirect != NULL && !mods.all && !e.done)
 		spfrec_put(&b, " redirect=%.*s", (int)mods.redirect_len, mods.redirect);
 	if (mods.exp != NULL)
 		spfrec_put(&b, " exp=%.*s", (int)mods.exp_len, mods.exp);
 	if (b.full) {
 		spfrec_fail(&c, SPFREC_LIMIT, "rewritten record too long");
+		goto fail;
+	}
+	spfrec_compiled_size(out, &mech, &mod);
+	if (mech > SPFREC_ENGINE_MAX || mod > SPFREC_ENGINE_MAX) {
+		spfrec_fail(&c, SPFREC_LIMIT, "record too large for the SPF engine (%zu bytes "
+		    "compiled, %d at most)", mech > mod ? mech : mod, SPFREC_ENGINE_MAX);
 		goto fail;
 	}
 	return SPFREC_OK;

@@ -11,12 +11,19 @@
  * end of its 511-byte per-term buffer.  So no record reaches libspf2 that
  * did not pass spfrec_vet(), and what reaches it is the rewrite:
  *   - the limits below, far inside libspf2's buffers;
- *   - "/0" (which libspf2 reads as "no CIDR") for ip4/ip6 becomes the two
- *     halves of the address space, or nothing for the other family; for
- *     a/mx the domain-spec gets the caller's `any_mark` label (the DNS
- *     layer then answers with the client's own address when the real name
- *     has any address of that family: the RFC's "/0");
- *   - a/mx keep only the CIDR of the client's family;
+ *   - ip4/ip6 are decided here against the client's address: no match is
+ *     no term, a match is "all" with its qualifier and ends the record
+ *     (libspf2 keeps a record's compiled mechanisms in 511 bytes and
+ *     silently drops the rest, "-all" included: 60 ip4 terms fill it);
+ *     "/0", which libspf2 reads as "no CIDR", is then no problem;
+ *   - for a/mx "/0" the domain-spec gets the caller's `any_mark` label
+ *     (the DNS layer then answers with the client's own address when the
+ *     real name has any address of that family: the RFC's "/0"); a/mx
+ *     keep only the CIDR of the client's family;
+ *   - nothing after "all" or after the 11th DNS-querying mechanism (which
+ *     is a permerror when reached) is passed on;
+ *   - what is left must compile into libspf2's 511 bytes, or the record
+ *     is refused (SPFREC_LIMIT) rather than cut short;
  *   - unknown modifiers are dropped; redirect= is dropped when the record
  *     has "all" (RFC 7208 section 6.1) and put last otherwise (libspf2
  *     would run it where it stands).
@@ -44,6 +51,8 @@
 #define SPFREC_MAX_PARTS    128
 #define SPFREC_MAX_EXPLAIN  512  /* bytes of an explanation (the TXT exp= names) */
 #define SPFREC_MAX_EXP_MACROS 16 /* %{...} in an explanation */
+#define SPFREC_MAX_DNS_TERMS 10  /* RFC 7208 section 4.6.4 */
+#define SPFREC_ENGINE_MAX   480  /* compiled bytes of mechanisms, of modifiers (libspf2: 511) */
 
 /* Room for the rewrite of any record spfrec_vet() accepts. */
 #define SPFREC_OUT_MAX (2 * SPFREC_MAX_RECORD + 64)
@@ -55,8 +64,9 @@ enum spfrec_result {
 };
 
 struct spfrec_rewrite {
-	int family;            /* AF_INET or AF_INET6: the client's, as libspf2 sees it */
-	const char *any_mark;  /* one DNS label (no dot), appended for a/mx "/0" */
+	int family;               /* AF_INET or AF_INET6: the client's, as libspf2 sees it */
+	const unsigned char *addr; /* the client's address: 4 or 16 bytes, network order */
+	const char *any_mark;     /* one DNS label (no dot), appended for a/mx "/0" */
 };
 
 /* Is this TXT string an SPF record ("v=spf1" then a space or its end, any case)? */

@@ -15,6 +15,10 @@
 
 #define MARK "hm0-test"
 
+/* The client: 192.0.2.1 or 2001:db8::1. */
+static const unsigned char v4addr[4] = {192, 0, 2, 1};
+static const unsigned char v6addr[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+
 static const struct {
 	const char *rec;
 	int family;
@@ -24,7 +28,14 @@ static const struct {
 } vet_cases[] = {
 	/* Valid, and what libspf2 gets. */
 	{"v=spf1 -all", AF_INET, SPFREC_OK, "v=spf1 -all", 0},
-	{"V=SPF1 IP4:192.0.2.0/24 -ALL", AF_INET, SPFREC_OK, "v=spf1 ip4:192.0.2.0/24 -all", 0},
+	{"V=SPF1 IP4:192.0.2.0/24 -ALL", AF_INET, SPFREC_OK, "v=spf1 all", 0},
+	{"v=spf1 ip4:198.51.100.0/24 ~ip4:192.0.2.0/31 -all", AF_INET, SPFREC_OK, "v=spf1 ~all", 0},
+	{"v=spf1 ip4:192.0.2.2/32 ip6:2001:db8::/32 a -all", AF_INET, SPFREC_OK, "v=spf1 a -all", 0},
+	{"v=spf1 ip4:192.0.2.0/24 ?ip6:2001:db8::/32 a -all", AF_INET6, SPFREC_OK, "v=spf1 ?all", 0},
+	{"v=spf1 ip6:2001:db8::2 ip6:2001:db9::/32 mx -all", AF_INET6, SPFREC_OK,
+	    "v=spf1 mx -all", 0},
+	{"v=spf1 a a a a a a a a a a a a a -all", AF_INET, SPFREC_OK,
+	    "v=spf1 a a a a a a a a a a a", 0},
 	{"v=spf1   a   mx  ", AF_INET, SPFREC_OK, "v=spf1 a mx", 0},
 	{"v=spf1 a:mail.example.com. -all", AF_INET, SPFREC_OK, NULL, 0},
 	{"v=spf1 include:_spf.%{d}", AF_INET, SPFREC_OK, NULL, 0},
@@ -32,16 +43,18 @@ static const struct {
 	{"v=spf1 a:foo-bar.123-45 -all", AF_INET, SPFREC_OK, NULL, 0},
 	{"v=spf1 a/24//64 -all", AF_INET, SPFREC_OK, "v=spf1 a/24 -all", 0},
 	{"v=spf1 a/24//64 -all", AF_INET6, SPFREC_OK, "v=spf1 a//64 -all", 0},
-	{"v=spf1 ip4:1.2.3.4/0 -all", AF_INET, SPFREC_OK,
-	    "v=spf1 ip4:0.0.0.0/1 ip4:128.0.0.0/1 -all", 0},
+	{"v=spf1 ip4:1.2.3.4/0 -all", AF_INET, SPFREC_OK, "v=spf1 all", 0},
 	{"v=spf1 ip4:1.2.3.4/0 -all", AF_INET6, SPFREC_OK, "v=spf1 -all", 0},
-	{"v=spf1 -ip6:::1/0 ~all", AF_INET6, SPFREC_OK, "v=spf1 -ip6:::/1 -ip6:8000::/1 ~all", 0},
+	{"v=spf1 -ip6:::1/0 ~all", AF_INET6, SPFREC_OK, "v=spf1 -all", 0},
 	{"v=spf1 a/0 -all", AF_INET, SPFREC_OK, "v=spf1 a:%{d}." MARK " -all", 0},
 	{"v=spf1 a/0 -all", AF_INET6, SPFREC_OK, "v=spf1 a -all", 0},
 	{"v=spf1 mx:example.com.//0 -all", AF_INET6, SPFREC_OK,
 	    "v=spf1 mx:example.com." MARK " -all", 0},
-	{"v=spf1 redirect=b.example ip4:192.0.2.1", AF_INET, SPFREC_OK,
-	    "v=spf1 ip4:192.0.2.1 redirect=b.example", 0},
+	{"v=spf1 redirect=b.example a:c.example", AF_INET, SPFREC_OK,
+	    "v=spf1 a:c.example redirect=b.example", 0},
+	{"v=spf1 redirect=b.example ip4:192.0.2.99", AF_INET, SPFREC_OK,
+	    "v=spf1 redirect=b.example", 0},
+	{"v=spf1 redirect=b.example ip4:192.0.2.1", AF_INET, SPFREC_OK, "v=spf1 all", 0},
 	{"v=spf1 redirect=b.example -all", AF_INET, SPFREC_OK, "v=spf1 -all", 0},
 	{"v=spf1 a.b-c_d=%{d} moo=x -all", AF_INET, SPFREC_OK, "v=spf1 -all", 0},
 	{"v=spf1 exp=why.%{d} -all", AF_INET, SPFREC_OK, "v=spf1 -all exp=why.%{d}", 0},
@@ -102,7 +115,8 @@ test_vet(void)
 	char out[SPFREC_OUT_MAX], why[200];
 
 	for (size_t i = 0; i < sizeof(vet_cases) / sizeof(vet_cases[0]); i++) {
-		struct spfrec_rewrite rw = {vet_cases[i].family, MARK};
+		struct spfrec_rewrite rw = {vet_cases[i].family,
+		    vet_cases[i].family == AF_INET6 ? v6addr : v4addr, MARK};
 		const char *r = vet_cases[i].rec;
 		size_t len = vet_cases[i].len > 0 ? vet_cases[i].len : strlen(r);
 		enum spfrec_result got;
@@ -122,7 +136,7 @@ static void
 test_limits(void)
 {
 	static char rec[SPFREC_MAX_RECORD + 64], out[SPFREC_OUT_MAX];
-	struct spfrec_rewrite rw = {AF_INET, MARK};
+	struct spfrec_rewrite rw = {AF_INET, v4addr, MARK};
 	char why[200];
 	size_t n;
 
@@ -150,6 +164,13 @@ test_limits(void)
 	n++;
 	CHECK(spfrec_vet(rec, n, &rw, out, sizeof(out), why, sizeof(why)) == SPFREC_LIMIT,
 	    "a %d-byte term", SPFREC_MAX_TERM + 1);
+	/* Eleven DNS terms of 60-byte names do not fit libspf2's 511 bytes: refused, not cut. */
+	n = (size_t)snprintf(rec, sizeof(rec), "v=spf1");
+	for (int i = 0; i < 12; i++)
+		n += (size_t)snprintf(rec + n, sizeof(rec) - n, " include:%02d.%s.example.com", i,
+		    "a-rather-long-label-for-an-include-target-of-forty");
+	CHECK(spfrec_vet(rec, n, &rw, out, sizeof(out), why, sizeof(why)) == SPFREC_LIMIT &&
+	    strstr(why, "too large") != NULL, "eleven long includes: %s", why);
 	/* Eight macros in a term are fine. */
 	snprintf(rec, sizeof(rec), "v=spf1 exists:%%{i}.%%{s}.%%{l}.%%{o}.%%{d}.%%{h}.%%{v}.%%{p}");
 	CHECK(spfrec_vet(rec, strlen(rec), &rw, out, sizeof(out), why, sizeof(why)) == SPFREC_OK,
