@@ -84,8 +84,12 @@ spfrec_macro(struct spfrec_ctx *c, const char *s, size_t len, size_t *i, bool ex
 	}
 	if (p < len && (s[p] == 'r' || s[p] == 'R'))
 		p++;
-	while (p < len && spfrec_delim(s[p]))
-		p++;
+	for (; p < len && spfrec_delim(s[p]); p++)
+		/* libspf2 knows no "," or "/" delimiter (explanations are expanded here). */
+		if (!exp && (s[p] == ',' || s[p] == '/')) {
+			spfrec_fail(c, SPFREC_LIMIT, "macro delimiter '%c' is not supported", s[p]);
+			return false;
+		}
 	if (p >= len || s[p] != '}') {
 		spfrec_fail(c, SPFREC_SYNTAX, "macro not closed by '}'");
 		return false;
@@ -288,9 +292,8 @@ spfrec_mechanism(struct spfrec_ctx *c, const char *t, size_t len, struct spfrec_
 	m->cidr4 = m->cidr6 = -1;
 	if (len > 0 && strchr("+-?~", t[0]) != NULL)
 		m->qual = *t++, len--;
-	n = strcspn(t, ":/ ");
-	if (n > len)
-		n = len;
+	for (n = 0; n < len && t[n] != ':' && t[n] != '/'; n++)
+		;
 	for (size_t i = 0; i < sizeof(spfrec_mechs) / sizeof(spfrec_mechs[0]); i++)
 		if (strlen(spfrec_mechs[i]) == n && strncasecmp(t, spfrec_mechs[i], n) == 0)
 			m->name = spfrec_mechs[i];
@@ -628,6 +631,26 @@ spfrec_terms(struct spfrec_ctx *c, const char *rec, size_t len, struct spfrec_mo
 	return true;
 }
 
+/* The "r" transformer in any case (ABNF strings are): libspf2 knows only "r". */
+static void
+spfrec_lower_r(char *r)
+{
+	for (char *p = r; *p != '\0'; p++) {
+		if (p[0] != '%' || p[1] == '\0')
+			continue;
+		if (p[1] != '{' || p[2] == '\0') {
+			p++;
+			continue;
+		}
+		p += 3;
+		while (isdigit((unsigned char)*p))
+			p++;
+		if (*p == 'R')
+			*p = 'r';
+		p--;
+	}
+}
+
 enum spfrec_result
 spfrec_vet(const char *rec, size_t len, const struct spfrec_rewrite *rw, char *out,
     size_t outsz, char *why, size_t whysz)
@@ -661,6 +684,7 @@ spfrec_vet(const char *rec, size_t len, const struct spfrec_rewrite *rw, char *o
 		spfrec_fail(&c, SPFREC_LIMIT, "rewritten record too long");
 		goto fail;
 	}
+	spfrec_lower_r(out);
 	spfrec_compiled_size(out, &mech, &mod);
 	if (mech > SPFREC_ENGINE_MAX || mod > SPFREC_ENGINE_MAX) {
 		spfrec_fail(&c, SPFREC_LIMIT, "record too large for the SPF engine (%zu bytes "
@@ -793,9 +817,10 @@ spfrec_expand(const char *s, size_t len, const struct spfrec_vars *v, char *out,
 		if (i < len && (s[i] == 'r' || s[i] == 'R'))
 			rev = true, i++;
 		for (; i < len && s[i] != '}'; i++)
-			if (nd < sizeof(delims) - 1 && strchr(delims, s[i]) == NULL)
+			if (nd < sizeof(delims) - 1 && s[i] != '\0' && strchr(delims, s[i]) == NULL) {
 				delims[nd++] = s[i];
-		delims[nd] = '\0';
+				delims[nd] = '\0';
+			}
 		tmp[0] = '\0';
 		spfrec_transform(spfrec_var(v, l), nd > 0 ? delims : ".", keep, rev, &t);
 		spfrec_put_value(&o, tmp, up);

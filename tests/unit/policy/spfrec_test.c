@@ -89,6 +89,11 @@ static const struct {
 	{"v=spf1 a:%{d.example.com", AF_INET, SPFREC_SYNTAX, NULL, 0},
 	{"v=spf1 a:%{d|}.example.com", AF_INET, SPFREC_SYNTAX, NULL, 0},
 	{"v=spf1 a:foo%.example.com", AF_INET, SPFREC_SYNTAX, NULL, 0},
+	{"v=spf1 exists:%{l2r/-}.user.%{d2}", AF_INET, SPFREC_LIMIT, NULL, 0},
+	{"v=spf1 exists:%{l,}.user.%{d2}", AF_INET, SPFREC_LIMIT, NULL, 0},
+	{"v=spf1 exists:%{l2r+-_=.}.user.%{d2}", AF_INET, SPFREC_OK, NULL, 0},
+	{"v=spf1 exists:%{L2R-}.%%{dR}.%{iR}.x", AF_INET, SPFREC_OK,
+	    "v=spf1 exists:%{L2r-}.%%{dR}.%{ir}.x", 0},
 	{"v=spf1 a:%{d}%{d}%{d}%{d}%{d}%{d}%{d}%{d}%{d}", AF_INET, SPFREC_LIMIT, NULL, 0},
 	/* CIDRs. */
 	{"v=spf1 ip4:192.0.2.0/032", AF_INET, SPFREC_SYNTAX, NULL, 0},
