@@ -1,5 +1,6 @@
 /*
- * spfdns - the deadline and resolver layers hopmilter puts under libspf2.
+ * spfdns - the layers hopmilter puts under libspf2: the guard (deadline,
+ * budget, vetted records, explanations), the resolver, the offline zone.
  * See spfdns.h.
  */
 #include "config.h"
@@ -16,6 +17,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "monotime.h"
 #include "spfdns.h"
 #include "spfrec.h"
 
@@ -30,8 +32,8 @@
 static _Thread_local struct {
 	bool armed;
 	bool hit;
-	int queries;          /* sent (to the cache and below) since the start */
-	struct timespec end;
+	int queries;         /* sent (to the cache and below) since the start */
+	int64_t end_ms;      /* monotime_ms() */
 } spfdns_deadline;
 
 /* The guard layer's own data. */
@@ -45,13 +47,7 @@ static pthread_once_t spfdns_res_once = PTHREAD_ONCE_INIT;
 void
 spfdns_deadline_start(long budget_ms)
 {
-	clock_gettime(CLOCK_MONOTONIC, &spfdns_deadline.end);
-	spfdns_deadline.end.tv_sec += budget_ms / 1000;
-	spfdns_deadline.end.tv_nsec += (budget_ms % 1000) * 1000000L;
-	if (spfdns_deadline.end.tv_nsec >= 1000000000L) {
-		spfdns_deadline.end.tv_sec++;
-		spfdns_deadline.end.tv_nsec -= 1000000000L;
-	}
+	spfdns_deadline.end_ms = monotime_ms() + budget_ms;
 	spfdns_deadline.armed = true;
 	spfdns_deadline.hit = false;
 	spfdns_deadline.queries = 0;
@@ -74,13 +70,9 @@ spfdns_deadline_stop(void)
 static long
 spfdns_remaining_ms(void)
 {
-	struct timespec now;
-
 	if (!spfdns_deadline.armed)
 		return LONG_MAX;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)(spfdns_deadline.end.tv_sec - now.tv_sec) * 1000 +
-	    (spfdns_deadline.end.tv_nsec - now.tv_nsec) / 1000000L;
+	return (long)(spfdns_deadline.end_ms - monotime_ms());
 }
 
 /* A record set with no data and the given DNS status; NULL only when out of memory. */
@@ -144,10 +136,9 @@ spfdns_mark_init(void)
 	size_t o;
 
 	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
-		struct timespec ts;
+		int64_t t = monotime_us();
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		memcpy(r, &ts.tv_nsec, sizeof(ts.tv_nsec) < sizeof(r) ? sizeof(ts.tv_nsec) : sizeof(r));
+		memcpy(r, &t, sizeof(r) < sizeof(t) ? sizeof(r) : sizeof(t));
 	}
 	o = (size_t)snprintf(spfdns_mark, sizeof(spfdns_mark), "hm0-");
 	for (size_t i = 0; i < sizeof(r); i++)
