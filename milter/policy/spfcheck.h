@@ -8,7 +8,10 @@
  * own libspf2 request and response and frees them before returning.
  *
  * libspf2's results are mapped here, once, to enum spfcheck_result; no
- * libspf2 type or call leaves this module (and spfdns.c).  libspf2's
+ * libspf2 type or call leaves this module (and spfdns.c).  Every record
+ * libspf2 evaluates was fetched, checked and rewritten by spfdns.c and
+ * spfrec.c, under the DNS budget of RFC 7208 section 4.6.4 (spfdns.h);
+ * a check the budget ends is a permerror whose detail says why.  libspf2's
  * SPF_RESULT_INVALID (what it returns when the top-level lookup fails or
  * the record does not parse) becomes temperror or permerror here.
  *
@@ -81,8 +84,9 @@ enum spfcheck_rr {
 
 /*
  * A checker that never touches the network: it answers from a zone filled
- * with spfcheck_zone_add() (unknown names do not exist), through the same
- * cache, deadline and evaluation as the real one.  For tests.
+ * with spfcheck_zone_add() (unknown names do not exist), as DNS messages
+ * in wire format parsed like a real server's, through the same guard,
+ * cache and evaluation as the real one.  For tests.
  */
 int spfcheck_new_offline(const struct spfcheck_opts *o, struct spfcheck **out, char *err,
     size_t errsz);
