@@ -123,6 +123,13 @@ static _Thread_local struct {
 	const SPF_request_t *rq;       /* the request being evaluated (get_spf saw it) */
 	char pending[SPFDNS_MAX_NAMES][SPFDNS_NAME_MAX];
 	int npending;                  /* MX/PTR names whose address lookups are no term */
+	/*
+	 * The last explanation rendered, and for which exp= target and
+	 * current domain ("target domain"): libspf2
+	 * asks again for every include that does not match (and throws the
+	 * text away), which would repeat the lookups of %{p} each time.
+	 */
+	char *exp_domain, *exp_text;
 } spfdns_check;
 
 /* The label that marks an a/mx "/0" for this process: random, so nobody can spell it. */
@@ -152,10 +159,18 @@ spfdns_any_mark(void)
 	return spfdns_mark;
 }
 
+static void
+spfdns_check_reset(void)
+{
+	free(spfdns_check.exp_domain);
+	free(spfdns_check.exp_text);
+	memset(&spfdns_check, 0, sizeof(spfdns_check));
+}
+
 void
 spfdns_check_start(void)
 {
-	memset(&spfdns_check, 0, sizeof(spfdns_check));
+	spfdns_check_reset();
 	spfdns_check.active = true;
 }
 
@@ -164,7 +179,7 @@ spfdns_check_end(void)
 {
 	const char *e = spfdns_check.error;
 
-	memset(&spfdns_check, 0, sizeof(spfdns_check));
+	spfdns_check_reset();
 	return e;
 }
 
@@ -637,11 +652,20 @@ spfdns_get_exp(SPF_server_t *srv, const char *domain, char **bufp, size_t *bufle
 	const SPF_request_t *rq = spfdns_check.rq;
 	SPF_dns_rr_t *rr;
 	const char *text = g->default_exp;
-	char *copy = NULL;
+	char *copy = NULL, key[2 * SPFDNS_NAME_MAX];
 	SPF_errcode_t e;
 
 	if (rq == NULL)
 		return SPF_E_NOT_CONFIG;
+	/* `domain` is *bufp, which the expansion replaces: the key is a copy. */
+	snprintf(key, sizeof(key), "%s %s", domain, rq->cur_dom != NULL ? rq->cur_dom : "");
+	if (spfdns_check.exp_domain != NULL && strcmp(spfdns_check.exp_domain, key) == 0 &&
+	    (copy = strdup(spfdns_check.exp_text)) != NULL) {
+		free(*bufp);
+		*bufp = copy;
+		*buflenp = strlen(copy) + 1;
+		return SPF_E_SUCCESS;
+	}
 	rr = spfdns_fetch_txt(d, domain);
 	if (rr != NULL && rr->herrno == NETDB_SUCCESS && rr->num_rr == 1 &&
 	    spfrec_explain_ok(rr->rr[0]->txt, strlen(rr->rr[0]->txt)))
@@ -649,6 +673,17 @@ spfdns_get_exp(SPF_server_t *srv, const char *domain, char **bufp, size_t *bufle
 	SPF_dns_rr_free(rr);
 	e = spfdns_explain(d, rq, text != NULL ? text : g->default_exp, bufp, buflenp);
 	free(copy);
+	if (e == SPF_E_SUCCESS && spfdns_check.active) {
+		free(spfdns_check.exp_domain);
+		free(spfdns_check.exp_text);
+		spfdns_check.exp_domain = strdup(key);
+		spfdns_check.exp_text = strdup(*bufp);
+		if (spfdns_check.exp_domain == NULL || spfdns_check.exp_text == NULL) {
+			free(spfdns_check.exp_domain);
+			free(spfdns_check.exp_text);
+			spfdns_check.exp_domain = spfdns_check.exp_text = NULL;
+		}
+	}
 	return e;
 }
 
