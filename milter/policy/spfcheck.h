@@ -120,7 +120,10 @@ void spfcheck_identity(struct spfcheck *sc, const struct net_addr *ip, const cha
  * decides for the null sender, and when it is "fail" (RFC 7208 section 2.3:
  * a definite HELO result need not wait for MAIL FROM); otherwise MAIL FROM
  * decides.  A sender whose domain is no domain name (an address literal,
- * none at all) has the result "none".
+ * none at all) has the result "none".  In the MAIL FROM check, %{h} is
+ * `helo` exactly as the client sent it (RFC 7208 section 7.3), whatever it
+ * is: a record using %{h} must not turn into a permerror the sender can
+ * pick by sending a HELO that is no domain.
  */
 void spfcheck_message(struct spfcheck *sc, const struct net_addr *ip, const char *helo,
     const char *sender, struct spfcheck_answer *a);
