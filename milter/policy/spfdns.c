@@ -167,6 +167,14 @@ spfdns_check_reset(void)
 	memset(&spfdns_check, 0, sizeof(spfdns_check));
 }
 
+static int spfdns_cap = SPFDNS_MESSAGE_QUERIES;
+
+void
+spfdns_set_message_cap(int lookups)
+{
+	spfdns_cap = lookups > 0 ? lookups : SPFDNS_MESSAGE_QUERIES;
+}
+
 void
 spfdns_check_start(void)
 {
@@ -216,8 +224,8 @@ spfdns_may_query(void)
 		spfdns_deadline.hit = true;
 		return false;
 	}
-	if (spfdns_deadline.armed && spfdns_deadline.queries >= SPFDNS_MESSAGE_QUERIES) {
-		spfdns_over("over " SPFDNS_STR(SPFDNS_MESSAGE_QUERIES) " DNS queries for one message");
+	if (spfdns_deadline.armed && spfdns_deadline.queries >= spfdns_cap) {
+		spfdns_over("too many DNS lookups for one message");
 		return false;
 	}
 	spfdns_deadline.queries++;

@@ -235,6 +235,16 @@ test_budget(void)
 	run(sc, "192.0.2.10", "helo.big.example", "a@big.example", &a);
 	CHECK(a.result == SPFCHECK_FAIL, "10 x 10 MX names, HELO and MAIL FROM: got %s (%s)",
 	    spfcheck_result_name(a.result), a.detail);
+	/* The HELO fails and decides: its record, 10 MX lookups, 100 address lookups. */
+	CHECK(spfdns_message_queries() == 111, "lookups of the message: %d, want 111",
+	    spfdns_message_queries());
+	/* The per-message cap, lowered so that the same message runs into it. */
+	spfdns_set_message_cap(100);
+	expect(sc, "192.0.2.10", "helo.big.example", "a@big.example", SPFCHECK_PERMERROR,
+	    "too many DNS lookups", "the per-message cap");
+	spfdns_set_message_cap(0);
+	expect(sc, "192.0.2.10", "helo.big.example", "a@big.example", SPFCHECK_FAIL, NULL,
+	    "the default cap again");
 	spfcheck_free(sc);
 }
 
