@@ -7,7 +7,8 @@
  * all, as a DNS message.
  *
  * Input: byte 0 picks the client family (bit 0) and whether to evaluate
- * (bit 1); the rest is the record, and also the explain-string.
+ * (bit 1); the rest is the record, and also the explain-string; after a
+ * newline, if any, comes the HELO the client sends (%{h} in the record).
  * Invariants that abort: a rewrite spfrec accepts must compile in libspf2
  * without error and without losing a mechanism (libspf2 drops what does
  * not fit its buffers silently), must itself pass spfrec, and a result
@@ -76,7 +77,7 @@ fuzz_compile(const char *out)
 }
 
 static void
-fuzz_evaluate(const uint8_t *rec, size_t len, bool v6)
+fuzz_evaluate(const uint8_t *rec, size_t len, const char *helo, bool v6)
 {
 	static const struct spfcheck_opts opts = {"mx.example.com", 100, 200};
 	struct spfcheck *sc;
@@ -94,7 +95,7 @@ fuzz_evaluate(const uint8_t *rec, size_t len, bool v6)
 	spfcheck_zone_add(sc, "mx.sender.example", SPFCHECK_RR_A, "192.0.2.11");
 	spfcheck_zone_add(sc, "*.sender.example", SPFCHECK_RR_TXT, "why %{i} %{L} %{p}");
 	net_addr_parse(v6 ? "2001:db8::10" : "192.0.2.10", &ip);
-	spfcheck_message(sc, &ip, "helo .sender.example%", "us%er@sender.example", &a);
+	spfcheck_message(sc, &ip, helo, "us%er@sender.example", &a);
 	if ((int)a.result < SPFCHECK_NONE || a.result > SPFCHECK_PERMERROR)
 		abort();
 	spfcheck_free(sc);
@@ -110,8 +111,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		"sender.example", "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.B.D.0.1.0.0.2",
 		"unknown", "ip6", "helo.example", "2001:db8::1", "mx.example.com", "1700000000"};
 	struct spfrec_rewrite rw;
-	const char *rec;
-	char why[256];
+	const char *rec, *nl;
+	char why[256], helo[600] = "helo .sender.example%";
 	size_t len;
 
 	log_set_sink(fuzz_quiet, NULL);
@@ -122,6 +123,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rw.any_mark = "hm0-0123456789abcdef";
 	rec = (const char *)data + 1;
 	len = size - 1;
+	if ((nl = memchr(rec, '\n', len)) != NULL) {
+		size_t hl = len - (size_t)(nl + 1 - rec);
+
+		if (hl >= sizeof(helo))
+			hl = sizeof(helo) - 1;
+		memcpy(helo, nl + 1, hl);
+		helo[hl] = '\0';
+		len = (size_t)(nl - rec);
+	}
 	if (spfrec_vet(rec, len, &rw, out, sizeof(out), why, sizeof(why)) == SPFREC_OK) {
 		if (spfrec_vet(out, strlen(out), &rw, again, sizeof(again), why, sizeof(why)) !=
 		    SPFREC_OK)
@@ -132,6 +142,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    strlen(text) >= sizeof(text))
 		abort();
 	if (data[0] & 2)
-		fuzz_evaluate(data + 1, len, data[0] & 1);
+		fuzz_evaluate(data + 1, len, helo, data[0] & 1);
 	return 0;
 }
