@@ -600,8 +600,9 @@ spfrec_bytes(struct spfrec_ctx *c, const char *rec, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)rec[i];
 
-		if (ch == '\0')
-			return spfrec_fail(c, SPFREC_SYNTAX, "NUL byte in the record"), false;
+		/* spfdns.c hands a NUL from DNS over as 0xff (libspf2 keeps C strings). */
+		if (ch == '\0' || ch == 0xff)
+			return spfrec_fail(c, SPFREC_SYNTAX, "NUL (or 0xff) byte in the record"), false;
 		if (ch != ' ' && (ch < 0x21 || ch > 0x7e))
 			return spfrec_fail(c, SPFREC_SYNTAX, "byte 0x%02x in the record", ch), false;
 	}
