@@ -17,6 +17,8 @@
 #include "log.h"
 #include "spfcheck.h"
 #include "spfdns.h"
+#include "spfguard.h"
+#include "spfzone.h"
 
 #include <spf2/spf_dns_cache.h>
 
@@ -100,7 +102,7 @@ spfcheck_build(const struct spfcheck_opts *o, SPF_dns_server_t *bottom, struct s
 	*out = NULL;
 	if (sc == NULL || bottom == NULL ||
 	    (cache = SPF_dns_cache_new(bottom, "hopmilter-cache", 0, 8)) == NULL ||
-	    (sc->dns = spfdns_guard_new(cache, SPFCHECK_DEFAULT_EXP)) == NULL ||
+	    (sc->dns = spfguard_new(cache, SPFCHECK_DEFAULT_EXP)) == NULL ||
 	    (sc->srv = SPF_server_new_dns(sc->dns, 0)) == NULL) {
 		snprintf(err, errsz, "SPF: out of memory");
 		if (sc != NULL && sc->dns == NULL)
@@ -115,7 +117,7 @@ spfcheck_build(const struct spfcheck_opts *o, SPF_dns_server_t *bottom, struct s
 	 */
 	SPF_dns_cache_set_ttl(cache, 0, 0, 0, 0);
 	/*
-	 * The guard counts the terms of the whole check (spfdns.h); libspf2's
+	 * The guard counts the terms of the whole check (spfguard.h); libspf2's
 	 * own count restarts in every include and fires before a term that
 	 * queries nothing: keep it out of the way.  PTR names past 10 never
 	 * reach it.
@@ -144,7 +146,7 @@ int
 spfcheck_new_offline(const struct spfcheck_opts *o, struct spfcheck **out, char *err,
     size_t errsz)
 {
-	SPF_dns_server_t *zone = spfdns_zone_new();
+	SPF_dns_server_t *zone = spfzone_new();
 
 	if (spfcheck_build(o, zone, out, err, errsz) != 0)
 		return -1;
@@ -165,11 +167,11 @@ spfcheck_zone_add(struct spfcheck *sc, const char *name, enum spfcheck_rr type,
 	if (sc->zone == NULL || name == NULL)
 		return -1;
 	if (type == SPFCHECK_RR_TIMEOUT || type == SPFCHECK_RR_NODATA)
-		return data != NULL ? -1 : spfdns_zone_add(sc->zone, name, 0, NULL, 0,
+		return data != NULL ? -1 : spfzone_add(sc->zone, name, 0, NULL, 0,
 		    type == SPFCHECK_RR_TIMEOUT ? TRY_AGAIN : NO_DATA);
 	if ((unsigned)type >= sizeof(types) / sizeof(types[0]) || data == NULL)
 		return -1;
-	return spfdns_zone_add(sc->zone, name, types[type], data, strlen(data), 0);
+	return spfzone_add(sc->zone, name, types[type], data, strlen(data), 0);
 }
 
 int
@@ -177,7 +179,7 @@ spfcheck_zone_add_txt(struct spfcheck *sc, const char *name, const void *data, s
 {
 	if (sc->zone == NULL || name == NULL || data == NULL)
 		return -1;
-	return spfdns_zone_add(sc->zone, name, ns_t_txt, data, len, 0);
+	return spfzone_add(sc->zone, name, ns_t_txt, data, len, 0);
 }
 
 void
@@ -271,9 +273,9 @@ spfcheck_eval(struct spfcheck *sc, const struct net_addr *ip, const char *helo,
 			SPF_request_free(rq);
 		return SPFCHECK_TEMPERROR;
 	}
-	spfdns_check_start();
+	spfguard_check_start();
 	e = SPF_request_query_mailfrom(rq, &rs);
-	over = spfdns_check_end();
+	over = spfguard_check_end();
 	r = rs != NULL ? spfcheck_map(SPF_response_result(rs), e) : SPFCHECK_TEMPERROR;
 	if (rs != NULL) {
 		spfcheck_detail(rs, r, a);

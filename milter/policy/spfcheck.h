@@ -1,16 +1,18 @@
 /*
  * spfcheck - SPF (RFC 7208) evaluation for hopmilter, on top of libspf2.
  *
- * A struct spfcheck owns one SPF_server_t and its DNS stack (see spfdns.h):
+ * A struct spfcheck owns one SPF_server_t and its DNS stack (spfdns.h,
+ * spfguard.h, spfzone.h):
  * it is built once per configuration (policy_new), before libmilter's
  * threads run, and then shared read-only by every worker thread; libspf2's
  * DNS cache inside it is the point of sharing.  Each evaluation makes its
  * own libspf2 request and response and frees them before returning.
  *
  * libspf2's results are mapped here, once, to enum spfcheck_result; no
- * libspf2 type or call leaves this module (and spfdns.c).  Every record
- * libspf2 evaluates was fetched, checked and rewritten by spfdns.c and
- * spfrec.c, under the DNS budget of RFC 7208 section 4.6.4 (spfdns.h);
+ * libspf2 type or call leaves this module (and the DNS layers).  Every
+ * record libspf2 evaluates was fetched, checked and rewritten by
+ * spfguard.c and spfrec.c, under the DNS budget of RFC 7208 section 4.6.4
+ * (spfguard.h);
  * a check the budget ends is a permerror whose detail says why.  libspf2's
  * SPF_RESULT_INVALID (what it returns when the top-level lookup fails or
  * the record does not parse) becomes temperror or permerror here.

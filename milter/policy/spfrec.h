@@ -29,7 +29,7 @@
  *     would run it where it stands).
  *
  * Pure functions of their arguments, no libspf2: the fuzzer and the unit
- * tests drive them directly; spfdns.c applies them to every record fetched.
+ * tests drive them directly; spfguard.c applies them to every record fetched.
  */
 #ifndef HOP_SPFREC_H
 #define HOP_SPFREC_H

@@ -1,6 +1,6 @@
 /*
  * Unit tests: SPF on hostile input through spfcheck_message(), the
- * function the milter calls, with the guard layer of milter/policy/spfdns.c
+ * function the milter calls, with the guard layer of milter/policy/spfguard.c
  * and an offline zone served as wire-format DNS messages.
  *   - the bypasses libspf2 alone allowed: %{h} with a HELO that is no
  *     domain, redirect= before a mechanism, redirect= with "all", invalid
@@ -22,6 +22,7 @@
 #include "log.h"
 #include "milter/policy/spfcheck.h"
 #include "milter/policy/spfdns.h"
+#include "milter/policy/spfguard.h"
 #include "tests/unit/check.h"
 
 static void
@@ -236,13 +237,13 @@ test_budget(void)
 	CHECK(a.result == SPFCHECK_FAIL, "10 x 10 MX names, HELO and MAIL FROM: got %s (%s)",
 	    spfcheck_result_name(a.result), a.detail);
 	/* The HELO fails and decides: its record, 10 MX lookups, 100 address lookups. */
-	CHECK(spfdns_message_queries() == 111, "lookups of the message: %d, want 111",
-	    spfdns_message_queries());
+	CHECK(spfdns_queries() == 111, "lookups of the message: %d, want 111",
+	    spfdns_queries());
 	/* The per-message cap, lowered so that the same message runs into it. */
-	spfdns_set_message_cap(100);
+	spfguard_set_message_cap(100);
 	expect(sc, "192.0.2.10", "helo.big.example", "a@big.example", SPFCHECK_PERMERROR,
 	    "too many DNS lookups", "the per-message cap");
-	spfdns_set_message_cap(0);
+	spfguard_set_message_cap(0);
 	expect(sc, "192.0.2.10", "helo.big.example", "a@big.example", SPFCHECK_FAIL, NULL,
 	    "the default cap again");
 	spfcheck_free(sc);
