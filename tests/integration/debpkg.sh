@@ -10,17 +10,21 @@
 #     through it and the BLOCKED line reaches syslog;
 #   - the installed hoprelay, as user hoprelay with the installed
 #     /etc/hoprelay/hoprelay.conf, delivers one message over pinned TLS;
-#   - systemd-analyze verify and security on the installed unit;
+#   - systemd-analyze verify and security on the installed unit, and its
+#     SystemCallFilter= against every system call the packaged hopmilter
+#     makes (strace) while it starts, checks SPF in DNS, counts in Redis,
+#     accepts and refuses mail, reloads and stops;
 #   - a reinstall keeps an edited conffile; remove keeps the configuration
 #     and accounts; purge leaves no file, user, group or statoverride.
 # The machine is left as it was: the packages are purged on every exit.
 # The test refuses to run (fails) where hopmilter or hoprelay is already
 # installed or their accounts exist: purging would destroy an admin's setup.
 . "$(dirname "$0")/../lib/harness.sh"
+. "$HM_LIBDIR/spfdns.sh"
 
 hm_need_root
 hm_need dpkg-buildpackage dh lintian fakeroot apt-get git setpriv unshare systemd-analyze \
-	postfix swaks smtp-sink openssl python3
+	postfix swaks smtp-sink openssl python3 strace redis-server dnsmasq
 git -C "$HM_SRCDIR" rev-parse --git-dir >/dev/null 2>&1 || hm_skip "$HM_SRCDIR is not a git checkout"
 
 for p in hopmilter hoprelay; do
@@ -157,6 +161,7 @@ as_unit() {
 			touch "$d/dev/$n" && mount --bind "/dev/$n" "$d/dev/$n" || exit 99
 		done
 		touch "$d/dev/log" && mount --bind "$d/log.sock" "$d/dev/log" && mount --rbind "$d/dev" /dev || exit 99
+		if [ -n "${AS_UNIT_RESOLV:-}" ]; then mount --bind "$AS_UNIT_RESOLV" /etc/resolv.conf || exit 99; fi
 		umask "$1"; shift
 		exec setpriv --reuid=hopmilter --regid=hopmilter --init-groups --inh-caps=-all "$@"' \
 		as_unit "$HM_TMP" "$umask_of_unit" "$@"
@@ -239,10 +244,82 @@ echo "$out" | sed 's/^/    hoprelay| /' >&2
 hm_check "the installed hoprelay, with /etc/hoprelay/hoprelay.conf, delivers (exit $rc)" test "$rc" = 0
 hm_check "the message arrived at the sink behind the hop" hm_sink_wait sink debpkg-relay@example.org
 
-# --- reinstall, remove, purge ---------------------------------------------------
+# --- the unit's SystemCallFilter= against what hopmilter really calls -----------
 kill -TERM "$mpid" 2>/dev/null
 for _ in $(seq 1 100); do kill -0 "$mpid" 2>/dev/null || break; sleep 0.1; done
 hm_check "hopmilter stops on SIGTERM" eval '! kill -0 "$mpid" 2>/dev/null'
+# expand_filter @GROUP|NAME: system call names, nested groups expanded.
+expand_filter() {
+	local n
+	case $1 in
+	@*) systemd-analyze syscall-filter "$1" 2>/dev/null | awk 'NR > 1 && $1 !~ /^#/ { print $1 }' |
+		while read -r n; do expand_filter "$n"; done ;;
+	*) echo "$1" ;;
+	esac
+}
+: >"$HM_TMP/allow" && : >"$HM_TMP/deny"
+while read -r v; do
+	case $v in
+	~*) for g in ${v#\~}; do expand_filter "$g"; done >>"$HM_TMP/deny" ;;
+	*) for g in $v; do expand_filter "$g"; done >>"$HM_TMP/allow" ;;
+	esac
+done < <(sed -n 's/^SystemCallFilter=//p' "$unit")
+sort -u "$HM_TMP/allow" -o "$HM_TMP/allow"; sort -u "$HM_TMP/deny" -o "$HM_TMP/deny"
+comm -23 "$HM_TMP/allow" "$HM_TMP/deny" >"$HM_TMP/allowed"
+hm_check "the unit's SystemCallFilter= allows $(wc -l <"$HM_TMP/allowed") calls and denies $(wc -l <"$HM_TMP/deny")" \
+	eval '[ "$(wc -l <"$HM_TMP/allowed")" -gt 100 ] && [ "$(wc -l <"$HM_TMP/deny")" -gt 10 ]'
+
+# The packaged binary as the unit starts it, under strace, with SPF answered
+# by a private DNS server and the rate limit in a private Redis.
+hm_start_spf_dns || { hm_fail "the private DNS did not start"; hm_done; }
+rport=$(hm_free_port) eport=$(hm_free_port)
+hm_start_redis rl "$rport"
+sed -i "s/^\t\tport = 6379/\t\tport = $rport/" "$conf"
+hm_check "the configuration points at this test's Redis" grep -q "port = $rport" "$conf"
+hm_postfix edge2 "$eport" "smtpd_milters = unix:$sock
+milter_default_action = tempfail
+relay_domains = example.com
+relay_transport = smtp:[127.0.0.1]:$sink_port" || { hm_fail "the second Postfix did not start"; hm_done; }
+rm -f "$HM_TMP/notify.log"
+python3 "$HM_LIBDIR/notify-listener.py" "$HM_TMP/notify2.sock" "$HM_TMP/notify.log" "$sock" >/dev/null 2>&1 &
+hm_track $!
+hm_wait_file "$HM_TMP/notify2.sock"
+mkdir "$HM_TMP/strace" && chown hopmilter "$HM_TMP/strace"   # strace runs as the unit's user
+# shellcheck disable=SC2086
+NOTIFY_SOCKET=$HM_TMP/notify2.sock AS_UNIT_RESOLV=$HM_TMP/resolv.conf AS_UNIT_EXEC=exec \
+	as_unit strace -f -qq -o "$HM_TMP/strace/trace" $start >"$HM_TMP/start2.out" 2>&1 &
+tracer=$!
+hm_track "$tracer"
+hm_check "traced: READY=1" eval 'hm_wait_grep "^READY=1 watch=yes" "$HM_TMP/notify.log" 30'
+tpid=$(cat "$pidfile" 2>/dev/null)
+echo "$tpid" >"$HM_TMP/milter.pid"
+hm_swaks --server 127.0.0.1 --port "$eport" --xclient-addr 192.0.2.10 --from alice@pass.example \
+	--to bob@example.com --header "Message-Id: <debpkg-in@example.com>"
+hm_check "traced: inbound mail with SPF pass accepted (by the filter: Postfix would defer without it)" \
+	eval 'hm_reply_has "250 2\\.0\\.0" && hm_wait_grep "ACCEPTED ip=192\\.0\\.2\\.10 .*spf=pass" "$HM_TMP/syslog" 10'
+hm_check "traced: it reached the sink" hm_sink_wait sink debpkg-in@example.com 20
+hm_check "traced: counted in Redis" eval 'redis-cli -p "$rport" --scan --pattern "hopmilter:*" | grep -q .'
+kill -USR1 "$tpid"
+hm_check "traced: reloaded (RELOADING=1, READY=1)" eval \
+	'for _ in $(seq 1 100); do [ "$(grep -c "^READY=1" "$HM_TMP/notify.log")" = 2 ] && break; sleep 0.1; done
+	grep -q "^RELOADING=1" "$HM_TMP/notify.log" && [ "$(grep -c "^READY=1" "$HM_TMP/notify.log")" = 2 ]'
+hm_swaks --server 127.0.0.1 --port "$eport" --from core@example.com --to friend@outside.example
+hm_check "traced: outbound refused after the reload" hm_reply_has '550 5\.7\.1'
+kill -TERM "$tpid"
+for _ in $(seq 1 150); do kill -0 "$tracer" 2>/dev/null || break; sleep 0.1; done
+hm_check "traced: stopped" eval '! kill -0 "$tracer" 2>/dev/null'
+sed -nE 's/^[0-9]+ +([a-z_0-9]+)\(.*/\1/p' "$HM_TMP/strace/trace" | sort -u >"$HM_TMP/used"
+hm_log "system calls hopmilter made: $(tr '\n' ' ' <"$HM_TMP/used")"
+hm_check "the trace has the whole run ($(wc -l <"$HM_TMP/used") distinct calls: sockets, DNS, notify, reload)" eval \
+	'[ "$(wc -l <"$HM_TMP/used")" -gt 30 ] && grep -qx accept "$HM_TMP/used" && grep -qxE "sendto|sendmsg" "$HM_TMP/used" && grep -qx connect "$HM_TMP/used"'
+outside=$(comm -23 "$HM_TMP/used" "$HM_TMP/allowed" | tr '\n' ' ')
+hm_check "every one of them is allowed by the unit's SystemCallFilter=${outside:+ (not allowed: $outside)}" test -z "$outside"
+# The comparison can fail: the same filter without @network-io would not do.
+expand_filter @network-io | sort -u >"$HM_TMP/netio"
+hm_check "control: without @network-io, socket and connect would be refused" eval \
+	'comm -23 "$HM_TMP/allowed" "$HM_TMP/netio" | comm -23 "$HM_TMP/used" - | grep -qx connect'
+
+# --- reinstall, remove, purge ---------------------------------------------------
 apt_get install --reinstall "${debs[@]}" >>"$HM_TMP/apt.log" 2>&1
 hm_check "apt-get install --reinstall succeeds" test $? = 0
 hm_check "reinstall keeps the edited hopmilter.conf" grep -q 'edited by debpkg.sh' "$conf"
