@@ -120,6 +120,16 @@ test_bypasses(void)
 	/* The HELO's trailing dot stays: "...example..ok.h.example" is no name, no match. */
 	expect(sc, "192.0.2.66", "mail.good.example.", "a@h.example", SPFCHECK_FAIL, NULL,
 	    "%{h} with a trailing dot");
+	/* The label the rewrite uses for a/mx "/0", written by the client itself, is not honoured. */
+	{
+		char helo[128];
+
+		add(sc, "victim.example", SPFCHECK_RR_TXT, "v=spf1 a:%{h} -all");
+		add(sc, "attacker.example", SPFCHECK_RR_A, "203.0.113.50");
+		snprintf(helo, sizeof(helo), "attacker.example.%s", spfguard_any_mark());
+		expect(sc, "192.0.2.66", helo, "a@victim.example", SPFCHECK_FAIL, NULL,
+		    "a HELO ending in the /0 mark");
+	}
 	/* redirect= runs after the mechanisms, and not at all with "all". */
 	expect(sc, "192.0.2.66", "helo.test", "a@before.example", SPFCHECK_FAIL, NULL,
 	    "redirect before a mechanism");
