@@ -402,6 +402,17 @@ spfguard_get_spf(SPF_server_t *srv, SPF_request_t *rq, SPF_response_t *rs, SPF_r
 	if (spfguard_check.fetched && !spfguard_term())
 		return spfguard_record_error(rs, SPF_RESULT_PERMERROR, SPF_E_BIG_DNS, "%s",
 		    spfguard_check.error);
+	/*
+	 * The checked domain itself is no macro expansion: over 253 it is not
+	 * shortened (that would check some other domain's record) but has no
+	 * policy (RFC 7208 section 4.3).
+	 */
+	if (!spfguard_check.fetched && strlen(dom) > (size_t)(253 + (dom[0] != '\0' &&
+	    dom[strlen(dom) - 1] == '.'))) {
+		spfguard_check.fetched = true;
+		return spfguard_record_error(rs, SPF_RESULT_NONE, SPF_E_NOT_SPF,
+		    "the domain is longer than 253 characters");
+	}
 	spfguard_check.fetched = true;
 	rr = spfguard_fetch_txt(d, dom);
 	if (rr == NULL)

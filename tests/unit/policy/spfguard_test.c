@@ -130,6 +130,20 @@ test_bypasses(void)
 		expect(sc, "192.0.2.66", helo, "a@victim.example", SPFCHECK_FAIL, NULL,
 		    "a HELO ending in the /0 mark");
 	}
+	/* A sender domain over 253 is not shortened into some other domain's record. */
+	{
+		char from[400];
+		size_t o = (size_t)snprintf(from, sizeof(from), "a@");
+
+		add(sc, "*.wild.example", SPFCHECK_RR_TXT, "v=spf1 +all");
+		for (int i = 0; i < 40; i++)
+			o += (size_t)snprintf(from + o, sizeof(from) - o, "abcdef.");
+		snprintf(from + o, sizeof(from) - o, "wild.example");
+		expect(sc, "192.0.2.66", "helo.test", from, SPFCHECK_NONE, NULL,
+		    "a 292-byte sender domain under a wildcard that passes all");
+		expect(sc, "192.0.2.66", "helo.test", "a@abcdef.wild.example", SPFCHECK_PASS, NULL,
+		    "the wildcard itself");
+	}
 	/* redirect= runs after the mechanisms, and not at all with "all". */
 	expect(sc, "192.0.2.66", "helo.test", "a@before.example", SPFCHECK_FAIL, NULL,
 	    "redirect before a mechanism");
