@@ -279,14 +279,39 @@ policy_qid(const struct policy_msg *m)
 }
 
 /*
- * Fill `v` for `reason`, log the decision, and in dry-run mode turn it
- * back into CONTINUE.  `rcpt` (may be NULL) is the recipient concerned.
+ * The mode the check behind `reason` runs in.  Relay protection and our
+ * own failures have none: they are always enforced, whatever dry_run or
+ * any mode says, because a shadow relay check is an open relay.
+ */
+static enum conf_mode
+policy_reason_mode(const struct conf *c, enum policy_reason reason)
+{
+	switch (reason) {
+	case POLICY_REASON_BANNED_DOMAIN:
+		return c->ban_mode;
+	case POLICY_REASON_SPF_FAIL:
+	case POLICY_REASON_SPF_SOFTFAIL:
+	case POLICY_REASON_SPF_TEMPERROR:
+	case POLICY_REASON_SPF_PERMERROR:
+		return c->spf.mode;
+	case POLICY_REASON_RATELIMITED:
+	case POLICY_REASON_RATELIMIT_UNAVAILABLE:
+		return c->ratelimit.mode;
+	default:
+		return CONF_MODE_ENFORCE;
+	}
+}
+
+/*
+ * Fill `v` for `reason`, log the decision, and when its check runs in
+ * shadow mode turn it back into CONTINUE.  `rcpt` (may be NULL) is the
+ * recipient concerned.
  */
 static void
 policy_refuse_as(struct policy_session *s, enum policy_reason reason, enum policy_action action,
     const char *rcpt, const char *detail, struct policy_verdict *v)
 {
-	bool dry = s->pol->conf->dry_run;
+	bool shadow = policy_reason_mode(s->pol->conf, reason) == CONF_MODE_SHADOW;
 	char to[600] = "", text[sizeof(v->text)];
 
 	v->reason = reason;
@@ -307,10 +332,10 @@ policy_refuse_as(struct policy_session *s, enum policy_reason reason, enum polic
 		snprintf(to, sizeof(to), " to=%s", esc_log(esc, sizeof(esc), rcpt));
 	}
 	log_msg(LOG_NOTICE, "%s: %s reason=%s action=%s ip=%s from=%s%s helo=%s",
-	    policy_qid(&s->msg), dry ? "WOULD-BLOCK" : "BLOCKED", policy_reasons[reason].name,
+	    policy_qid(&s->msg), shadow ? "WOULD-BLOCK" : "BLOCKED", policy_reasons[reason].name,
 	    v->action == POLICY_REJECT ? "reject" : "tempfail", s->ip,
 	    s->msg.from_log, to, s->helo);
-	if (dry && reason != POLICY_REASON_INTERNAL) {
+	if (shadow) {
 		v->action = POLICY_CONTINUE;
 		v->rcode[0] = v->xcode[0] = '\0';
 	}
@@ -438,9 +463,10 @@ policy_mail(struct policy_session *s, const char *sender, const char *auth_authe
 
 	if (m->trusted)
 		return;
-	if (m->sender_status == ADDR_OK && dset_match(c->banned_domains, m->sender.domain))
+	if (c->ban_mode != CONF_MODE_OFF && m->sender_status == ADDR_OK &&
+	    dset_match(c->banned_domains, m->sender.domain))
 		policy_refuse(s, POLICY_REASON_BANNED_DOMAIN, NULL, v);
-	/* Only a message that would otherwise go on is charged (dry run: would go on). */
+	/* Only a message that would otherwise go on is charged (shadow: would go on). */
 	if (v->reason == POLICY_REASON_NONE)
 		policy_ratelimit(s, v);
 	if (v->action == POLICY_CONTINUE && s->pol->spf != NULL)

@@ -21,7 +21,10 @@
  * line.  Its format is a contract for fail2ban (hopmilter(8), LOG LINES):
  *
  *   QID: BLOCKED reason=R action=reject|tempfail ip=IP from=<S> [to=<R>] helo=H
- *   QID: WOULD-BLOCK ...same fields...       (dry_run)
+ *   QID: WOULD-BLOCK ...same fields...       (that check in shadow mode)
+ *
+ * Relay protection (unknown-rcpt-domain, outbound-disabled) is enforced in
+ * every mode: dry_run and the per-check modes never open the relay.
  *   QID: ACCEPTED ip=IP class=C from=<S> to=<R> nrcpt=N refused=M scrubbed=K spf=RESULT
  *
  * QID is the MTA's queue id, or NOQUEUE before the MTA has one.  Nothing a

@@ -21,6 +21,8 @@ test_defaults(void)
 	CHECK(strncmp(c->socket, "unix:/", 6) == 0, "default socket %s", c->socket);
 	CHECK(c->user[0] == '\0', "default user empty");
 	CHECK(!c->dry_run, "dry_run off");
+	CHECK(c->ban_mode == CONF_MODE_ENFORCE && c->spf.mode == CONF_MODE_ENFORCE &&
+	    c->ratelimit.mode == CONF_MODE_ENFORCE, "every check enforced by default");
 	CHECK(!c->outbound.enabled && c->outbound.scrub_received, "outbound defaults");
 	CHECK(c->syslog_facility == LOG_MAIL && c->log_level == LOG_INFO, "log defaults");
 	CHECK(c->authserv_id[0] != '\0', "authserv_id defaults to the host name");
@@ -66,6 +68,8 @@ test_full(void)
 	CHECK(c->syslog_facility == LOG_LOCAL3 && c->log_level == LOG_DEBUG, "log settings");
 	CHECK_STR(c->authserv_id, "mx.example.com", "authserv_id");
 	CHECK(c->dry_run && c->outbound.enabled && !c->outbound.scrub_received, "booleans");
+	CHECK(c->ban_mode == CONF_MODE_SHADOW && c->spf.mode == CONF_MODE_OFF &&
+	    c->ratelimit.mode == CONF_MODE_SHADOW, "dry_run: every check in shadow, one switched off stays off");
 	CHECK(dset_match(c->allowed_domains, "example.com"), "allowed normalised");
 	CHECK(!dset_match(c->allowed_domains, "www.example.com"), "no dot: exact only");
 	CHECK(dset_match(c->allowed_domains, "example.org") &&
@@ -102,6 +106,9 @@ test_errors(void)
 		{"log_level = chatty\n", "bad.conf:1: option 'log_level': 'chatty' is not one of: error, warning, notice, info, debug"},
 		{"syslog_facility = kern\n", "bad.conf:1: option 'syslog_facility': 'kern' is not one of: mail, daemon, user, local0, local1, local2, local3, local4, local5, local6, local7"},
 		{"dry_run = maybe\n", "bad.conf:1: "},
+		{"\nbanned_domains_mode = dry\n", "bad.conf:2: option 'banned_domains_mode': 'dry' is not one of: enforce, shadow, off"},
+		{"spf {\n\n mode = log\n}\n", "bad.conf:3: option 'mode': 'log' is not one of: enforce, shadow, off"},
+		{"ratelimit { mode = \"\" }\n", "bad.conf:1: option 'mode': '' is not one of: enforce, shadow, off"},
 		{"outbound {\n enabled = true\n nope = 1\n}\n", "bad.conf:3: no such option 'nope'"},
 		{"authserv_id = \"mx example\"\n", "bad.conf:1: option 'authserv_id': 'mx example': use a host name (letters, digits, '.', '-')"},
 		{"pid_file = \"relative.pid\"\n", "bad.conf: option 'pid_file': 'relative.pid' must be an absolute path"},

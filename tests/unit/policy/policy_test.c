@@ -227,22 +227,77 @@ test_auth_and_outbound(void)
 	policy_unref(p);
 }
 
+/*
+ * Every mode and dry_run: the ban follows its mode, relay protection never
+ * does.  A foreign recipient from the internet and an outbound recipient
+ * while outbound is disabled are refused (BLOCKED, 550 5.7.1) in all of them.
+ */
 static void
-test_dry_run(void)
+test_modes(void)
 {
-	struct policy *p = make_policy("dry_run = true\n");
-	struct policy_session *s = session(p, "198.51.100.9");
-	struct policy_verdict v;
+	static const struct {
+		const char *conf;
+		enum conf_mode ban;      /* what the ban does */
+	} modes[] = {
+		{"", CONF_MODE_ENFORCE},
+		{"dry_run = true\n", CONF_MODE_SHADOW},
+		{"dry_run = true\nbanned_domains_mode = enforce\n", CONF_MODE_SHADOW},
+		{"banned_domains_mode = shadow\nspf { mode = shadow }\n"
+		    "ratelimit { mode = shadow  redis { host = \"\" } }\n", CONF_MODE_SHADOW},
+		{"banned_domains_mode = off\nspf { mode = off }\nratelimit { mode = off }\n",
+		    CONF_MODE_OFF},
+		{"dry_run = true\nbanned_domains_mode = off\n", CONF_MODE_OFF},
+		{"banned_domains_mode = ENFORCE\n", CONF_MODE_ENFORCE},
+	};
 
-	policy_mail(s, "<a@evil.example>", NULL, NULL, &v);
-	CHECK(v.action == POLICY_CONTINUE && v.reason == POLICY_REASON_BANNED_DOMAIN,
-	    "dry run: continue, reason kept");
-	CHECK(strncmp(last_log, "NOQUEUE: WOULD-BLOCK reason=banned-domain action=reject ip=198.51.100.9 ",
-	    72) == 0, "dry-run log: %s", last_log);
-	policy_rcpt(s, "<x@foreign.example>", NULL, &v);
-	CHECK(v.action == POLICY_CONTINUE, "dry run: foreign rcpt continues");
-	policy_session_free(s);
-	policy_unref(p);
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		struct policy *p = make_policy(modes[i].conf);
+		struct policy_session *s = session(p, "198.51.100.9");
+		struct policy_session *t = session(p, "10.200.0.9");
+		struct policy_verdict v;
+		const char *rcpts[] = {"<x@foreign.example>", "<x%foreign.example@example.com>",
+		    "<x@example.com.foreign.example>", "<x@[192.0.2.1]>"};
+
+		CHECK(policy_conf(p)->ban_mode == modes[i].ban, "mode %zu: ban mode", i);
+		log_lines = 0;
+		last_log[0] = '\0';
+		policy_mail(s, "<a@evil.example>", NULL, NULL, &v);
+		if (modes[i].ban == CONF_MODE_ENFORCE) {
+			CHECK(v.action == POLICY_REJECT, "mode %zu: ban enforced", i);
+			CHECK(strncmp(last_log, "NOQUEUE: BLOCKED reason=banned-domain ", 38) == 0,
+			    "mode %zu: %s", i, last_log);
+		} else if (modes[i].ban == CONF_MODE_SHADOW) {
+			CHECK(v.action == POLICY_CONTINUE && v.reason == POLICY_REASON_BANNED_DOMAIN,
+			    "mode %zu: shadow ban continues, reason kept", i);
+			CHECK(strncmp(last_log, "NOQUEUE: WOULD-BLOCK reason=banned-domain action=reject "
+			    "ip=198.51.100.9 ", 72) == 0, "mode %zu: shadow line: %s", i, last_log);
+		} else {
+			CHECK(v.action == POLICY_CONTINUE && v.reason == POLICY_REASON_NONE &&
+			    log_lines == 0, "mode %zu: ban off: not even logged", i);
+		}
+		policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
+		for (size_t r = 0; r < sizeof(rcpts) / sizeof(rcpts[0]); r++) {
+			policy_rcpt(s, rcpts[r], NULL, &v);
+			CHECK(v.action == POLICY_REJECT &&
+			    v.reason == POLICY_REASON_UNKNOWN_RCPT_DOMAIN, "mode %zu: %s refused", i,
+			    rcpts[r]);
+			CHECK_STR(v.rcode, "550", "mode %zu: rcode", i);
+			CHECK_STR(v.xcode, "5.7.1", "mode %zu: xcode", i);
+			CHECK(strncmp(last_log, "NOQUEUE: BLOCKED reason=unknown-rcpt-domain ", 44) == 0,
+			    "mode %zu: relay refusal is BLOCKED: %s", i, last_log);
+		}
+		policy_rcpt(s, "<x@example.com>", NULL, &v);
+		CHECK(v.action == POLICY_CONTINUE, "mode %zu: own domain accepted", i);
+		policy_mail(t, "<core@example.com>", NULL, NULL, &v);
+		policy_rcpt(t, "<x@foreign.example>", NULL, &v);
+		CHECK(v.action == POLICY_REJECT && v.reason == POLICY_REASON_OUTBOUND_DISABLED,
+		    "mode %zu: outbound disabled enforced", i);
+		CHECK(strstr(last_log, "BLOCKED reason=outbound-disabled ") != NULL,
+		    "mode %zu: %s", i, last_log);
+		policy_session_free(s);
+		policy_session_free(t);
+		policy_unref(p);
+	}
 }
 
 static void
@@ -275,6 +330,19 @@ test_install_reload(void)
 	CHECK(!policy_conf(s->pol)->dry_run, "running session keeps its policy");
 	cur = policy_acquire();
 	CHECK(policy_conf(cur)->dry_run, "new sessions get the new one");
+	{
+		/* Both sides of the reload refuse a relay attempt. */
+		struct policy_session *n = session(cur, "192.0.2.2");
+		struct policy_verdict v;
+
+		policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
+		policy_rcpt(s, "<x@foreign.example>", NULL, &v);
+		CHECK(v.action == POLICY_REJECT, "old policy, across the reload: relay refused");
+		policy_mail(n, "<a@sender.example>", NULL, NULL, &v);
+		policy_rcpt(n, "<x@foreign.example>", NULL, &v);
+		CHECK(v.action == POLICY_REJECT, "new dry-run policy: relay refused");
+		policy_session_free(n);
+	}
 	policy_unref(cur);
 	policy_session_free(s);
 	policy_install(NULL);
@@ -312,7 +380,7 @@ test_ratelimit(void)
 	policy_session_free(t);
 	policy_unref(p);
 
-	/* Dry run: logged as WOULD-BLOCK, the message goes on. */
+	/* Dry run and shadow mode: logged as WOULD-BLOCK, the message goes on. */
 	p = make_policy("dry_run = true\nratelimit { period = 1h  redis { host = \"\" } }");
 	s = session(p, "2001:db8::44");
 	policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
@@ -320,6 +388,18 @@ test_ratelimit(void)
 	CHECK(v.action == POLICY_CONTINUE, "dry run continues");
 	CHECK(strncmp(last_log, "NOQUEUE: WOULD-BLOCK reason=ratelimited action=tempfail ip=2001:db8::44 ",
 	    72) == 0, "dry-run line: %s", last_log);
+	policy_session_free(s);
+	policy_unref(p);
+	p = make_policy("ratelimit { mode = shadow  period = 1h  redis { host = \"\" } }");
+	s = session(p, "192.0.2.46");
+	policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
+	policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
+	CHECK(v.action == POLICY_CONTINUE && v.reason == POLICY_REASON_RATELIMITED,
+	    "shadow rate limit continues");
+	CHECK(strncmp(last_log, "NOQUEUE: WOULD-BLOCK reason=ratelimited ", 40) == 0,
+	    "shadow line: %s", last_log);
+	policy_mail(s, "<a@evil.example>", NULL, NULL, &v);
+	CHECK(v.action == POLICY_REJECT, "the ban stays enforced beside a shadow rate limit");
 	policy_session_free(s);
 	policy_unref(p);
 
@@ -455,7 +535,7 @@ main(void)
 	test_inbound();
 	test_trusted();
 	test_auth_and_outbound();
-	test_dry_run();
+	test_modes();
 	test_unknown_client();
 	test_install_reload();
 	test_ratelimit();

@@ -144,30 +144,45 @@ test_configured(void)
 	policy_unref(p);
 }
 
+/* dry_run, and spf { mode = shadow } beside an enforced ban: WOULD-BLOCK, the mail goes on. */
 static void
 test_dry_run(void)
 {
-	char text[512], err[512];
-	struct conf *c;
-	struct policy *p;
-	struct spfcheck *sc;
-	struct spfcheck_opts o = {.receiver = "mx.test.invalid", .dns_timeout_ms = 1000,
-	    .timeout_ms = 1000};
-	struct policy_verdict v;
+	static const char *texts[] = {
+		"dry_run = true\nratelimit { enabled = false }\n",
+		"spf { mode = shadow }\nbanned_domains = {\"evil.example\"}\n"
+		    "ratelimit { enabled = false }\n",
+	};
 
-	snprintf(text, sizeof(text), "dry_run = true\nspf { enabled = false }\n"
-	    "ratelimit { enabled = false }\n");
-	if (conf_load_string("t", text, &c, err, sizeof(err)) != 0 ||
-	    policy_new(c, &p, err, sizeof(err)) != 0 ||
-	    spfcheck_new_offline(&o, &sc, err, sizeof(err)) != 0)
-		exit(2);
-	spfcheck_zone_add(sc, "pass.example", SPFCHECK_RR_TXT, "v=spf1 -all");
-	policy_set_spfcheck(p, sc);
-	v = mail(p, "198.51.100.9", "<a@pass.example>");
-	CHECK(v.action == POLICY_CONTINUE, "dry run refuses nothing");
-	CHECK(strstr(last_log, "NOQUEUE: WOULD-BLOCK reason=spf-fail action=reject ip=198.51.100.9 ")
-	    == last_log, "WOULD-BLOCK line: %s", last_log);
-	policy_unref(p);
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		char err[512];
+		struct conf *c;
+		struct policy *p;
+		struct spfcheck *sc;
+		struct spfcheck_opts o = {.receiver = "mx.test.invalid", .dns_timeout_ms = 1000,
+		    .timeout_ms = 1000};
+		struct policy_verdict v;
+
+		if (conf_load_string("t", texts[i], &c, err, sizeof(err)) != 0 ||
+		    policy_new(c, &p, err, sizeof(err)) != 0 ||
+		    spfcheck_new_offline(&o, &sc, err, sizeof(err)) != 0)
+			exit(2);
+		CHECK(policy_conf(p)->spf.mode == CONF_MODE_SHADOW, "%zu: spf in shadow", i);
+		spfcheck_zone_add(sc, "pass.example", SPFCHECK_RR_TXT, "v=spf1 -all");
+		spfcheck_zone_add(sc, "evil.example", SPFCHECK_RR_TXT, "v=spf1 +all");
+		policy_set_spfcheck(p, sc);
+		v = mail(p, "198.51.100.9", "<a@pass.example>");
+		CHECK(v.action == POLICY_CONTINUE && v.reason == POLICY_REASON_SPF_FAIL,
+		    "%zu: shadow SPF refuses nothing", i);
+		CHECK(strstr(last_log, "NOQUEUE: WOULD-BLOCK reason=spf-fail action=reject "
+		    "ip=198.51.100.9 ") == last_log, "%zu: WOULD-BLOCK line: %s", i, last_log);
+		if (i == 1) {
+			v = mail(p, "198.51.100.9", "<a@evil.example>");
+			CHECK(v.action == POLICY_REJECT && v.reason == POLICY_REASON_BANNED_DOMAIN,
+			    "the ban is still enforced");
+		}
+		policy_unref(p);
+	}
 }
 
 static void
