@@ -9,6 +9,7 @@
 # a test uses), so adding a test is adding its name here.
 UNIT_TESTS = \
 	tests/unit/lib/addr_test \
+	tests/unit/lib/cfgtext_test \
 	tests/unit/lib/esc_test \
 	tests/unit/lib/netaddr_test \
 	tests/unit/policy/conf_test \
@@ -55,6 +56,7 @@ INTEGRATION_TESTS = \
 	tests/integration/chain.sh \
 	tests/integration/firewall.sh \
 	tests/integration/openrelay.sh \
+	tests/integration/conf-lines.sh \
 	tests/integration/faults.sh \
 	tests/integration/faults-hop.sh \
 	$(RELAY_INTEGRATION_TESTS)
