@@ -57,6 +57,7 @@ INTEGRATION_TESTS = \
 	tests/integration/firewall.sh \
 	tests/integration/openrelay.sh \
 	tests/integration/conf-lines.sh \
+	tests/integration/authres-forged.sh \
 	tests/integration/faults.sh \
 	tests/integration/faults-hop.sh \
 	$(RELAY_INTEGRATION_TESTS)

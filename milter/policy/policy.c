@@ -199,6 +199,7 @@ policy_msg_reset(struct policy_msg *m)
 {
 	free(m->scrub_idx);
 	free(m->ar_forged);
+	free(m->rspf_del);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -538,6 +539,14 @@ policy_header(struct policy_session *s, const char *name, const char *value)
 			m->failed = true;
 		return;
 	}
+	if (strcasecmp(name, "Received-SPF") == 0) {
+		m->rspf_seen++;
+		/* Only ours may reach downstream: it cannot tell one from another. */
+		if (!m->trusted && policy_idx_push(&m->rspf_del, &m->rspf_del_n,
+		    &m->rspf_del_cap, m->rspf_seen) != 0)
+			m->failed = true;
+		return;
+	}
 	if (strcasecmp(name, "Received") != 0)
 		return;
 	m->received_seen++;
@@ -602,6 +611,9 @@ policy_eom_edits(struct policy_session *s, struct policy_edits *edits)
 		if (policy_edits_add(edits, false, "Authentication-Results", m->ar_forged[i],
 		    NULL) != 0)
 			return -1;
+	for (size_t i = m->rspf_del_n; i-- > 0;)
+		if (policy_edits_add(edits, false, "Received-SPF", m->rspf_del[i], NULL) != 0)
+			return -1;
 	for (size_t i = m->scrub_n; i-- > 0;)
 		if (policy_edits_add(edits, false, "Received", m->scrub_idx[i], NULL) != 0)
 			return -1;
@@ -624,6 +636,9 @@ policy_eom(struct policy_session *s, const char *qid, struct policy_edits *edits
 	if (m->ar_forged_n > 0)
 		log_info("%s: deleting %zu forged Authentication-Results header(s) claiming %s",
 		    policy_qid(m), m->ar_forged_n, s->pol->conf->authserv_id);
+	if (m->rspf_del_n > 0)
+		log_info("%s: deleting %zu Received-SPF header(s) an internet client sent",
+		    policy_qid(m), m->rspf_del_n);
 	log_msg(LOG_INFO, "%s: ACCEPTED ip=%s class=%s from=%s to=%s nrcpt=%u refused=%u "
 	    "scrubbed=%zu spf=%s",
 	    policy_qid(m), s->ip, m->trusted ? (m->auth ? "authenticated" : "trusted") : "internet",

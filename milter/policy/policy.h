@@ -5,7 +5,10 @@
  * ban list) through spfcheck.h; its result is refused per the spf section,
  * and recorded at end of message in Authentication-Results and
  * Received-SPF headers (authres.h) inserted at the top, after every
- * incoming Authentication-Results claiming our authserv_id is deleted.
+ * incoming Authentication-Results claiming our authserv_id is deleted,
+ * and every Received-SPF an internet client brought: that header carries
+ * no authserv-id, so downstream (OpenDMARC reads the first one) cannot
+ * tell a forged one from ours.  They go whatever received_spf says.
  *
  * The milter callbacks (mlfi.c) only gather facts (client address, HELO,
  * envelope, headers, macros), hand them to the functions here, and map the
@@ -129,6 +132,9 @@ struct policy_msg {
 	unsigned ar_seen;          /* Authentication-Results headers seen so far */
 	unsigned *ar_forged;       /* indices of those claiming our authserv_id */
 	size_t ar_forged_n, ar_forged_cap;
+	unsigned rspf_seen;        /* Received-SPF headers seen so far */
+	unsigned *rspf_del;        /* indices of those to delete (internet class: all) */
+	size_t rspf_del_n, rspf_del_cap;
 };
 
 struct policy_session {

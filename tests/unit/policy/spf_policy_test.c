@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tests/unit/check.h"
 #include "log.h"
@@ -253,6 +254,56 @@ test_received_spf_off(void)
 	policy_unref(p);
 }
 
+/*
+ * Every Received-SPF an internet client brings is deleted, whatever
+ * received_spf says (OpenDMARC reads the first one and cannot tell a
+ * forged one from ours); a trusted client's are kept.
+ */
+static void
+test_received_spf_forged(void)
+{
+	static const char *confs[] = {"received_spf = false", "received_spf = true",
+	    "received_spf = false  mode = shadow"};
+
+	for (size_t i = 0; i < sizeof(confs) / sizeof(confs[0]); i++) {
+		struct policy *p = make_policy(confs[i]);
+		struct policy_session *s = session(p, "192.0.2.9");
+		struct policy_verdict v;
+		struct policy_edits e = {0};
+		size_t del = 0, ins = 0;
+		bool order_ok = true;
+
+		policy_mail(s, "<a@soft.example>", NULL, NULL, &v);
+		policy_header(s, "Received-SPF", "pass (forged) envelope-from=\"a@soft.example\"");
+		policy_header(s, "Received", "from x");
+		policy_header(s, "received-spf", "Pass");
+		policy_header(s, "RECEIVED-SPF", "none");
+		policy_eom(s, NULL, &e, &v);
+		for (size_t k = 0; k < e.n; k++) {
+			if (!e.v[k].insert && strcasecmp(e.v[k].name, "Received-SPF") == 0) {
+				/* Highest index first, and before any insertion. */
+				order_ok &= ins == 0 && e.v[k].index == 3 - del;
+				del++;
+			} else if (e.v[k].insert) {
+				ins++;
+			}
+		}
+		CHECK(del == 3 && order_ok, "%s: all three deleted, from the last: %zu", confs[i], del);
+		CHECK(ins == (i == 1 ? 2u : 1u), "%s: %zu headers of ours", confs[i], ins);
+		policy_edits_free(&e);
+		policy_session_free(s);
+
+		s = session(p, "10.200.0.4");
+		policy_mail(s, "<a@example.com>", NULL, NULL, &v);
+		policy_header(s, "Received-SPF", "pass (the core's own)");
+		policy_eom(s, NULL, &e, &v);
+		CHECK(e.n == 0, "%s: a trusted client's Received-SPF is kept", confs[i]);
+		policy_edits_free(&e);
+		policy_session_free(s);
+		policy_unref(p);
+	}
+}
+
 /* Text safe for smfi_setreply: printable ASCII, no CR/LF, every '%' doubled. */
 static bool
 reply_text_is_safe(const char *t)
@@ -315,6 +366,7 @@ main(void)
 	test_defaults();
 	test_configured();
 	test_dry_run();
+	test_received_spf_forged();
 	test_eom_headers();
 	test_received_spf_off();
 	test_hostile_reply_text();
