@@ -32,7 +32,7 @@ milter/policy/rlscript.c: $(top_srcdir)/redis/gcra.lua
 CLEANFILES += milter/policy/rlscript.c
 
 # Link order: the policy library first, then what it uses.
-HOPPOLICY_LIBS = milter/policy/libhoppolicy.a lib/libhopcommon.a $(CONFUSE_LIBS) $(SPF2_LIBS) \
+HOPPOLICY_LIBS = milter/policy/libhoppolicy.a lib/libhopcommon.a $(IDN2_LIBS) $(CONFUSE_LIBS) $(SPF2_LIBS) \
 	$(HIREDIS_LIBS) $(OPENSSL_LIBS)
 
 sbin_PROGRAMS += milter/hopmilter

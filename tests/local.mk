@@ -25,7 +25,7 @@ UNIT_TESTS = \
 	tests/unit/relay/route_test \
 	tests/unit/relay/smtpc_test
 check_PROGRAMS += $(UNIT_TESTS)
-LDADD = milter/policy/libhoppolicy.a relay-transport/libhoprelay.a lib/libhopcommon.a \
+LDADD = milter/policy/libhoppolicy.a relay-transport/libhoprelay.a lib/libhopcommon.a $(IDN2_LIBS) \
 	$(CONFUSE_LIBS) $(SPF2_LIBS) $(HIREDIS_LIBS) $(OPENSSL_LIBS)
 EXTRA_DIST += tests/unit/check.h
 

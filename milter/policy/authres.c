@@ -69,6 +69,9 @@ authres_is_name(const char *s)
 	char norm[DOMAIN_MAX + 1];
 	const char *why;
 
+	for (const char *p = s; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			return false;   /* a U-label is no dot-atom of RFC 5322 */
 	return s[0] != '\0' && domain_normalize(s, norm, sizeof(norm), &why) == 0 &&
 	    s[strlen(s) - 1] != '.';
 }

@@ -464,8 +464,10 @@ policy_mail(struct policy_session *s, const char *sender, const char *auth_authe
 
 	if (m->trusted)
 		return;
-	if (c->ban_mode != CONF_MODE_OFF && m->sender_status == ADDR_OK &&
-	    dset_match(c->banned_domains, m->sender.domain))
+	/* An invalid IDN label below a banned domain is still banned (addr.h). */
+	if (c->ban_mode != CONF_MODE_OFF &&
+	    (m->sender_status == ADDR_OK || m->sender_status == ADDR_INVALID) &&
+	    m->sender.domain[0] != '\0' && dset_match(c->banned_domains, m->sender.domain))
 		policy_refuse(s, POLICY_REASON_BANNED_DOMAIN, NULL, v);
 	/* Only a message that would otherwise go on is charged (shadow: would go on). */
 	if (v->reason == POLICY_REASON_NONE)

@@ -52,7 +52,8 @@ test_full(void)
 	    "trusted_networks = {\"10.200.0.0/24\"}\n"
 	    "internal_networks = {\"192.168.0.0/16\", \"2001:db8:1::/48\"}\n"
 	    "allowed_domains = {\"Example.COM.\", \".example.org\"}\n"
-	    "banned_domains = {\"evil.example\"}\n"
+	    "banned_domains = {\"evil.example\", \"Ex\xc3\xa4mple.test.\", \"XN--BCHER-KVA.example\"}\n"
+	    "allowed_domains += {\"m\xc3\xbc" "nchen.example\"}\n"
 	    "outbound { enabled = true  scrub_received = false }\n"
 	    "spf { enabled = false  fail = tempfail  softfail = reject  permerror = reject\n"
 	    "  temperror = accept  received_spf = false  dns_timeout = 2s  timeout = 2500ms }\n";
@@ -75,6 +76,9 @@ test_full(void)
 	CHECK(dset_match(c->allowed_domains, "example.org") &&
 	    dset_match(c->allowed_domains, "x.example.org"), "leading dot: domain and subdomains");
 	CHECK(dset_match(c->banned_domains, "a.evil.example"), "ban list covers subdomains");
+	CHECK(dset_match(c->banned_domains, "xn--exmple-cua.test") &&
+	    dset_match(c->banned_domains, "xn--bcher-kva.example"), "ban list: U-label and A-label entries");
+	CHECK(dset_match(c->allowed_domains, "xn--mnchen-3ya.example"), "allowed: U-label entry");
 	net_addr_parse("127.0.0.1", &a);
 	CHECK(!net_list_contains(&c->trusted_networks, &a), "a set list replaces the default");
 	net_addr_parse("2001:db8:1:5::1", &a);
@@ -100,6 +104,8 @@ test_errors(void)
 		{"\nallowed_domains = {\"exa mple.com\"}\n",
 		    "bad.conf:2: option 'allowed_domains': 'exa mple.com': character not allowed in a domain"},
 		{"banned_domains = {\"a..b\"}\n", "bad.conf:1: option 'banned_domains': 'a..b': empty label in domain"},
+		{"# IDN\nbanned_domains = {\"ok.example\",\n  \"xn--zz.test\"}\n", "bad.conf:3: option 'banned_domains': 'xn--zz.test': invalid internationalised domain name (IDNA2008)"},
+		{"allowed_domains = {\".\xe2\x98\xba.example\"}\n", "bad.conf:1: option 'allowed_domains': '.\xe2\x98\xba.example': invalid internationalised domain name (IDNA2008)"},
 		{"socket = \"tcp:25\"\n", "bad.conf:1: option 'socket': 'tcp:25': expected unix:/path, inet:PORT@HOST or inet6:PORT@HOST"},
 		{"socket = \"inet:99999@127.0.0.1\"\n", "bad.conf:1: option 'socket': 'inet:99999@127.0.0.1': expected inet:PORT@HOST with a port in 1-65535"},
 		{"socket = \"unix:relative.sock\"\n", "bad.conf:1: option 'socket': 'unix:relative.sock': the socket path must be absolute"},

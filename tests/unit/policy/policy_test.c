@@ -300,6 +300,53 @@ test_modes(void)
 	}
 }
 
+/*
+ * Domains compared as domains: a ban or an allowed domain written in one
+ * IDN form matches the other, in any case, with a trailing dot; an invalid
+ * IDN from a client matches no allowed domain and does not escape a ban.
+ */
+static void
+test_idn(void)
+{
+	struct policy *p = make_policy("banned_domains += {\"ex\xc3\xa4mple.test\", \"xn--bcher-kva.example\"}\n"
+	    "allowed_domains += {\"xn--mnchen-3ya.example\", \".b\xc3\xbc" "cher.example\"}\n");
+	struct policy_session *s = session(p, "198.51.100.9");
+	struct policy_verdict v;
+	static const char *banned[] = {
+		"<a@ex\xc3\xa4mple.test>", "<a@EX\xc3\x84MPLE.TEST.>", "<a@xn--exmple-cua.test>",
+		"<a@XN--EXMPLE-CUA.Test.>", "<a@mx.ex\xc3\xa4mple.test>", "<a@b\xc3\xbc" "cher.example>",
+		"<a@xn--zz.evil.example>", "<a@\xe2\x98\xba.evil.example>", "<a@xn--zz.xn--exmple-cua.test>",
+	};
+	static const char *allowed[] = {
+		"<x@m\xc3\xbcnchen.example>", "<x@M\xc3\x9cNCHEN.Example.>", "<x@xn--mnchen-3ya.example>",
+		"<x@sub.XN--BCHER-KVA.example>",
+	};
+	static const char *refused[] = {
+		"<x@xn--zz.m\xc3\xbcnchen.example>", "<x@xn--zz.xn--bcher-kva.example>",
+		"<x@\xe2\x98\xba.b\xc3\xbc" "cher.example>", "<x@xn--mnchen-3yb.example>",
+		"<x@m\xc3\xbcnchen.example\xe3\x80\x82" "elsewhere.example>", "<x@\xc3\x28.example.com>",
+	};
+
+	for (size_t i = 0; i < sizeof(banned) / sizeof(banned[0]); i++) {
+		policy_mail(s, banned[i], NULL, NULL, &v);
+		CHECK(v.action == POLICY_REJECT && v.reason == POLICY_REASON_BANNED_DOMAIN,
+		    "%s banned", banned[i]);
+	}
+	policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
+	CHECK(v.action == POLICY_CONTINUE, "ordinary sender");
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+		policy_rcpt(s, allowed[i], NULL, &v);
+		CHECK(v.action == POLICY_CONTINUE, "%s accepted", allowed[i]);
+	}
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		policy_rcpt(s, refused[i], NULL, &v);
+		CHECK(v.action == POLICY_REJECT && v.reason == POLICY_REASON_UNKNOWN_RCPT_DOMAIN,
+		    "%s refused as unknown", refused[i]);
+	}
+	policy_session_free(s);
+	policy_unref(p);
+}
+
 static void
 test_unknown_client(void)
 {
@@ -536,6 +583,7 @@ main(void)
 	test_trusted();
 	test_auth_and_outbound();
 	test_modes();
+	test_idn();
 	test_unknown_client();
 	test_install_reload();
 	test_ratelimit();
