@@ -58,6 +58,7 @@ INTEGRATION_TESTS = \
 	tests/integration/openrelay.sh \
 	tests/integration/conf-lines.sh \
 	tests/integration/authres-forged.sh \
+	tests/integration/idn-postfix.sh \
 	tests/integration/faults.sh \
 	tests/integration/faults-hop.sh \
 	$(RELAY_INTEGRATION_TESTS)
