@@ -24,14 +24,15 @@ hm_need postfix smtp-sink swaks "$HOPMILTER"
 sink_port=$(hm_free_port)
 listed_port=$(hm_free_port)
 modes=(enforce dryrun shadow)
-declare -A mode_conf=(
-	[enforce]="spf { enabled = false }"
-	[dryrun]="dry_run = true
-spf { enabled = false }"
-	[shadow]="banned_domains_mode = shadow
-spf { enabled = false  mode = shadow }
-ratelimit { mode = shadow  redis { host = \"\" } }"
-)
+# mode_conf MODE: the config lines of that mode, in the array `extra`.
+mode_conf() {
+	case $1 in
+	enforce) extra=() ;;
+	dryrun) extra=('dry_run = true') ;;
+	shadow) extra=('banned_domains_mode = shadow' 'spf { enabled = false  mode = shadow }'
+		'ratelimit { mode = shadow  redis { host = "" } }') ;;
+	esac
+}
 # The relay lines of the shipped main.cf.edge, as they are.
 edge_relay=$(grep -E '^(relay_domains|smtpd_relay_restrictions) *=' "$HM_SRCDIR/postfix-conf/main.cf.edge")
 hm_check "main.cf.edge sets relay_domains and smtpd_relay_restrictions" \
@@ -41,15 +42,12 @@ hm_start_sink sink "$sink_port"
 for mode in "${modes[@]}"; do
 	mport=$(hm_free_port)
 	eval "${mode}_port=\$(hm_free_port)"
-	cat >"$HM_TMP/hopmilter-$mode.conf" <<EOF
-socket = "inet:$mport@127.0.0.1"
-user = "nobody"
-trusted_networks = {"10.200.0.0/24"}
-allowed_domains = {"example.com", ".example.org"}
-banned_domains = {"evil.example"}
-${mode_conf[$mode]}
-EOF
-	[ "$mode" = shadow ] || echo 'ratelimit { enabled = false }' >>"$HM_TMP/hopmilter-$mode.conf"
+	mode_conf "$mode"
+	hm_write_milter_conf "$HM_TMP/hopmilter-$mode.conf" "inet:$mport@127.0.0.1" \
+		'trusted_networks = {"10.200.0.0/24"}' \
+		'allowed_domains = {"example.com", ".example.org"}' \
+		'banned_domains = {"evil.example"}' \
+		"${extra[@]}"
 	hm_start_milter "$HM_TMP/hopmilter-$mode.conf" "$HM_TMP/milter.log"
 	milter="smtpd_milters = { inet:127.0.0.1:$mport, default_action=tempfail, command_timeout=10s }
 milter_default_action = tempfail
