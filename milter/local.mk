@@ -87,6 +87,20 @@ install-hopmilter-data:
 		done; \
 	done
 
+# The man pages name the Debian paths (/etc, /run); the installed copies
+# name this installation's, which are those compiled into the programs
+# (SYSCONFDIR, RUNSTATEDIR): `hopmilter --help` and hopmilter(8) agree.
+install-data-hook: install-hopmilter-man
+install-hopmilter-man:
+	for m in man8/hopmilter.8 man5/hopmilter.conf.5 man8/hoprelay.8 man5/hoprelay.conf.5; do \
+		f='$(DESTDIR)$(mandir)/'$$m; test -f "$$f" || continue; \
+		sed -e 's|/etc/hopmilter/|$(sysconfdir)/hopmilter/|g' \
+			-e 's|/etc/fail2ban/|$(sysconfdir)/fail2ban/|g' \
+			-e 's|/run/hopmilter/|$(runstatedir)/hopmilter/|g' "$$f" >"$$f.tmp" && \
+		mv "$$f.tmp" "$$f" || exit 1; \
+	done
+.PHONY: install-hopmilter-man
+
 uninstall-local: uninstall-hopmilter-data
 uninstall-hopmilter-data:
 	if cmp -s $(srcdir)/milter/hopmilter.conf '$(DESTDIR)$(hmconfdir)/hopmilter.conf'; then \

@@ -633,9 +633,12 @@ conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t er
 CFGX_DEFINE_BUILD(conf_finish, struct conf, conf_from_cfg, conf_free)
 
 /*
- * A file holding a Redis password must not be writable by every user:
+ * A file holding a Redis password must not be writable by every user nor
+ * by its group (the group is hopmilter's own, shared with the MTA):
  * whoever can write it can point hopmilter at their own Redis (and read
  * the password back from the AUTH it sends), or switch every check off.
+ * A reload (SIGUSR1) goes through here too and keeps the running
+ * configuration when the file is refused.
  * Readable by all is only worth a warning: the sample is installed 0640.
  */
 static int
@@ -648,9 +651,13 @@ conf_check_secret_mode(const struct conf *c, const char *path, char *err, size_t
 		return 0;
 	if (stat(path, &st) != 0)
 		return 0;   /* it was just read; a file gone since is the next load's problem */
-	if (st.st_mode & S_IWOTH) {
-		snprintf(err, errsz, "%s: holds a Redis password and every user may write it "
-		    "(mode %04o); chmod o-w %s", path, (unsigned)(st.st_mode & 07777), path);
+	if (st.st_mode & (S_IWOTH | S_IWGRP)) {
+		bool o = st.st_mode & S_IWOTH, g = st.st_mode & S_IWGRP;
+
+		snprintf(err, errsz, "%s: holds a Redis password and %s may write it (mode %04o); "
+		    "chmod %s %s", path, o && g ? "its group and every user" : o ? "every user" :
+		    "its group", (unsigned)(st.st_mode & 07777), o && g ? "go-w" : o ? "o-w" : "g-w",
+		    path);
 		return -1;
 	}
 	if (st.st_mode & S_IROTH)
