@@ -25,10 +25,11 @@
  *
  *   QID: BLOCKED reason=R action=reject|tempfail ip=IP from=<S> [to=<R>] helo=H
  *   QID: WOULD-BLOCK ...same fields...       (that check in shadow mode)
+ *   QID: ACCEPTED ip=IP class=C from=<S> to=<R> nrcpt=N refused=M scrubbed=K
+ *        scrubbed_names=NAME:COUNT,...|- spf=RESULT       (one line)
  *
  * Relay protection (unknown-rcpt-domain, outbound-disabled) is enforced in
  * every mode: dry_run and the per-check modes never open the relay.
- *   QID: ACCEPTED ip=IP class=C from=<S> to=<R> nrcpt=N refused=M scrubbed=K spf=RESULT
  *
  * QID is the MTA's queue id, or NOQUEUE before the MTA has one.  Nothing a
  * client controls appears before ip=, and every client-supplied value is
@@ -99,7 +100,7 @@ struct policy_verdict {
 /* A header change for the adapter to apply at end of message. */
 struct policy_edit {
 	bool insert;         /* false: delete */
-	char name[32];
+	char *name;          /* owned by the edit list */
 	unsigned index;      /* delete: 1-based among headers of that name; insert: position */
 	char *value;         /* insert only; owned by the edit list */
 };
