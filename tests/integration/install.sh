@@ -50,7 +50,7 @@ dest2=$HM_TMP/dest2
 make -s -C "$HM_BUILDDIR" install DESTDIR="$dest2" prefix=/usr sysconfdir=/opt/hm/etc \
 	localstatedir=/var runstatedir=/opt/hm/run >"$HM_TMP/install2.log" 2>&1
 hm_check "hopmilter(8) names the configured default configuration" \
-	grep -q '^\.IR /opt/hm/etc/hopmilter/hopmilter.conf' "$dest2/usr/share/man/man8/hopmilter.8"
+	grep -qE '^\.IR? /opt/hm/etc/hopmilter/hopmilter\.conf' "$dest2/usr/share/man/man8/hopmilter.8"
 hm_check "hoprelay(8) names the configured default configuration" \
 	grep -q '/opt/hm/etc/hopmilter/hoprelay.conf' "$dest2/usr/share/man/man8/hoprelay.8"
 hm_check "no man page names /etc/hopmilter/ there" \
