@@ -31,17 +31,10 @@ milter_port=$(hm_free_port)
 dmarc_port=$(hm_free_port)
 
 write_conf() {
-	cat >"$HM_TMP/hopmilter.conf" <<CONF
-socket = "inet:$milter_port@127.0.0.1"
-user = "nobody"
-log_level = debug
-authserv_id = "mx.test.invalid"
-trusted_networks = {"127.0.0.0/8", "10.200.0.0/24"}
-allowed_domains = {"example.com"}
-outbound { enabled = true }
-spf { received_spf = $1  dns_timeout = 1s  timeout = 3s }
-ratelimit { enabled = false }
-CONF
+	hm_write_milter_conf "$HM_TMP/hopmilter.conf" "inet:$milter_port@127.0.0.1" \
+		'log_level = debug' 'authserv_id = "mx.test.invalid"' \
+		'trusted_networks = {"127.0.0.0/8", "10.200.0.0/24"}' 'outbound { enabled = true }' \
+		"spf { received_spf = $1  dns_timeout = 1s  timeout = 3s }"
 }
 reload_milter() {
 	local n

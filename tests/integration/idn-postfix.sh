@@ -22,15 +22,10 @@ sink_port=$(hm_free_port)
 edge_port=$(hm_free_port)
 milter_port=$(hm_free_port)
 
-cat >"$HM_TMP/hopmilter.conf" <<CONF
-socket = "inet:$milter_port@127.0.0.1"
-user = "nobody"
-trusted_networks = {"10.200.0.0/24"}
-allowed_domains = {"xn--mnchen-3ya.example", ".bücher.example", "Example.COM."}
-banned_domains = {"exämple.test", "XN--VIL-IMA.example"}
-spf { enabled = false }
-ratelimit { enabled = false }
-CONF
+hm_write_milter_conf "$HM_TMP/hopmilter.conf" "inet:$milter_port@127.0.0.1" \
+	'trusted_networks = {"10.200.0.0/24"}' \
+	'allowed_domains = {"xn--mnchen-3ya.example", ".bücher.example", "Example.COM."}' \
+	'banned_domains = {"exämple.test", "XN--VIL-IMA.example"}'
 hm_check "the config with U-labels and A-labels is valid" "$HOPMILTER" -n -c "$HM_TMP/hopmilter.conf"
 hm_start_sink sink "$sink_port"
 hm_start_milter "$HM_TMP/hopmilter.conf"
