@@ -3,6 +3,8 @@
 # modules form a convenience library shared by the program and its unit tests.
 noinst_LIBRARIES += relay-transport/libhoprelay.a
 relay_transport_libhoprelay_a_SOURCES = \
+	relay-transport/hcache.c relay-transport/hcache.h \
+	relay-transport/lmtpd.c relay-transport/lmtpd.h \
 	relay-transport/msgin.c relay-transport/msgin.h \
 	relay-transport/netio.c relay-transport/netio.h \
 	relay-transport/outcome.c relay-transport/outcome.h \
@@ -18,6 +20,11 @@ HOPRELAY_LIBS = relay-transport/libhoprelay.a lib/libhopcommon.a $(CONFUSE_LIBS)
 sbin_PROGRAMS += relay-transport/hoprelay
 relay_transport_hoprelay_SOURCES = relay-transport/hoprelay.c
 relay_transport_hoprelay_LDADD = $(HOPRELAY_LIBS)
+
+# The LMTP daemon: the same library, kept running (see hoprelayd.c).
+sbin_PROGRAMS += relay-transport/hoprelayd
+relay_transport_hoprelayd_SOURCES = relay-transport/hoprelayd.c
+relay_transport_hoprelayd_LDADD = $(HOPRELAY_LIBS)
 
 dist_man_MANS += relay-transport/hoprelay.8 relay-transport/hoprelay.conf.5
 EXTRA_DIST += relay-transport/hoprelay.conf
