@@ -214,11 +214,16 @@ lmtpd_log(struct lmtpd *d, int prio, const char *rcpt, const char *result,
 
 	esc_log(to, sizeof(to), rcpt);
 	esc_log(esctext, sizeof(esctext), text);
-	log_msg(prio, "L%lu: to=<%s> route=%s hop=%s result=%s status=%s conn=%s tls=%s "
+	char tls[128] = "tls=none";
+
+	if (st != NULL && st->tls)
+		snprintf(tls, sizeof(tls), "tls=%s cipher=%s pin=%d", st->tlsinfo.version,
+		    st->tlsinfo.cipher, st->tlsinfo.pin_index);
+	log_msg(prio, "L%lu: to=<%s> route=%s hop=%s result=%s status=%s conn=%s %s "
 	    "delay=%lld.%02lld %s=\"%s\"", d->p->id, to, d->p->route,
 	    d->hopname[0] != '\0' ? d->hopname : "-", result, status,
-	    d->x == NULL ? "-" : d->reused ? "reused" : "new",
-	    st != NULL && st->tls ? "yes" : "no", ms / 1000, ms % 1000 / 10, what, esctext);
+	    st == NULL ? "-" : d->reused ? "reused" : st->tlsinfo.resumed ? "resumed" : "new",
+	    tls, ms / 1000, ms % 1000 / 10, what, esctext);
 }
 
 /* ---- the transaction ---- */

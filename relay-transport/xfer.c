@@ -483,9 +483,12 @@ enum xfer_result
 xfer_conn_command(struct xfer *x, enum xfer_stage stage, const char *cmd,
     struct smtpc_reply *r, long timeout_ms)
 {
+	struct tlsc_info tlsinfo = x->st->tlsinfo;
 	enum xfer_result xr;
 
+	/* A new step: only what the session set-up learnt (TLS) carries over. */
 	memset(x->st, 0, sizeof(*x->st));
+	x->st->tlsinfo = tlsinfo;
 	x->st->stage = stage;
 	x->st->tls = x->ssl != NULL;
 	if (!x->healthy)
