@@ -126,9 +126,8 @@ hm_check "pin: log line names route, hop, TLS and pin 1" dlog_has "L[0-9]+: to=<
 lmtp pin pin-2@test b@example.com
 hm_check "reuse: delivered" hm_sink_wait sink pin-2@test
 hm_check "reuse: log says conn=reused" dlog_has "to=<b@example.com> route=pin .* result=sent .* conn=reused "
-hm_check "reuse: the hop saw one connection for both (one STARTTLS, an RSET)" \
-	eval '[[ $(grep -c "connect from" "$HM_TMP/hop1/maillog") == 1 ]] && grep -q "RSET" "$HM_TMP/hop1/maillog" || \
-		[[ $(grep -c "connect from" "$HM_TMP/hop1/maillog") == 1 ]]'
+hm_check "reuse: the hop saw one connection for both" \
+	eval '[[ $(grep -c "TLS connection established" "$HM_TMP/hop1/maillog") == 1 ]]'
 
 # 3. Three recipients, the hop defers one (452) and refuses one (550):
 #    each gets the hop's own reply; the accepted ones get the DATA reply.
@@ -145,7 +144,7 @@ hm_check "per recipient: the hop's copy is for b@ and c@ only" \
 lmtp ca ca-1@test b@example.com
 hm_check "CA: delivered" has '^DOT <b@example.com> 250 2\.0\.0'
 lmtp wrongname wrongname-1@test b@example.com
-hm_check "wrong name: MAIL gets 451 4.7.5 naming the name" has '^MAIL 451 4\.7\.5 .*does not name hop9\.test\.invalid'
+hm_check "wrong name: MAIL gets 451 4.7.5 naming the name" has '^MAIL 451 4\.7\.5 .*not trusted: hostname mismatch'
 
 # 5. Wrong pin: 451 4.7.5 at MAIL, and the hop never saw a MAIL FROM.
 mark=$(wc -l <"$HM_TMP/hop1/maillog")
@@ -177,7 +176,9 @@ BODY_EXTRA=$(printf '.leading dot\n..two dots\n.\nlong:%s\nend\n' "$long") lmtp 
 hm_check "data: delivered" hm_sink_wait sink data-1@test
 hm_check "data: leading dots unchanged" eval 'hm_sink_message sink data-1@test | grep -q "^\.leading dot" && hm_sink_message sink data-1@test | grep -q "^\.\.two dots"'
 hm_check "data: a line of a lone dot survives" eval 'hm_sink_message sink data-1@test | tr -d "\r" | grep -qx "\."'
-hm_check "data: the 70000-byte line arrived whole" eval 'hm_sink_message sink data-1@test | tr -d "\r" | grep -q "^long:x\{70000\}$"'
+# (Postfix's smtp(8) on the hop folds it at 998 bytes: count the x's between "long:" and "end".)
+hm_check "data: the 70000-byte line arrived complete" eval '[[ $(hm_sink_message sink data-1@test | tr -d "\r" |
+	awk "/^long:/ { on = 1 } /^end\$/ { on = 0 } on { n += gsub(/x/, \"\") } END { print n }") == 70000 ]]'
 
 # 10. The LMTP side, hostile: order, syntax, control bytes, parameters, limits.
 raw() { out=$(printf "$1" | /usr/bin/python3 "$HM_SRCDIR/tests/lib/lmtpc.py" --socket "$sockdir/pin" --raw --timeout 30); sed "s/^/    raw| /" <<<"$out" >&2; }
@@ -198,7 +199,7 @@ hm_check "raw: RCPT parameter: 555" eval '[[ $(sed -n 9p <<<"$out") == "REPLY 55
 hm_check "raw: UTF-8 recipient without SMTPUTF8: 553 5.6.7" eval '[[ $(sed -n 10p <<<"$out") == "REPLY 553 5.6.7 a UTF-8 address needs MAIL FROM ... SMTPUTF8" ]]'
 hm_check "raw: DATA with no accepted recipient: 503" eval '[[ $(sed -n 11p <<<"$out") == "REPLY 503 5.5.1 no valid recipients" ]]'
 over=$(head -c 3000 /dev/zero | tr '\0' 'y')
-raw "LHLO x\nMAIL FROM:<$over@example.org>\nNOOP\n"
+raw "LHLO x\nMAIL FROM:<$over@example.org>\nNOOP\nQUIT\n"
 hm_check "raw: over-long command: 500, and the session goes on" eval '[[ $(sed -n 3p <<<"$out") == "REPLY 500 5.5.2 line too long" && $(sed -n 4p <<<"$out") == "REPLY 250 2.0.0 ok" ]]'
 raw "$(for i in $(seq 1 12); do printf 'BOGUS\\n'; done)"
 hm_check "raw: ten bad commands: 421 and closed" eval 'has "^REPLY 421 4\.7\.0 too many errors" && has "^CLOSED"'
@@ -265,7 +266,7 @@ hm_swaks --server 127.0.0.1 --port "$edge_port" --from a@example.org \
 hm_check "edge: delivered to the sink" hm_sink_wait sink edge-1@test
 sleep 2
 hm_check "edge: delivered exactly once" test "$(hm_sink_count sink edge-1@test)" = 1
-hm_check "edge: Postfix logs b@ sent through the daemon" grep -qE "to=<b@example.com>.*relay=$sockdir/pin.*status=sent" "$HM_TMP/edge/maillog"
+hm_check "edge: Postfix logs b@ sent through the daemon" grep -qE "to=<b@example.com>, relay=[^,]*\[$sockdir/pin\].*status=sent" "$HM_TMP/edge/maillog"
 hm_check "edge: Postfix logs c@ sent" grep -qE "to=<c@example.com>.*status=sent" "$HM_TMP/edge/maillog"
 hm_check "edge: Postfix defers busy@ only, with the hop's 452" grep -qE "to=<busy@example.com>.*status=deferred.*452 4\.2\.2" "$HM_TMP/edge/maillog"
 hm_check "edge: busy@ is still in the queue" eval 'postqueue -c "$HM_TMP/edge/etc" -p | grep -q busy@example.com'

@@ -9,8 +9,9 @@ printed on its own line, prefixed by what it answers:
     GREETING 220 ...      MAIL 250 2.1.0 ...    RCPT <b@x> 250 ...
     DATA 354 ...          DOT <b@x> 250 ...
 
---raw sends the lines from stdin as they are (CRLF added) after the
-greeting and prints every reply line, for protocol tests.  --hold N
+--raw sends the lines from stdin as they are (CRLF added), all at once,
+after the greeting and prints every reply until the server closes, for
+protocol tests (end them with QUIT).  --hold N
 connects, reads the greeting and keeps the connection N seconds.
 Exit status 0 when the dialogue ran to its end, 1 when the server closed
 it or a read timed out (printed as "CLOSED" / "TIMEOUT").
@@ -96,11 +97,11 @@ def transaction(c, a):
 
 
 def raw(c):
+    """All the lines at once (pipelined), then every reply until the end."""
     show("GREETING", c.reply())
-    for line in sys.stdin.buffer.read().split(b"\n"):
-        if line == b"":
-            continue
-        c.send(line.rstrip(b"\r") + b"\r\n")
+    lines = [l.rstrip(b"\r") for l in sys.stdin.buffer.read().split(b"\n") if l != b""]
+    c.send(b"".join(l + b"\r\n" for l in lines))
+    while True:
         show("REPLY", c.reply())
 
 
