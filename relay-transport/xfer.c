@@ -509,6 +509,7 @@ xfer_conn_write(struct xfer *x, const void *buf, size_t len)
 
 	x->st->stage = XFER_AT_BODY;
 	x->st->body_started = true;
+	x->st->have_reply = false;      /* the 354 decided nothing */
 	nr = netio_write(&x->io, buf, len, netio_now() + x->route->timeouts.data_block);
 	return nr == NETIO_OK ? XFER_OK : xfer_io_fail(x, nr);
 }
@@ -519,6 +520,7 @@ xfer_conn_end_data(struct xfer *x, struct smtpc_reply *r)
 	enum xfer_result xr;
 
 	x->st->stage = XFER_AT_DOT;
+	x->st->have_reply = false;
 	/*
 	 * The server must stay silent until it has the final dot: anything
 	 * already waiting is out of sequence (and could pass for the reply).

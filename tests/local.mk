@@ -64,7 +64,8 @@ RELAY_INTEGRATION_TESTS = \
 	tests/integration/relay-message.sh \
 	tests/integration/relay-postfix.sh \
 	tests/integration/relay-protocol.sh \
-	tests/integration/relayd.sh
+	tests/integration/relayd.sh \
+	tests/integration/faults-relayd.sh
 
 # fail2ban-regex reads the logs the other tests wrote, so it runs after them.
 LOG_CHECK_TESTS = tests/integration/fail2ban.sh
