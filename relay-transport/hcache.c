@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "hcache.h"
+#include "monotime.h"
 #include "netio.h"
 
 struct hcache_idle {
@@ -45,6 +46,7 @@ hcache_new(const struct route_conf *conf, struct tlsc_ctx *const *tls,
     const struct hcache_limits *lim)
 {
 	struct hcache *c = calloc(1, sizeof(*c));
+	pthread_condattr_t ca;
 	size_t n = 0;
 
 	if (c == NULL || (c->first = calloc(conf->nroutes + 1, sizeof(*c->first))) == NULL)
@@ -63,7 +65,11 @@ hcache_new(const struct route_conf *conf, struct tlsc_ctx *const *tls,
 	c->tls = tls;
 	c->lim = *lim;
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->freed, NULL);
+	/* Deadlines are monotonic (monotime.h): so is the wait. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->freed, &ca);
+	pthread_condattr_destroy(&ca);
 	return c;
 fail:
 	if (c != NULL) {
@@ -150,18 +156,10 @@ hcache_claim(struct hcache *c, struct hcache_slot *s, long long deadline, struct
 			s->nconn++;
 			return true;
 		}
-		long long left = deadline - netio_now();
-		struct timespec ts;
+		struct timespec ts = monotime_timespec(deadline);
 
-		if (left <= 0)
+		if (monotime_ms() >= deadline)
 			return false;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (left % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
 		pthread_cond_timedwait(&c->freed, &c->lock, &ts);
 	}
 }
@@ -199,7 +197,7 @@ struct xfer *
 hcache_get(struct hcache *c, size_t route, size_t hop, struct xfer_status *st, bool *reused)
 {
 	struct hcache_slot *s = hcache_slot(c, route, hop);
-	long long deadline = netio_now() + c->conf->routes[route].timeouts.connect;
+	long long deadline = monotime_ms() + c->conf->routes[route].timeouts.connect;
 	SSL_SESSION *sess;
 	struct xfer *x;
 
@@ -265,7 +263,7 @@ hcache_put(struct hcache *c, size_t route, size_t hop, struct xfer *x)
 		s->session = sess;
 	}
 	s->idle[s->nidle].x = x;
-	s->idle[s->nidle++].since = netio_now();
+	s->idle[s->nidle++].since = monotime_ms();
 	pthread_cond_signal(&c->freed);
 	pthread_mutex_unlock(&c->lock);
 	SSL_SESSION_free(old);
@@ -274,7 +272,7 @@ hcache_put(struct hcache *c, size_t route, size_t hop, struct xfer *x)
 void
 hcache_sweep(struct hcache *c)
 {
-	long long now = netio_now();
+	long long now = monotime_ms();
 
 	for (size_t i = 0; i < c->nslots; i++) {
 		struct hcache_slot *s = &c->slots[i];

@@ -46,6 +46,7 @@
 #include "hcache.h"
 #include "lmtpd.h"
 #include "log.h"
+#include "monotime.h"
 #include "netio.h"
 #include "route.h"
 #include "tlsc.h"
@@ -502,12 +503,12 @@ hrd_check(const struct hrd_args *a)
 static void
 hrd_stop(void)
 {
-	long long until = netio_now() + HRD_STOP_GRACE;
+	long long until = monotime_ms() + HRD_STOP_GRACE;
 
 	for (size_t i = 0; i < hrd.nls; i++)
 		hrd_unlisten(&hrd.ls[i]);
 	atomic_store(&hrd.stopping, true);
-	while (atomic_load(&hrd.sessions) > 0 && netio_now() < until)
+	while (atomic_load(&hrd.sessions) > 0 && monotime_ms() < until)
 		usleep(50000);
 	hrd_log_stats("stopping");
 	log_info("stopped (%ld sessions cut)", atomic_load(&hrd.sessions));

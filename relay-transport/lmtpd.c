@@ -17,6 +17,7 @@
 #include "esc.h"
 #include "lmtpd.h"
 #include "log.h"
+#include "monotime.h"
 #include "netio.h"
 #include "outcome.h"
 #include "smtpc.h"
@@ -65,7 +66,7 @@ lmtpd_flush(struct lmtpd *d)
 			done += (size_t)w;
 		else if (w < 0 && errno != EAGAIN && errno != EINTR)
 			d->dead = true;
-		else if (netio_wait(d->fd, POLLOUT, netio_now() + d->p->timeout_ms) <= 0)
+		else if (netio_wait(d->fd, POLLOUT, monotime_ms() + d->p->timeout_ms) <= 0)
 			d->dead = true;
 	}
 	d->olen = 0;
@@ -116,7 +117,7 @@ lmtpd_fill(struct lmtpd *d)
 			return true;
 		}
 		if (r == 0 || (errno != EAGAIN && errno != EINTR) ||
-		    netio_wait(d->fd, POLLIN, netio_now() + d->p->timeout_ms) <= 0) {
+		    netio_wait(d->fd, POLLIN, monotime_ms() + d->p->timeout_ms) <= 0) {
 			d->dead = true;
 			return false;
 		}
@@ -209,7 +210,7 @@ lmtpd_log(struct lmtpd *d, int prio, const char *rcpt, const char *result,
     const char *status, const char *what, const char *text)
 {
 	char to[600], esctext[SMTPC_TEXT_MAX + 8];
-	long long ms = netio_now() - d->started;
+	long long ms = monotime_ms() - d->started;
 	const struct xfer_status *st = d->x != NULL ? xfer_conn_status(d->x) : NULL;
 
 	esc_log(to, sizeof(to), rcpt);
@@ -451,7 +452,7 @@ lmtpd_cmd_mail(struct lmtpd *d, const char *args)
 		return;
 	}
 	d->smtputf8 = d->smtputf8 || a == SMTPC_ADDR_UTF8;
-	d->started = netio_now();
+	d->started = monotime_ms();
 	d->gen = d->ops->acquire(d->ops->arg);
 	if (d->gen == NULL || route_find(d->gen->conf, d->p->route) == NULL ||
 	    strcasecmp(route_find(d->gen->conf, d->p->route)->name, d->p->route) != 0) {

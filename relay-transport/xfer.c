@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "monotime.h"
 #include "netio.h"
 #include "xfer.h"
 
@@ -68,7 +69,7 @@ xfer_io_fail(struct xfer *x, enum netio_result nr)
 static enum xfer_result
 xfer_read_reply(struct xfer *x, struct smtpc_reply *r, long timeout_ms)
 {
-	long long deadline = netio_now() + timeout_ms;
+	long long deadline = monotime_ms() + timeout_ms;
 	enum smtpc_feed f = SMTPC_MORE;
 
 	smtpc_reply_init(r);
@@ -90,7 +91,7 @@ xfer_read_reply(struct xfer *x, struct smtpc_reply *r, long timeout_ms)
 static enum xfer_result
 xfer_send(struct xfer *x, const char *cmd, size_t len, long timeout_ms)
 {
-	enum netio_result nr = netio_write(&x->io, cmd, len, netio_now() + timeout_ms);
+	enum netio_result nr = netio_write(&x->io, cmd, len, monotime_ms() + timeout_ms);
 
 	return nr == NETIO_OK ? XFER_OK : xfer_io_fail(x, nr);
 }
@@ -166,7 +167,7 @@ xfer_handshake(struct xfer *x)
 
 	x->st->stage = XFER_AT_TLS;
 	tr = tlsc_handshake_resume(x->tls, x->io.fd, x->hop, x->resume,
-	    netio_now() + x->route->timeouts.command, &x->ssl, &x->st->tlsinfo);
+	    monotime_ms() + x->route->timeouts.command, &x->ssl, &x->st->tlsinfo);
 	if (tr != TLSC_OK) {
 		x->healthy = false;
 		return xfer_fail(x, map[tr], "%s", x->st->tlsinfo.why);
@@ -313,7 +314,7 @@ xfer_body(struct xfer *x)
 		switch (msgin_next(m, &p, &len)) {
 		case MSGIN_END:
 			/* The last piece and ".": sent now, while this is still the transfer. */
-			nr = netio_flush(&x->io, netio_now() + x->route->timeouts.data_block);
+			nr = netio_flush(&x->io, monotime_ms() + x->route->timeouts.data_block);
 			return nr == NETIO_OK ? XFER_OK : xfer_io_fail(x, nr);
 		case MSGIN_STOP_8BIT:
 			/* Closing before "." makes the server discard what it got. */
@@ -327,7 +328,7 @@ xfer_body(struct xfer *x)
 			break;
 		}
 		x->st->body_started = true;
-		nr = netio_write(&x->io, p, len, netio_now() + x->route->timeouts.data_block);
+		nr = netio_write(&x->io, p, len, monotime_ms() + x->route->timeouts.data_block);
 		if (nr != NETIO_OK)
 			return xfer_io_fail(x, nr);
 	}
@@ -402,7 +403,7 @@ xfer_run(const struct xfer_env *env, const struct route *route, const struct rou
 	memset(st, 0, sizeof(*st));
 	st->stage = XFER_AT_CONNECT;
 	nr = netio_connect(&x.io, sa, salen, route->have_source ? &route->source : NULL,
-	    netio_now() + route->timeouts.connect);
+	    monotime_ms() + route->timeouts.connect);
 	if (nr != NETIO_OK)
 		return xfer_fail(&x, XFER_CONNECT, "%s", x.io.why);
 	x.healthy = true;
@@ -437,7 +438,7 @@ xfer_conn_open(const struct route *route, const struct route_hop *hop,
 	x->io.fd = -1;
 	x->st->stage = XFER_AT_CONNECT;
 	nr = netio_connect(&x->io, sa, salen, route->have_source ? &route->source : NULL,
-	    netio_now() + route->timeouts.connect);
+	    monotime_ms() + route->timeouts.connect);
 	if (nr != NETIO_OK)
 		return xfer_fail(x, XFER_CONNECT, "%s", x->io.why);
 	x->healthy = true;
@@ -510,7 +511,7 @@ xfer_conn_write(struct xfer *x, const void *buf, size_t len)
 	x->st->stage = XFER_AT_BODY;
 	x->st->body_started = true;
 	x->st->have_reply = false;      /* the 354 decided nothing */
-	nr = netio_write(&x->io, buf, len, netio_now() + x->route->timeouts.data_block);
+	nr = netio_write(&x->io, buf, len, monotime_ms() + x->route->timeouts.data_block);
 	return nr == NETIO_OK ? XFER_OK : xfer_io_fail(x, nr);
 }
 
