@@ -26,6 +26,7 @@ chgrp postfix "$sockdir" "$HM_TMP/sock2"
 chmod 2750 "$sockdir" "$HM_TMP/sock2"
 
 hm_ca ca && hm_cert ca hop1 hop1.test.invalid && hm_cert ca hop2 hop2.test.invalid &&
+	hm_cert ca edge edge.test.invalid &&
 	hm_cert ca rogue hop1.test.invalid && hm_cert ca fake fake.test.invalid ||
 	{ hm_fail "making certificates"; hm_done; }
 pin1=$(hm_pin "$pki/hop1.crt")
@@ -38,6 +39,8 @@ hop_maincf() { # CERTNAME
 	cat <<EOF
 smtpd_tls_security_level = may
 smtpd_tls_chain_files = $pki/$1.key, $pki/$1.crt
+smtpd_tls_CAfile = $pki/ca.crt
+smtpd_tls_ask_ccert = yes
 smtpd_tls_loglevel = 1
 smtpd_tls_received_header = yes
 default_transport = smtp:[127.0.0.1]:$sink_port
@@ -51,6 +54,20 @@ hm_postfix hop2 "$hop2_port" "$(hop_maincf hop2)" || exit 1
 	--keywords "STARTTLS,PIPELINING,8BITMIME" --inject 2>>"$HM_TMP/inject.stderr" &
 hm_track $!
 hm_wait_port 127.0.0.1 "$inject_port"
+notls_port=$(hm_free_port)
+/usr/bin/python3 "$HM_SRCDIR/tests/lib/fakesmtp.py" --port "$notls_port" --log "$HM_TMP/notls.log" \
+	--keywords "PIPELINING,8BITMIME" 2>>"$HM_TMP/notls.stderr" &
+hm_track $!
+hm_wait_port 127.0.0.1 "$notls_port"
+touch "$HM_TMP/notls.log"
+# A listener that accepts and never says a word.
+silent_port=$(hm_free_port)
+/usr/bin/python3 -c 'import socket,sys
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); c=[]
+while True: c.append(s.accept()[0])' "$silent_port" &
+hm_track $!
+hm_wait_port 127.0.0.1 "$silent_port"
 
 conf=$HM_TMP/hoprelay.conf
 write_conf() { # PIN_FOR_ROUTE_pin
@@ -75,6 +92,17 @@ route alldown {
 	connect_timeout = 5s
 }
 route inject { hops = {"127.0.0.1:$inject_port"}  pins = {"$pin_fake"} }
+route rotation { hops = {"127.0.0.1:$hop1_port"}  pins = {"$pin_rogue", "$pin1"} }
+route mutual {
+	hops = {"127.0.0.1:$hop1_port"}
+	ca_file = "$pki/ca.crt"
+	server_name = "hop1.test.invalid"
+	client_cert = "$pki/edge.crt"
+	client_key = "$pki/edge.key"
+}
+route required { hops = {"127.0.0.1:$notls_port"}  pins = {"$pin_fake"} }
+route opportunistic { hops = {"127.0.0.1:$notls_port"}  tls = opportunistic }
+route silent { hops = {"127.0.0.1:$silent_port"}  tls = none  greeting_timeout = 10s }
 EOF
 }
 write_conf "$pin1"
@@ -158,6 +186,34 @@ hm_check "wrong pin: the hop got no transaction" eval '! tail -n +$((mark + 1)) 
 lmtp inject inject-1@test b@example.com
 hm_check "injection: MAIL gets 451 4.7.0" has '^MAIL 451 4\.7\.0 .*command injection'
 hm_check "injection: nothing sent after STARTTLS" eval '[[ $(sed -n "/^C: STARTTLS/,\$p" "$HM_TMP/inject.log" | grep -c "^C: ") == 1 ]]'
+
+# 6b. The rest of the TLS policy, as relay-tls.sh and relay-protocol.sh
+#     check it for the pipe mode.
+lmtp rotation rotation-1@test b@example.com
+hm_check "second pin of the set: delivered, log says pin=2" eval 'has "^DOT <b@example.com> 250 2\.0\.0" && dlog_has "route=rotation .* result=sent .* pin=2 "'
+lmtp mutual mutual-1@test b@example.com
+hm_check "mutual TLS: delivered" hm_sink_wait sink mutual-1@test
+hm_check "mutual TLS: the hop trusted the client certificate" grep -q "Trusted TLS connection established from" "$HM_TMP/hop1/maillog"
+lmtp required notls-1@test b@example.com
+hm_check "no STARTTLS, required: 451 4.7.4 at MAIL" has '^MAIL 451 4\.7\.4 .*does not offer STARTTLS'
+hm_check "no STARTTLS, required: the server got no MAIL FROM" eval '! grep -q "^C: MAIL" "$HM_TMP/notls.log"'
+lmtp opportunistic notls-2@test b@example.com
+hm_check "no STARTTLS, opportunistic: delivered in the clear" eval 'has "^DOT <b@example.com> 250 " && grep -q "^DATA-END" "$HM_TMP/notls.log"'
+
+# 6c. A silent hop holds only its own session: another route delivers
+#     meanwhile (it is done while the silent one still waits), and the
+#     silent one gets 451 after its greeting_timeout (10 s).
+t0=$(date +%s)
+(msg silent-1@test | /usr/bin/python3 "$HM_SRCDIR/tests/lib/lmtpc.py" --socket "$sockdir/silent" \
+	--rcpt b@example.com --timeout 60 >"$HM_TMP/silent.out"; date +%s >"$HM_TMP/silent.end") &
+silent_client=$!
+sleep 0.5
+lmtp pin notstalled-1@test b@example.com
+hm_check "silent hop: another route delivered meanwhile, while the silent one still waited" \
+	eval 'has "^DOT <b@example.com> 250 2\.0\.0" && [ ! -e "$HM_TMP/silent.end" ]'
+wait "$silent_client"
+hm_check "silent hop: 451 4.4.2 at MAIL after the greeting timeout ($(( $(cat "$HM_TMP/silent.end") - t0 )) s, limit 10 s, margin 30 s)" \
+	eval 'grep -q "^MAIL 451 4\.4\.2 .*initial greeting" "$HM_TMP/silent.out" && [ $(( $(cat "$HM_TMP/silent.end") - t0 )) -lt 40 ]'
 
 # 7. Failover: the first hop is dead, the second takes it.
 lmtp failover failover-1@test b@example.com
