@@ -251,7 +251,8 @@ hcache_put(struct hcache *c, size_t route, size_t hop, struct xfer *x)
 
 	if (x == NULL)
 		return;
-	if (!xfer_conn_healthy(x) || c->lim.idle_ms <= 0) {
+	if (!xfer_conn_healthy(x) || c->lim.idle_ms <= 0 ||
+	    monotime_ms() - xfer_conn_opened(x) >= c->lim.max_age_ms) {
 		hcache_discard(c, s, x);
 		return;
 	}

@@ -13,6 +13,11 @@
  * exactly one thread between hcache_get() and hcache_put().  No lock is held
  * during network I/O.
  *
+ * A connection is reused for at most max_age_ms after it was opened: the
+ * next hop applies its own reloads (hopmilter's policy, Postfix's
+ * restrictions) to new sessions only, so a kept session must not carry
+ * an old policy for long.
+ *
  * An idle connection is reused only after RSET got a 250 within a short
  * limit; anything else (an error, a timeout, any other reply) closes it
  * and another is tried or opened.  The cache never holds a connection a
@@ -36,6 +41,7 @@ struct hcache;
 struct hcache_limits {
 	size_t max_per_hop;     /* connections per hop, busy and idle together */
 	long idle_ms;           /* how long an idle connection is kept; 0: never */
+	long max_age_ms;        /* no reuse of a connection older than this */
 };
 
 /*

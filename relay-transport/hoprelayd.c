@@ -61,6 +61,7 @@ struct hrd_args {
 	long max_sessions;
 	long max_per_hop;
 	long idle_s;
+	long max_age_s;
 	long timeout_s;
 	bool log_stderr;
 	bool check;
@@ -101,13 +102,14 @@ static void
 hrd_usage(FILE *fp)
 {
 	fprintf(fp, "usage: hoprelayd [-c FILE] [-s DIR] [-m SESSIONS] [-H CONNS] [-k SECONDS] "
-	    "[-t SECONDS] [-e]\n"
+	    "[-r SECONDS] [-t SECONDS] [-e]\n"
 	    "       hoprelayd [-c FILE] -n\n"
 	    "  -c FILE     configuration (default %s)\n"
 	    "  -s DIR      one LMTP socket per route, DIR/ROUTE (default %s)\n"
 	    "  -m N        concurrent LMTP sessions (default 100)\n"
 	    "  -H N        connections per next hop, busy and idle (default 20)\n"
 	    "  -k SECONDS  keep idle connections to next hops this long (default 5; 0: never)\n"
+	    "  -r SECONDS  reuse a connection to a next hop for at most this long (default 300)\n"
 	    "  -t SECONDS  time limit for each read from or write to the MTA (default 300)\n"
 	    "  -e          log to standard error instead of syslog\n"
 	    "  -n          check the configuration and the TLS files, then exit (0, or 78)\n",
@@ -133,8 +135,9 @@ hrd_parse_args(int argc, char **argv, struct hrd_args *a)
 	int opt;
 
 	*a = (struct hrd_args){.conf_path = ROUTE_DEFAULT_PATH, .socket_dir = HRD_SOCKET_DIR,
-	    .max_sessions = 100, .max_per_hop = 20, .idle_s = 5, .timeout_s = 300};
-	while ((opt = getopt(argc, argv, "c:s:m:H:k:t:enhV")) != -1) {
+	    .max_sessions = 100, .max_per_hop = 20, .idle_s = 5, .max_age_s = 300,
+	    .timeout_s = 300};
+	while ((opt = getopt(argc, argv, "c:s:m:H:k:r:t:enhV")) != -1) {
 		int bad = 0;
 
 		switch (opt) {
@@ -143,6 +146,7 @@ hrd_parse_args(int argc, char **argv, struct hrd_args *a)
 		case 'm': bad = hrd_number(optarg, 1, 100000, &a->max_sessions); break;
 		case 'H': bad = hrd_number(optarg, 1, 100000, &a->max_per_hop); break;
 		case 'k': bad = hrd_number(optarg, 0, 3600, &a->idle_s); break;
+		case 'r': bad = hrd_number(optarg, 1, 86400, &a->max_age_s); break;
 		case 't': bad = hrd_number(optarg, 1, 86400, &a->timeout_s); break;
 		case 'e': a->log_stderr = true; break;
 		case 'n': a->check = true; break;
@@ -193,7 +197,7 @@ hrd_gen_load(const struct hrd_args *a, char *err, size_t errsz)
 {
 	struct hrd_gen *g = calloc(1, sizeof(*g));
 	struct hcache_limits lim = {.max_per_hop = (size_t)a->max_per_hop,
-	    .idle_ms = a->idle_s * 1000};
+	    .idle_ms = a->idle_s * 1000, .max_age_ms = a->max_age_s * 1000};
 
 	if (g == NULL || route_load(a->conf_path, &g->conf, err, errsz) != 0)
 		goto fail;

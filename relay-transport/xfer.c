@@ -23,6 +23,7 @@ struct xfer {
 	SSL *ssl;
 	SSL_SESSION *resume;          /* offered to the handshake (hoprelayd's cache) */
 	struct xfer_status own;       /* a kept connection's status (xfer_conn_*) */
+	long long opened;             /* when a kept connection was opened (monotime_ms) */
 	bool healthy;                 /* the connection can still carry a QUIT */
 	struct smtpc_caps caps;
 	char line[SMTPC_LINE_MAX];
@@ -436,6 +437,7 @@ xfer_conn_open(const struct route *route, const struct route_hop *hop,
 	x->resume = resume;
 	x->st = &x->own;
 	x->io.fd = -1;
+	x->opened = monotime_ms();
 	x->st->stage = XFER_AT_CONNECT;
 	nr = netio_connect(&x->io, sa, salen, route->have_source ? &route->source : NULL,
 	    monotime_ms() + route->timeouts.connect);
@@ -460,6 +462,12 @@ const struct smtpc_caps *
 xfer_conn_caps(const struct xfer *x)
 {
 	return &x->caps;
+}
+
+long long
+xfer_conn_opened(const struct xfer *x)
+{
+	return x->opened;
 }
 
 bool

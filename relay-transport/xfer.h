@@ -100,6 +100,8 @@ enum xfer_result xfer_conn_open(const struct route *route, const struct route_ho
 const struct xfer_status *xfer_conn_status(const struct xfer *x);
 const struct smtpc_caps *xfer_conn_caps(const struct xfer *x);
 bool xfer_conn_healthy(const struct xfer *x);
+/* When it was opened (monotime_ms). */
+long long xfer_conn_opened(const struct xfer *x);
 SSL *xfer_conn_ssl(const struct xfer *x);
 /* Mark the connection unusable (a caller saw something out of sequence). */
 void xfer_conn_doubt(struct xfer *x);

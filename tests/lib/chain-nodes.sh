@@ -336,7 +336,13 @@ hm_chain_outbound() {
 	hm_chain_milter_conf
 	kill -USR1 "$HM_MILTER_PID"
 	for i in $(seq 1 50); do
-		[ "$(grep -c 'reloaded ' "$HM_TMP/milter.log")" -gt "$n" ] && return 0
+		if [ "$(grep -c 'reloaded ' "$HM_TMP/milter.log")" -gt "$n" ]; then
+			# hopmilter applies a reload to new SMTP sessions; a hoprelayd
+			# connection kept open from before still has the old policy.
+			# The documented step (hoprelayd(8)): reload the daemons.
+			hm_chain_reload_relays
+			return 0
+		fi
 		sleep 0.1
 	done
 	return 1
