@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "hcache.h"
@@ -23,7 +24,12 @@ struct hcache_idle {
 };
 
 struct hcache_slot {
-	size_t nconn;                  /* busy + idle */
+	/*
+	 * Routes that share a hop (host and port) share its cap: the slot of
+	 * the first such route counts for all of them.
+	 */
+	struct hcache_slot *group;
+	size_t nconn;                  /* busy + idle, of the whole group (leader only) */
 	size_t nidle;
 	struct hcache_idle *idle;      /* max_per_hop entries; newest last */
 	SSL_SESSION *session;          /* the last resumable session, or NULL */
@@ -40,6 +46,36 @@ struct hcache {
 	pthread_cond_t freed;          /* a connection was closed or went idle */
 	struct hcache_stats stats;
 };
+
+/* The hop of slot `i`. */
+static const struct route_hop *
+hcache_slot_hop(const struct hcache *c, size_t i)
+{
+	size_t r = 0;
+
+	while (r + 1 < c->conf->nroutes && c->first[r + 1] <= i)
+		r++;
+	return &c->conf->routes[r].hops[i - c->first[r]];
+}
+
+/* Point every slot at the first slot with the same host and port. */
+static void
+hcache_group(struct hcache *c)
+{
+	for (size_t i = 0; i < c->nslots; i++) {
+		const struct route_hop *h = hcache_slot_hop(c, i);
+
+		c->slots[i].group = &c->slots[i];
+		for (size_t k = 0; k < i; k++) {
+			const struct route_hop *o = hcache_slot_hop(c, k);
+
+			if (o->port == h->port && strcasecmp(o->host, h->host) == 0) {
+				c->slots[i].group = c->slots[k].group;
+				break;
+			}
+		}
+	}
+}
 
 struct hcache *
 hcache_new(const struct route_conf *conf, struct tlsc_ctx *const *tls,
@@ -64,6 +100,7 @@ hcache_new(const struct route_conf *conf, struct tlsc_ctx *const *tls,
 	c->conf = conf;
 	c->tls = tls;
 	c->lim = *lim;
+	hcache_group(c);
 	pthread_mutex_init(&c->lock, NULL);
 	/* Deadlines are monotonic (monotime.h): so is the wait. */
 	pthread_condattr_init(&ca);
@@ -110,8 +147,9 @@ hcache_slot(struct hcache *c, size_t route, size_t hop)
 static void
 hcache_release(struct hcache *c, struct hcache_slot *s)
 {
-	s->nconn--;
-	pthread_cond_signal(&c->freed);
+	s->group->nconn--;
+	/* Waiters of any route of this hop may take the place. */
+	pthread_cond_broadcast(&c->freed);
 }
 
 /* Close `x` and free its place. */
@@ -144,17 +182,29 @@ hcache_probe(struct xfer *x)
  * place up to `deadline`; false when none came.  Called locked.
  */
 static bool
-hcache_claim(struct hcache *c, struct hcache_slot *s, long long deadline, struct xfer **x)
+hcache_claim(struct hcache *c, struct hcache_slot *s, long long deadline, struct xfer **x,
+    struct xfer **evict)
 {
-	*x = NULL;
+	*x = *evict = NULL;
 	for (;;) {
 		if (s->nidle > 0) {
 			*x = s->idle[--s->nidle].x;
 			return true;
 		}
-		if (s->nconn < c->lim.max_per_hop) {
-			s->nconn++;
+		if (s->group->nconn < c->lim.max_per_hop) {
+			s->group->nconn++;
 			return true;
+		}
+		/* The hop is full: an idle connection of another route gives way. */
+		for (size_t i = 0; i < c->nslots; i++) {
+			struct hcache_slot *t = &c->slots[i];
+
+			if (t != s && t->group == s->group && t->nidle > 0) {
+				*evict = t->idle[0].x;
+				memmove(&t->idle[0], &t->idle[1], (t->nidle - 1) * sizeof(t->idle[0]));
+				t->nidle--;
+				return true;    /* its place is ours */
+			}
 		}
 		struct timespec ts = monotime_timespec(deadline);
 
@@ -199,12 +249,12 @@ hcache_get(struct hcache *c, size_t route, size_t hop, struct xfer_status *st, b
 	struct hcache_slot *s = hcache_slot(c, route, hop);
 	long long deadline = monotime_ms() + c->conf->routes[route].timeouts.connect;
 	SSL_SESSION *sess;
-	struct xfer *x;
+	struct xfer *x, *evict;
 
 	*reused = false;
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
-		if (!hcache_claim(c, s, deadline, &x)) {
+		if (!hcache_claim(c, s, deadline, &x, &evict)) {
 			pthread_mutex_unlock(&c->lock);
 			memset(st, 0, sizeof(*st));
 			st->result = XFER_CONNECT;
@@ -230,6 +280,7 @@ hcache_get(struct hcache *c, size_t route, size_t hop, struct xfer_status *st, b
 	if (sess != NULL)
 		SSL_SESSION_up_ref(sess);
 	pthread_mutex_unlock(&c->lock);
+	xfer_conn_close(evict);     /* its place went to this connection */
 	x = hcache_open(c, route, hop, sess, st);
 	SSL_SESSION_free(sess);
 	pthread_mutex_lock(&c->lock);
@@ -265,7 +316,7 @@ hcache_put(struct hcache *c, size_t route, size_t hop, struct xfer *x)
 	}
 	s->idle[s->nidle].x = x;
 	s->idle[s->nidle++].since = monotime_ms();
-	pthread_cond_signal(&c->freed);
+	pthread_cond_broadcast(&c->freed);
 	pthread_mutex_unlock(&c->lock);
 	SSL_SESSION_free(old);
 }

@@ -39,7 +39,7 @@
 struct hcache;
 
 struct hcache_limits {
-	size_t max_per_hop;     /* connections per hop, busy and idle together */
+	size_t max_per_hop;     /* connections per host and port, busy and idle together */
 	long idle_ms;           /* how long an idle connection is kept; 0: never */
 	long max_age_ms;        /* no reuse of a connection older than this */
 };

@@ -120,7 +120,7 @@ hm_check "a route name with '/' (it names a socket): exit 78" test "$rc" = 78
 
 dlog=$HM_TMP/hoprelayd.log
 # shellcheck disable=SC2086
-${HM_WRAP:-} "$HOPRELAYD" -e -c "$conf" -s "$sockdir" -m 6 -H 4 -k 30 -t 20 >>"$dlog" 2>&1 </dev/null &
+${HM_WRAP:-} "$HOPRELAYD" -e -c "$conf" -s "$sockdir" -m 30 -H 4 -k 30 -t 20 >>"$dlog" 2>&1 </dev/null &
 dpid=$!
 hm_track "$dpid"
 hm_wait_file "$sockdir/pin" || { hm_fail "hoprelayd did not start"; cat "$dlog" >&2; hm_done; }
@@ -266,18 +266,55 @@ msg cut-1@test "$(printf 'line %s\n' $(seq 1 2000))" | /usr/bin/python3 "$HM_SRC
 sleep 2
 hm_check "cut: nothing delivered" test "$(hm_sink_count sink cut-1@test)" = 0
 
-# 12. The session limit (-m 6): six idle sessions, the seventh hears 421.
-for i in 1 2 3 4 5 6; do
-	/usr/bin/python3 "$HM_SRCDIR/tests/lib/lmtpc.py" --socket "$sockdir/pin" --hold 4 >/dev/null &
+# 12. The session limit (-m 30): thirty idle sessions, the next hears 421.
+holders=()
+for i in $(seq 1 30); do
+	/usr/bin/python3 "$HM_SRCDIR/tests/lib/lmtpc.py" --socket "$sockdir/pin" --hold 60 >"$HM_TMP/hold-$i.out" &
 	holders+=($!)
 done
-sleep 1
+all_held() { [ "$(cat "$HM_TMP"/hold-*.out 2>/dev/null | grep -c "^GREETING 220 ")" = 30 ]; }
+for _ in $(seq 1 300); do all_held && break; sleep 0.1; done
+hm_check "limit: thirty sessions open" all_held
 out=$(/usr/bin/python3 "$HM_SRCDIR/tests/lib/lmtpc.py" --socket "$sockdir/pin" --hold 0)
-hm_check "limit: the seventh session gets 421 4.3.2" has '^GREETING 421 4\.3\.2 '
-wait "${holders[@]}"
-sleep 0.5
-out=$(/usr/bin/python3 "$HM_SRCDIR/tests/lib/lmtpc.py" --socket "$sockdir/pin" --hold 0)
+hm_check "limit: one session more gets 421 4.3.2" has '^GREETING 421 4\.3\.2 '
+kill "${holders[@]}" 2>/dev/null
+wait "${holders[@]}" 2>/dev/null
+free_again() {
+	out=$(/usr/bin/python3 "$HM_SRCDIR/tests/lib/lmtpc.py" --socket "$sockdir/pin" --hold 0)
+	has '^GREETING 220 '
+}
+for _ in $(seq 1 50); do free_again && break; sleep 0.2; done
 hm_check "limit: free again once they left" has '^GREETING 220 '
+
+# 12b. Twenty transactions at once on one route: every one delivered
+#      once, and never more than -H 4 connections to the hop (sampled).
+ss -Htn state established "( dport = :$hop1_port )" >/dev/null 2>&1 || hm_fail "ss cannot count connections"
+(maxc=0; while [ ! -e "$HM_TMP/par.done" ]; do
+	c=$(ss -Htn state established "( dport = :$hop1_port )" | wc -l)
+	[ "$c" -gt "$maxc" ] && maxc=$c && echo "$maxc" >"$HM_TMP/par.max"
+	sleep 0.05
+done) &
+sampler=$!
+par=()
+for i in $(seq 1 20); do
+	(msg "par-$i@test" | /usr/bin/python3 "$HM_SRCDIR/tests/lib/lmtpc.py" --socket "$sockdir/pin" \
+		--rcpt b@example.com --rcpt c@example.com --timeout 60 >"$HM_TMP/par-$i.out") &
+	par+=($!)
+done
+wait "${par[@]}"
+touch "$HM_TMP/par.done"
+wait "$sampler"
+hm_check "parallel: 20 transactions, 40 replies 250 after DATA" \
+	test "$(cat "$HM_TMP"/par-*.out | grep -c "^DOT <[bc]@example.com> 250 2\.0\.0")" = 40
+for i in 1 10 20; do hm_sink_wait sink "par-$i@test" 30; done
+sleep 2
+each_once() {
+	local i
+	for i in $(seq 1 20); do [ "$(hm_sink_count sink "par-$i@test")" = 1 ] || return 1; done
+}
+hm_check "parallel: each delivered exactly once" each_once
+hm_check "parallel: at most 4 connections to the hop at once (saw $(cat "$HM_TMP/par.max" 2>/dev/null || echo 0))" \
+	test "$(cat "$HM_TMP/par.max" 2>/dev/null || echo 0)" -le 4
 
 # 13. SIGHUP: a new pin set applies at once, cached connections included.
 write_conf "$pin_rogue"
