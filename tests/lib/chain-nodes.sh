@@ -54,12 +54,8 @@ declare -A HM_CHAIN_ADDR HM_CHAIN_PORT HM_CHAIN_DPID
 hm_chain_need() {
 	hm_need_root
 	hm_need postfix postqueue smtp-sink swaks openssl redis-server redis-cli dkimsign dkimverify \
-<<<<<<< HEAD
-		"$HOPMILTER" "$HOPRELAY"
-	[ "$HM_CHAIN_RELAY" = pipe ] || hm_need "$HOPRELAYD"
-=======
 		saslpasswd2 sendmail "$HOPMILTER" "$HOPRELAY"
->>>>>>> main
+	[ "$HM_CHAIN_RELAY" = pipe ] || hm_need "$HOPRELAYD"
 }
 
 # --- configuration ----------------------------------------------------------
