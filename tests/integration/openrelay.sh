@@ -49,6 +49,7 @@ for mode in "${modes[@]}"; do
 		'banned_domains = {"evil.example"}' \
 		"${extra[@]}"
 	hm_start_milter "$HM_TMP/hopmilter-$mode.conf" "$HM_TMP/milter.log"
+	eval "${mode}_pid=\$HM_MILTER_PID"
 	milter="smtpd_milters = { inet:127.0.0.1:$mport, default_action=tempfail, command_timeout=10s }
 milter_default_action = tempfail
 default_transport = smtp:[127.0.0.1]:$sink_port
@@ -143,6 +144,27 @@ for mode in "${modes[@]}"; do
 		good+=("banned-$n-$mode@test")
 	fi
 done
+# While a reload is in progress: SIGUSR1 to the dry-run milter every 50ms
+# (at most 400 signals) while ten relay attempts go through its edge; each
+# one meets either the old or the new policy, and both refuse.
+reloads_before=$(grep -c 'reloaded ' "$HM_TMP/milter.log")
+( for _ in $(seq 1 400); do kill -USR1 "$dryrun_pid" 2>/dev/null || exit 0; sleep 0.05; done ) &
+usr1_loop=$!
+hm_track "$usr1_loop"
+refused=0
+for i in $(seq 1 10); do
+	hm_swaks --server "127.0.0.1:$dryrun_port" --xclient-addr 192.0.2.46 --from a@sender.example \
+		--to "x$i@elsewhere.example" --header "Message-Id: <reload-$i@test>"
+	hm_reply_has '550 5\.7\.1 Recipient domain is not served here' && refused=$((refused + 1))
+	bad+=("reload-$i@test")
+done
+kill "$usr1_loop" 2>/dev/null
+wait "$usr1_loop" 2>/dev/null
+reloads=$(($(grep -c 'reloaded ' "$HM_TMP/milter.log") - reloads_before))
+hm_log "$reloads reloads during the ten relay attempts"
+hm_check "during reloads ($reloads): all ten relay attempts refused 550 5.7.1 ($refused)" \
+	eval "[ $refused = 10 ] && [ $reloads -gt 0 ]"
+
 hm_check "a shadow ban is logged WOULD-BLOCK" \
 	grep -q 'WOULD-BLOCK reason=banned-domain action=reject ip=192\.0\.2\.45 ' "$HM_TMP/milter.log"
 hm_check "no relay refusal is ever logged WOULD-BLOCK" \
