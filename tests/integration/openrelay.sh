@@ -164,6 +164,8 @@ reloads=$(($(grep -c 'reloaded ' "$HM_TMP/milter.log") - reloads_before))
 hm_log "$reloads reloads during the ten relay attempts"
 hm_check "during reloads ($reloads): all ten relay attempts refused 550 5.7.1 ($refused)" \
 	eval "[ $refused = 10 ] && [ $reloads -gt 0 ]"
+hm_check "the first reload logged the dry run's totals (the banned sender it let through)" \
+	grep -q 'shadow mode, until this reload: 1 decision(s) would have refused mail: banned-domain=1$' "$HM_TMP/milter.log"
 
 hm_check "a shadow ban is logged WOULD-BLOCK" \
 	grep -q 'WOULD-BLOCK reason=banned-domain action=reject ip=192\.0\.2\.45 ' "$HM_TMP/milter.log"
