@@ -25,7 +25,7 @@ for f in usr/sbin/hopmilter usr/share/man/man8/hopmilter.8 usr/share/man/man5/ho
 	hm_check "installed /$f" test -f "$dest/$f"
 done
 # Programs the other parts of the project add are checked when they exist.
-for f in hoprelay; do
+for f in hoprelay hoprelayd; do
 	[ -x "$HM_BUILDDIR/relay-transport/$f" ] && hm_check "installed /usr/sbin/$f" test -x "$dest/usr/sbin/$f"
 done
 if [ -x "$HM_BUILDDIR/relay-transport/hoprelay" ]; then
