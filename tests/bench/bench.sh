@@ -89,7 +89,7 @@ cpu_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 cpu_share() { awk '/^cpu / { b = $2 + $3 + $4 + $7 + $8; print b, b + $5 + $6 }' /proc/stat; }
 # busy_pct "BUSY0 TOTAL0" "BUSY1 TOTAL1": busy share in % between two cpu_share readings.
 busy_pct() { awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ")
-	t = y[2] - x[2]; printf "%.1f", t > 0 ? (y[1] - x[1]) * 100 / t : 0 }'; }
+	t = y[2] - x[2]; printf "%.1f", (t > 0 ? (y[1] - x[1]) * 100 / t : 0) }'; }
 # CPU jiffies of one process, all its threads.
 cpu_proc() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 HZ=$(getconf CLK_TCK)
@@ -157,7 +157,11 @@ bench_dns_slow() {
 }
 
 # Lookups the slow resolver answered so far.
-dns_slow_queries() { grep -c ': query\[' "$HM_TMP/dnsmasq-slow.log" 2>/dev/null || echo 0; }
+dns_slow_queries() {
+	local n=0
+	[ -f "$HM_TMP/dnsmasq-slow.log" ] && n=$(grep -c ': query\[' "$HM_TMP/dnsmasq-slow.log")
+	echo "${n:-0}"
+}
 
 # hopmilter.conf with every check on: domain lists, SPF, both rate-limit
 # tiers through Redis with limits nobody reaches.
