@@ -2,9 +2,9 @@
 # bench.sh - `make bench`: how fast hopmilter and hoprelay are, measured
 # side by side with their floors in one run, and written to BENCHMARKS.md.
 #
-#   make bench                 # about 6 minutes; writes $(srcdir)/BENCHMARKS.md
-#   make bench BENCH_QUICK=1   # under 2 minutes, shorter rounds and a 10 MB
-#                              # message instead of 50 MB; writes
+#   make bench                 # about 10 minutes; writes $(srcdir)/BENCHMARKS.md
+#   make bench BENCH_QUICK=1   # about 2 minutes, shorter rounds, a 10 MB
+#                              # message instead of 50 MB, no rspamd; writes
 #                              # $(builddir)/BENCHMARKS-quick.md
 #
 # Nothing here asserts an absolute time: the machine is shared and noisy.
