@@ -70,7 +70,7 @@ RELAYD_MSGS=${RELAYD_MSGS:-1000}
 RELAYD_ROUNDS=${BENCH_RELAYD_ROUNDS:-3}
 RELAYD_VARIANTS=${BENCH_RELAYD_VARIANTS:-lmtp smtp pipe}
 FLOOR_CONNS=${BENCH_CONNS:-1 8 64}
-REDIS_FLOOR= REDIS_FLOOR_CMDS= REDIS_PF= REDIS_PF_CMDS= REDIS_MON=
+REDIS_FLOOR= REDIS_FLOOR_CMDS= REDIS_PF= REDIS_PF_CMDS= REDIS_MON= REDIS_RS= REDIS_RS_CMDS=
 
 bench_log() { printf 'bench: %s\n' "$*" >&2; }
 bench_die() { hm_fail "$*"; hm_done; }
@@ -257,7 +257,7 @@ regexp { enabled = false; }
 chartable { enabled = false; }
 fuzzy_check { enabled = false; }
 spf { min_cache_ttl = 0s; }
-redis { servers = "127.0.0.1:$REDIS_PORT"; }
+redis { servers = "127.0.0.1:$RS_REDIS_PORT"; }
 ratelimit {
 	rates {
 		client_ip { selector = "ip"; bucket = { burst = 100000; rate = "100000 / 1s"; } }
@@ -304,8 +304,9 @@ cpu_tree() {
 }
 
 # Redis command calls by name (INFO's own calls excluded): "name count" lines.
+# redis_calls [PORT]: of hopmilter's Redis by default.
 redis_calls() {
-	hm_redis "$REDIS_PORT" INFO commandstats | tr -d '\r' |
+	hm_redis "${1:-$REDIS_PORT}" INFO commandstats | tr -d '\r' |
 		sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\).*/\1 \2/p' | grep -v '^info '
 }
 # redis_delta "BEFORE" "AFTER": calls per command between two redis_calls outputs.
@@ -461,6 +462,11 @@ pf_setup() {
 		bench_dns_slow
 	fi
 	pf_has hmdns && bench_start_hm hmdns "$HM_TMP/resolv-slow.conf"
+	# rspamd's own Redis, so that each filter's commands can be counted.
+	if pf_has rspamd || pf_has rsdns; then
+		RS_REDIS_PORT=$(hm_free_port)
+		hm_start_redis rs "$RS_REDIS_PORT" || bench_die "rspamd's redis-server did not start"
+	fi
 	pf_has rspamd && bench_start_rspamd rspamd "$HM_DNS"
 	pf_has rsdns && bench_start_rspamd rsdns "$HM_DNS_SLOW"
 	for v in $PF_VARIANTS; do
@@ -547,7 +553,7 @@ pf_spf_pass() {
 }
 
 pf_section() {
-	local r v warm=$((PF_MSGS / 10)) calls0 calls1 refused
+	local r v warm=$((PF_MSGS / 10)) calls0 calls1 rs0= refused
 	local -A tps cpu mcpu busy dns acc0 ratios
 	pf_setup
 	# Warm-up: processes forked, caches filled, Redis script loaded.
@@ -555,6 +561,7 @@ pf_section() {
 	pf_drain
 	PF[idle0]=$(idle_busy 2)
 	calls0=$(redis_calls)
+	[ -n "${RS_REDIS_PORT:-}" ] && rs0=$(redis_calls "$RS_REDIS_PORT")
 	for v in $PF_VARIANTS; do acc0[$v]=$(pf_accepted "$v"); done
 	for r in $(seq 1 "$ROUNDS"); do
 		for v in $PF_VARIANTS; do
@@ -574,6 +581,7 @@ pf_section() {
 	PF[idle1]=$(idle_busy 2)
 	calls1=$(redis_calls)
 	REDIS_PF_CMDS=$(redis_delta "$calls0" "$calls1")
+	[ -n "${RS_REDIS_PORT:-}" ] && REDIS_RS_CMDS=$(redis_delta "$rs0" "$(redis_calls "$RS_REDIS_PORT")")
 	refused=$(grep -cE 'milter-reject|reject:' "$HM_TMP/mx/maillog")
 	[ "$refused" = 0 ] || bench_die "Postfix refused $refused commands: $(grep -m1 -E 'milter-reject|reject:' "$HM_TMP/mx/maillog")"
 	for v in $PF_VARIANTS; do
@@ -583,7 +591,9 @@ pf_section() {
 			bench_die "$v let through ${PF[acc,$v]} of $((ROUNDS * PF_MSGS)) messages"
 		PF[spf,$v]=$(pf_spf_pass "$v")
 	done
-	REDIS_PF="x ${PF[acc,hm]}"
+	# Both hopmilter instances share one Redis; both rspamd instances theirs.
+	REDIS_PF="x $(( ${PF[acc,hm]} + ${PF[acc,hmdns]:-0} ))"
+	[ -n "${RS_REDIS_PORT:-}" ] && REDIS_RS="x $(( ${PF[acc,rspamd]:-0} + ${PF[acc,rsdns]:-0} ))"
 	PF_SPF=${PF[spf,hm]}
 	for v in $PF_VARIANTS; do
 		PF[tps,$v]=$(median ${tps[$v]})
@@ -1053,13 +1063,15 @@ unless something waits); machine CPU covers acceptance and delivery,
 divided by the messages; filter CPU is the filter's own (all of rspamd's
 processes).  rspamd $(rspamd --version 2>/dev/null | awk '/version/ { print $NF }') runs as a peer: SPF and a Redis
 rate limit per client address only (its \`spf\` and \`ratelimit\` modules,
-limits out of reach, the same Redis), through its milter proxy
+limits out of reach, a redis-server of its own so that each filter's commands
+can be counted), through its milter proxy
 (\`rspamd_proxy\`, \`milter = yes\`, \`self_scan = yes\`).  "20 ms DNS": the
-filter asks a second dnsmasq whose answers have a TTL of 0 and wait
-${DNS_DELAY_MS} ms in a netem queue (rspamd's SPF cache told
-\`min_cache_ttl = 0s\`); a cache still keeps an answer for the rest of its
-second, so the lookups column says how many lookups per message really
-went out and waited.
+filter asks a second dnsmasq whose answers have a TTL of 0, through
+\`tests/bench/dnsdelay.py\`, which holds every query ${DNS_DELAY_MS} ms (rspamd's SPF
+cache told \`min_cache_ttl = 0s\`).  libspf2's cache, under hopmilter,
+still keeps a TTL-0 answer until the end of the second it arrived in;
+the lookups column says how many lookups per message really went out and
+waited.
 
 MD
 	echo "SPF passes logged: $(for v in $PF_VARIANTS; do [ -n "${PF[spf,$v]:-}" ] && printf '%s %s; ' "$v" "${PF[spf,$v]}"; done)"
@@ -1100,10 +1112,12 @@ MD
 }
 
 report_redis() {
-	local f=($REDIS_FLOOR) p=($REDIS_PF) m=($REDIS_MON) rows=""
+	local f=($REDIS_FLOOR) p=($REDIS_PF) rs=($REDIS_RS) m=($REDIS_MON) rows=""
 	[ -n "${f[0]:-}" ] && rows+="| milter floor, all rounds | $(redis_per_msg "$REDIS_FLOOR_CMDS" "${f[1]}") |
 "
 	[ -n "${p[0]:-}" ] && rows+="| Postfix end to end | $(redis_per_msg "$REDIS_PF_CMDS" "${p[1]}") |
+"
+	[ -n "${rs[0]:-}" ] && rows+="| Postfix end to end, rspamd's rate limit (its own Redis) | $(redis_per_msg "$REDIS_RS_CMDS" "${rs[1]}") |
 "
 	cat <<MD
 ## 3. Redis round trips per accepted message
