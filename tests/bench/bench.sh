@@ -217,13 +217,15 @@ bench_start_hm() {
 }
 
 # bench_start_rspamd NAME DNS: rspamd as a peer, SPF and a Redis rate
-# limit only (per client address, out of reach like hopmilter's), through
-# its milter proxy on unix:$HM_TMP/NAME/milter.sock, asking DNS at DNS:53.
-# Its configuration, database, log and socket live in $HM_TMP/NAME; /etc is
-# never read for configuration (-c names the one file).  The URL suffix
-# list is cut to three names: compiling Debian's 9600 takes 30 s and
-# nothing here looks at URLs.  Modules: spf and ratelimit only (the four C
-# modules off), the SPF symbols scored as Debian's policies group does.  Its main PID in RS_PID_<NAME>.
+# limit only (per client address, out of reach like hopmilter's, in the
+# redis-server at RS_REDIS_PORT), through its milter proxy on
+# unix:$HM_TMP/NAME/milter.sock, asking DNS at DNS:53.  Its configuration,
+# database, log and socket live in $HM_TMP/NAME; no configuration is read
+# from /etc (-c names the one file).  The URL suffix list is cut to three
+# names: compiling Debian's 9600 takes 30 s and nothing here looks at
+# URLs.  Modules: spf and ratelimit only (the four C modules off); the SPF
+# symbols get scores so that they are logged (no action is ever reached).
+# Its main PID in RS_PID_<NAME>.
 bench_start_rspamd() {
 	local name=$1 dns=$2 dir=$HM_TMP/$1 i
 	mkdir -p "$dir/db" "$dir/plugins"
