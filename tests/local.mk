@@ -9,6 +9,7 @@
 # a test uses), so adding a test is adding its name here.
 UNIT_TESTS = \
 	tests/unit/lib/addr_test \
+	tests/unit/lib/cfgtext_test \
 	tests/unit/lib/esc_test \
 	tests/unit/lib/monotime_test \
 	tests/unit/lib/netaddr_test \
@@ -37,7 +38,7 @@ check-unit:
 check_LIBRARIES = tests/unit/policy/libtestpolicy.a
 tests_unit_policy_libtestpolicy_a_SOURCES = tests/unit/policy/testpolicy.c \
 	tests/unit/policy/testpolicy.h
-LDADD = tests/unit/policy/libtestpolicy.a milter/policy/libhoppolicy.a relay-transport/libhoprelay.a lib/libhopcommon.a \
+LDADD = tests/unit/policy/libtestpolicy.a milter/policy/libhoppolicy.a relay-transport/libhoprelay.a lib/libhopcommon.a $(IDN2_LIBS) \
 	$(CONFUSE_LIBS) $(SPF2_LIBS) $(HIREDIS_LIBS) $(OPENSSL_LIBS)
 EXTRA_DIST += tests/unit/check.h
 
@@ -70,9 +71,13 @@ INTEGRATION_TESTS = \
 	tests/integration/postfix-ratelimit.sh \
 	tests/integration/postfix-spf.sh \
 	tests/integration/chain.sh \
+	tests/integration/chain-lmtp.sh \
 	tests/integration/scrub-postfix.sh \
 	tests/integration/firewall.sh \
 	tests/integration/openrelay.sh \
+	tests/integration/conf-lines.sh \
+	tests/integration/authres-forged.sh \
+	tests/integration/idn-postfix.sh \
 	tests/integration/faults.sh \
 	tests/integration/faults-hop.sh \
 	$(RELAY_INTEGRATION_TESTS)
@@ -81,7 +86,9 @@ RELAY_INTEGRATION_TESTS = \
 	tests/integration/relay-tls.sh \
 	tests/integration/relay-message.sh \
 	tests/integration/relay-postfix.sh \
-	tests/integration/relay-protocol.sh
+	tests/integration/relay-protocol.sh \
+	tests/integration/relayd.sh \
+	tests/integration/faults-relayd.sh
 
 # fail2ban-regex reads the logs the other tests wrote, so it runs after them.
 LOG_CHECK_TESTS = tests/integration/fail2ban.sh
@@ -113,7 +120,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/integration/concurrency-client.lua tests/tsan.supp tests/valgrind.supp \
 	tests/lib/harness.sh tests/lib/sendmail-instance.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
-	tests/lib/fakesmtp.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py tests/lib/notify-listener.py \
+	tests/lib/fakesmtp.py tests/lib/lmtpc.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py tests/lib/notify-listener.py \
 	tests/miltertest/rl-client.lua tests/corpus/scrub-headers.txt tests/lib/scrubcorpus.py \
 	fail2ban
 
@@ -154,7 +161,7 @@ bench: $(sbin_PROGRAMS) $(HM_BENCH_PROGS) tests/bench/rsspeak.so
 	abs_top_builddir='$(abs_top_builddir)' abs_top_srcdir='$(abs_top_srcdir)' \
 	$(BASH) $(top_srcdir)/tests/bench/bench.sh
 .PHONY: bench
-EXTRA_DIST += tests/bench/bench.sh tests/bench/analysis.md
+EXTRA_DIST += tests/bench/bench.sh tests/bench/analysis.md tests/bench/dnsdelay.py
 # Preloaded into hoprelay by the benchmark to split its memory by kind.
 tests/bench/rsspeak.so: $(top_srcdir)/tests/bench/rsspeak.c
 	$(AM_V_CC)$(MKDIR_P) tests/bench && $(CC) -O2 -shared -fPIC -o $@ $(top_srcdir)/tests/bench/rsspeak.c

@@ -90,7 +90,8 @@ for f in /usr/sbin/hopmilter /usr/share/man/man8/hopmilter.8.gz /usr/share/man/m
 	hm_check "hopmilter ships $f" eval 'contents "${debs[0]}" | grep -qx "$f"'
 done
 for f in /usr/sbin/hoprelay /usr/share/man/man8/hoprelay.8.gz /usr/share/man/man5/hoprelay.conf.5.gz \
-	/etc/hoprelay/hoprelay.conf; do
+	/etc/hoprelay/hoprelay.conf /usr/sbin/hoprelayd /usr/share/man/man8/hoprelayd.8.gz \
+	/lib/systemd/system/hoprelayd.service /usr/lib/tmpfiles.d/hoprelay.conf; do
 	hm_check "hoprelay ships $f" eval 'contents "${debs[1]}" | grep -qx "$f"'
 done
 dpkg-deb --ctrl-tarfile "${debs[0]}" | tar -xOf - ./conffiles >"$HM_TMP/conffiles" 2>/dev/null
@@ -120,6 +121,12 @@ hm_check "the socket directory in Postfix's chroot is hopmilter:hopmilter 0750" 
 hm_check "/etc/hoprelay/hoprelay.conf is root:root 0644" test "$(owner /etc/hoprelay/hoprelay.conf)" = "root:root 644"
 hm_check "the unit is enabled (deb-systemd-helper)" \
 	test -L /etc/systemd/system/multi-user.target.wants/hopmilter.service
+hm_check "hoprelayd.service is installed but not enabled (pipe mode needs no daemon)" \
+	eval '[ -f /lib/systemd/system/hoprelayd.service ] && [ ! -e /etc/systemd/system/multi-user.target.wants/hoprelayd.service ]'
+hm_check "hoprelayd's socket directory in Postfix's chroot is hoprelay:postfix 2750" \
+	test "$(owner /var/spool/postfix/hoprelay)" = "hoprelay:postfix 2750"
+out=$(systemd-analyze verify --man=no /lib/systemd/system/hoprelayd.service 2>&1)
+hm_check "systemd-analyze verify hoprelayd.service is clean${out:+: $out}" test -z "$out"
 unit=/lib/systemd/system/hopmilter.service
 out=$(systemd-analyze verify --man=no "$unit" 2>&1)
 hm_check "systemd-analyze verify on the installed unit is clean${out:+: $out}" test -z "$out"

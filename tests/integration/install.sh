@@ -27,7 +27,7 @@ for f in usr/sbin/hopmilter usr/share/man/man8/hopmilter.8 usr/share/man/man5/ho
 	hm_check "installed /$f" test -f "$dest/$f"
 done
 # Programs the other parts of the project add are checked when they exist.
-for f in hoprelay; do
+for f in hoprelay hoprelayd; do
 	[ -x "$HM_BUILDDIR/relay-transport/$f" ] && hm_check "installed /usr/sbin/$f" test -x "$dest/usr/sbin/$f"
 done
 if [ -x "$HM_BUILDDIR/relay-transport/hoprelay" ]; then
@@ -41,7 +41,22 @@ if [ -x "$HM_BUILDDIR/relay-transport/hoprelay" ]; then
 fi
 hm_check "configuration is not world-readable (it may hold a Redis password)" \
 	test "$(stat -c %a "$dest/etc/hopmilter/hopmilter.conf")" = 640
-hm_check "the installed configuration is valid" "$dest/usr/sbin/hopmilter" -n -c "$dest/etc/hopmilter/hopmilter.conf"
+# -n checks the user and the socket's directory too: given those (the
+# package creates both), the installed sample is valid.
+sed -e 's|^user = "hopmilter"|user = "nobody"   |' -e "s|unix:/run/hopmilter/|unix:$HM_TMP/|" \
+	"$dest/etc/hopmilter/hopmilter.conf" >"$HM_TMP/installed.conf"
+hm_check "the installed configuration is valid" "$dest/usr/sbin/hopmilter" -n -c "$HM_TMP/installed.conf"
+
+# The installed man pages name the installation's paths: another layout.
+dest2=$HM_TMP/dest2
+make -s -C "$HM_BUILDDIR" install DESTDIR="$dest2" prefix=/usr sysconfdir=/opt/hm/etc \
+	localstatedir=/var runstatedir=/opt/hm/run >"$HM_TMP/install2.log" 2>&1
+hm_check "hopmilter(8) names the configured default configuration" \
+	grep -qE '^\.IR? /opt/hm/etc/hopmilter/hopmilter\.conf' "$dest2/usr/share/man/man8/hopmilter.8"
+hm_check "hoprelay(8) names the configured default configuration" \
+	grep -q '/opt/hm/etc/hoprelay/hoprelay.conf' "$dest2/usr/share/man/man8/hoprelay.8"
+hm_check "no man page names /etc/hopmilter/ or /etc/hoprelay/ there" \
+	eval "! grep -E '(^|[^a-z])/etc/hop(milter|relay)/' '$dest2'/usr/share/man/man*/hop*"
 
 # Man pages: no groff/man warnings.
 for m in "$dest"/usr/share/man/man*/*; do
@@ -81,6 +96,9 @@ fi
 # accounts (systemd-sysusers), then owners and modes (systemd-tmpfiles).
 # The third step, usermod -a -G hopmilter postfix, needs a postfix account
 # the DESTDIR has not; tests/integration/debpkg.sh covers it on the system.
+# A postfix group, as an installed Postfix has (hoprelayd's socket
+# directory belongs to it).
+systemd-sysusers --root="$dest" --inline 'g postfix -' >>"$HM_TMP/install.log" 2>&1
 systemd-sysusers --root="$dest" >>"$HM_TMP/install.log" 2>&1
 hm_check "systemd-sysusers creates hopmilter and hoprelay" eval \
 	'grep -q "^hopmilter:x:[0-9]*:[0-9]*:.*:/usr/sbin/nologin$" "$dest/etc/passwd" &&
@@ -96,13 +114,23 @@ hm_check "hopmilter.conf is root:hopmilter 0640 ($(ids etc/hopmilter/hopmilter.c
 hm_check "/run/hopmilter is hopmilter:hopmilter 0750" test "$(ids run/hopmilter)" = "$uid:$gid 750"
 hm_check "the socket directory in Postfix's chroot is hopmilter:hopmilter 0750" \
 	test "$(ids var/spool/postfix/hopmilter)" = "$uid:$gid 750"
+pfgid=$(awk -F: '$1 == "postfix" { print $3 }' "$dest/etc/group")
+rid=$(awk -F: '$1 == "hoprelay" { print $3 }' "$dest/etc/passwd")
+hm_check "hoprelayd's socket directory is hoprelay:postfix 2750" \
+	test "$(ids var/spool/postfix/hoprelay)" = "$rid:$pfgid 2750"
 # The unit's checks, as its User=/Group= (the paths pointed at the DESTDIR).
 unit=$dest/usr/lib/systemd/system/hopmilter.service
 as_unit() {
 	local line
 	line=$(sed -n "s/^$1=//p" "$unit" | sed "s| /usr/sbin/| $dest/usr/sbin/|; s|^/usr/sbin/|$dest/usr/sbin/|; s| /etc/| $dest/etc/|")
-	# shellcheck disable=SC2086
-	setpriv --reuid="$uid" --regid="$gid" --clear-groups $line
+	# The DESTDIR's accounts and /run, as the installed system would have them
+	# (-n checks that the user exists and that the socket's directory does).
+	# shellcheck disable=SC2016,SC2086
+	unshare -m --propagation private /bin/sh -c '
+		d=$1; shift
+		mount --bind "$d/etc/passwd" /etc/passwd && mount --bind "$d/etc/group" /etc/group &&
+			mount --bind "$d/run" /run || exit 99
+		exec "$@"' as_unit "$dest" setpriv --reuid="$uid" --regid="$gid" --init-groups $line
 }
 out=$(as_unit ExecStartPre 2>&1)
 hm_check "the unit's ExecStartPre, as hopmilter, reads the configuration${out:+: $out}" test -z "$out"
@@ -123,7 +151,7 @@ make -s -C "$HM_BUILDDIR" uninstall DESTDIR="$dest" $layout >>"$HM_TMP/install.l
 hm_check "make uninstall succeeds" test $? = 0
 # (The account files are the post-install steps' output, not make install's.)
 left=$(find "$dest" -type f ! -path '*/etc/hopmilter/hopmilter.conf' ! -path "$dest/etc/passwd" \
-	! -path "$dest/etc/group" ! -path "$dest/etc/shadow" ! -path "$dest/etc/gshadow" ! -path "$dest/etc/.pwd.lock" | sed "s|^$dest||")
+	! -path "$dest/etc/group" ! -path "$dest/etc/shadow" ! -path "$dest/etc/gshadow" ! -path "$dest/etc/.pwd.lock" ! -path "$dest/etc/*-" | sed "s|^$dest||")
 hm_check "uninstall leaves only the changed configuration${left:+ (left: $left)}" test -z "$left"
 hm_check "the changed configuration is kept" test -f "$dest/etc/hopmilter/hopmilter.conf"
 hm_done
