@@ -14,7 +14,8 @@ milter_policy_libhoppolicy_a_SOURCES = \
 	milter/policy/rlscript.h \
 	milter/policy/scrub.c milter/policy/scrub.h \
 	milter/policy/spfcheck.c milter/policy/spfcheck.h \
-	milter/policy/spfdns.c milter/policy/spfdns.h
+	milter/policy/spfdns.c milter/policy/spfdns.h \
+	milter/policy/stats.c milter/policy/stats.h
 nodist_milter_policy_libhoppolicy_a_SOURCES = milter/policy/rlscript.c
 # The generated rlscript.c sits in the build tree and finds its header here.
 milter_policy_libhoppolicy_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/milter/policy
@@ -39,10 +40,19 @@ sbin_PROGRAMS += milter/hopmilter
 milter_hopmilter_SOURCES = \
 	milter/hopmilter.c \
 	milter/mlfi.c milter/mlfi.h \
-	milter/daemon.c milter/daemon.h
-milter_hopmilter_LDADD = $(HOPPOLICY_LIBS) $(MILTER_LIBS)
+	milter/daemon.c milter/daemon.h \
+	milter/ctl.c milter/ctl.h \
+	milter/ctlcmd.c milter/ctlcmd.h \
+	milter/httpmetrics.c milter/httpmetrics.h
+milter_hopmilter_CPPFLAGS = $(AM_CPPFLAGS) $(MHD_CFLAGS)
+milter_hopmilter_LDADD = $(HOPPOLICY_LIBS) $(MILTER_LIBS) $(MHD_LIBS)
 
-dist_man_MANS += milter/hopmilter.8 milter/hopmilter.conf.5
+# The control tool: a client of the daemon's control socket, nothing more.
+sbin_PROGRAMS += milter/hopmilter-ctl
+milter_hopmilter_ctl_SOURCES = milter/ctltool.c
+milter_hopmilter_ctl_LDADD =
+
+dist_man_MANS += milter/hopmilter.8 milter/hopmilter.conf.5 milter/hopmilter-ctl.8
 EXTRA_DIST += milter/hopmilter.conf
 
 # ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@
 #include "policy.h"
 #include "ratelimit.h"
 #include "scrub.h"
+#include "stats.h"
 
 struct policy {
 	atomic_uint refs;
@@ -131,6 +132,12 @@ policy_conf(const struct policy *p)
 	return p->conf;
 }
 
+struct ratelimit *
+policy_rl(const struct policy *p)
+{
+	return p->rl;
+}
+
 void
 policy_install(struct policy *p)
 {
@@ -219,8 +226,8 @@ policy_idx_push(unsigned **v, size_t *n, size_t *cap, unsigned idx)
 	return 0;
 }
 
-struct policy_session *
-policy_session_new(struct policy *pol, const struct sockaddr *sa, const char *hostname)
+static struct policy_session *
+policy_session_alloc(struct policy *pol, const struct sockaddr *sa, const char *hostname)
 {
 	struct policy_session *s = calloc(1, sizeof(*s));
 
@@ -239,6 +246,26 @@ policy_session_new(struct policy *pol, const struct sockaddr *sa, const char *ho
 	return s;
 }
 
+struct policy_session *
+policy_session_new(struct policy *pol, const struct sockaddr *sa, const char *hostname)
+{
+	struct policy_session *s = policy_session_alloc(pol, sa, hostname);
+
+	if (s != NULL)
+		stats_session();
+	return s;
+}
+
+struct policy_session *
+policy_probe_new(struct policy *pol, const struct sockaddr *sa)
+{
+	struct policy_session *s = policy_session_alloc(pol, sa, "unknown");
+
+	if (s != NULL)
+		s->probe = true;
+	return s;
+}
+
 void
 policy_session_free(struct policy_session *s)
 {
@@ -253,6 +280,12 @@ enum policy_class
 policy_session_class(const struct policy_session *s)
 {
 	return s->msg.trusted ? POLICY_TRUSTED : POLICY_INTERNET;
+}
+
+const struct spfcheck_answer *
+policy_session_spf(const struct policy_session *s)
+{
+	return s->msg.spf_done ? &s->msg.spf : NULL;
 }
 
 void
@@ -306,10 +339,13 @@ policy_refuse_as(struct policy_session *s, enum policy_reason reason, enum polic
 
 		snprintf(to, sizeof(to), " to=%s", esc_log(esc, sizeof(esc), rcpt));
 	}
-	log_msg(LOG_NOTICE, "%s: %s reason=%s action=%s ip=%s from=%s%s helo=%s",
-	    policy_qid(&s->msg), dry ? "WOULD-BLOCK" : "BLOCKED", policy_reasons[reason].name,
-	    v->action == POLICY_REJECT ? "reject" : "tempfail", s->ip,
-	    s->msg.from_log, to, s->helo);
+	if (!s->probe) {
+		log_msg(LOG_NOTICE, "%s: %s reason=%s action=%s ip=%s from=%s%s helo=%s",
+		    policy_qid(&s->msg), dry ? "WOULD-BLOCK" : "BLOCKED", policy_reasons[reason].name,
+		    v->action == POLICY_REJECT ? "reject" : "tempfail", s->ip,
+		    s->msg.from_log, to, s->helo);
+		stats_refusal(reason, v->action, dry && reason != POLICY_REASON_INTERNAL);
+	}
 	if (dry && reason != POLICY_REASON_INTERNAL) {
 		v->action = POLICY_CONTINUE;
 		v->rcode[0] = v->xcode[0] = '\0';
@@ -373,6 +409,8 @@ policy_spf(struct policy_session *s, struct policy_verdict *v)
 		env = sender;
 	spfcheck_message(s->pol->spf, &s->addr, s->helo_raw, env, &m->spf);
 	m->spf_done = true;
+	if (!s->probe)
+		stats_spf(m->spf.identity, m->spf.result);
 	log_debug("%s: spf %s identity=%s helo=%s helo_result=%s deadline=%s libspf2=%s", policy_qid(m),
 	    spfcheck_result_name(m->spf.result),
 	    m->spf.identity == SPFCHECK_ID_HELO ? "helo" : "mailfrom",
@@ -399,11 +437,15 @@ policy_ratelimit(struct policy_session *s, struct policy_verdict *v)
 	/* Unknown address (a pipe, a unix socket): nothing to key a limit on. */
 	if (s->pol->rl == NULL || s->addr.family == 0)
 		return;
-	res = ratelimit_check(s->pol->rl, &s->addr, &info);
+	res = s->probe ? ratelimit_peek(s->pol->rl, &s->addr, &info) :
+	    ratelimit_check(s->pol->rl, &s->addr, &info);
 	log_debug("%s: ratelimit ip=%s net=%s result=%s source=%s retry_after=%ldms",
 	    policy_qid(&s->msg), s->ip, info.net, res == RATELIMIT_ALLOWED ? "allowed" :
 	    res == RATELIMIT_LIMITED ? "limited" : "error", ratelimit_source_name(info.source),
 	    info.retry_after_ms);
+	if (!s->probe)
+		stats_ratelimit(info.source, res == RATELIMIT_ALLOWED ? STATS_RL_ALLOWED :
+		    res == RATELIMIT_LIMITED ? STATS_RL_LIMITED : STATS_RL_ERROR);
 	if (res == RATELIMIT_ERROR) {
 		policy_refuse(s, POLICY_REASON_RATELIMIT_UNAVAILABLE, NULL, v);
 	} else if (res == RATELIMIT_LIMITED) {
@@ -427,6 +469,8 @@ policy_mail(struct policy_session *s, const char *sender, const char *auth_authe
 	policy_verdict_continue(v);
 	/* Many messages per connection: nothing of the last one may leak in. */
 	policy_msg_reset(m);
+	if (!s->probe)
+		stats_message();
 	m->active = true;
 	m->auth = auth_authen != NULL && auth_authen[0] != '\0';
 	m->trusted = s->trusted_net || m->auth;
@@ -488,6 +532,8 @@ policy_rcpt(struct policy_session *s, const char *rcpt, const char *qid,
 		policy_refuse(s, POLICY_REASON_UNKNOWN_RCPT_DOMAIN, rcpt, v);
 	else if (m->trusted && !local && !c->outbound.enabled)
 		policy_refuse(s, POLICY_REASON_OUTBOUND_DISABLED, rcpt, v);
+	if (!s->probe)
+		stats_recipient(v->action == POLICY_CONTINUE);
 	if (v->action != POLICY_CONTINUE) {
 		m->nrcpt_refused++;
 		return;
@@ -604,6 +650,7 @@ policy_eom(struct policy_session *s, const char *qid, struct policy_edits *edits
 	    m->from_log, m->first_rcpt_log[0] ? m->first_rcpt_log : "none", m->nrcpt,
 	    m->nrcpt_refused, m->scrub_n,
 	    m->spf_done ? spfcheck_result_name(m->spf.result) : "skipped");
+	stats_message_accepted();
 	m->active = false;
 }
 

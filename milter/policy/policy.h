@@ -47,6 +47,8 @@ int policy_new(struct conf *conf, struct policy **out, char *err, size_t errsz);
 struct policy *policy_ref(struct policy *p);
 void policy_unref(struct policy *p);
 const struct conf *policy_conf(const struct policy *p);
+/* The policy's rate limiter (ratelimit.h), NULL when ratelimit.enabled is false. */
+struct ratelimit *policy_rl(const struct policy *p);
 /*
  * For tests: evaluate SPF with `sc` (an offline checker, spfcheck.h), which
  * the policy takes over, whatever spf.enabled says.  Before any session.
@@ -136,6 +138,7 @@ struct policy_session {
 	char helo[256];            /* escaped HELO argument */
 	char helo_raw[256];        /* HELO as given (for SPF) */
 	bool trusted_net;
+	bool probe;                /* hopmilter-ctl test: no log line, no counter, no charge */
 	struct policy_msg msg;
 };
 
@@ -147,6 +150,12 @@ struct policy_session {
 struct policy_session *policy_session_new(struct policy *pol, const struct sockaddr *sa,
     const char *hostname);
 void policy_session_free(struct policy_session *s);
+/*
+ * A session for `hopmilter-ctl test`: the same checks, but nothing is
+ * logged as BLOCKED (fail2ban must not ban an address an admin asked
+ * about), counted, or charged to the rate limit (ratelimit_peek()).
+ */
+struct policy_session *policy_probe_new(struct policy *pol, const struct sockaddr *sa);
 
 void policy_helo(struct policy_session *s, const char *helo);
 /* MAIL FROM.  `auth_authen` is the {auth_authen} macro (NULL if unset); `qid` may be NULL. */
@@ -164,6 +173,8 @@ void policy_eom(struct policy_session *s, const char *qid, struct policy_edits *
 void policy_abort(struct policy_session *s);
 
 enum policy_class policy_session_class(const struct policy_session *s);
+/* This message's SPF evaluation, or NULL when none was made (yet). */
+const struct spfcheck_answer *policy_session_spf(const struct policy_session *s);
 const char *policy_reason_name(enum policy_reason r);
 
 #endif

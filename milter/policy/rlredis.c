@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "rlredis.h"
+#include "stats.h"
 
 #define RL_BACKOFF_MIN_MS 100
 #define RL_WARN_EVERY_MS 10000
@@ -407,8 +408,10 @@ static void
 rl_set_down(struct rlredis *r, const char *why)
 {
 	rl_close_idle(r);
-	if (r->state != RL_DOWN)
+	if (r->state != RL_DOWN) {
 		log_warning("ratelimit: redis=down server=%s error=\"%s\"", r->server, why);
+		stats_redis_state(false);
+	}
 	r->state = RL_DOWN;
 	pthread_cond_broadcast(&r->ready);
 	pthread_cond_signal(&r->wake);
@@ -420,6 +423,8 @@ rl_set_up(struct rlredis *r, int i, redisContext *c, const char *server)
 {
 	r->slots[i].c = c;
 	r->slots[i].tmo_ms = r->timeout_ms;   /* rl_connect set it */
+	if (r->state != RL_UP)
+		stats_redis_state(true);
 	if (r->state != RL_UP || strcmp(r->server, server) != 0)
 		log_notice("ratelimit: redis=up server=%s%s%s script=%s", server,
 		    r->s_master[0] ? " master=" : "", r->s_master, r->sha);
@@ -711,6 +716,7 @@ rlredis_gcra(struct rlredis *r, int nkeys, const char *const *keys,
 	int argc = 0, slot;
 	bool late;
 	redisReply *rep;
+	int64_t t0;
 	enum rlredis_result res = RLREDIS_UNAVAILABLE;
 
 	if (nkeys < 1 || nkeys > 2)
@@ -732,7 +738,12 @@ rlredis_gcra(struct rlredis *r, int nkeys, const char *const *keys,
 	}
 	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
+	t0 = stats_now_us();
 	rep = rl_eval(r, &r->slots[slot], deadline, argc, argv, lens, &late);
+	if (rep != NULL)
+		stats_redis_roundtrip_us(stats_now_us() - t0);
+	if (rep == NULL || rep->type == REDIS_REPLY_ERROR)
+		stats_redis_error();
 	if (rep == NULL && late) {
 		rl_release(r, slot, true, NULL);
 		return RLREDIS_UNAVAILABLE;
@@ -750,9 +761,130 @@ rlredis_gcra(struct rlredis *r, int nkeys, const char *const *keys,
 	} else {
 		res = rlredis_interpret(rep, nkeys, retry_after_ms, tier);
 		if (res == RLREDIS_UNAVAILABLE)
+			stats_redis_error();
+		if (res == RLREDIS_UNAVAILABLE)
 			rl_warn_reply(r, "not the script's {allowed, retry_after_ms, tier}");
 		rl_release(r, slot, res != RLREDIS_UNAVAILABLE, NULL);
 	}
 	freeReplyObject(rep);
 	return res;
+}
+
+const char *
+rlredis_state(struct rlredis *r, char *server, size_t serversz)
+{
+	enum rl_state st;
+
+	pthread_mutex_lock(&r->lock);
+	st = r->state;
+	snprintf(server, serversz, "%s", r->server);
+	pthread_mutex_unlock(&r->lock);
+	return st == RL_UP ? "up" : st == RL_DOWN ? "down" : "starting";
+}
+
+/*
+ * One command for the control socket on a pooled context: the reply, or
+ * NULL (and the context closed; the decisions find out about an outage
+ * themselves).  On success the caller calls rl_release(r, *slot, true, NULL).
+ */
+static redisReply *
+rl_ctl_cmd(struct rlredis *r, int argc, const char **argv, size_t *lens, int *slot)
+{
+	int64_t deadline = rl_now_ms() + r->timeout_ms;
+	redisReply *rep;
+	bool late;
+
+	rlredis_start(r);
+	if ((*slot = rl_checkout(r, deadline)) < 0)
+		return NULL;
+	rep = rl_timed_cmd(&r->slots[*slot], deadline, argc, argv, lens, &late);
+	if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+		if (rep != NULL)
+			freeReplyObject(rep);
+		rl_release(r, *slot, late, NULL);
+		return NULL;
+	}
+	return rep;
+}
+
+/* Read-only: the clock and each key, in one reply.  Missing keys come back as "". */
+static const char rl_peek_script[] =
+    "local t = redis.call('TIME') "
+    "local r = {t[1], t[2]} "
+    "for i = 1, #KEYS do r[#r + 1] = redis.call('GET', KEYS[i]) or '' end "
+    "return r";
+
+/* A decimal integer in a bulk or status string; -1 if it is not one. */
+static long long
+rl_reply_ll(const redisReply *e)
+{
+	char buf[32], *end;
+	long long v;
+
+	if (e == NULL || (e->type != REDIS_REPLY_STRING && e->type != REDIS_REPLY_STATUS) ||
+	    e->len == 0 || e->len >= sizeof(buf))
+		return -1;
+	memcpy(buf, e->str, e->len);
+	buf[e->len] = '\0';
+	v = strtoll(buf, &end, 10);
+	return *end == '\0' && v >= 0 ? v : -1;
+}
+
+int
+rlredis_peek(struct rlredis *r, int nkeys, const char *const *keys, long long *now_us,
+    long long *tat_us)
+{
+	const char *argv[5] = {"EVAL", rl_peek_script, nkeys == 2 ? "2" : "1"};
+	size_t lens[5];
+	redisReply *rep;
+	long long sec, usec;
+	int slot, rc = -1;
+
+	if (nkeys < 1 || nkeys > 2)
+		return -1;
+	for (int i = 0; i < nkeys; i++)
+		argv[3 + i] = keys[i];
+	for (int i = 0; i < 3 + nkeys; i++)
+		lens[i] = strlen(argv[i]);
+	if ((rep = rl_ctl_cmd(r, 3 + nkeys, argv, lens, &slot)) == NULL)
+		return -1;
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == (size_t)(2 + nkeys) &&
+	    (sec = rl_reply_ll(rep->element[0])) >= 0 && (usec = rl_reply_ll(rep->element[1])) >= 0) {
+		*now_us = sec * 1000000 + usec;
+		rc = 0;
+		for (int i = 0; i < nkeys; i++) {
+			const redisReply *e = rep->element[2 + i];
+
+			if (e->type == REDIS_REPLY_STRING && e->len == 0)
+				tat_us[i] = *now_us;
+			else if ((tat_us[i] = rl_reply_ll(e)) < 0)
+				rc = -1;
+		}
+	}
+	freeReplyObject(rep);
+	rl_release(r, slot, rc == 0, NULL);
+	return rc;
+}
+
+int
+rlredis_del(struct rlredis *r, int nkeys, const char *const *keys)
+{
+	const char *argv[3] = {"DEL"};
+	size_t lens[3];
+	redisReply *rep;
+	int slot, rc = -1;
+
+	if (nkeys < 1 || nkeys > 2)
+		return -1;
+	for (int i = 0; i < nkeys; i++)
+		argv[1 + i] = keys[i];
+	for (int i = 0; i < 1 + nkeys; i++)
+		lens[i] = strlen(argv[i]);
+	if ((rep = rl_ctl_cmd(r, 1 + nkeys, argv, lens, &slot)) == NULL)
+		return -1;
+	if (rep->type == REDIS_REPLY_INTEGER && rep->integer >= 0 && rep->integer <= nkeys)
+		rc = (int)rep->integer;
+	freeReplyObject(rep);
+	rl_release(r, slot, rc >= 0, NULL);
+	return rc;
 }
