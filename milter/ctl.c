@@ -87,6 +87,14 @@ ctl_open(const char *path, bool as_root, gid_t gid)
 static void
 ctl_drop(struct ctl_client *c)
 {
+	char junk[4096];
+
+	/*
+	 * Closing with unread input makes the client's read fail (ECONNRESET)
+	 * before it sees our reply: swallow what already arrived, a bounded amount.
+	 */
+	for (int i = 0; i < 16 && read(c->fd, junk, sizeof(junk)) > 0; i++)
+		;
 	close(c->fd);
 	free(c->out);
 	memset(c, 0, sizeof(*c));

@@ -41,6 +41,7 @@ MILTERTEST_TESTS = \
 
 INTEGRATION_TESTS = \
 	tests/integration/cli.sh \
+	tests/integration/ctl.sh \
 	tests/integration/concurrency.sh \
 	tests/integration/install.sh \
 	tests/integration/postfix-policy.sh \
@@ -95,7 +96,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/integration/concurrency-client.lua tests/tsan.supp tests/valgrind.supp \
 	tests/lib/harness.sh tests/lib/sendmail-instance.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
-	tests/lib/fakesmtp.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py \
+	tests/lib/fakesmtp.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py tests/lib/ctlload.py \
 	tests/miltertest/rl-client.lua \
 	fail2ban
 

@@ -705,7 +705,6 @@ conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t er
 	c->counters = cfg_getbool(cfg, "counters");
 	c->control_socket = conf_strdup(cfg_getstr(cfg, "control_socket"));
 	c->metrics_listen = conf_strdup(cfg_getstr(cfg, "metrics_listen"));
-	c->effective = conf_effective(cfg);
 	if (cfg_getstr(cfg, "authserv_id")[0] != '\0') {
 		c->authserv_id = conf_strdup(cfg_getstr(cfg, "authserv_id"));
 	} else {
@@ -714,6 +713,10 @@ conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t er
 		host[sizeof(host) - 1] = '\0';
 		c->authserv_id = conf_strdup(host);
 	}
+	/* The effective value, not the empty default: what the headers will say. */
+	if (c->authserv_id != NULL)
+		cfg_setstr(cfg, "authserv_id", c->authserv_id);
+	c->effective = conf_effective(cfg);
 	c->outbound.enabled = cfg_getbool(ob, "enabled");
 	c->outbound.scrub_received = cfg_getbool(ob, "scrub_received");
 	c->allowed_domains = conf_fill_domains(cfg, "allowed_domains", true);
