@@ -13,6 +13,7 @@ UNIT_TESTS = \
 	tests/unit/lib/netaddr_test \
 	tests/unit/policy/conf_test \
 	tests/unit/policy/dset_test \
+	tests/unit/policy/observe_test \
 	tests/unit/policy/policy_test \
 	tests/unit/policy/ratelimit_test \
 	tests/unit/policy/rllocal_test \

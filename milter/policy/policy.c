@@ -512,6 +512,37 @@ policy_rcpt_is_local(const struct conf *c, const struct addr *a, enum addr_statu
 	return st == ADDR_OK && dset_match(c->allowed_domains, a->domain);
 }
 
+/*
+ * Name an accepted recipient in the ACCEPTED line, while there is room.
+ * ',' separates them, so one inside an address is escaped like a space.
+ */
+static void
+policy_log_rcpt(struct policy_msg *m, const char *rcpt)
+{
+	char esc[560], one[sizeof(esc) * 2];
+	size_t o = 0, len = strlen(m->rcpts_log);
+
+	if (m->rcpts_named >= POLICY_LOG_RCPTS)
+		return;
+	esc_log(esc, sizeof(esc), rcpt);
+	for (const char *p = esc; *p != '\0'; p++) {
+		if (*p == ',') {
+			memcpy(one + o, "\\x2c", 4);
+			o += 4;
+		} else {
+			one[o++] = *p;
+		}
+	}
+	one[o] = '\0';
+	if (len + (len > 0) + o + 16 > sizeof(m->rcpts_log)) {
+		/* Full: no later recipient is named either, so the order stays clear. */
+		m->rcpts_named = POLICY_LOG_RCPTS;
+		return;
+	}
+	snprintf(m->rcpts_log + len, sizeof(m->rcpts_log) - len, "%s%s", len > 0 ? "," : "", one);
+	m->rcpts_named++;
+}
+
 void
 policy_rcpt(struct policy_session *s, const char *rcpt, const char *qid,
     struct policy_verdict *v)
@@ -538,8 +569,8 @@ policy_rcpt(struct policy_session *s, const char *rcpt, const char *qid,
 		m->nrcpt_refused++;
 		return;
 	}
-	if (m->nrcpt++ == 0)
-		esc_log(m->first_rcpt_log, sizeof(m->first_rcpt_log), rcpt);
+	m->nrcpt++;
+	policy_log_rcpt(m, rcpt);
 }
 
 void
@@ -633,6 +664,7 @@ policy_eom(struct policy_session *s, const char *qid, struct policy_edits *edits
     struct policy_verdict *v)
 {
 	struct policy_msg *m = &s->msg;
+	char more[24] = "";
 
 	policy_verdict_continue(v);
 	policy_set_qid(m, qid);
@@ -644,10 +676,12 @@ policy_eom(struct policy_session *s, const char *qid, struct policy_edits *edits
 	if (m->ar_forged_n > 0)
 		log_info("%s: deleting %zu forged Authentication-Results header(s) claiming %s",
 		    policy_qid(m), m->ar_forged_n, s->pol->conf->authserv_id);
-	log_msg(LOG_INFO, "%s: ACCEPTED ip=%s class=%s from=%s to=%s nrcpt=%u refused=%u "
+	if (m->nrcpt > m->rcpts_named && m->rcpts_log[0] != '\0')
+		snprintf(more, sizeof(more), ",+%u", m->nrcpt - m->rcpts_named);
+	log_msg(LOG_INFO, "%s: ACCEPTED ip=%s class=%s from=%s to=%s%s nrcpt=%u refused=%u "
 	    "scrubbed=%zu spf=%s",
 	    policy_qid(m), s->ip, m->trusted ? (m->auth ? "authenticated" : "trusted") : "internet",
-	    m->from_log, m->first_rcpt_log[0] ? m->first_rcpt_log : "none", m->nrcpt,
+	    m->from_log, m->rcpts_log[0] ? m->rcpts_log : "none", more, m->nrcpt,
 	    m->nrcpt_refused, m->scrub_n,
 	    m->spf_done ? spfcheck_result_name(m->spf.result) : "skipped");
 	stats_message_accepted();

@@ -22,7 +22,11 @@
  *
  *   QID: BLOCKED reason=R action=reject|tempfail ip=IP from=<S> [to=<R>] helo=H
  *   QID: WOULD-BLOCK ...same fields...       (dry_run)
- *   QID: ACCEPTED ip=IP class=C from=<S> to=<R> nrcpt=N refused=M scrubbed=K spf=RESULT
+ *   QID: ACCEPTED ip=IP class=C from=<S> to=<R1>,<R2>[,+N] nrcpt=N refused=M scrubbed=K spf=RESULT
+ *
+ * to= names the accepted recipients, in order: the first POLICY_LOG_RCPTS
+ * that fit in POLICY_LOG_RCPTS_MAX bytes, then ",+N" for the N not named
+ * ("none" when there is none).  A ',' inside an address is escaped too.
  *
  * QID is the MTA's queue id, or NOQUEUE before the MTA has one.  Nothing a
  * client controls appears before ip=, and every client-supplied value is
@@ -41,6 +45,9 @@
 #include "spfcheck.h"
 
 struct policy;
+
+#define POLICY_LOG_RCPTS 10
+#define POLICY_LOG_RCPTS_MAX 2048
 
 /* Take ownership of `conf` and build the runtime objects.  0, or -1 with `err`. */
 int policy_new(struct conf *conf, struct policy **out, char *err, size_t errsz);
@@ -118,7 +125,8 @@ struct policy_msg {
 	char from_log[600];        /* the sender as given, escaped for logs */
 	struct addr sender;
 	enum addr_status sender_status;
-	char first_rcpt_log[600];  /* first accepted recipient, escaped */
+	char rcpts_log[POLICY_LOG_RCPTS_MAX];  /* accepted recipients named so far, escaped, ',' between */
+	unsigned rcpts_named;      /* how many rcpts_log names (at most POLICY_LOG_RCPTS) */
 	unsigned nrcpt, nrcpt_refused;
 	unsigned received_seen;    /* Received headers seen so far */
 	unsigned *scrub_idx;       /* indices of Received headers to delete */
