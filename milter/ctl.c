@@ -26,6 +26,7 @@
 #include "ctl.h"
 #include "ctlcmd.h"
 #include "log.h"
+#include "monotime.h"
 
 struct ctl_client {
 	int fd;                 /* -1: free */
@@ -35,15 +36,6 @@ struct ctl_client {
 	char *out;              /* the reply, once the command ran */
 	size_t outlen, outoff;
 };
-
-static int64_t
-ctl_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 ctl_open(const char *path, bool as_root, gid_t gid)
@@ -119,7 +111,7 @@ ctl_run(struct ctl_client *c)
 	}
 	c->outoff = 0;
 	/* A command may take long (test: SPF); the client gets a full budget to read. */
-	c->deadline_ms = ctl_now_ms() + CTL_TIMEOUT_MS;
+	c->deadline_ms = monotime_ms() + CTL_TIMEOUT_MS;
 }
 
 static void
@@ -205,7 +197,7 @@ ctl_accept(int lfd, struct ctl_client *cl)
 			continue;
 		}
 		cl[i].fd = fd;
-		cl[i].deadline_ms = ctl_now_ms() + CTL_TIMEOUT_MS;
+		cl[i].deadline_ms = monotime_ms() + CTL_TIMEOUT_MS;
 	}
 }
 
@@ -221,7 +213,7 @@ ctl_thread(void *arg)
 		cl[i].fd = -1;
 	}
 	for (;;) {
-		int64_t now = ctl_now_ms(), wait = CTL_TIMEOUT_MS;
+		int64_t now = monotime_ms(), wait = CTL_TIMEOUT_MS;
 		int map[CTL_MAX_CLIENTS], n = 1;
 
 		pfd[0] = (struct pollfd){.fd = lfd, .events = POLLIN};

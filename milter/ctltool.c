@@ -16,8 +16,9 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sysexits.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "monotime.h"
 
 #define CTL_DEFAULT_SOCKET RUNSTATEDIR "/hopmilter/ctl.sock"
 #define CTL_LINE_MAX 1024
@@ -35,15 +36,6 @@ usage(FILE *fp)
 	    "  test --ip ADDR [--helo NAME] --from SENDER --rcpt RCPT [--rcpt RCPT ...]\n"
 	    "  ratelimit show ADDR\n"
 	    "  ratelimit reset ADDR\n", CTL_DEFAULT_SOCKET);
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The command line from argv: words joined by one space, newline-terminated. */
@@ -125,11 +117,11 @@ main(int argc, char **argv)
 		}
 		done += (size_t)n;
 	}
-	deadline = now_ms() + (long long)timeout_s * 1000;
+	deadline = monotime_ms() + (long long)timeout_s * 1000;
 	/* The status line decides where the rest goes: stdout after OK, stderr after ERR. */
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
-		long long left = deadline - now_ms();
+		long long left = deadline - monotime_ms();
 		ssize_t n;
 
 		if (left <= 0 || poll(&p, 1, (int)left) == 0) {

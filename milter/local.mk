@@ -10,7 +10,11 @@ milter_policy_libhoppolicy_a_SOURCES = \
 	milter/policy/policy.c milter/policy/policy.h \
 	milter/policy/ratelimit.c milter/policy/ratelimit.h \
 	milter/policy/rllocal.c milter/policy/rllocal.h \
+	milter/policy/rlbreaker.c milter/policy/rlbreaker.h \
+	milter/policy/rlconn.c milter/policy/rlconn.h \
+	milter/policy/rlpool.c milter/policy/rlpool.h \
 	milter/policy/rlredis.c milter/policy/rlredis.h \
+	milter/policy/rlsentinel.c milter/policy/rlsentinel.h \
 	milter/policy/rlscript.h \
 	milter/policy/scrub.c milter/policy/scrub.h \
 	milter/policy/spfcheck.c milter/policy/spfcheck.h \
@@ -50,7 +54,7 @@ milter_hopmilter_LDADD = $(HOPPOLICY_LIBS) $(MILTER_LIBS) $(MHD_LIBS)
 # The control tool: a client of the daemon's control socket, nothing more.
 sbin_PROGRAMS += milter/hopmilter-ctl
 milter_hopmilter_ctl_SOURCES = milter/ctltool.c
-milter_hopmilter_ctl_LDADD =
+milter_hopmilter_ctl_LDADD = lib/libhopcommon.a
 
 dist_man_MANS += milter/hopmilter.8 milter/hopmilter.conf.5 milter/hopmilter-ctl.8
 EXTRA_DIST += milter/hopmilter.conf

@@ -13,21 +13,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 
+#include "monotime.h"
 #include "netio.h"
-
-long long
-netio_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 netio_wait(int fd, short events, long long deadline)
@@ -35,7 +26,7 @@ netio_wait(int fd, short events, long long deadline)
 	struct pollfd p = {.fd = fd, .events = events};
 
 	for (;;) {
-		long long left = deadline - netio_now();
+		long long left = deadline - monotime_ms();
 		int rc;
 
 		if (left <= 0)

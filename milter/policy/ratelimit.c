@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "monotime.h"
 #include "ratelimit.h"
 #include "rllocal.h"
 #include "rlredis.h"
@@ -145,15 +145,6 @@ ratelimit_format_keys(const struct conf_ratelimit *c, const struct net_addr *cli
 	return len > 0 && len < RATELIMIT_KEY_MAX ? 2 : -1;
 }
 
-static int64_t
-ratelimit_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static enum ratelimit_result
 ratelimit_local(struct ratelimit *rl, const struct net_addr *client, struct ratelimit_info *info)
 {
@@ -170,7 +161,7 @@ ratelimit_local(struct ratelimit *rl, const struct net_addr *client, struct rate
 		req[i] = (struct rllocal_req){.tier = i + 1, .net = net.addr, .prefix = net.prefix,
 		    .interval_us = rl->interval_us[i], .tau_us = rl->tau_us[i]};
 	}
-	if (rllocal_check(rl->local, req, n, ratelimit_now_us(), &wait_us, &which))
+	if (rllocal_check(rl->local, req, n, monotime_us(), &wait_us, &which))
 		return RATELIMIT_ALLOWED;
 	info->tier = which;
 	info->retry_after_ms = (long)((wait_us + 999) / 1000);
@@ -307,7 +298,7 @@ ratelimit_show(struct ratelimit *rl, const struct net_addr *client, struct ratel
 	}
 	st->has_local = rl->local != NULL;
 	if (st->has_local) {
-		now = ratelimit_now_us();
+		now = monotime_us();
 		for (int i = 0; i < n; i++)
 			ratelimit_tier_view(tier[i], rl->interval_us[i], rl->tau_us[i], now,
 			    rllocal_peek(rl->local, &req[i], now), &st->in_local[i]);
@@ -348,7 +339,7 @@ ratelimit_reset(struct ratelimit *rl, const struct net_addr *client, int *redis_
 	struct ratelimit_tier_state st[2];
 	struct rllocal_req req[2];
 	int n = ratelimit_local_reqs(rl, client, req, st);
-	int64_t now = ratelimit_now_us();
+	int64_t now = monotime_us();
 
 	*redis_deleted = -2;
 	if (rl->redis != NULL)

@@ -11,6 +11,7 @@
 
 #include <openssl/evp.h>
 
+#include "monotime.h"
 #include "stats.h"
 
 #define STATS_SPF_RESULTS (SPFCHECK_PERMERROR + 1)
@@ -180,10 +181,7 @@ stats_reload(bool ok)
 int64_t
 stats_now_us(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return monotime_us();
 }
 
 void
