@@ -36,7 +36,9 @@ hm_start_redis main "$rport" || { hm_fail "redis-server did not start"; hm_done;
 chmod 0711 "$HM_TMP"
 mkdir -m 0755 "$HM_TMP/run"
 sock=$HM_TMP/run/ctl.sock
-cat >"$HM_TMP/hopmilter.conf" <<EOF
+# $1: on_redis_error (the reload below switches it to tempfail).
+write_conf() {
+	cat >"$HM_TMP/hopmilter.conf" <<EOF
 socket = "inet:$milter_port@127.0.0.1"
 user = "nobody"
 log_level = debug
@@ -45,12 +47,14 @@ metrics_listen = "127.0.0.1:$mport"
 trusted_networks = {"10.200.0.0/24"}
 allowed_domains = {"example.com"}
 banned_domains = {"banned.example"}
-spf { dns_timeout = 1s  timeout = 3s }
+spf { dns_timeout = 1s  timeout = 3s  softfail = reject  permerror = reject }
 ratelimit {
-	rate = 1  period = 1h  burst = 1
+	rate = 1  period = 1h  burst = 1  on_redis_error = $1
 	redis { host = "127.0.0.1"  port = $rport  password = ""  timeout = 200ms  retry_interval = 1s }
 }
 EOF
+}
+write_conf local
 hm_start_sink sink "$sink_port"
 unshare --mount sh -c "$HM_RESOLV_SH" "$HM_TMP/resolv.conf" \
 	"$HOPMILTER" -f -c "$HM_TMP/hopmilter.conf" 2>>"$HM_TMP/milter.log" &
@@ -143,6 +147,11 @@ hm_check "ctl test charged nothing: 192.0.2.10 tested 3 times, then accepted" ev
 	hm_swaks $S --xclient-addr 192.0.2.10 --from alice@pass.example --to bob@example.com &&
 	hm_reply_has "250 2\.0\.0 Ok: queued"'
 
+# The other SPF reasons (softfail and permerror refused by this configuration).
+same_decision softfail 198.51.100.10 alice@soft.example bob@example.com spf-softfail
+same_decision permerror 198.51.100.11 alice@syntax.example bob@example.com spf-permerror
+same_decision temperror 198.51.100.12 alice@x.servfail.example bob@example.com spf-temperror
+
 # --------------------------------------------- ratelimit show / reset, Redis up
 ctl ratelimit show 192.0.2.7 >"$HM_TMP/show.out"
 sed 's/^/    ctl| /' "$HM_TMP/show.out" >&2
@@ -179,9 +188,21 @@ hm_swaks $S --xclient-addr 192.0.2.77 --from alice@pass.example --to bob@example
 hm_check "after reset (redis down) the next message is accepted" hm_reply_has '250 2\.0\.0 Ok: queued'
 ctl status >"$HM_TMP/status.out"
 hm_check "status: redis down" grep -q "^redis: down server=127.0.0.1:$rport" "$HM_TMP/status.out"
+
+# on_redis_error = tempfail, by reload: with Redis away, internet mail gets 451.
+n=$(grep -c 'reloaded ' "$HM_TMP/milter.log")
+write_conf tempfail
+kill -USR1 "$HM_MILTER_PID"
+hm_check "reloaded with on_redis_error = tempfail" eval \
+	'for _ in $(seq 1 50); do [ "$(grep -c "reloaded " "$HM_TMP/milter.log")" -gt '"$n"' ] && break; sleep 0.1; done;
+	[ "$(grep -c "reloaded " "$HM_TMP/milter.log")" -gt '"$n"' ]'
+same_decision unavailable 192.0.2.88 alice@pass.example bob@example.com ratelimit-unavailable
+hm_check "config shows the reloaded on_redis_error" eval 'ctl config | grep -q "on_redis_error=tempfail"'
+
 # Refusals through Postfix so far: banned, rcptdomain, outbound, spffail,
-# ratelimited, and the local one above.
-refusals=6
+# ratelimited, softfail, permerror, temperror, the local ratelimited one,
+# and ratelimit-unavailable.
+refusals=10
 
 # ------------------------------------------------------------ metrics
 ctl metrics >"$HM_TMP/metrics.txt"
@@ -197,6 +218,9 @@ hm_check "metrics: SPF fail by mailfrom = 1" test "$(m 'hopmilter_spf_results_to
 hm_check "metrics: local limited = 1" test "$(m 'hopmilter_ratelimit_decisions_total\{source="local",outcome="limited"\}')" = 1
 hm_check "metrics: a breaker trip" test "$(m 'hopmilter_redis_state_changes_total\{state="down"\}')" -ge 1
 hm_check "metrics: redis_up = 0" test "$(m hopmilter_redis_up)" = 0
+hm_check "metrics: one reload ok" test "$(m 'hopmilter_config_reloads_total\{result="ok"\}')" = 1
+hm_check "metrics: ratelimit-unavailable = 1" test "$(m 'hopmilter_refusals_total\{reason="ratelimit-unavailable",action="tempfail"\}')" = 1
+hm_check "metrics: SPF temperror = 1" test "$(m 'hopmilter_spf_results_total\{identity="mailfrom",result="temperror"\}')" = 1
 hm_check "metrics: the MAIL stage histogram counted every MAIL" test "$(m 'hopmilter_stage_duration_seconds_count\{stage="mail"\}')" = \
 	"$(m hopmilter_messages_total)"
 
@@ -227,7 +251,7 @@ by_reason=$(curl -s --max-time 5 -G "http://127.0.0.1:$pport/api/v1/query" \
 	python3 -c 'import json,sys; print(" ".join(sorted(r["metric"]["reason"]+"="+r["value"][1] for r in json.load(sys.stdin)["data"]["result"])))')
 hm_log "prometheus: refusals by reason: $by_reason"
 hm_check "Prometheus: by reason" test "$by_reason" = \
-	"banned-domain=1 outbound-disabled=1 ratelimited=2 spf-fail=1 unknown-rcpt-domain=1"
+	"banned-domain=1 outbound-disabled=1 ratelimit-unavailable=1 ratelimited=2 spf-fail=1 spf-permerror=1 spf-softfail=1 spf-temperror=1 unknown-rcpt-domain=1"
 
 # ------------------------------------- 1000 control connections and mail
 python3 "$HM_LIBDIR/ctlload.py" "$sock" 0 "$smtp_port" 20 >"$HM_TMP/load0.out" 2>&1
