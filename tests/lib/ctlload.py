@@ -2,6 +2,7 @@
 """ctlload.py - keep N control-socket connections coming while timing SMTP MAIL.
 
 usage: ctlload.py CTL_SOCKET N SMTP_PORT MAILS
+       ctlload.py CTL_SOCKET N 0 0     (load only, until SIGTERM; make bench)
 
 A child process opens N connections to hopmilter's control socket, holds
 them (every other one sends half a command and never finishes it), closes
@@ -55,6 +56,19 @@ def load(path, n, out_fd):
 
 def main():
     path, n, port, mails = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    if port == 0:
+        # The load alone, in this process; its totals as key=value on stdout.
+        r, w = os.pipe()
+        child = os.fork()
+        if child == 0:
+            os.close(r)
+            load(path, n, w)
+        os.close(w)
+        signal.signal(signal.SIGTERM, lambda *_: os.kill(child, signal.SIGTERM))
+        os.waitpid(child, 0)
+        rounds, connects, refused = (int(x) for x in (os.read(r, 100).split() or [0, 0, 0]))
+        print("rounds=%d ctl_connects=%d connect_refused=%d" % (rounds, connects, refused))
+        return 0
     r, w = os.pipe()
     child = 0
     if n > 0:
