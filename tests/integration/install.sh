@@ -16,6 +16,7 @@ make -s -C "$HM_BUILDDIR" install DESTDIR="$dest" $layout >"$HM_TMP/install.log"
 hm_check "make install succeeds" test $? = 0
 
 for f in usr/sbin/hopmilter usr/share/man/man8/hopmilter.8 usr/share/man/man5/hopmilter.conf.5 \
+	usr/sbin/hopmilter-ctl usr/share/man/man8/hopmilter-ctl.8 \
 	etc/hopmilter/hopmilter.conf usr/lib/systemd/system/hopmilter.service \
 	usr/lib/sysusers.d/hopmilter.conf usr/lib/tmpfiles.d/hopmilter.conf \
 	etc/fail2ban/filter.d/hopmilter.conf etc/fail2ban/jail.d/hopmilter.conf \
