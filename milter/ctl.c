@@ -27,6 +27,7 @@
 #include "ctlcmd.h"
 #include "log.h"
 #include "monotime.h"
+#include "policy/stats.h"
 
 struct ctl_client {
 	int fd;                 /* -1: free */
@@ -104,6 +105,7 @@ ctl_run(struct ctl_client *c)
 		return;
 	}
 	c->line[c->len] = '\0';
+	stats_ctl(STATS_CTL_SERVED);
 	ctlcmd_run(c->line, fp);
 	if (fclose(fp) != 0) {
 		ctl_drop(c);
@@ -176,6 +178,7 @@ ctl_refuse(int fd)
 {
 	static const char busy[] = "ERR busy: too many control connections\n";
 
+	stats_ctl(STATS_CTL_BUSY);
 	if (write(fd, busy, sizeof(busy) - 1) < 0) {
 		/* nothing to do: the client is gone or not reading */
 	}
@@ -221,6 +224,7 @@ ctl_thread(void *arg)
 			if (cl[i].fd < 0)
 				continue;
 			if (now >= cl[i].deadline_ms) {
+				stats_ctl(STATS_CTL_TIMEOUT);
 				ctl_drop(&cl[i]);
 				continue;
 			}

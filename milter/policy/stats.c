@@ -49,6 +49,7 @@ static struct stats_hist stats_redis_rtt;
 static struct stats_hist stats_stage[STATS_STAGE_COUNT];
 static atomic_ullong stats_reloads[2];                   /* [ok] */
 static atomic_llong stats_started = 0;
+static atomic_ullong stats_ctls[STATS_CTL_COUNT];
 
 static pthread_mutex_t stats_conf_lock = PTHREAD_MUTEX_INITIALIZER;
 static char stats_conf_path[4096], stats_conf_hash[65];
@@ -61,6 +62,9 @@ static const char *const stats_stage_names[STATS_STAGE_COUNT] = {
 };
 static const char *const stats_rl_names[STATS_RL_COUNT] = {
 	[STATS_RL_ALLOWED] = "allowed", [STATS_RL_LIMITED] = "limited", [STATS_RL_ERROR] = "error",
+};
+static const char *const stats_ctl_names[STATS_CTL_COUNT] = {
+	[STATS_CTL_SERVED] = "served", [STATS_CTL_BUSY] = "busy", [STATS_CTL_TIMEOUT] = "timeout",
 };
 static const char *const stats_action_names[STATS_ACTIONS] = {
 	[POLICY_CONTINUE] = "continue", [POLICY_REJECT] = "reject", [POLICY_TEMPFAIL] = "tempfail",
@@ -176,6 +180,14 @@ void
 stats_reload(bool ok)
 {
 	STATS_ADD(stats_reloads[ok]);
+}
+
+void
+stats_ctl(enum stats_ctl what)
+{
+	/* Not the hot path, and what a stalled control client would show: always counted. */
+	if ((unsigned)what < STATS_CTL_COUNT)
+		STATS_ADD(stats_ctls[what]);
 }
 
 int64_t
@@ -369,6 +381,12 @@ stats_prometheus(FILE *out)
 	    "Time of one rate-limit script call to Redis.");
 	stats_hist_print(out, "hopmilter_redis_roundtrip_seconds", "", &stats_redis_rtt,
 	    stats_redis_le, STATS_REDIS_NB);
+
+	stats_head(out, "hopmilter_ctl_connections_total", "counter",
+	    "Control-socket connections, by what became of them.");
+	for (int i = 0; i < STATS_CTL_COUNT; i++)
+		fprintf(out, "hopmilter_ctl_connections_total{result=\"%s\"} %llu\n", stats_ctl_names[i],
+		    STATS_GET(stats_ctls[i]));
 
 	stats_head(out, "hopmilter_stage_duration_seconds", "histogram",
 	    "Time hopmilter spends in each milter step.");

@@ -47,6 +47,14 @@ enum stats_rl_outcome {
 	STATS_RL_COUNT
 };
 
+/* What became of a control-socket connection (hopmilter-ctl(8)). */
+enum stats_ctl {
+	STATS_CTL_SERVED,    /* a command line arrived and was answered */
+	STATS_CTL_BUSY,      /* over the connection limit: "ERR busy" */
+	STATS_CTL_TIMEOUT,   /* its time ran out first */
+	STATS_CTL_COUNT
+};
+
 void stats_set_enabled(bool on);
 bool stats_enabled(void);
 
@@ -64,6 +72,7 @@ void stats_redis_error(void);
 void stats_redis_roundtrip_us(int64_t us);
 void stats_stage_us(enum stats_stage st, int64_t us);
 void stats_reload(bool ok);
+void stats_ctl(enum stats_ctl what);
 
 /* Microseconds of CLOCK_MONOTONIC, for timing a stage. */
 int64_t stats_now_us(void);

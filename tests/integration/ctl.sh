@@ -108,6 +108,15 @@ hm_check "an address that is not one: ERR line" eval 'raw "ratelimit show 999.1.
 hm_check "the client refuses a word with a space" eval '! ctl test --ip "1.2.3.4 x" --from a --rcpt b 2>/dev/null'
 hm_check "CRLF accepted" eval 'raw "help\\r\\n" | grep -q "^OK"'
 hm_check "daemon still serves after all that" eval 'ctl status | grep -q "^version: "'
+# A client that connects and says nothing is dropped when its 5 s run out
+# (bounds: at least 4 s, at most 20 s on a loaded machine).
+silent=$(python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.settimeout(30); s.connect(sys.argv[1]); t = time.monotonic()
+while s.recv(100): pass
+print("%.1f" % (time.monotonic() - t))' "$sock")
+hm_check "a silent client is dropped after its time (${silent}s)" \
+	awk -v t="$silent" 'BEGIN { exit !(t >= 4 && t <= 20) }'
 
 # ------------------------------------- test == a real session, per reason
 # Each case: ctl test first (it must charge nothing), then the same through
@@ -261,6 +270,11 @@ rc=$?
 hm_log "MAIL latency, 1000 control connections: $(cat "$HM_TMP/load.out")"
 hm_check "every MAIL answered 250 while 1000 control connections came" test "$rc" = 0
 hm_check "the daemon serves the control socket afterwards" eval 'ctl status | grep -q "^version: "'
+ctl metrics >"$HM_TMP/metrics2.txt"
+grep '^hopmilter_ctl_connections_total' "$HM_TMP/metrics2.txt" | sed 's/^/    /' >&2
+hm_check "metrics: the load was answered busy, the silent client timed out" eval \
+	'grep -qE "^hopmilter_ctl_connections_total\{result=\"busy\"\} [1-9]" "$HM_TMP/metrics2.txt" &&
+	grep -qE "^hopmilter_ctl_connections_total\{result=\"timeout\"\} [1-9]" "$HM_TMP/metrics2.txt"'
 
 ctl status >"$HM_TMP/status.out"
 sed 's/^/    status| /' "$HM_TMP/status.out" >&2
