@@ -10,12 +10,15 @@
 UNIT_TESTS = \
 	tests/unit/lib/addr_test \
 	tests/unit/lib/esc_test \
+	tests/unit/lib/monotime_test \
 	tests/unit/lib/netaddr_test \
 	tests/unit/policy/conf_test \
 	tests/unit/policy/dset_test \
 	tests/unit/policy/observe_test \
 	tests/unit/policy/policy_test \
 	tests/unit/policy/ratelimit_test \
+	tests/unit/policy/rlbreaker_test \
+	tests/unit/policy/rlconn_test \
 	tests/unit/policy/rllocal_test \
 	tests/unit/policy/scrub_test \
 	tests/unit/policy/spf_policy_test \
@@ -59,6 +62,7 @@ INTEGRATION_TESTS = \
 	tests/integration/postfix-ratelimit.sh \
 	tests/integration/postfix-spf.sh \
 	tests/integration/chain.sh \
+	tests/integration/scrub-postfix.sh \
 	tests/integration/firewall.sh \
 	tests/integration/openrelay.sh \
 	tests/integration/faults.sh \
@@ -102,7 +106,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/lib/harness.sh tests/lib/sendmail-instance.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
 	tests/lib/fakesmtp.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py tests/lib/ctlload.py \
-	tests/miltertest/rl-client.lua \
+	tests/miltertest/rl-client.lua tests/corpus/scrub-headers.txt tests/lib/scrubcorpus.py \
 	fail2ban
 
 # `make check-valgrind`: the miltertest scripts and the transport's

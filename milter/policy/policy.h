@@ -22,7 +22,8 @@
  *
  *   QID: BLOCKED reason=R action=reject|tempfail ip=IP from=<S> [to=<R>] helo=H
  *   QID: WOULD-BLOCK ...same fields...       (dry_run)
- *   QID: ACCEPTED ip=IP class=C from=<S> to=<R1>,<R2>[,+N] nrcpt=N refused=M scrubbed=K spf=RESULT
+ *   QID: ACCEPTED ip=IP class=C from=<S> to=<R1>,<R2>[,+N] nrcpt=N refused=M scrubbed=K
+ *        scrubbed_names=NAME:COUNT,...|- spf=RESULT       (one line)
  *
  * to= names the accepted recipients, in order: the first POLICY_LOG_RCPTS
  * that fit in POLICY_LOG_RCPTS_MAX bytes, then ",+N" for the N not named
@@ -102,7 +103,7 @@ struct policy_verdict {
 /* A header change for the adapter to apply at end of message. */
 struct policy_edit {
 	bool insert;         /* false: delete */
-	char name[32];
+	char *name;          /* owned by the edit list */
 	unsigned index;      /* delete: 1-based among headers of that name; insert: position */
 	char *value;         /* insert only; owned by the edit list */
 };

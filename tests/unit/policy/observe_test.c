@@ -185,7 +185,7 @@ test_accepted_recipients(void)
 	CHECK_STR(last_log, "Q6: ACCEPTED ip=192.0.2.7 class=internet from=<a@good.example> "
 	    "to=<\"a\\x2cb\"@example.com>,<u1@example.com>,<u2@example.com>,<u3@example.com>,"
 	    "<u4@example.com>,<u5@example.com>,<u6@example.com>,<u7@example.com>,<u8@example.com>,"
-	    "<u9@example.com>,+2 nrcpt=12 refused=1 scrubbed=0 spf=skipped",
+	    "<u9@example.com>,+2 nrcpt=12 refused=1 scrubbed=0 scrubbed_names=- spf=skipped",
 	    "the first 10 recipients, a comma escaped, then the count of the others");
 	policy_edits_free(&e);
 	policy_session_free(s);
