@@ -63,12 +63,16 @@ ctl_open(const char *path, bool as_root, gid_t gid)
 		fprintf(stderr, "hopmilter: control socket: %s\n", strerror(errno));
 		return -1;
 	}
-	/* Created 0660 at once: there is no moment when others may connect. */
+	/*
+	 * Created 0660 at once: there is no moment when others may connect.
+	 * The directory may belong to the service user, who could swap the
+	 * socket for a symlink after bind(): lchown() never follows one, and
+	 * there is no chmod() by name to redirect.
+	 */
 	old = umask(0117);
 	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (rc != 0 || listen(fd, 64) != 0 ||
-	    (as_root && chown(path, 0, gid) != 0) || chmod(path, 0660) != 0) {
+	if (rc != 0 || listen(fd, 64) != 0 || (as_root && lchown(path, 0, gid) != 0)) {
 		fprintf(stderr, "hopmilter: control_socket %s: %s (does its directory exist?)\n", path,
 		    strerror(errno));
 		close(fd);
