@@ -13,45 +13,26 @@
 #include <string.h>
 
 #include "tests/unit/check.h"
+#include "tests/unit/policy/testpolicy.h"
 #include "log.h"
 #include "milter/policy/policy.h"
 #include "milter/policy/stats.h"
 
-static char last_log[8192];
-static int log_lines;
-
-static void
-capture(int prio, const char *text, void *arg)
-{
-	(void)prio;
-	(void)arg;
-	snprintf(last_log, sizeof(last_log), "%s", text);
-	log_lines++;
-}
-
+/* The policy of these tests: domain lists, SPF off, and `extra`. */
 static struct policy *
 make_policy(const char *extra)
 {
-	char text[2048], err[1024];
-	struct conf *c;
-	struct policy *p;
+	char text[2048];
 
 	snprintf(text, sizeof(text),
 	    "allowed_domains = {\"example.com\"}\n"
 	    "banned_domains = {\"evil.example\"}\n"
 	    "spf { enabled = false }\n"
 	    "%s%s", strstr(extra, "ratelimit") ? "" : "ratelimit { enabled = false }\n", extra);
-	if (conf_load_string("test.conf", text, &c, err, sizeof(err)) != 0) {
-		fprintf(stderr, "config: %s\n", err);
-		exit(2);
-	}
-	if (policy_new(c, &p, err, sizeof(err)) != 0) {
-		fprintf(stderr, "policy: %s\n", err);
-		exit(2);
-	}
-	return p;
+	return testpolicy_new(text);
 }
 
+/* A probe session needs a sockaddr of its own (testpolicy_session makes real ones). */
 static struct sockaddr_in
 v4(const char *ip)
 {
@@ -90,8 +71,7 @@ static void
 test_counters(void)
 {
 	struct policy *p = make_policy("");
-	struct sockaddr_in a = v4("192.0.2.7");
-	struct policy_session *s = policy_session_new(p, (struct sockaddr *)&a, "c.example");
+	struct policy_session *s = testpolicy_session(p, "192.0.2.7");
 	struct policy_verdict v;
 	struct policy_edits e = {0};
 	double banned = metric(BANNED), sessions = metric("hopmilter_sessions_total");
@@ -118,7 +98,7 @@ test_counters(void)
 	policy_unref(p);
 
 	p = make_policy("dry_run = true\n");
-	s = policy_session_new(p, (struct sockaddr *)&a, "c.example");
+	s = testpolicy_session(p, "192.0.2.7");
 	policy_mail(s, "<x@evil.example>", NULL, "Q4", &v);
 	CHECK(v.action == POLICY_CONTINUE && metric(WOULD_BANNED) == 1 &&
 	    metric(BANNED) == banned + 1, "dry run: counted as a would-be refusal only");
@@ -134,7 +114,6 @@ test_probe(void)
 	struct policy_session *s;
 	struct policy_verdict v;
 	double banned = metric(BANNED), msgs = metric("hopmilter_messages_total");
-	int lines = log_lines;
 
 	for (int i = 0; i < 3; i++) {
 		s = policy_probe_new(p, (struct sockaddr *)&a);
@@ -143,16 +122,18 @@ test_probe(void)
 		policy_session_free(s);
 	}
 	s = policy_probe_new(p, (struct sockaddr *)&a);
+	testpolicy_log[0] = '\0';
 	policy_mail(s, "<x@evil.example>", NULL, NULL, &v);
 	CHECK(v.reason == POLICY_REASON_BANNED_DOMAIN && strcmp(v.rcode, "550") == 0,
 	    "probe: the same verdict and reply as a session");
-	CHECK(log_lines == lines, "probe: no log line at notice or info (fail2ban never sees a test)");
+	CHECK(testpolicy_log[0] == '\0', "probe: no log line at notice or info (fail2ban never sees a test): %s",
+	    testpolicy_log);
 	CHECK(metric(BANNED) == banned && metric("hopmilter_messages_total") == msgs,
 	    "probe: nothing counted");
 	policy_session_free(s);
 
 	/* A real session is charged and then limited: the probe sees the limit without charging. */
-	s = policy_session_new(p, (struct sockaddr *)&a, "c.example");
+	s = testpolicy_session(p, "192.0.2.9");
 	policy_mail(s, "<a@good.example>", NULL, "Q5", &v);
 	CHECK(v.action == POLICY_CONTINUE, "the real message passes");
 	policy_session_free(s);
@@ -168,8 +149,7 @@ static void
 test_accepted_recipients(void)
 {
 	struct policy *p = make_policy("");
-	struct sockaddr_in a = v4("192.0.2.7");
-	struct policy_session *s = policy_session_new(p, (struct sockaddr *)&a, "c.example");
+	struct policy_session *s = testpolicy_session(p, "192.0.2.7");
 	struct policy_verdict v;
 	struct policy_edits e = {0};
 	char r[64];
@@ -182,7 +162,7 @@ test_accepted_recipients(void)
 	}
 	policy_rcpt(s, "<x@foreign.example>", "Q6", &v);
 	policy_eom(s, "Q6", &e, &v);
-	CHECK_STR(last_log, "Q6: ACCEPTED ip=192.0.2.7 class=internet from=<a@good.example> "
+	CHECK_STR(testpolicy_log, "Q6: ACCEPTED ip=192.0.2.7 class=internet from=<a@good.example> "
 	    "to=<\"a\\x2cb\"@example.com>,<u1@example.com>,<u2@example.com>,<u3@example.com>,"
 	    "<u4@example.com>,<u5@example.com>,<u6@example.com>,<u7@example.com>,<u8@example.com>,"
 	    "<u9@example.com>,+2 nrcpt=12 refused=1 scrubbed=0 scrubbed_names=- spf=skipped",
@@ -232,7 +212,7 @@ test_conf(void)
 int
 main(void)
 {
-	log_set_sink(capture, NULL);
+	testpolicy_capture(LOG_INFO);
 	test_counters();
 	test_probe();
 	test_accepted_recipients();
