@@ -29,6 +29,7 @@ static const int64_t stats_stage_le[] = {100, 500, 1000, 5000, 10000, 50000, 100
 static const int64_t stats_redis_le[] = {250, 500, 1000, 2500, 5000, 10000, 25000, 50000,
     100000, 250000};
 #define STATS_REDIS_NB (sizeof(stats_redis_le) / sizeof(stats_redis_le[0]))
+_Static_assert(STATS_REDIS_NB == STATS_STAGE_NB, "struct stats_hist holds STATS_STAGE_NB bounds");
 
 /* Buckets are not cumulative here (one add per observation); the exporter sums them. */
 struct stats_hist {
