@@ -19,6 +19,9 @@ milter_policy_libhoppolicy_a_SOURCES = \
 	milter/policy/scrub.c milter/policy/scrub.h \
 	milter/policy/spfcheck.c milter/policy/spfcheck.h \
 	milter/policy/spfdns.c milter/policy/spfdns.h \
+	milter/policy/spfguard.c milter/policy/spfguard.h \
+	milter/policy/spfrec.c milter/policy/spfrec.h \
+	milter/policy/spfzone.c milter/policy/spfzone.h \
 	milter/policy/stats.c milter/policy/stats.h
 nodist_milter_policy_libhoppolicy_a_SOURCES = milter/policy/rlscript.c
 # The generated rlscript.c sits in the build tree and finds its header here.

@@ -23,6 +23,8 @@ UNIT_TESTS = \
 	tests/unit/policy/scrub_test \
 	tests/unit/policy/spf_policy_test \
 	tests/unit/policy/spfcheck_test \
+	tests/unit/policy/spfguard_test \
+	tests/unit/policy/spfrec_test \
 	tests/unit/relay/msgin_test \
 	tests/unit/relay/outcome_test \
 	tests/unit/relay/route_test \
@@ -55,6 +57,7 @@ INTEGRATION_TESTS = \
 	tests/integration/postfix-policy.sh \
 	tests/integration/sendmail.sh \
 	tests/integration/spf-miltertest.sh \
+	tests/integration/spf-amplification.sh \
 	tests/integration/redis-script.sh \
 	tests/integration/ratelimit-nodes.sh \
 	tests/integration/ratelimit-outage.sh \
