@@ -16,6 +16,7 @@
 #include "tests/unit/policy/testpolicy.h"
 #include "log.h"
 #include "milter/policy/policy.h"
+#include "milter/policy/ratelimit.h"
 #include "milter/policy/stats.h"
 
 /* The policy of these tests: domain lists, SPF off, and `extra`. */
@@ -145,6 +146,52 @@ test_probe(void)
 	policy_unref(p);
 }
 
+/* ratelimit show/reset on the local table, both tiers (no Redis configured). */
+static void
+test_show_reset(void)
+{
+	struct policy *p = make_policy("ratelimit { rate = 1  period = 1h  burst = 2"
+	    "  subnet { enabled = true  rate = 1  period = 1h  burst = 3  ipv4_prefix = 24 }"
+	    "  redis { host = \"\" } }\n");
+	struct ratelimit *rl = policy_rl(p);
+	struct policy_session *s = testpolicy_session(p, "192.0.2.7");
+	struct ratelimit_state st;
+	struct net_addr a7, a8;
+	struct policy_verdict v;
+	int redis, local;
+
+	net_addr_parse("192.0.2.7", &a7);
+	net_addr_parse("192.0.2.8", &a8);
+	policy_mail(s, "<a@good.example>", NULL, "Q7", &v);
+	CHECK(v.action == POLICY_CONTINUE, "one message from .7 passes (and is charged)");
+	ratelimit_show(rl, &a7, &st);
+	CHECK(st.ntiers == 2 && strcmp(st.redis, "none") == 0 && st.has_local, "two tiers, local only");
+	CHECK(strcmp(st.in_local[0].net, "192.0.2.7/32") == 0 && st.in_local[0].burst == 2 &&
+	    st.in_local[0].remaining == 1 && st.in_local[0].retry_after_ms == 0,
+	    "tier 1 of .7: one of two left (%s %ld)", st.in_local[0].net, st.in_local[0].remaining);
+	CHECK(strcmp(st.in_local[1].net, "192.0.2.0/24") == 0 && st.in_local[1].remaining == 2,
+	    "tier 2: two of three left (%s %ld)", st.in_local[1].net, st.in_local[1].remaining);
+	ratelimit_show(rl, &a8, &st);
+	CHECK(st.in_local[0].remaining == 2 && st.in_local[1].remaining == 2,
+	    "a neighbour: its own tier 1 full, the shared subnet charged");
+	policy_mail(s, "<a@good.example>", NULL, "Q8", &v);
+	ratelimit_show(rl, &a7, &st);
+	CHECK(st.in_local[0].remaining == 0 && st.in_local[0].retry_after_ms > 3000000 &&
+	    st.in_local[0].retry_after_ms <= 3600000, "tier 1 spent: retry in about an hour (%ld ms)",
+	    st.in_local[0].retry_after_ms);
+	policy_mail(s, "<a@good.example>", NULL, "Q9", &v);
+	CHECK(v.reason == POLICY_REASON_RATELIMITED, "the third message is limited");
+	ratelimit_reset(rl, &a7, &redis, &local);
+	CHECK(redis == -2 && local == 2, "reset: no Redis, both local entries cleared (%d %d)", redis,
+	    local);
+	ratelimit_show(rl, &a7, &st);
+	CHECK(st.in_local[0].remaining == 2 && st.in_local[1].remaining == 3, "after reset: full again");
+	policy_mail(s, "<a@good.example>", NULL, "Q10", &v);
+	CHECK(v.action == POLICY_CONTINUE, "after reset the next message passes");
+	policy_session_free(s);
+	policy_unref(p);
+}
+
 static void
 test_accepted_recipients(void)
 {
@@ -215,6 +262,7 @@ main(void)
 	testpolicy_capture(LOG_INFO);
 	test_counters();
 	test_probe();
+	test_show_reset();
 	test_accepted_recipients();
 	test_conf();
 	return check_done("observe_test");
