@@ -128,8 +128,9 @@ hm_reload(void)
 		    "metrics_listen change only on restart");
 	policy_unref(old);
 	log_set_level(n->log_level);
-	policy_install(p);
+	/* Before install: after it, `n` belongs to whoever replaces or stops the policy. */
 	hm_loaded(n);
+	policy_install(p);
 	stats_reload(true);
 	log_notice("reloaded %s: new sessions use it, running ones finish on the old one",
 	    hm_conf_path);
@@ -241,8 +242,8 @@ hm_serve(struct policy *pol, int ready_fd)
 {
 	const struct conf *c = policy_conf(pol);
 
-	policy_install(pol);
 	hm_loaded(c);
+	policy_install(pol);
 	log_notice("starting hopmilter %s: socket=%s config=%s dry_run=%s", PACKAGE_VERSION,
 	    c->socket, hm_conf_path, c->dry_run ? "yes" : "no");
 	if (dset_count(c->allowed_domains) == 0)
