@@ -242,12 +242,13 @@ hm_serve(struct policy *pol, int ready_fd)
 {
 	const struct conf *c = policy_conf(pol);
 
+	/* Everything that reads `c` comes first: once installed, a reload may free it. */
 	hm_loaded(c);
-	policy_install(pol);
 	log_notice("starting hopmilter %s: socket=%s config=%s dry_run=%s", PACKAGE_VERSION,
 	    c->socket, hm_conf_path, c->dry_run ? "yes" : "no");
 	if (dset_count(c->allowed_domains) == 0)
 		log_warning("allowed_domains is empty: every inbound recipient will be refused");
+	policy_install(pol);
 	daemon_ready(ready_fd);
 
 	if (smfi_main() != MI_SUCCESS)
