@@ -54,6 +54,12 @@ ctlcmd_time(int64_t t, char *buf, size_t bufsz)
 		snprintf(buf, bufsz, "never");
 }
 
+static const char *
+ctlcmd_mode(enum conf_mode m)
+{
+	return m == CONF_MODE_SHADOW ? "shadow" : m == CONF_MODE_OFF ? "off" : "enforce";
+}
+
 static void
 ctlcmd_status(FILE *out)
 {
@@ -77,6 +83,8 @@ ctlcmd_status(FILE *out)
 		const struct conf *c = policy_conf(pol);
 
 		fprintf(out, "dry_run: %s\n", c->dry_run ? "yes" : "no");
+		fprintf(out, "modes: banned_domains=%s spf=%s ratelimit=%s\n", ctlcmd_mode(c->ban_mode),
+		    ctlcmd_mode(c->spf.mode), ctlcmd_mode(c->ratelimit.mode));
 		redis = c->ratelimit.enabled ? ratelimit_redis_state(policy_rl(pol), server,
 		    sizeof(server)) : "disabled";
 		if (strcmp(redis, "none") == 0)
@@ -126,8 +134,7 @@ ctlcmd_sockaddr(const char *ip, struct sockaddr_storage *ss, struct net_addr *a)
 
 /* One step's verdict: action, reason, and the reply the client would get. */
 static void
-ctlcmd_verdict(FILE *out, const char *step, const char *arg, const struct policy_verdict *v,
-    bool dry)
+ctlcmd_verdict(FILE *out, const char *step, const char *arg, const struct policy_verdict *v)
 {
 	const char *act = v->action == POLICY_REJECT ? "reject" :
 	    v->action == POLICY_TEMPFAIL ? "tempfail" : "continue";
@@ -136,8 +143,8 @@ ctlcmd_verdict(FILE *out, const char *step, const char *arg, const struct policy
 	    policy_reason_name(v->reason));
 	if (v->action != POLICY_CONTINUE)
 		fprintf(out, " reply=\"%s %s %s\"", v->rcode, v->xcode, v->text);
-	else if (v->reason != POLICY_REASON_NONE && dry)
-		fprintf(out, " (dry_run: logged as WOULD-BLOCK, not refused)");
+	else if (v->reason != POLICY_REASON_NONE)
+		fprintf(out, " (shadow mode: logged as WOULD-BLOCK, not refused)");
 	fputc('\n', out);
 }
 
@@ -154,7 +161,6 @@ ctlcmd_test(int argc, char **argv, FILE *out)
 	struct policy_session *s;
 	struct policy_verdict v, last = {0};
 	const struct spfcheck_answer *spf;
-	bool dry;
 
 	for (int i = 1; i < argc; i++) {
 		const char **slot = strcmp(argv[i], "--ip") == 0 ? &ip :
@@ -187,7 +193,6 @@ ctlcmd_test(int argc, char **argv, FILE *out)
 		fprintf(out, "ERR out of memory\n");
 		return;
 	}
-	dry = policy_conf(pol)->dry_run;
 	/* The MTA hands the sender over in angle brackets; accept it either way. */
 	snprintf(sender, sizeof(sender), from[0] == '<' ? "%s" : "<%s>", from);
 	fprintf(out, "OK\n");
@@ -200,7 +205,7 @@ ctlcmd_test(int argc, char **argv, FILE *out)
 	if ((spf = policy_session_spf(s)) != NULL)
 		fprintf(out, "spf: %s identity=%s\n", spfcheck_result_name(spf->result),
 		    spf->identity == SPFCHECK_ID_HELO ? "helo" : "mailfrom");
-	ctlcmd_verdict(out, "mail", esc_log(esc, sizeof(esc), sender), &v, dry);
+	ctlcmd_verdict(out, "mail", esc_log(esc, sizeof(esc), sender), &v);
 	if (v.action != POLICY_CONTINUE) {
 		fprintf(out, "decision: %s reason=%s\n",
 		    v.action == POLICY_REJECT ? "reject" : "tempfail", policy_reason_name(v.reason));
@@ -211,7 +216,7 @@ ctlcmd_test(int argc, char **argv, FILE *out)
 
 		snprintf(r, sizeof(r), rcpt[i][0] == '<' ? "%s" : "<%s>", rcpt[i]);
 		policy_rcpt(s, r, NULL, &v);
-		ctlcmd_verdict(out, "rcpt", esc_log(esc, sizeof(esc), r), &v, dry);
+		ctlcmd_verdict(out, "rcpt", esc_log(esc, sizeof(esc), r), &v);
 		if (v.action == POLICY_CONTINUE)
 			accepted++;
 		else

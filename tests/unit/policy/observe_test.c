@@ -241,6 +241,7 @@ test_conf(void)
 		    strncmp(err, "t.conf:1: ", 10) == 0, "refused with FILE:LINE: %s -> %s", bad[i], err);
 	}
 	CHECK(conf_load_string("t.conf", "metrics_listen = \"[::1]:9717\"\n"
+	    "spf { mode = shadow }\n"
 	    "control_socket = \"/run/h/ctl.sock\"\n"
 	    "ratelimit { redis { password = \"s3cr%t\"  sentinel { password = \"other\" } } }\n",
 	    &c, err, sizeof(err)) == 0, "good observation options: %s", err);
@@ -249,7 +250,9 @@ test_conf(void)
 	CHECK(strstr(c->effective, "timeout=100ms") != NULL &&
 	    strstr(c->effective, "on_redis_error=local") != NULL &&
 	    strstr(c->effective, "syslog_facility=mail") != NULL &&
-	    strstr(c->effective, "metrics_listen=\"[::1]:9717\"") != NULL,
+	    strstr(c->effective, "banned_domains_mode=enforce") != NULL &&
+	    strstr(c->effective, "metrics_listen=\"[::1]:9717\"") != NULL &&
+	    strstr(c->effective, "mode=shadow") != NULL,
 	    "effective config: defaults, durations and enum names as the file spells them");
 	CHECK(strstr(c->effective, "authserv_id=\"\"") == NULL,
 	    "effective config: authserv_id is the host name, not the empty default");
