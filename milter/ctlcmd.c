@@ -91,8 +91,12 @@ ctlcmd_status(FILE *out)
 			fprintf(out, "redis: none (local rate limit only)\n");
 		else if (strcmp(redis, "disabled") == 0)
 			fprintf(out, "redis: none (ratelimit disabled)\n");
+		else if (c->ratelimit.redis.sentinel.master[0] != '\0')
+			fprintf(out, "redis: %s server=%s sentinel_master=%s\n", redis,
+			    server[0] ? server : "-", c->ratelimit.redis.sentinel.master);
 		else
-			fprintf(out, "redis: %s server=%s\n", redis, server[0] ? server : "-");
+			fprintf(out, "redis: %s server=%s configured=%s:%d\n", redis,
+			    server[0] ? server : "-", c->ratelimit.redis.host, c->ratelimit.redis.port);
 	}
 	stats_summary(out);
 	policy_unref(pol);

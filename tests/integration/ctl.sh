@@ -196,7 +196,7 @@ hm_check "reset (redis down): exit 1, says the local entry went and the Redis ke
 hm_swaks $S --xclient-addr 192.0.2.77 --from alice@pass.example --to bob@example.com
 hm_check "after reset (redis down) the next message is accepted" hm_reply_has '250 2\.0\.0 Ok: queued'
 ctl status >"$HM_TMP/status.out"
-hm_check "status: redis down" grep -q "^redis: down server=127.0.0.1:$rport" "$HM_TMP/status.out"
+hm_check "status: redis down" grep -q "^redis: down server=127.0.0.1:$rport configured=127.0.0.1:$rport$" "$HM_TMP/status.out"
 
 # on_redis_error = tempfail, by reload: with Redis away, internet mail gets 451.
 n=$(grep -c 'reloaded ' "$HM_TMP/milter.log")
