@@ -38,21 +38,17 @@ mkdir -m 0755 "$HM_TMP/run"
 sock=$HM_TMP/run/ctl.sock
 # $1: on_redis_error (the reload below switches it to tempfail).
 write_conf() {
-	cat >"$HM_TMP/hopmilter.conf" <<EOF
-socket = "inet:$milter_port@127.0.0.1"
-user = "nobody"
-log_level = debug
-control_socket = "$sock"
-metrics_listen = "127.0.0.1:$mport"
-trusted_networks = {"10.200.0.0/24"}
-allowed_domains = {"example.com"}
-banned_domains = {"banned.example"}
-spf { dns_timeout = 1s  timeout = 3s  softfail = reject  permerror = reject }
-ratelimit {
+	hm_write_milter_conf "$HM_TMP/hopmilter.conf" "inet:$milter_port@127.0.0.1" \
+		'log_level = debug' \
+		"control_socket = \"$sock\"" \
+		"metrics_listen = \"127.0.0.1:$mport\"" \
+		'trusted_networks = {"10.200.0.0/24"}' \
+		'banned_domains = {"banned.example"}' \
+		'spf { dns_timeout = 1s  timeout = 3s  softfail = reject  permerror = reject }' \
+		"ratelimit {
 	rate = 1  period = 1h  burst = 1  on_redis_error = $1
-	redis { host = "127.0.0.1"  port = $rport  password = ""  timeout = 200ms  retry_interval = 1s }
-}
-EOF
+	redis { host = \"127.0.0.1\"  port = $rport  timeout = 200ms  retry_interval = 1s }
+}"
 }
 write_conf local
 hm_start_sink sink "$sink_port"
