@@ -131,6 +131,7 @@ hm_reload(void)
 	    strcmp(n->metrics_listen, o->metrics_listen) != 0)
 		log_warning("reload: socket, user, pid_file, syslog_facility, control_socket and "
 		    "metrics_listen change only on restart");
+	policy_log_shadow(old, "until this reload");
 	policy_unref(old);
 	log_set_level(n->log_level);
 	/* Before install: after it, `n` belongs to whoever replaces or stops the policy. */
@@ -289,6 +290,8 @@ hm_serve(struct policy *pol, int ready_fd)
 		log_error("smfi_main failed");
 	log_notice("stopping");
 	pol = policy_acquire();
+	if (pol != NULL)
+		policy_log_shadow(pol, "since the last start or reload");
 	if (pol != NULL && policy_conf(pol)->pid_file[0] != '\0')
 		unlink(policy_conf(pol)->pid_file);
 	policy_unref(pol);

@@ -106,7 +106,7 @@ install-hopmilter-data:
 install-data-hook: install-hopmilter-man
 install-hopmilter-man:
 	for m in man8/hopmilter.8 man8/hopmilter-ctl.8 man5/hopmilter.conf.5 man8/hoprelay.8 \
-		man8/hoprelayd.8 man5/hoprelay.conf.5; do \
+		man5/hoprelay.conf.5 man8/hoprelayd.8; do \
 		f='$(DESTDIR)$(mandir)/'$$m; test -f "$$f" || continue; \
 		sed -e 's|/etc/hopmilter/|$(sysconfdir)/hopmilter/|g' \
 			-e 's|/etc/fail2ban/|$(sysconfdir)/fail2ban/|g' \
