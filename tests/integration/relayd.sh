@@ -123,7 +123,7 @@ dlog=$HM_TMP/hoprelayd.log
 ${HM_WRAP:-} "$HOPRELAYD" -e -c "$conf" -s "$sockdir" -m 30 -H 4 -k 30 -t 20 >>"$dlog" 2>&1 </dev/null &
 dpid=$!
 hm_track "$dpid"
-hm_wait_file "$sockdir/pin" || { hm_fail "hoprelayd did not start"; cat "$dlog" >&2; hm_done; }
+hm_wait_grep "started:" "$dlog" 60 || { hm_fail "hoprelayd did not start"; cat "$dlog" >&2; hm_done; }
 hm_check "a socket per route" test -S "$sockdir/failover" -a -S "$sockdir/inject"
 hm_check "sockets are 0660" test "$(stat -c %a "$sockdir/pin")" = 660
 
@@ -338,7 +338,7 @@ hm_check "reload: back to the right pin, delivered" has '^DOT <b@example.com> 25
 "$HOPRELAYD" -e -c "$conf" -s "$HM_TMP/sock2" -k 1 >>"$HM_TMP/hoprelayd2.log" 2>&1 </dev/null &
 d2pid=$!
 hm_track "$d2pid"
-hm_wait_file "$HM_TMP/sock2/pin"
+hm_wait_grep "started:" "$HM_TMP/hoprelayd2.log" 60
 sockdir_main=$sockdir
 sockdir=$HM_TMP/sock2
 lmtp pin resume-1@test b@example.com
@@ -366,6 +366,9 @@ hm_check "edge: busy@ is still in the queue" eval 'postqueue -c "$HM_TMP/edge/et
 
 kill -TERM "$dpid"
 hm_wait_grep "stopped" "$dlog" 15
+wait "$dpid"
+rc=$?
+hm_check "SIGTERM: exit 0 (under HM_WRAP=valgrind: no memory error, no definite leak)" test "$rc" = 0
 hm_check "SIGTERM: stopped, sockets removed" test ! -e "$sockdir/pin"
 hm_check "no error lines from the daemon's sanitizers" eval '! grep -qE "runtime error|AddressSanitizer|LeakSanitizer" "$dlog"'
 hm_done
