@@ -242,18 +242,36 @@ hrd_acquire(void *arg)
 	return &g->pub;
 }
 
+static void *
+hrd_gen_free_main(void *arg)
+{
+	hrd_gen_free(arg);
+	return NULL;
+}
+
 static void
 hrd_release(void *arg, struct lmtpd_gen *pub)
 {
 	struct hrd_gen *g = (struct hrd_gen *)pub;    /* pub is the first member */
+	pthread_attr_t attr;
+	pthread_t t;
 	bool last;
 
 	(void)arg;
 	pthread_mutex_lock(&hrd.lock);
 	last = --g->refs == 0;
 	pthread_mutex_unlock(&hrd.lock);
-	if (last)
+	if (!last)
+		return;
+	/*
+	 * Freeing closes the idle connections with QUIT, up to 10 s each
+	 * against a hung hop: not on the thread that accepts or serves.
+	 */
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (atomic_load(&hrd.stopping) || pthread_create(&t, &attr, hrd_gen_free_main, g) != 0)
 		hrd_gen_free(g);
+	pthread_attr_destroy(&attr);
 }
 
 static const struct lmtpd_ops hrd_ops = {.acquire = hrd_acquire, .release = hrd_release};
@@ -374,8 +392,14 @@ hrd_accept(const struct hrd_listener *l)
 	pthread_t t;
 	int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
-	if (fd < 0)
+	if (fd < 0) {
+		/* Out of descriptors or memory: the socket stays readable; do not spin. */
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+			log_error("accept on %s: %s", l->path, strerror(errno));
+			usleep(100000);
+		}
 		return;
+	}
 	if (atomic_fetch_add(&hrd.sessions, 1) >= hrd.a.max_sessions) {
 		atomic_fetch_sub(&hrd.sessions, 1);
 		log_warning("session limit (%ld) reached: refusing a connection on %s",

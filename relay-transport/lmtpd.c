@@ -46,6 +46,8 @@ struct lmtpd {
 	bool have_mail;
 	struct outcome lost;            /* why the hop connection went away mid-transaction */
 	bool smtputf8, body8;
+	bool forbid8;                   /* the hop lacks 8BITMIME: stop at an 8-bit byte */
+	bool stopped8;                  /* ... and one came: the transfer was abandoned */
 	long size;
 	char **rcpts;                   /* accepted by the hop */
 	size_t nrcpts;
@@ -270,10 +272,6 @@ lmtpd_hop_lacks(struct lmtpd *d, struct outcome *o)
 		st.result = XFER_NEED_SMTPUTF8;
 		snprintf(st.detail, sizeof(st.detail), "an envelope address needs SMTPUTF8, which "
 		    "the server does not offer");
-	} else if (d->body8 && !caps->eightbitmime) {
-		st.result = XFER_NEED_8BITMIME;
-		snprintf(st.detail, sizeof(st.detail), "the message has 8-bit data and the server "
-		    "does not offer 8BITMIME");
 	} else if (caps->size_max > 0 && d->size > 0 && (unsigned long)d->size > caps->size_max) {
 		st.result = XFER_TOO_BIG;
 		snprintf(st.detail, sizeof(st.detail), "message size %ld exceeds the limit of %lu "
@@ -309,7 +307,14 @@ lmtpd_mail_on_hop(struct lmtpd *d, const char *sender, struct outcome *o)
 		return 0;
 	}
 	mp.size = xfer_conn_caps(d->x)->size ? d->size : -1;
-	mp.body8 = d->body8;
+	/*
+	 * BODY=8BITMIME is what the MTA declared, not what the message holds:
+	 * to a hop without 8BITMIME it goes as 7-bit, and the transfer is
+	 * abandoned at the first 8-bit byte (as hoprelay does, msgin.h).
+	 */
+	mp.body8 = d->body8 && xfer_conn_caps(d->x)->eightbitmime;
+	d->forbid8 = d->body8 && !xfer_conn_caps(d->x)->eightbitmime;
+	d->stopped8 = false;
 	mp.smtputf8 = d->smtputf8;
 	if (smtpc_cmd_mail(mailcmd, sizeof(mailcmd), sender, &mp) == 0) {
 		lmtpd_reply(d, "553 5.1.7 sender address too long");
@@ -525,6 +530,15 @@ lmtpd_cmd_rcpt(struct lmtpd *d, const char *args)
 	d->nrcpts++;
 }
 
+static bool
+lmtpd_has8(const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)p[i] >= 0x80)
+			return true;
+	return false;
+}
+
 /*
  * Relay the message data: each piece from the MTA goes to the hop as it
  * comes (line ends made CRLF, dots left doubled as they arrived).  When
@@ -547,6 +561,14 @@ lmtpd_stream(struct lmtpd *d)
 		bol = whole;
 		if (d->x == NULL)
 			continue;
+		if (d->forbid8 && lmtpd_has8(p, len)) {
+			/* Closing before the dot makes the hop discard what it got. */
+			d->stopped8 = true;
+			xfer_conn_doubt(d->x);
+			hcache_put(d->gen->cache, d->route, d->hop, d->x);
+			d->x = NULL;
+			continue;
+		}
 		if (whole && (len < 2 || p[len - 2] != '\r')) {
 			/* A bare LF: the wire wants CRLF. */
 			if (xfer_conn_write(d->x, p, len - 1) != XFER_OK ||
@@ -574,7 +596,8 @@ lmtpd_per_rcpt(struct lmtpd *d, const struct smtpc_reply *r, const struct outcom
 			    sizeof(status)), "reply", smtpc_reply_oneline(r, one, sizeof(one)));
 		} else {
 			lmtpd_outcome_reply(d, o);
-			lmtpd_log(d, LOG_WARNING, d->rcpts[i], "deferred", o->status, "reason", o->text);
+			lmtpd_log(d, LOG_WARNING, d->rcpts[i], o->status[0] == '5' ? "bounced" :
+			    "deferred", o->status, "reason", o->text);
 		}
 	}
 }
@@ -626,6 +649,13 @@ lmtpd_cmd_data(struct lmtpd *d)
 	    smtpc_reply_class(&r) != 5) {
 		xfer_conn_doubt(d->x);
 		lmtpd_hop_lost(d);
+	}
+	if (d->stopped8) {
+		struct xfer_status st = {.result = XFER_NEED_8BITMIME, .stage = XFER_AT_BODY};
+
+		snprintf(st.detail, sizeof(st.detail), "the message has 8-bit data and the server "
+		    "does not offer 8BITMIME (transfer abandoned before its end)");
+		outcome_from_xfer(&st, d->hopname, &d->lost);
 	}
 	lmtpd_per_rcpt(d, d->x != NULL ? &r : NULL, &d->lost);
 	lmtpd_end_transaction(d);

@@ -60,6 +60,12 @@ notls_port=$(hm_free_port)
 hm_track $!
 hm_wait_port 127.0.0.1 "$notls_port"
 touch "$HM_TMP/notls.log"
+no8_port=$(hm_free_port)
+/usr/bin/python3 "$HM_SRCDIR/tests/lib/fakesmtp.py" --port "$no8_port" --log "$HM_TMP/no8.log" \
+	--keywords "PIPELINING" 2>>"$HM_TMP/no8.stderr" &
+hm_track $!
+hm_wait_port 127.0.0.1 "$no8_port"
+touch "$HM_TMP/no8.log"
 # A listener that accepts and never says a word.
 silent_port=$(hm_free_port)
 /usr/bin/python3 -c 'import socket,sys
@@ -102,6 +108,7 @@ route mutual {
 }
 route required { hops = {"127.0.0.1:$notls_port"}  pins = {"$pin_fake"} }
 route opportunistic { hops = {"127.0.0.1:$notls_port"}  tls = opportunistic }
+route no8 { hops = {"127.0.0.1:$no8_port"}  tls = none }
 route silent { hops = {"127.0.0.1:$silent_port"}  tls = none  greeting_timeout = 10s }
 EOF
 }
@@ -235,6 +242,23 @@ hm_check "data: a line of a lone dot survives" eval 'hm_sink_message sink data-1
 # (Postfix's smtp(8) on the hop folds it at 998 bytes: count the x's between "long:" and "end".)
 hm_check "data: the 70000-byte line arrived complete" eval '[[ $(hm_sink_message sink data-1@test | tr -d "\r" |
 	awk "/^long:/ { on = 1 } /^end\$/ { on = 0 } on { n += gsub(/x/, \"\") } END { print n }") == 70000 ]]'
+
+# 9b. BODY=8BITMIME is a declaration: to a hop without 8BITMIME a 7-bit
+#     message goes as 7-bit, an 8-bit one is abandoned before its dot
+#     (554 5.6.3 per recipient), as the pipe mode does.
+lmtp8() { # ID BODY
+	out=$(msg "$1" "$2" | /usr/bin/python3 "$HM_SRCDIR/tests/lib/lmtpc.py" --socket "$sockdir/no8" \
+		--param BODY=8BITMIME --rcpt b@example.com --rcpt c@example.com --timeout 30)
+	sed "s/^/    $1| /" <<<"$out" >&2
+}
+lmtp8 no8-1@test "plain text"
+hm_check "no 8BITMIME, 7-bit message: delivered" has '^DOT <c@example.com> 250 '
+hm_check "no 8BITMIME, 7-bit message: MAIL FROM went without BODY=" eval 'grep "^C: MAIL FROM" "$HM_TMP/no8.log" | tail -1 | grep -qv BODY='
+lmtp8 no8-2@test "$(printf 'caf\xc3\xa9\n')"
+hm_check "no 8BITMIME, 8-bit message: 554 5.6.3 for each recipient" \
+	eval '[[ $(grep -c "^DOT <[bc]@example.com> 554 5\.6\.3 " <<<"$out") == 2 ]]'
+hm_check "no 8BITMIME, 8-bit message: the hop never got the final dot" \
+	hm_wait_grep '^DATA-ABORTED' "$HM_TMP/no8.log" 5
 
 # 10. The LMTP side, hostile: order, syntax, control bytes, parameters, limits.
 raw() { out=$(printf "$1" | /usr/bin/python3 "$HM_SRCDIR/tests/lib/lmtpc.py" --socket "$sockdir/pin" --raw --timeout 30); sed "s/^/    raw| /" <<<"$out" >&2; }
