@@ -149,7 +149,11 @@ lmtpd_piece(struct lmtpd *d, size_t *len, bool *whole)
 	}
 }
 
-/* A command line without its line end; false when the MTA is gone. */
+/*
+ * A command line without its line end; false when the MTA is gone.
+ * *toolong: the line was over the limit or held a NUL (it was read whole
+ * and dropped).
+ */
 static bool
 lmtpd_command(struct lmtpd *d, char *cmd, size_t size, bool *toolong)
 {
@@ -170,6 +174,11 @@ lmtpd_command(struct lmtpd *d, char *cmd, size_t size, bool *toolong)
 	}
 	if (*toolong)
 		return true;
+	/* A NUL would hide the rest of the line from every string function. */
+	if (memchr(cmd, '\0', total) != NULL) {
+		*toolong = true;
+		return true;
+	}
 	while (total > 0 && (cmd[total - 1] == '\n' || cmd[total - 1] == '\r'))
 		total--;
 	cmd[total] = '\0';
@@ -743,7 +752,7 @@ lmtpd_session(int fd, const struct lmtpd_params *p, const struct lmtpd_ops *ops)
 	lmtpd_reply(d, "220 %s LMTP hoprelayd", p->myname);
 	while (!d->dead && lmtpd_command(d, cmd, sizeof(cmd), &toolong)) {
 		if (toolong) {
-			lmtpd_reply(d, "500 5.5.2 line too long");
+			lmtpd_reply(d, "500 5.5.2 line too long or with a NUL byte");
 			d->errors++;
 		} else if (!lmtpd_dispatch(d, cmd)) {
 			break;

@@ -280,7 +280,10 @@ hm_check "raw: UTF-8 recipient without SMTPUTF8: 553 5.6.7" eval '[[ $(sed -n 10
 hm_check "raw: DATA with no accepted recipient: 503" eval '[[ $(sed -n 11p <<<"$out") == "REPLY 503 5.5.1 no valid recipients" ]]'
 over=$(head -c 3000 /dev/zero | tr '\0' 'y')
 raw "LHLO x\nMAIL FROM:<$over@example.org>\nNOOP\nQUIT\n"
-hm_check "raw: over-long command: 500, and the session goes on" eval '[[ $(sed -n 3p <<<"$out") == "REPLY 500 5.5.2 line too long" && $(sed -n 4p <<<"$out") == "REPLY 250 2.0.0 ok" ]]'
+hm_check "raw: over-long command: 500, and the session goes on" eval '[[ $(sed -n 3p <<<"$out") == "REPLY 500 5.5.2 line too long or with a NUL byte" && $(sed -n 4p <<<"$out") == "REPLY 250 2.0.0 ok" ]]'
+raw 'LHLO x\nMAIL FROM:<a@example.org>\x00 AUTH=<>\nRCPT TO:<b@example.com\x00>\nNOOP\nQUIT\n'
+hm_check "raw: a NUL in MAIL FROM: 500, nothing relayed" eval '[[ $(sed -n 3p <<<"$out") == "REPLY 500 5.5.2 line too long or with a NUL byte" ]]'
+hm_check "raw: a NUL in RCPT TO: 500" eval '[[ $(sed -n 4p <<<"$out") == "REPLY 500 5.5.2 line too long or with a NUL byte" && $(sed -n 5p <<<"$out") == "REPLY 250 2.0.0 ok" ]]'
 raw "$(for i in $(seq 1 12); do printf 'BOGUS\\n'; done)"
 hm_check "raw: ten bad commands: 421 and closed" eval 'has "^REPLY 421 4\.7\.0 too many errors" && has "^CLOSED"'
 
