@@ -15,7 +15,7 @@ relay_transport_libhoprelay_a_SOURCES = \
 	relay-transport/xfer.c relay-transport/xfer.h
 
 # Link order: the relay library first, then what it uses.
-HOPRELAY_LIBS = relay-transport/libhoprelay.a lib/libhopcommon.a $(CONFUSE_LIBS) $(OPENSSL_LIBS)
+HOPRELAY_LIBS = relay-transport/libhoprelay.a lib/libhopcommon.a $(IDN2_LIBS) $(CONFUSE_LIBS) $(OPENSSL_LIBS)
 
 sbin_PROGRAMS += relay-transport/hoprelay
 relay_transport_hoprelay_SOURCES = relay-transport/hoprelay.c

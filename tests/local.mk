@@ -9,6 +9,7 @@
 # a test uses), so adding a test is adding its name here.
 UNIT_TESTS = \
 	tests/unit/lib/addr_test \
+	tests/unit/lib/cfgtext_test \
 	tests/unit/lib/esc_test \
 	tests/unit/lib/monotime_test \
 	tests/unit/lib/netaddr_test \
@@ -33,7 +34,7 @@ check_PROGRAMS += $(UNIT_TESTS)
 check_LIBRARIES = tests/unit/policy/libtestpolicy.a
 tests_unit_policy_libtestpolicy_a_SOURCES = tests/unit/policy/testpolicy.c \
 	tests/unit/policy/testpolicy.h
-LDADD = tests/unit/policy/libtestpolicy.a milter/policy/libhoppolicy.a relay-transport/libhoprelay.a lib/libhopcommon.a \
+LDADD = tests/unit/policy/libtestpolicy.a milter/policy/libhoppolicy.a relay-transport/libhoprelay.a lib/libhopcommon.a $(IDN2_LIBS) \
 	$(CONFUSE_LIBS) $(SPF2_LIBS) $(HIREDIS_LIBS) $(OPENSSL_LIBS)
 EXTRA_DIST += tests/unit/check.h
 
@@ -67,6 +68,9 @@ INTEGRATION_TESTS = \
 	tests/integration/scrub-postfix.sh \
 	tests/integration/firewall.sh \
 	tests/integration/openrelay.sh \
+	tests/integration/conf-lines.sh \
+	tests/integration/authres-forged.sh \
+	tests/integration/idn-postfix.sh \
 	tests/integration/faults.sh \
 	tests/integration/faults-hop.sh \
 	$(RELAY_INTEGRATION_TESTS)
