@@ -20,6 +20,7 @@
  *                     connection cache; running transactions finish on the
  *                     old ones, which are freed after the last; a broken
  *                     file is logged (FILE:LINE) and the old one stays
+ *   SIGUSR1           log the counters (connections opened, reused, resumed)
  *   SIGTERM, SIGINT   stop accepting, give sessions up to 10 s, exit 0
  *
  * The configuration in use is one "generation" with a reference count:
@@ -498,6 +499,11 @@ hrd_loop(int sfd)
 			return;
 		}
 		if ((pf[0].revents & POLLIN) && read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGUSR1) {
+				hrd_log_stats("statistics");
+				free(pf);
+				continue;
+			}
 			if (si.ssi_signo != SIGHUP) {
 				free(pf);
 				return;
@@ -560,6 +566,7 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0) {
 		fprintf(stderr, "hoprelayd: signalfd: %s\n", strerror(errno));

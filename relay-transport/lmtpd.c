@@ -52,6 +52,7 @@ struct lmtpd {
 	char **rcpts;                   /* accepted by the hop */
 	size_t nrcpts;
 	long long started;
+	char qid[32];                   /* Postfix's queue id (XFORWARD IDENT), else "L<id>" */
 };
 
 /* ---- the MTA side: buffered lines, replies ---- */
@@ -231,8 +232,8 @@ lmtpd_log(struct lmtpd *d, int prio, const char *rcpt, const char *result,
 	if (st != NULL && st->tls)
 		snprintf(tls, sizeof(tls), "tls=%s cipher=%s pin=%d", st->tlsinfo.version,
 		    st->tlsinfo.cipher, st->tlsinfo.pin_index);
-	log_msg(prio, "L%lu: to=<%s> route=%s hop=%s result=%s status=%s conn=%s %s "
-	    "delay=%lld.%02lld %s=\"%s\"", d->p->id, to, d->p->route,
+	log_msg(prio, "%s: to=<%s> route=%s hop=%s result=%s status=%s conn=%s %s "
+	    "delay=%lld.%02lld %s=\"%s\"", d->qid, to, d->p->route,
 	    d->hopname[0] != '\0' ? d->hopname : "-", result, status,
 	    st == NULL ? "-" : d->reused ? "reused" : st->tlsinfo.resumed ? "resumed" : "new",
 	    tls, ms / 1000, ms % 1000 / 10, what, esctext);
@@ -256,6 +257,7 @@ lmtpd_end_transaction(struct lmtpd *d)
 	d->nrcpts = 0;
 	d->have_mail = false;
 	d->hopname[0] = '\0';
+	snprintf(d->qid, sizeof(d->qid), "L%lu", d->p->id);
 }
 
 /* The hop connection broke: keep why, give it back (it will be closed). */
@@ -684,7 +686,34 @@ lmtpd_cmd_lhlo(struct lmtpd *d, const char *args)
 	lmtpd_reply(d, "250-ENHANCEDSTATUSCODES");
 	lmtpd_reply(d, "250-8BITMIME");
 	lmtpd_reply(d, "250-SMTPUTF8");
+	lmtpd_reply(d, "250-XFORWARD IDENT");
 	lmtpd_reply(d, "250 SIZE");
+}
+
+/*
+ * XFORWARD IDENT=<queue id> (Postfix's lmtp_send_xforward_command): the
+ * log lines of the next transaction carry the MTA's queue id.  Nothing else
+ * is taken from it; a value that is not a plain queue id is ignored.
+ */
+static void
+lmtpd_cmd_xforward(struct lmtpd *d, const char *args)
+{
+	const char *v;
+	size_t n;
+
+	if (d->have_mail) {
+		lmtpd_reply(d, "503 5.5.1 XFORWARD inside a transaction");
+		return;
+	}
+	for (v = args; (v = strstr(v, "IDENT=")) != NULL; v += 6) {
+		if (v != args && v[-1] != ' ')
+			continue;
+		n = strspn(v + 6, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
+		if (n > 0 && n < sizeof(d->qid) && (v[6 + n] == ' ' || v[6 + n] == '\0'))
+			snprintf(d->qid, sizeof(d->qid), "%.*s", (int)n, v + 6);
+		break;
+	}
+	lmtpd_reply(d, "250 2.0.0 ok");
 }
 
 /* Does `line` start with command `word` (then end or `sep`)? *args gets the rest. */
@@ -712,7 +741,9 @@ lmtpd_dispatch(struct lmtpd *d, const char *line)
 	else if (lmtpd_is(line, "QUIT", &args)) {
 		lmtpd_reply(d, "221 2.0.0 bye");
 		return false;
-	} else if (lmtpd_is(line, "NOOP", &args))
+	} else if (lmtpd_is(line, "XFORWARD", &args))
+		lmtpd_cmd_xforward(d, args);
+	else if (lmtpd_is(line, "NOOP", &args))
 		lmtpd_reply(d, "250 2.0.0 ok");
 	else if (lmtpd_is(line, "RSET", &args)) {
 		lmtpd_end_transaction(d);
@@ -749,6 +780,7 @@ lmtpd_session(int fd, const struct lmtpd_params *p, const struct lmtpd_ops *ops)
 	d->fd = fd;
 	d->p = p;
 	d->ops = ops;
+	snprintf(d->qid, sizeof(d->qid), "L%lu", p->id);
 	lmtpd_reply(d, "220 %s LMTP hoprelayd", p->myname);
 	while (!d->dead && lmtpd_command(d, cmd, sizeof(cmd), &toolong)) {
 		if (toolong) {

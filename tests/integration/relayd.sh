@@ -281,6 +281,8 @@ hm_check "raw: DATA with no accepted recipient: 503" eval '[[ $(sed -n 11p <<<"$
 over=$(head -c 3000 /dev/zero | tr '\0' 'y')
 raw "LHLO x\nMAIL FROM:<$over@example.org>\nNOOP\nQUIT\n"
 hm_check "raw: over-long command: 500, and the session goes on" eval '[[ $(sed -n 3p <<<"$out") == "REPLY 500 5.5.2 line too long or with a NUL byte" && $(sed -n 4p <<<"$out") == "REPLY 250 2.0.0 ok" ]]'
+raw 'LHLO x\nXFORWARD IDENT=ABC\r\nRSET\nRCPT TO:<b@example.com>\nQUIT\n'
+hm_check "raw: XFORWARD IDENT: 250" eval '[[ $(sed -n 3p <<<"$out") == "REPLY 250 2.0.0 ok" ]]'
 raw 'LHLO x\nMAIL FROM:<a@example.org>\x00 AUTH=<>\nRCPT TO:<b@example.com\x00>\nNOOP\nQUIT\n'
 hm_check "raw: a NUL in MAIL FROM: 500, nothing relayed" eval '[[ $(sed -n 3p <<<"$out") == "REPLY 500 5.5.2 line too long or with a NUL byte" ]]'
 hm_check "raw: a NUL in RCPT TO: 500" eval '[[ $(sed -n 4p <<<"$out") == "REPLY 500 5.5.2 line too long or with a NUL byte" && $(sed -n 5p <<<"$out") == "REPLY 250 2.0.0 ok" ]]'
@@ -380,7 +382,8 @@ hm_check "resumption: both delivered" eval 'hm_sink_wait sink resume-1@test && h
 # 15. Postfix's lmtp(8) in front: three recipients, one deferred by the hop.
 hm_postfix edge "$edge_port" "default_transport = lmtp:unix:$sockdir/pin
 relay_transport = lmtp:unix:$sockdir/pin
-lmtp_tls_security_level = none" "lmtp      unix  -       -       n       -       -       lmtp" || exit 1
+lmtp_tls_security_level = none
+lmtp_send_xforward_command = yes" "lmtp      unix  -       -       n       -       -       lmtp" || exit 1
 hm_swaks --server 127.0.0.1 --port "$edge_port" --from a@example.org \
 	--to b@example.com,busy@example.com,c@example.com --header "Message-Id: <edge-1@test>" --body "hello"
 hm_check "edge: delivered to the sink" hm_sink_wait sink edge-1@test
@@ -389,6 +392,9 @@ hm_check "edge: delivered exactly once" test "$(hm_sink_count sink edge-1@test)"
 hm_check "edge: Postfix logs b@ sent through the daemon" grep -qE "to=<b@example.com>, relay=[^,]*\[$sockdir/pin\].*status=sent" "$HM_TMP/edge/maillog"
 hm_check "edge: Postfix logs c@ sent" grep -qE "to=<c@example.com>.*status=sent" "$HM_TMP/edge/maillog"
 hm_check "edge: Postfix defers busy@ only, with the hop's 452" grep -qE "to=<busy@example.com>.*status=deferred.*452 4\.2\.2" "$HM_TMP/edge/maillog"
+edge_qid=$(sed -n 's/.* \([0-9A-F]\{6,\}\): message-id=<edge-1@test>.*/\1/p' "$HM_TMP/edge/maillog" | head -1)
+hm_check "edge: the daemon's log lines carry Postfix's queue id ($edge_qid, XFORWARD IDENT)" \
+	eval '[ -n "$edge_qid" ] && dlog_has "^.* $edge_qid: to=<b@example.com> route=pin .* result=sent "'
 hm_check "edge: busy@ is still in the queue" eval 'postqueue -c "$HM_TMP/edge/etc" -p | grep -q busy@example.com'
 
 kill -TERM "$dpid"
