@@ -53,6 +53,8 @@ struct lmtpd {
 	size_t nrcpts;
 	long long started;
 	char qid[32];                   /* Postfix's queue id (XFORWARD IDENT), else "L<id>" */
+	char conn[16];                  /* for the log: new, reused, resumed, "-" */
+	char tls[128];
 };
 
 /* ---- the MTA side: buffered lines, replies ---- */
@@ -217,26 +219,36 @@ lmtpd_outcome_reply(struct lmtpd *d, const struct outcome *o)
 	lmtpd_reply(d, "%s %s %.400s", code, o->status, o->text);
 }
 
+/* What the log says of the hop connection; kept when the connection is lost. */
+static void
+lmtpd_note_conn(struct lmtpd *d)
+{
+	const struct xfer_status *st = xfer_conn_status(d->x);
+
+	snprintf(d->conn, sizeof(d->conn), "%s", d->reused ? "reused" : st->tlsinfo.resumed ?
+	    "resumed" : "new");
+	if (st->tls)
+		snprintf(d->tls, sizeof(d->tls), "tls=%s cipher=%s pin=%d", st->tlsinfo.version,
+		    st->tlsinfo.cipher, st->tlsinfo.pin_index);
+	else
+		snprintf(d->tls, sizeof(d->tls), "tls=none");
+}
+
 static void
 lmtpd_log(struct lmtpd *d, int prio, const char *rcpt, const char *result,
     const char *status, const char *what, const char *text)
 {
 	char to[600], esctext[SMTPC_TEXT_MAX + 8];
 	long long ms = monotime_ms() - d->started;
-	const struct xfer_status *st = d->x != NULL ? xfer_conn_status(d->x) : NULL;
 
+	if (d->x != NULL)
+		lmtpd_note_conn(d);
 	esc_log(to, sizeof(to), rcpt);
 	esc_log(esctext, sizeof(esctext), text);
-	char tls[128] = "tls=none";
-
-	if (st != NULL && st->tls)
-		snprintf(tls, sizeof(tls), "tls=%s cipher=%s pin=%d", st->tlsinfo.version,
-		    st->tlsinfo.cipher, st->tlsinfo.pin_index);
 	log_msg(prio, "%s: to=<%s> route=%s hop=%s result=%s status=%s conn=%s %s "
 	    "delay=%lld.%02lld %s=\"%s\"", d->qid, to, d->p->route,
-	    d->hopname[0] != '\0' ? d->hopname : "-", result, status,
-	    st == NULL ? "-" : d->reused ? "reused" : st->tlsinfo.resumed ? "resumed" : "new",
-	    tls, ms / 1000, ms % 1000 / 10, what, esctext);
+	    d->hopname[0] != '\0' ? d->hopname : "-", result, status, d->conn, d->tls,
+	    ms / 1000, ms % 1000 / 10, what, esctext);
 }
 
 /* ---- the transaction ---- */
@@ -258,12 +270,15 @@ lmtpd_end_transaction(struct lmtpd *d)
 	d->have_mail = false;
 	d->hopname[0] = '\0';
 	snprintf(d->qid, sizeof(d->qid), "L%lu", d->p->id);
+	snprintf(d->conn, sizeof(d->conn), "-");
+	snprintf(d->tls, sizeof(d->tls), "tls=none");
 }
 
 /* The hop connection broke: keep why, give it back (it will be closed). */
 static void
 lmtpd_hop_lost(struct lmtpd *d)
 {
+	lmtpd_note_conn(d);
 	outcome_from_xfer(xfer_conn_status(d->x), d->hopname, &d->lost);
 	if (d->lost.status[0] != '4')
 		d->lost.status[0] = '4';
@@ -308,6 +323,8 @@ lmtpd_mail_on_hop(struct lmtpd *d, const char *sender, struct outcome *o)
 
 	route_hop_format(&d->gen->conf->routes[d->route].hops[d->hop], d->hopname,
 	    sizeof(d->hopname));
+	snprintf(d->conn, sizeof(d->conn), "-");
+	snprintf(d->tls, sizeof(d->tls), "tls=none");
 	d->x = hcache_get(d->gen->cache, d->route, d->hop, &st, &d->reused);
 	if (d->x == NULL) {
 		outcome_from_xfer(&st, d->hopname, o);
@@ -781,6 +798,8 @@ lmtpd_session(int fd, const struct lmtpd_params *p, const struct lmtpd_ops *ops)
 	d->p = p;
 	d->ops = ops;
 	snprintf(d->qid, sizeof(d->qid), "L%lu", p->id);
+	snprintf(d->conn, sizeof(d->conn), "-");
+	snprintf(d->tls, sizeof(d->tls), "tls=none");
 	lmtpd_reply(d, "220 %s LMTP hoprelayd", p->myname);
 	while (!d->dead && lmtpd_command(d, cmd, sizeof(cmd), &toolong)) {
 		if (toolong) {
