@@ -65,13 +65,14 @@ hm_block_signals(void)
 static void
 hm_usage(FILE *fp)
 {
-	fprintf(fp, "usage: hopmilter [-c FILE] [-f] [-n]\n"
+	fprintf(fp, "usage: hopmilter [-c FILE] [-f] [-n] [-C]\n"
 	    "       hopmilter -V | --version\n"
 	    "       hopmilter -h | --help\n"
 	    "  -c FILE  configuration file (default %s)\n"
 	    "  -f       stay in the foreground and log to stderr\n"
 	    "  -n       check what start-up checks (the file, the user, the socket's\n"
 	    "           directory), then exit (0 ok, 78 error)\n"
+	    "  -C       exit 1 while a valid configuration names no allowed_domains, else 0\n"
 	    "  -V       print the version and exit\n"
 	    "  -h       print this help and exit\n", CONF_DEFAULT_PATH);
 }
@@ -151,8 +152,11 @@ hm_reload_thread(void *arg)
 	for (;;) {
 		if (sigwait(set, &sig) != 0)
 			continue;
-		if (sig == SIGUSR1)
+		if (sig == SIGUSR1) {
+			daemon_notify("RELOADING=1");
 			hm_reload();
+			daemon_notify("READY=1");
+		}
 	}
 	return NULL;
 }
@@ -285,9 +289,11 @@ hm_serve(struct policy *pol, int ready_fd)
 		log_warning("allowed_domains is empty: every inbound recipient will be refused");
 	policy_install(pol);
 	daemon_ready(ready_fd);
+	daemon_notify("READY=1");
 
 	if (smfi_main() != MI_SUCCESS)
 		log_error("smfi_main failed");
+	daemon_notify("STOPPING=1");
 	log_notice("stopping");
 	pol = policy_acquire();
 	if (pol != NULL)
@@ -299,10 +305,35 @@ hm_serve(struct policy *pol, int ready_fd)
 	return 0;
 }
 
+/*
+ * -C, the unit's ExecCondition=: an edge whose allowed_domains is still the
+ * shipped empty list would refuse every inbound recipient with a 5xx, so
+ * the unit is skipped (exit 1) instead of started.  An invalid file passes
+ * (exit 0): ExecStartPre's -n then fails the unit with FILE:LINE, which a
+ * skipped condition would hide.
+ */
+static int
+hm_ready_check(struct policy *pol, const char *err)
+{
+	int rc = 0;
+
+	if (pol == NULL) {
+		fprintf(stderr, "hopmilter: %s\n", err);
+		return 0;
+	}
+	if (dset_count(policy_conf(pol)->allowed_domains) == 0) {
+		fprintf(stderr, "hopmilter: %s: allowed_domains is empty: not starting until it names "
+		    "the domains this edge accepts mail for\n", hm_conf_path);
+		rc = 1;
+	}
+	policy_unref(pol);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
-	bool foreground = false, check_only = false, as_root = geteuid() == 0;
+	bool foreground = false, check_only = false, ready_check = false, as_root = geteuid() == 0;
 	char err[1024];
 	struct policy *pol;
 	uid_t uid = 0;
@@ -314,11 +345,12 @@ main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 
-	while ((opt = getopt_long(argc, argv, "c:fnVh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:fnCVh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': hm_conf_path = optarg; break;
 		case 'f': foreground = true; break;
 		case 'n': check_only = true; break;
+		case 'C': ready_check = true; break;
 		case 'V': hm_version(); return 0;
 		case 'h': hm_usage(stdout); return 0;
 		default: hm_usage(stderr); return EX_USAGE;
@@ -329,6 +361,8 @@ main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	pol = hm_load(hm_conf_path, err, sizeof(err));
+	if (ready_check)
+		return hm_ready_check(pol, err);
 	if (pol == NULL) {
 		fprintf(stderr, "hopmilter: %s\n", err);
 		return EX_CONFIG;
@@ -342,7 +376,9 @@ main(int argc, char **argv)
 	}
 	log_open("hopmilter", foreground, policy_conf(pol)->syslog_facility);
 	log_set_level(policy_conf(pol)->log_level);
-	if (!foreground && (ready_fd = daemon_detach()) < 0) {
+	/* Under systemd's Type=notify systemd keeps the process it started:
+	 * no fork, readiness by sd_notify (daemon.h). */
+	if (!foreground && !daemon_notify_wanted() && (ready_fd = daemon_detach()) < 0) {
 		fprintf(stderr, "hopmilter: cannot detach: %s\n", strerror(errno));
 		policy_unref(pol);
 		return EX_OSERR;

@@ -52,7 +52,7 @@ milter_hopmilter_SOURCES = \
 	milter/ctlcmd.c milter/ctlcmd.h \
 	milter/httpmetrics.c milter/httpmetrics.h
 milter_hopmilter_CPPFLAGS = $(AM_CPPFLAGS) $(MHD_CFLAGS)
-milter_hopmilter_LDADD = $(HOPPOLICY_LIBS) $(MILTER_LIBS) $(MHD_LIBS)
+milter_hopmilter_LDADD = $(HOPPOLICY_LIBS) $(MILTER_LIBS) $(MHD_LIBS) $(SYSTEMD_LIBS)
 
 # The control tool: a client of the daemon's control socket, nothing more.
 sbin_PROGRAMS += milter/hopmilter-ctl
@@ -76,7 +76,7 @@ EXTRA_DIST += milter/hopmilter.service.in milter/hopmilter.sysusers milter/hopmi
 # The unit is written at install time, so its paths are those of the
 # installation (make install prefix=/usr ... works without reconfiguring).
 HM_UNIT_SED = sed -e 's|@sbindir[@]|$(sbindir)|g' -e 's|@sysconfdir[@]|$(sysconfdir)|g' \
-	-e 's|@runstatedir[@]|$(runstatedir)|g'
+	-e 's|@runstatedir[@]|$(runstatedir)|g' -e 's|@unit_type[@]|$(HM_UNIT_TYPE)|g'
 
 # The configuration is installed only where none exists yet, and removed on
 # uninstall only while it is still the unchanged sample.
@@ -108,7 +108,7 @@ install-hopmilter-man:
 	for m in man8/hopmilter.8 man8/hopmilter-ctl.8 man5/hopmilter.conf.5 man8/hoprelay.8 \
 		man5/hoprelay.conf.5 man8/hoprelayd.8; do \
 		f='$(DESTDIR)$(mandir)/'$$m; test -f "$$f" || continue; \
-		sed -e 's|/etc/hopmilter/|$(sysconfdir)/hopmilter/|g' \
+		sed -e 's|/etc/hopmilter/|$(sysconfdir)/hopmilter/|g' -e 's|/etc/hoprelay/|$(sysconfdir)/hoprelay/|g' \
 			-e 's|/etc/fail2ban/|$(sysconfdir)/fail2ban/|g' \
 			-e 's|/run/hopmilter/|$(runstatedir)/hopmilter/|g' "$$f" >"$$f.tmp" && \
 		mv "$$f.tmp" "$$f" || exit 1; \

@@ -31,6 +31,10 @@ UNIT_TESTS = \
 	tests/unit/relay/route_test \
 	tests/unit/relay/smtpc_test
 check_PROGRAMS += $(UNIT_TESTS)
+# The unit tests alone (no root, no servers): what a package build runs.
+check-unit:
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS="$(UNIT_TESTS)" check_PROGRAMS="$(UNIT_TESTS)"
+.PHONY: check-unit
 # What several tests of one layer share (tests/unit/policy/testpolicy.h).
 check_LIBRARIES = tests/unit/policy/libtestpolicy.a
 tests_unit_policy_libtestpolicy_a_SOURCES = tests/unit/policy/testpolicy.c \
@@ -55,6 +59,9 @@ INTEGRATION_TESTS = \
 	tests/integration/ctl.sh \
 	tests/integration/concurrency.sh \
 	tests/integration/install.sh \
+	tests/integration/debpkg.sh \
+	tests/integration/deps.sh \
+	tests/integration/notify.sh \
 	tests/integration/postfix-policy.sh \
 	tests/integration/sendmail.sh \
 	tests/integration/spf-miltertest.sh \
@@ -115,7 +122,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/integration/concurrency-client.lua tests/tsan.supp tests/valgrind.supp \
 	tests/lib/harness.sh tests/lib/sendmail-instance.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
-	tests/lib/fakesmtp.py tests/lib/lmtpc.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py tests/lib/ctlload.py \
+	tests/lib/fakesmtp.py tests/lib/lmtpc.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py tests/lib/ctlload.py tests/lib/notify-listener.py \
 	tests/miltertest/rl-client.lua tests/corpus/scrub-headers.txt tests/lib/scrubcorpus.py \
 	fail2ban
 
