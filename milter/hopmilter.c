@@ -27,10 +27,13 @@
 #include <libmilter/mfapi.h>
 
 #include "policy/conf.h"
+#include "ctl.h"
 #include "daemon.h"
+#include "httpmetrics.h"
 #include "log.h"
 #include "mlfi.h"
 #include "policy/policy.h"
+#include "policy/stats.h"
 
 static const char *hm_conf_path = CONF_DEFAULT_PATH;
 static sigset_t hm_usr1;
@@ -83,6 +86,17 @@ hm_version(void)
 	printf("hopmilter %s (libmilter %u.%u.%u)\n", PACKAGE_VERSION, maj, min, pl);
 }
 
+/* What the counters and `hopmilter-ctl status` say about the running configuration. */
+static void
+hm_loaded(const struct conf *c)
+{
+	char hash[65];
+
+	stats_file_sha256(hm_conf_path, hash);
+	stats_set_config(hm_conf_path, hash);
+	stats_set_enabled(c->counters);
+}
+
 /* Read the file and build a policy; "FILE:LINE: reason" in `err` on failure. */
 static struct policy *
 hm_load(const char *path, char *err, size_t errsz)
@@ -106,18 +120,25 @@ hm_reload(void)
 
 	if (p == NULL) {
 		log_error("reload failed, keeping the running configuration: %s", err);
+		stats_reload(false);
 		return;
 	}
 	old = policy_acquire();
 	n = policy_conf(p);
 	o = policy_conf(old);
 	if (strcmp(n->socket, o->socket) != 0 || strcmp(n->user, o->user) != 0 ||
-	    strcmp(n->pid_file, o->pid_file) != 0 || n->syslog_facility != o->syslog_facility)
-		log_warning("reload: socket, user, pid_file and syslog_facility change only on restart");
+	    strcmp(n->pid_file, o->pid_file) != 0 || n->syslog_facility != o->syslog_facility ||
+	    strcmp(n->control_socket, o->control_socket) != 0 ||
+	    strcmp(n->metrics_listen, o->metrics_listen) != 0)
+		log_warning("reload: socket, user, pid_file, syslog_facility, control_socket and "
+		    "metrics_listen change only on restart");
 	policy_log_shadow(old, "until this reload");
 	policy_unref(old);
 	log_set_level(n->log_level);
+	/* Before install: after it, `n` belongs to whoever replaces or stops the policy. */
+	hm_loaded(n);
 	policy_install(p);
+	stats_reload(true);
 	log_notice("reloaded %s: new sessions use it, running ones finish on the old one",
 	    hm_conf_path);
 }
@@ -221,12 +242,18 @@ static int
 hm_start(const struct conf *c, bool as_root, uid_t uid, gid_t gid)
 {
 	pthread_t tid;
+	int ctl_fd = -1, http_fd = -1;
 
 	if (smfi_register(mlfi_desc) != MI_SUCCESS) {
 		fprintf(stderr, "hopmilter: smfi_register failed\n");
 		return EX_SOFTWARE;
 	}
 	if (hm_open_socket(c, as_root, uid, gid) != 0)
+		return EX_OSERR;
+	/* Both listeners are bound while still root, and served only once root is gone. */
+	if (c->control_socket[0] != '\0' && (ctl_fd = ctl_open(c->control_socket, as_root, gid)) < 0)
+		return EX_OSERR;
+	if (c->metrics_listen[0] != '\0' && (http_fd = httpmetrics_open(c->metrics_listen)) < 0)
 		return EX_OSERR;
 	if (c->pid_file[0] != '\0' && daemon_write_pidfile(c->pid_file) != 0) {
 		fprintf(stderr, "hopmilter: pid file %s: %s\n", c->pid_file, strerror(errno));
@@ -241,6 +268,10 @@ hm_start(const struct conf *c, bool as_root, uid_t uid, gid_t gid)
 		return EX_OSERR;
 	}
 	pthread_detach(tid);
+	if ((ctl_fd >= 0 && ctl_start(ctl_fd) != 0) || (http_fd >= 0 && httpmetrics_start(http_fd) != 0)) {
+		fprintf(stderr, "hopmilter: cannot start the control socket or metrics listener\n");
+		return EX_OSERR;
+	}
 	return 0;
 }
 
@@ -250,11 +281,13 @@ hm_serve(struct policy *pol, int ready_fd)
 {
 	const struct conf *c = policy_conf(pol);
 
-	policy_install(pol);
+	/* Everything that reads `c` comes first: once installed, a reload may free it. */
+	hm_loaded(c);
 	log_notice("starting hopmilter %s: socket=%s config=%s dry_run=%s", PACKAGE_VERSION,
 	    c->socket, hm_conf_path, c->dry_run ? "yes" : "no");
 	if (dset_count(c->allowed_domains) == 0)
 		log_warning("allowed_domains is empty: every inbound recipient will be refused");
+	policy_install(pol);
 	daemon_ready(ready_fd);
 	daemon_notify("READY=1");
 

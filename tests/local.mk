@@ -15,6 +15,7 @@ UNIT_TESTS = \
 	tests/unit/lib/netaddr_test \
 	tests/unit/policy/conf_test \
 	tests/unit/policy/dset_test \
+	tests/unit/policy/observe_test \
 	tests/unit/policy/policy_test \
 	tests/unit/policy/ratelimit_test \
 	tests/unit/policy/rlbreaker_test \
@@ -55,6 +56,7 @@ MILTERTEST_TESTS = \
 
 INTEGRATION_TESTS = \
 	tests/integration/cli.sh \
+	tests/integration/ctl.sh \
 	tests/integration/concurrency.sh \
 	tests/integration/install.sh \
 	tests/integration/debpkg.sh \
@@ -120,7 +122,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/integration/concurrency-client.lua tests/tsan.supp tests/valgrind.supp \
 	tests/lib/harness.sh tests/lib/sendmail-instance.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
-	tests/lib/fakesmtp.py tests/lib/lmtpc.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py tests/lib/notify-listener.py \
+	tests/lib/fakesmtp.py tests/lib/lmtpc.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py tests/lib/ctlload.py tests/lib/notify-listener.py \
 	tests/miltertest/rl-client.lua tests/corpus/scrub-headers.txt tests/lib/scrubcorpus.py \
 	fail2ban
 
@@ -129,7 +131,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 # memory error or definite leak fails the test.
 VALGRIND_TESTS = $(MILTERTEST_TESTS) $(RELAY_VALGRIND_TESTS)
 # hoprelay run directly by the tests (through Postfix it is not wrapped).
-RELAY_VALGRIND_TESTS = tests/integration/relay-tls.sh tests/integration/relay-message.sh \
+RELAY_VALGRIND_TESTS = tests/integration/relay-tls.sh tests/integration/relay-message.sh tests/integration/relayd.sh \
 	tests/integration/relay-protocol.sh
 HM_VALGRIND = valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=definite \
 	--errors-for-leak-kinds=definite --track-origins=yes --vgdb=no --log-fd=2 \
@@ -149,7 +151,7 @@ EXTRA_DIST += tests/fuzz
 # `make bench`: side-by-side performance measurements (tests/bench/bench.sh,
 # which writes BENCHMARKS.md).  The load driver and the no-op floor filter
 # are check programs, so `make check` keeps them compiling.
-HM_BENCH_PROGS = tests/bench/mdriver tests/bench/noop
+HM_BENCH_PROGS = tests/bench/mdriver tests/bench/noop tests/bench/statscost
 check_PROGRAMS += $(HM_BENCH_PROGS)
 tests_bench_mdriver_SOURCES = tests/bench/mdriver.c tests/bench/mproto.c tests/bench/mproto.h \
 	tests/bench/hist.c tests/bench/hist.h
@@ -157,6 +159,8 @@ tests_bench_mdriver_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/bench
 tests_bench_mdriver_LDADD =
 tests_bench_noop_SOURCES = tests/bench/noop.c
 tests_bench_noop_LDADD = $(MILTER_LIBS)
+# The counters' own cost per message (section 6), with the default LDADD.
+tests_bench_statscost_SOURCES = tests/bench/statscost.c
 bench: $(sbin_PROGRAMS) $(HM_BENCH_PROGS) tests/bench/rsspeak.so
 	abs_top_builddir='$(abs_top_builddir)' abs_top_srcdir='$(abs_top_srcdir)' \
 	$(BASH) $(top_srcdir)/tests/bench/bench.sh

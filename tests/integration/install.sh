@@ -18,6 +18,7 @@ make -s -C "$HM_BUILDDIR" install DESTDIR="$dest" $layout >"$HM_TMP/install.log"
 hm_check "make install succeeds" test $? = 0
 
 for f in usr/sbin/hopmilter usr/share/man/man8/hopmilter.8 usr/share/man/man5/hopmilter.conf.5 \
+	usr/sbin/hopmilter-ctl usr/share/man/man8/hopmilter-ctl.8 \
 	etc/hopmilter/hopmilter.conf usr/lib/systemd/system/hopmilter.service \
 	usr/lib/sysusers.d/hopmilter.conf usr/lib/tmpfiles.d/hopmilter.conf usr/lib/sysusers.d/hoprelay.conf \
 	etc/fail2ban/filter.d/hopmilter.conf etc/fail2ban/jail.d/hopmilter.conf \
@@ -33,7 +34,10 @@ done
 if [ -x "$HM_BUILDDIR/relay-transport/hoprelay" ]; then
 	for f in usr/share/man/man8/hoprelay.8 usr/share/man/man5/hoprelay.conf.5 etc/hoprelay/hoprelay.conf \
 		usr/share/doc/hopmilter/examples/postfix-conf/transport.edge \
-		usr/share/doc/hopmilter/examples/sendmail-conf/hoprelay.mc; do
+		usr/share/doc/hopmilter/examples/sendmail-conf/hoprelay.mc \
+		usr/share/man/man8/hoprelayd.8 usr/lib/systemd/system/hoprelayd.service usr/lib/tmpfiles.d/hoprelay.conf \
+		usr/share/doc/hopmilter/examples/postfix-conf/main.cf.hoprelayd \
+		usr/share/doc/hopmilter/examples/postfix-conf/transport.hoprelayd; do
 		hm_check "installed /$f" test -f "$dest/$f"
 	done
 	hm_check "hoprelay.conf is readable by the pipe(8) user" \
