@@ -37,64 +37,23 @@ write_conf() {
 		"spf { received_spf = $1  dns_timeout = 1s  timeout = 3s }"
 }
 reload_milter() {
-	local n
-	n=$(grep -c 'reloaded ' "$HM_TMP/milter.log")
-	write_conf "$@"
-	kill -USR1 "$HM_MILTER_PID"
-	for _ in $(seq 1 50); do
-		[ "$(grep -c 'reloaded ' "$HM_TMP/milter.log")" -gt "$n" ] && return 0
-		sleep 0.1
-	done
-	hm_fail "hopmilter did not reload"
+	hm_spf_reload_milter write_conf "$@"
 }
 
 write_conf true
-unshare --mount sh -c "$HM_RESOLV_SH" "$HM_TMP/resolv.conf" \
-	"$HOPMILTER" -f -c "$HM_TMP/hopmilter.conf" 2>>"$HM_TMP/milter.log" &
-HM_MILTER_PID=$!
-hm_track "$HM_MILTER_PID"
-hm_wait_port 127.0.0.1 "$milter_port" || { hm_fail "hopmilter did not start"; hm_done; }
+hm_spf_start_milter "$milter_port"
 
 # OpenDMARC trusts A-R from mx.test.invalid only and does no SPF itself.
 # Its syslog goes nowhere here (no /dev/log): the HistoryFile records the
 # SPF result it used for each message.
-echo "192.0.2.254" >"$HM_TMP/dmarc-ignore"
 touch "$HM_TMP/history"
 chown nobody "$HM_TMP/history"
-cat >"$HM_TMP/opendmarc.conf" <<CONF
-Socket inet:$dmarc_port@127.0.0.1
-AuthservID core.test.invalid
-TrustedAuthservIDs mx.test.invalid
-IgnoreHosts $HM_TMP/dmarc-ignore
-SPFSelfValidate false
-SPFIgnoreResults false
-RejectFailures true
-HistoryFile $HM_TMP/history
-Background false
-UserID nobody
-CONF
-unshare --mount sh -c "$HM_RESOLV_SH" "$HM_TMP/resolv.conf" opendmarc -f -c "$HM_TMP/opendmarc.conf" \
-	>"$HM_TMP/opendmarc.log" 2>&1 &
-hm_track $!
-hm_wait_port 127.0.0.1 "$dmarc_port" || { cat "$HM_TMP/opendmarc.log" >&2; hm_fail "opendmarc did not start"; hm_done; }
+hm_start_opendmarc "$dmarc_port" true "HistoryFile $HM_TMP/history"
 
-hm_start_sink sink "$sink_port"
-hm_postfix core "$core_port" "
-relay_domains = example.com
-default_transport = smtp:[127.0.0.1]:$sink_port
-relay_transport = smtp:[127.0.0.1]:$sink_port
-smtpd_milters = { inet:127.0.0.1:$dmarc_port, default_action=tempfail }
-" || exit 1
-hm_postfix edge "$edge_port" "
-relay_domains = example.com
-smtpd_relay_restrictions = reject_unauth_destination
-relay_transport = smtp:[127.0.0.1]:$core_port
-default_transport = smtp:[127.0.0.1]:$core_port
-smtpd_milters = { inet:127.0.0.1:$milter_port, default_action=tempfail, command_timeout=10s }
-milter_default_action = tempfail
 # The bounce of a DMARC rejection (to a@soft.example) is discarded: it
 # would carry the message's headers to the sink and look delivered.
-transport_maps = inline:{ soft.example=discard: }
+hm_spf_postfix_pair "$sink_port" "$core_port" "$edge_port" "$milter_port" "$dmarc_port" \
+	"transport_maps = inline:{ soft.example=discard: }
 " || exit 1
 
 # send ID CLIENT FROM HEADERFILE: one message whose header block starts

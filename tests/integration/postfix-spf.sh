@@ -29,60 +29,19 @@ write_conf() {
 		'log_level = debug' "authserv_id = \"$1\"" \
 		"spf { enabled = $2  received_spf = $3  dns_timeout = 1s  timeout = 3s }"
 }
-# hm_reload_milter AUTHSERV_ID ENABLED RECEIVED_SPF: new config, SIGUSR1, wait.
+# reload_milter AUTHSERV_ID ENABLED RECEIVED_SPF: new config, SIGUSR1, wait.
 reload_milter() {
-	local n
-	n=$(grep -c 'reloaded ' "$HM_TMP/milter.log")
-	write_conf "$@"
-	kill -USR1 "$HM_MILTER_PID"
-	for _ in $(seq 1 50); do
-		[ "$(grep -c 'reloaded ' "$HM_TMP/milter.log")" -gt "$n" ] && return 0
-		sleep 0.1
-	done
-	hm_fail "hopmilter did not reload"
+	hm_spf_reload_milter write_conf "$@"
 }
 
 write_conf mx.test.invalid true true
-unshare --mount sh -c "$HM_RESOLV_SH" "$HM_TMP/resolv.conf" \
-	"$HOPMILTER" -f -c "$HM_TMP/hopmilter.conf" 2>>"$HM_TMP/milter.log" &
-HM_MILTER_PID=$!
-hm_track "$HM_MILTER_PID"
-hm_wait_port 127.0.0.1 "$milter_port" || { hm_fail "hopmilter did not start"; hm_done; }
+hm_spf_start_milter "$milter_port"
 
 # OpenDMARC on the core trusts A-R from mx.test.invalid and does no SPF of
 # its own: a DMARC pass can only come from the headers hopmilter wrote.
-echo "192.0.2.254" >"$HM_TMP/dmarc-ignore"
-cat >"$HM_TMP/opendmarc.conf" <<EOF
-Socket inet:$dmarc_port@127.0.0.1
-AuthservID core.test.invalid
-TrustedAuthservIDs mx.test.invalid
-IgnoreHosts $HM_TMP/dmarc-ignore
-SPFSelfValidate false
-SPFIgnoreResults false
-RejectFailures false
-Background false
-UserID nobody
-EOF
-unshare --mount sh -c "$HM_RESOLV_SH" "$HM_TMP/resolv.conf" opendmarc -f -c "$HM_TMP/opendmarc.conf" \
-	>"$HM_TMP/opendmarc.log" 2>&1 &
-hm_track $!
-hm_wait_port 127.0.0.1 "$dmarc_port" || { cat "$HM_TMP/opendmarc.log" >&2; hm_fail "opendmarc did not start"; hm_done; }
+hm_start_opendmarc "$dmarc_port" false
 
-hm_start_sink sink "$sink_port"
-hm_postfix core "$core_port" "
-relay_domains = example.com
-default_transport = smtp:[127.0.0.1]:$sink_port
-relay_transport = smtp:[127.0.0.1]:$sink_port
-smtpd_milters = { inet:127.0.0.1:$dmarc_port, default_action=tempfail }
-" || exit 1
-hm_postfix edge "$edge_port" "
-relay_domains = example.com
-smtpd_relay_restrictions = reject_unauth_destination
-relay_transport = smtp:[127.0.0.1]:$core_port
-default_transport = smtp:[127.0.0.1]:$core_port
-smtpd_milters = { inet:127.0.0.1:$milter_port, default_action=tempfail, command_timeout=10s }
-milter_default_action = tempfail
-" || exit 1
+hm_spf_postfix_pair "$sink_port" "$core_port" "$edge_port" "$milter_port" "$dmarc_port" || exit 1
 
 S="--server 127.0.0.1:$edge_port"
 H="--helo mta.client.example"

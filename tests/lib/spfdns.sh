@@ -101,3 +101,84 @@ HM_RESOLV_SH='mount --bind "$0" /etc/resolv.conf && exec "$@"'
 hm_in_resolv() {
 	unshare --mount sh -c "$HM_RESOLV_SH" "$@"
 }
+
+# The SPF tests' deployment (tests/integration/postfix-spf.sh,
+# authres-forged.sh): hopmilter on the edge and OpenDMARC on the core, both
+# inside the DNS world, the core relaying to an smtp-sink.
+#
+# hm_spf_start_milter PORT: hopmilter with $HM_TMP/hopmilter.conf (written
+# by the test), stderr to $HM_TMP/milter.log, PID in HM_MILTER_PID; the
+# test ends if it does not listen on 127.0.0.1:PORT.
+hm_spf_start_milter() {
+	unshare --mount sh -c "$HM_RESOLV_SH" "$HM_TMP/resolv.conf" \
+		"$HOPMILTER" -f -c "$HM_TMP/hopmilter.conf" 2>>"$HM_TMP/milter.log" &
+	HM_MILTER_PID=$!
+	hm_track "$HM_MILTER_PID"
+	hm_wait_port 127.0.0.1 "$1" || { hm_fail "hopmilter did not start"; hm_done; }
+}
+
+# hm_spf_reload_milter CMD [ARG...]: CMD ARG... writes the new config;
+# then SIGUSR1 and a wait (5 s) for one more "reloaded " in milter.log.
+hm_spf_reload_milter() {
+	local n
+	n=$(grep -c 'reloaded ' "$HM_TMP/milter.log")
+	"$@"
+	kill -USR1 "$HM_MILTER_PID"
+	for _ in $(seq 1 50); do
+		[ "$(grep -c 'reloaded ' "$HM_TMP/milter.log")" -gt "$n" ] && return 0
+		sleep 0.1
+	done
+	hm_fail "hopmilter did not reload"
+}
+
+# hm_start_opendmarc PORT REJECT_FAILURES [LINE...]: OpenDMARC on
+# 127.0.0.1:PORT that trusts Authentication-Results from mx.test.invalid
+# only and does no SPF of its own (so a DMARC pass can only come from the
+# headers hopmilter wrote); it ignores 192.0.2.254.  Each LINE is added to
+# its config.  The test ends if it does not listen.
+hm_start_opendmarc() {
+	local port=$1 reject=$2
+	shift 2
+	echo "192.0.2.254" >"$HM_TMP/dmarc-ignore"
+	{
+		cat <<CONF
+Socket inet:$port@127.0.0.1
+AuthservID core.test.invalid
+TrustedAuthservIDs mx.test.invalid
+IgnoreHosts $HM_TMP/dmarc-ignore
+SPFSelfValidate false
+SPFIgnoreResults false
+RejectFailures $reject
+Background false
+UserID nobody
+CONF
+		if [ $# -gt 0 ]; then printf '%s\n' "$@"; fi
+	} >"$HM_TMP/opendmarc.conf"
+	unshare --mount sh -c "$HM_RESOLV_SH" "$HM_TMP/resolv.conf" opendmarc -f -c "$HM_TMP/opendmarc.conf" \
+		>"$HM_TMP/opendmarc.log" 2>&1 &
+	hm_track $!
+	hm_wait_port 127.0.0.1 "$port" || { cat "$HM_TMP/opendmarc.log" >&2; hm_fail "opendmarc did not start"; hm_done; }
+}
+
+# hm_spf_postfix_pair SINK CORE EDGE MILTER DMARC [EDGE_EXTRA]: an
+# smtp-sink on port SINK; the core Postfix on CORE with OpenDMARC (port
+# DMARC) relaying example.com to it; the edge Postfix on EDGE with
+# hopmilter (port MILTER) relaying to the core, plus EDGE_EXTRA in its
+# main.cf.  Returns 1 if a Postfix does not start.
+hm_spf_postfix_pair() {
+	hm_start_sink sink "$1"
+	hm_postfix core "$2" "
+relay_domains = example.com
+default_transport = smtp:[127.0.0.1]:$1
+relay_transport = smtp:[127.0.0.1]:$1
+smtpd_milters = { inet:127.0.0.1:$5, default_action=tempfail }
+" || return 1
+	hm_postfix edge "$3" "
+relay_domains = example.com
+smtpd_relay_restrictions = reject_unauth_destination
+relay_transport = smtp:[127.0.0.1]:$2
+default_transport = smtp:[127.0.0.1]:$2
+smtpd_milters = { inet:127.0.0.1:$4, default_action=tempfail, command_timeout=10s }
+milter_default_action = tempfail
+${6:-}" || return 1
+}
