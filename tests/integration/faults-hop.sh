@@ -28,19 +28,7 @@ proxy_port=$(hm_free_port)
 edge_port=$(hm_free_port)
 
 pki=$HM_TMP/pki
-hm_ca ca && hm_cert ca hop hop.test.invalid || { hm_fail "no certificates"; hm_done; }
-hm_start_sink sink "$sink_port"
-hm_postfix hop "$hop_port" "
-relay_domains = example.com
-smtpd_tls_security_level = may
-smtpd_tls_chain_files = $pki/hop.key, $pki/hop.crt
-smtpd_tls_loglevel = 1
-relay_transport = smtp:[127.0.0.1]:$sink_port
-message_size_limit = 104857600
-" || exit 1
-python3 "$HM_LIBDIR/slowproxy.py" "$proxy_port" "$hop_port" 2000000 >"$HM_TMP/proxy.log" 2>&1 &
-hm_track $!
-hm_wait_grep ready "$HM_TMP/proxy.log" 10 || hm_fail "slowproxy did not start"
+hm_slow_tls_hop "$sink_port" "$hop_port" "$proxy_port" || exit 1
 
 # route_conf PORT TLS: the edge's one route, to the hop through the proxy
 # on PORT (hoprelay reads its file for every message).
@@ -68,24 +56,8 @@ hoprelay unix - n n - - pipe
 " || exit 1
 
 id=middata-1@test
-{
-	printf 'From: <a@sender.example>\nTo: <user@example.com>\nSubject: big\nMessage-Id: <%s>\n\n' "$id"
-	awk 'BEGIN { l = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-+=/0123456"
-		for (i = 0; i < 8 * 1024 * 1024 / 76; i++) print l }'
-} >"$HM_TMP/big.eml"
-sendmail -C "$HM_TMP/edge/etc" -f a@sender.example user@example.com <"$HM_TMP/big.eml"
-hm_check "the edge took the message" test $? = 0
-
-# Wait (bounded) until the hop has more than 1 MB of it in its incoming queue.
-mid=0
-for _ in $(seq 1 300); do
-	if [ -n "$(find "$HM_TMP/hop/queue/incoming" -type f -size +1024k 2>/dev/null)" ]; then
-		mid=1
-		break
-	fi
-	sleep 0.1
-done
-hm_check "the transfer to the hop is under way" test "$mid" = 1
+# It waits (bounded) until the hop has more than 1 MB of it in its incoming queue.
+hm_send_big_midway "$id"
 hm_check "... over TLS" grep -q 'TLS connection established from' "$HM_TMP/hop/maillog"
 hm_check "... and not finished (nothing at the sink yet)" eval '! hm_sink_has sink "$id"'
 postfix -c "$HM_TMP/hop/etc" abort >/dev/null 2>&1

@@ -454,6 +454,54 @@ hm_hoprelay() {
 	fi
 }
 
+# --- a hop killed in the middle of DATA (faults-hop.sh, faults-relayd.sh) ---
+# hm_slow_tls_hop SINK HOP PROXY: an smtp-sink "sink" on port SINK; the hop
+# Postfix on HOP relaying example.com to it (TLS offered with a key for
+# hop.test.invalid signed by the CA "ca", both made in $HM_TMP/pki;
+# messages up to 100 MB); tests/lib/slowproxy.py on PROXY passing bytes to
+# HOP at 2 MB/s, so an 8 MB message takes four seconds.  The test ends
+# without certificates; returns 1 if the hop does not start.
+hm_slow_tls_hop() {
+	local pki=$HM_TMP/pki
+	hm_ca ca && hm_cert ca hop hop.test.invalid || { hm_fail "no certificates"; hm_done; }
+	hm_start_sink sink "$1"
+	hm_postfix hop "$2" "
+relay_domains = example.com
+smtpd_tls_security_level = may
+smtpd_tls_chain_files = $pki/hop.key, $pki/hop.crt
+smtpd_tls_loglevel = 1
+relay_transport = smtp:[127.0.0.1]:$1
+message_size_limit = 104857600
+" || return 1
+	python3 "$HM_LIBDIR/slowproxy.py" "$3" "$2" 2000000 >"$HM_TMP/proxy.log" 2>&1 &
+	hm_track $!
+	hm_wait_grep ready "$HM_TMP/proxy.log" 10 || hm_fail "slowproxy did not start"
+}
+
+# hm_send_big_midway ID: an 8 MB message, $HM_TMP/big.eml with Message-Id
+# <ID>, from a@sender.example to user@example.com through the edge
+# Postfix's sendmail; checks that the edge took it, then waits (30 s at
+# most) until the hop's cleanup has more than 1 MB of it in its incoming
+# queue, and checks that it got there.
+hm_send_big_midway() {
+	local mid=0
+	{
+		printf 'From: <a@sender.example>\nTo: <user@example.com>\nSubject: big\nMessage-Id: <%s>\n\n' "$1"
+		awk 'BEGIN { l = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-+=/0123456"
+			for (i = 0; i < 8 * 1024 * 1024 / 76; i++) print l }'
+	} >"$HM_TMP/big.eml"
+	sendmail -C "$HM_TMP/edge/etc" -f a@sender.example user@example.com <"$HM_TMP/big.eml"
+	hm_check "the edge took the message" test $? = 0
+	for _ in $(seq 1 300); do
+		if [ -n "$(find "$HM_TMP/hop/queue/incoming" -type f -size +1024k 2>/dev/null)" ]; then
+			mid=1
+			break
+		fi
+		sleep 0.1
+	done
+	hm_check "the transfer to the hop is under way" test "$mid" = 1
+}
+
 # hm_start_redis NAME PORT [REDIS_ARGS...]: a private redis-server on
 # 127.0.0.1:PORT (no persistence), working directory and log in
 # $HM_TMP/redis-NAME/, its PID in $HM_TMP/redis-NAME/pid (hm_redis_pid).
