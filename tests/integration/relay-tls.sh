@@ -40,19 +40,7 @@ pin2=$(hm_pin "$pki/hop2.crt")
 pin_rogue=$(hm_pin "$pki/rogue.crt")
 
 hm_start_sink sink "$sink_port"
-hop_maincf() { # CERTNAME
-	cat <<EOF
-smtpd_tls_security_level = may
-smtpd_tls_chain_files = $pki/$1.key, $pki/$1.crt
-smtpd_tls_CAfile = $pki/ca.crt
-smtpd_tls_ask_ccert = yes
-smtpd_tls_loglevel = 1
-smtpd_tls_received_header = yes
-default_transport = smtp:[127.0.0.1]:$sink_port
-relay_transport = smtp:[127.0.0.1]:$sink_port
-smtpd_recipient_restrictions = check_recipient_access inline:{ {bad@example.com = 550 5.1.1 No such user here}, {busy@example.com = 450 4.2.1 Mailbox busy, try later} }, permit_mynetworks, reject
-EOF
-}
+hop_maincf() { hm_tls_hop_maincf "$1" "$sink_port" "450 4.2.1 Mailbox busy, try later"; } # CERTNAME
 hm_postfix hop1 "$hop1_port" "$(hop_maincf hop1)" || exit 1
 hm_postfix hop2 "$hop2_port" "$(hop_maincf hop2)" || exit 1
 old_port=$(hm_free_port)

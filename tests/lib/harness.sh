@@ -441,6 +441,27 @@ hm_pin() {
 		openssl dgst -sha256 -binary | base64
 }
 
+# hm_tls_hop_maincf CERT SINK BUSY: main.cf lines for a next-hop Postfix
+# (relay-tls.sh, relayd.sh) that offers STARTTLS with the key and
+# certificate $HM_TMP/pki/CERT.{key,crt}, asks for a client certificate
+# (trusting the CA "ca"), relays to the smtp-sink on port SINK, and at RCPT
+# rejects bad@example.com with 550 5.1.1 and busy@example.com with the
+# reply BUSY ("4xx x.y.z text").
+hm_tls_hop_maincf() {
+	local pki=$HM_TMP/pki
+	cat <<EOF
+smtpd_tls_security_level = may
+smtpd_tls_chain_files = $pki/$1.key, $pki/$1.crt
+smtpd_tls_CAfile = $pki/ca.crt
+smtpd_tls_ask_ccert = yes
+smtpd_tls_loglevel = 1
+smtpd_tls_received_header = yes
+default_transport = smtp:[127.0.0.1]:$2
+relay_transport = smtp:[127.0.0.1]:$2
+smtpd_recipient_restrictions = check_recipient_access inline:{ {bad@example.com = 550 5.1.1 No such user here}, {busy@example.com = $3} }, permit_mynetworks, reject
+EOF
+}
+
 # hm_hoprelay ARGS...: run hoprelay, under HM_WRAP when it is set.  The
 # wrapper's own messages go to a file in $HM_TMP (valgrind's --log-file;
 # hm_done scans it), so hoprelay's stderr -- its status line first --
