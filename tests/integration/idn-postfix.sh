@@ -29,15 +29,7 @@ hm_write_milter_conf "$HM_TMP/hopmilter.conf" "inet:$milter_port@127.0.0.1" \
 hm_check "the config with U-labels and A-labels is valid" "$HOPMILTER" -n -c "$HM_TMP/hopmilter.conf"
 hm_start_sink sink "$sink_port"
 hm_start_milter "$HM_TMP/hopmilter.conf"
-hm_postfix edge "$edge_port" "
-smtputf8_enable = yes
-relay_domains = static:ALL
-smtpd_relay_restrictions = reject_unauth_destination
-default_transport = smtp:[127.0.0.1]:$sink_port
-relay_transport = smtp:[127.0.0.1]:$sink_port
-smtpd_milters = { inet:127.0.0.1:$milter_port, default_action=tempfail, command_timeout=10s }
-milter_default_action = tempfail
-" || exit 1
+hm_postfix_milter edge "$edge_port" "$sink_port" "$milter_port" "smtputf8_enable = yes" || exit 1
 
 # One SMTP session per message: prints "MAIL <code>", "RCPT <code>", "DATA <code>".
 cat >"$HM_TMP/smtputf8.py" <<'PY'

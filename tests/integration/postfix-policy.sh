@@ -25,14 +25,7 @@ hm_start_sink sink "$sink_port"
 hm_start_milter "$HM_TMP/hopmilter.conf"
 # The milter guards relaying on its own here: Postfix would relay to any
 # domain (relay_domains = static:ALL), so every refusal below is hopmilter's.
-hm_postfix edge "$smtp_port" "
-relay_domains = static:ALL
-smtpd_relay_restrictions = reject_unauth_destination
-default_transport = smtp:[127.0.0.1]:$sink_port
-relay_transport = smtp:[127.0.0.1]:$sink_port
-smtpd_milters = { inet:127.0.0.1:$milter_port, default_action=tempfail, command_timeout=10s }
-milter_default_action = tempfail
-" "
+hm_postfix_milter edge "$smtp_port" "$sink_port" "$milter_port" "" "
 # The VPN-side listener as shipped in postfix-conf/master.cf.edge: its own
 # cleanup drops the Received header Postfix writes (milters never see it).
 127.0.0.1:$vpn_port inet n - n - - smtpd

@@ -371,6 +371,23 @@ MASTERCF
 	}
 }
 
+# hm_postfix_milter NAME PORT SINK MILTER [MAIN_CF_EXTRA [MASTER_CF_EXTRA]]:
+# hm_postfix NAME PORT with hopmilter on 127.0.0.1:MILTER as its smtpd
+# milter (tempfail when the milter fails, 10 s per command), relaying
+# every domain (relay_domains = static:ALL, so every refusal is
+# hopmilter's) to the smtp-sink on port SINK.  The extras go on as in
+# hm_postfix.
+hm_postfix_milter() {
+	hm_postfix "$1" "$2" "
+relay_domains = static:ALL
+smtpd_relay_restrictions = reject_unauth_destination
+default_transport = smtp:[127.0.0.1]:$3
+relay_transport = smtp:[127.0.0.1]:$3
+smtpd_milters = { inet:127.0.0.1:$4, default_action=tempfail, command_timeout=10s }
+milter_default_action = tempfail
+${5:-}" "${6:-}"
+}
+
 # hm_cf_dedupe MAIN_CF: keep only the last setting of each parameter, the
 # one Postfix uses anyway, so that a test may append a shipped file and its
 # own values after the defaults without Postfix warning about every
