@@ -17,16 +17,9 @@
 #include "log.h"
 #include "milter/ctlcmd.h"
 #include "milter/policy/policy.h"
+#include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void
-fuzz_sink(int prio, const char *text, void *arg)
-{
-	(void)prio;
-	(void)text;
-	(void)arg;
-}
 
 static void
 fuzz_init(void)
@@ -42,7 +35,7 @@ fuzz_init(void)
 	struct conf *c;
 	struct policy *p;
 
-	log_set_sink(fuzz_sink, NULL);
+	log_set_sink(fuzz_quiet, NULL);
 	if (conf_load_string("fuzz.conf", text, &c, err, sizeof(err)) != 0 ||
 	    policy_new(c, &p, err, sizeof(err)) != 0)
 		abort();

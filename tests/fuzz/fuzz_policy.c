@@ -16,18 +16,11 @@
 
 #include "log.h"
 #include "milter/policy/policy.h"
+#include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct policy *fuzz_pol;
-
-static void
-fuzz_sink(int prio, const char *text, void *arg)
-{
-	(void)prio;
-	(void)text;
-	(void)arg;
-}
 
 static void
 fuzz_init(void)
@@ -41,7 +34,7 @@ fuzz_init(void)
 	char err[512];
 	struct conf *c;
 
-	log_set_sink(fuzz_sink, NULL);
+	log_set_sink(fuzz_quiet, NULL);
 	log_set_level(LOG_DEBUG);
 	if (conf_load_string("fuzz.conf", text, &c, err, sizeof(err)) != 0 ||
 	    policy_new(c, &fuzz_pol, err, sizeof(err)) != 0)

@@ -15,16 +15,9 @@
 #include "log.h"
 #include "netaddr.h"
 #include "milter/policy/spfcheck.h"
+#include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void
-fuzz_quiet(int prio, const char *text, void *arg)
-{
-	(void)prio;
-	(void)text;
-	(void)arg;
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -31,16 +31,9 @@
 #include "milter/policy/spfcheck.h"
 #include "milter/policy/spfrec.h"
 #include "netaddr.h"
+#include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void
-fuzz_quiet(int prio, const char *text, void *arg)
-{
-	(void)prio;
-	(void)text;
-	(void)arg;
-}
 
 /* Mechanisms in a rewrite as libspf2 counts them: the terms that are no modifier, and redirect=. */
 static int
