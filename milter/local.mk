@@ -6,6 +6,7 @@ noinst_LIBRARIES += milter/policy/libhoppolicy.a
 milter_policy_libhoppolicy_a_SOURCES = \
 	milter/policy/authres.c milter/policy/authres.h \
 	milter/policy/conf.c milter/policy/conf.h \
+	milter/policy/conflist.c milter/policy/conflist.h \
 	milter/policy/dset.c milter/policy/dset.h \
 	milter/policy/policy.c milter/policy/policy.h \
 	milter/policy/ratelimit.c milter/policy/ratelimit.h \

@@ -2,7 +2,10 @@
  * mlfi - libmilter callbacks for hopmilter.  See mlfi.h.
  *
  * Protocol steps: hopmilter needs CONNECT, HELO, MAIL, RCPT, the headers and
- * end of message.  It negotiates away DATA, EOH, BODY and unknown commands,
+ * end of message, and DATA only while the recipient budget is on (the
+ * end of the envelope, where it charges the message and its recipients in
+ * one decision).  It negotiates away EOH, BODY, unknown commands and
+ * otherwise DATA,
  * and asks for no reply at CONNECT, HELO and each header, where it never
  * refuses: every step skipped or unanswered is a round trip the MTA does
  * not wait for (see BENCHMARKS.md).  MAIL, RCPT and EOM can refuse and are
@@ -47,12 +50,23 @@ mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f
 	}
 	*pf0 = MLFI_WANT_ACTIONS | (f0 & SMFIF_SETSYMLIST);
 	*pf1 = (MLFI_SKIP_STEPS | MLFI_NR_STEPS) & f1;
+	{
+		struct policy *pol = policy_acquire();
+
+		/* Decided per connection; a reload in between is caught at end of message. */
+		if (policy_wants_data(pol))
+			*pf1 &= ~(unsigned long)SMFIP_NODATA;
+		policy_unref(pol);
+	}
 	*pf2 = *pf3 = 0;
 	atomic_store(&mlfi_noreply, *pf1 & MLFI_NR_STEPS);
 	if (f0 & SMFIF_SETSYMLIST) {
 		/* Only what the callbacks read; each list replaces the MTA's own. */
-		if (smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen}") != MI_SUCCESS ||
+		if (smfi_setsymlist(ctx, SMFIM_CONNECT, "{client_name} {client_resolve}") !=
+		    MI_SUCCESS ||
+		    smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen}") != MI_SUCCESS ||
 		    smfi_setsymlist(ctx, SMFIM_ENVRCPT, "i") != MI_SUCCESS ||
+		    smfi_setsymlist(ctx, SMFIM_DATA, "i") != MI_SUCCESS ||
 		    smfi_setsymlist(ctx, SMFIM_EOM, "i") != MI_SUCCESS)
 			log_warning("smfi_setsymlist failed; relying on the MTA's default macros");
 	}
@@ -120,6 +134,9 @@ mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	policy_unref(pol);
 	if (s == NULL)
 		log_error("connect from %s: out of memory", hostname ? hostname : "unknown");
+	else
+		policy_client_name(s, mlfi_macro(ctx, "{client_name}"),
+		    mlfi_macro(ctx, "{client_resolve}"));
 	smfi_setpriv(ctx, s);
 	return mlfi_noreply_or_continue(SMFIP_NR_CONN);
 }
@@ -155,6 +172,18 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 	if (s == NULL)
 		return mlfi_no_session(ctx, "RCPT");
 	policy_rcpt(s, argv[0], mlfi_macro(ctx, "i"), &v);
+	return mlfi_apply(ctx, &v);
+}
+
+static sfsistat
+mlfi_data(SMFICTX *ctx)
+{
+	struct policy_session *s = smfi_getpriv(ctx);
+	struct policy_verdict v;
+
+	if (s == NULL)
+		return mlfi_no_session(ctx, "DATA");
+	policy_data(s, mlfi_macro(ctx, "i"), &v);
 	return mlfi_apply(ctx, &v);
 }
 
@@ -224,6 +253,7 @@ struct smfiDesc mlfi_desc = {
 	.xxfi_helo = mlfi_helo,
 	.xxfi_envfrom = mlfi_envfrom,
 	.xxfi_envrcpt = mlfi_envrcpt,
+	.xxfi_data = mlfi_data,
 	.xxfi_header = mlfi_header,
 	.xxfi_eom = mlfi_eom,
 	.xxfi_abort = mlfi_abort,

@@ -14,6 +14,7 @@
 
 #include "cfgx.h"
 #include "conf.h"
+#include "conflist.h"
 #include "domain.h"
 #include "log.h"
 
@@ -264,6 +265,12 @@ conf_validate_ratelimit(cfg_t *cfg, cfg_opt_t *opt)
 		cfg_error(cfg, "ratelimit.redis.sentinel: set both 'master' and 'addresses', or neither");
 		return -1;
 	}
+	if (cfg_getbool(cfg_getsec(rl, "recipients"), "enabled") &&
+	    conf_check_tier(cfg, cfg_getsec(rl, "recipients"), "ratelimit.recipients") != 0)
+		return -1;
+	if (cfg_getbool(cfg_getsec(rl, "outbound"), "enabled") &&
+	    conf_check_tier(cfg, cfg_getsec(rl, "outbound"), "ratelimit.outbound") != 0)
+		return -1;
 	if (!cfg_getbool(sub, "enabled"))
 		return 0;
 	if (conf_check_tier(cfg, sub, "ratelimit.subnet") != 0)
@@ -311,6 +318,23 @@ static cfg_opt_t conf_subnet_opts[] = {
 	CFG_END(),
 };
 
+/* The recipient budget and the outbound limit: a rate, nothing keyed by prefix. */
+static cfg_opt_t conf_recipients_opts[] = {
+	CFG_BOOL("enabled", cfg_false, CFGF_NONE),
+	CFG_INT("rate", 200, CFGF_NONE),
+	CFG_INT_CB("period", 3600000, CFGF_NONE, cfgx_cb_duration_ms),
+	CFG_INT("burst", 1000, CFGF_NONE),
+	CFG_END(),
+};
+
+static cfg_opt_t conf_rl_outbound_opts[] = {
+	CFG_BOOL("enabled", cfg_false, CFGF_NONE),
+	CFG_INT("rate", 100, CFGF_NONE),
+	CFG_INT_CB("period", 3600000, CFGF_NONE, cfgx_cb_duration_ms),
+	CFG_INT("burst", 50, CFGF_NONE),
+	CFG_END(),
+};
+
 static cfg_opt_t conf_ratelimit_opts[] = {
 	CFG_BOOL("enabled", cfg_true, CFGF_NONE),
 	CFG_INT("rate", 1, CFGF_NONE),
@@ -321,6 +345,11 @@ static cfg_opt_t conf_ratelimit_opts[] = {
 	CFG_INT_CB("on_redis_error", CONF_REDIS_ERROR_LOCAL, CFGF_NONE, conf_cb_redis_error),
 	CFG_INT("local_max_entries", 65536, CFGF_NONE),
 	CFG_SEC("subnet", conf_subnet_opts, CFGF_NONE),
+	CFG_SEC("recipients", conf_recipients_opts, CFGF_NONE),
+	CFG_SEC("outbound", conf_rl_outbound_opts, CFGF_NONE),
+	CFG_STR_LIST("exempt_networks", "{}", CFGF_NONE),
+	CFG_STR_LIST("exempt_client_names", "{}", CFGF_NONE),
+	CFG_STR_LIST("exempt_sender_domains", "{}", CFGF_NONE),
 	CFG_SEC("redis", conf_redis_opts, CFGF_NONE),
 	CFG_END(),
 };
@@ -345,6 +374,8 @@ static cfg_opt_t conf_spf_opts[] = {
 	CFG_BOOL("received_spf", cfg_true, CFGF_NONE),
 	CFG_INT_CB("dns_timeout", 5000, CFGF_NONE, cfgx_cb_duration_ms),
 	CFG_INT_CB("timeout", 15000, CFGF_NONE, cfgx_cb_duration_ms),
+	CFG_STR_LIST("exempt_networks", "{}", CFGF_NONE),
+	CFG_STR_LIST("exempt_client_names", "{}", CFGF_NONE),
 	CFG_END(),
 };
 
@@ -385,6 +416,17 @@ conf_setup_ratelimit(cfg_t *cfg)
 		{"ratelimit|subnet|burst", cfgx_validate_positive},
 		{"ratelimit|subnet|ipv4_prefix", conf_validate_v4prefix},
 		{"ratelimit|subnet|ipv6_prefix", conf_validate_v6prefix},
+		{"ratelimit|recipients|rate", cfgx_validate_positive},
+		{"ratelimit|recipients|period", conf_validate_duration},
+		{"ratelimit|recipients|burst", cfgx_validate_positive},
+		{"ratelimit|outbound|rate", cfgx_validate_positive},
+		{"ratelimit|outbound|period", conf_validate_duration},
+		{"ratelimit|outbound|burst", cfgx_validate_positive},
+		{"ratelimit|exempt_networks", conflist_validate_nets},
+		{"ratelimit|exempt_client_names", conflist_validate_domains},
+		{"ratelimit|exempt_sender_domains", conflist_validate_domains},
+		{"spf|exempt_networks", conflist_validate_nets},
+		{"spf|exempt_client_names", conflist_validate_domains},
 		{"ratelimit|redis|port", cfgx_validate_port},
 		{"ratelimit|redis|db", cfgx_validate_nonneg},
 		{"ratelimit|redis|prefix", conf_validate_prefix},
@@ -406,8 +448,8 @@ conf_setup(cfg_t *cfg)
 	cfg_set_validate_func(cfg, "authserv_id", conf_validate_authserv_id);
 	cfg_set_validate_func(cfg, "trusted_networks", cfgx_validate_cidr_list);
 	cfg_set_validate_func(cfg, "internal_networks", cfgx_validate_cidr_list);
-	cfg_set_validate_func(cfg, "allowed_domains", cfgx_validate_domain_list);
-	cfg_set_validate_func(cfg, "banned_domains", cfgx_validate_domain_list);
+	cfg_set_validate_func(cfg, "allowed_domains", conflist_validate_domains);
+	cfg_set_validate_func(cfg, "banned_domains", conflist_validate_domains);
 	conf_setup_ratelimit(cfg);
 }
 
@@ -430,26 +472,6 @@ conf_fill_nets(cfg_t *cfg, const char *name, struct net_list *out)
 			return -1;
 	}
 	return 0;
-}
-
-/* `dotted_subdomains`: allowed_domains style; otherwise ban-list style. */
-static struct dset *
-conf_fill_domains(cfg_t *cfg, const char *name, bool dotted_subdomains)
-{
-	struct dset *s = dset_new();
-
-	for (unsigned i = 0; s != NULL && i < cfg_size(cfg, name); i++) {
-		const char *raw = cfg_getnstr(cfg, name, i), *why;
-		bool dot = raw[0] == '.';
-		char norm[DOMAIN_MAX + 1];
-
-		if (domain_normalize(dot ? raw + 1 : raw, norm, sizeof(norm), &why) != 0 ||
-		    dset_add(s, norm, dotted_subdomains ? dot : true) != 0) {
-			dset_free(s);
-			return NULL;
-		}
-	}
-	return s;
 }
 
 /*
@@ -527,12 +549,47 @@ conf_fill_redis(cfg_t *sec, struct conf_redis *r)
 	return conf_fill_sentinel(cfg_getsec(sec, "sentinel"), &r->sentinel);
 }
 
+/* A rate without prefixes (recipients, outbound). */
+static void
+conf_fill_rate(cfg_t *sec, bool *enabled, struct conf_rl_tier *t)
+{
+	*enabled = cfg_getbool(sec, "enabled");
+	t->rate = cfg_getint(sec, "rate");
+	t->period_ms = cfg_getint(sec, "period");
+	t->burst = cfg_getint(sec, "burst");
+}
+
+/*
+ * The lists that may name list files (conflist.h): allowed and banned
+ * domains, and the exemptions.  0, or -1 with "LISTFILE:LINE: reason".
+ */
+static int
+conf_fill_lists(cfg_t *cfg, struct conf *c, char *err, size_t errsz)
+{
+	cfg_t *rl = cfg_getsec(cfg, "ratelimit"), *spf = cfg_getsec(cfg, "spf");
+
+	if (conflist_domains(cfg, "allowed_domains", true, &c->allowed_domains, err, errsz) != 0 ||
+	    conflist_domains(cfg, "banned_domains", false, &c->banned_domains, err, errsz) != 0 ||
+	    conflist_nets(rl, "exempt_networks", &c->ratelimit.exempt_networks, err, errsz) != 0 ||
+	    conflist_domains(rl, "exempt_client_names", true, &c->ratelimit.exempt_client_names,
+	    err, errsz) != 0 ||
+	    conflist_domains(rl, "exempt_sender_domains", true,
+	    &c->ratelimit.exempt_sender_domains, err, errsz) != 0 ||
+	    conflist_nets(spf, "exempt_networks", &c->spf.exempt_networks, err, errsz) != 0 ||
+	    conflist_domains(spf, "exempt_client_names", true, &c->spf.exempt_client_names, err,
+	    errsz) != 0)
+		return -1;
+	return 0;
+}
+
 static int
 conf_fill_ratelimit(cfg_t *sec, struct conf_ratelimit *rl)
 {
 	cfg_t *sub = cfg_getsec(sec, "subnet");
 
 	rl->enabled = cfg_getbool(sec, "enabled");
+	conf_fill_rate(cfg_getsec(sec, "recipients"), &rl->recipients_enabled, &rl->recipients);
+	conf_fill_rate(cfg_getsec(sec, "outbound"), &rl->outbound_enabled, &rl->outbound);
 	conf_fill_tier(sec, &rl->client);
 	rl->subnet_enabled = cfg_getbool(sub, "enabled");
 	conf_fill_tier(sub, &rl->subnet);
@@ -556,6 +613,9 @@ conf_free_ratelimit(struct conf_ratelimit *rl)
 	for (size_t i = 0; i < r->sentinel.naddrs; i++)
 		free(r->sentinel.addrs[i].host);
 	free(r->sentinel.addrs);
+	net_list_free(&rl->exempt_networks);
+	dset_free(rl->exempt_client_names);
+	dset_free(rl->exempt_sender_domains);
 }
 
 static int
@@ -581,10 +641,10 @@ conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t er
 	}
 	c->outbound.enabled = cfg_getbool(ob, "enabled");
 	c->outbound.scrub_received = cfg_getbool(ob, "scrub_received");
-	c->allowed_domains = conf_fill_domains(cfg, "allowed_domains", true);
-	c->banned_domains = conf_fill_domains(cfg, "banned_domains", false);
+	if (conf_fill_lists(cfg, c, err, errsz) != 0)
+		return -1;
 	if (c->path == NULL || c->socket == NULL || c->user == NULL || c->pid_file == NULL ||
-	    c->authserv_id == NULL || c->allowed_domains == NULL || c->banned_domains == NULL ||
+	    c->authserv_id == NULL ||
 	    conf_fill_nets(cfg, "trusted_networks", &c->trusted_networks) != 0 ||
 	    conf_fill_nets(cfg, "internal_networks", &c->internal_networks) != 0 ||
 	    conf_fill_ratelimit(cfg_getsec(cfg, "ratelimit"), &c->ratelimit) != 0) {
@@ -665,6 +725,8 @@ conf_free(struct conf *c)
 	net_list_free(&c->internal_networks);
 	dset_free(c->allowed_domains);
 	dset_free(c->banned_domains);
+	net_list_free(&c->spf.exempt_networks);
+	dset_free(c->spf.exempt_client_names);
 	conf_free_ratelimit(&c->ratelimit);
 	free(c);
 }

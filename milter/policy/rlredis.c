@@ -227,19 +227,20 @@ rlredis_eval(struct rlredis *r, struct rlpool_slot *slot, int64_t deadline_ms, i
 
 enum rlredis_result
 rlredis_gcra(struct rlredis *r, int nkeys, const char *const *keys,
-    const long long *interval_us, const long long *tau_us, long *retry_after_ms, int *tier)
+    const long long *interval_us, const long long *tau_us, const long long *cost,
+    long *retry_after_ms, int *tier)
 {
 	int64_t deadline = monotime_ms() + r->conn.timeout_ms;
-	const char *argv[9];
-	size_t lens[9];
-	char num[5][24], why[512];
-	int argc = 0;
+	const char *argv[3 + 4 * RLREDIS_MAX_KEYS];
+	size_t lens[3 + 4 * RLREDIS_MAX_KEYS];
+	char num[1 + 3 * RLREDIS_MAX_KEYS][24], why[512];
+	int argc = 0, nn = 1;
 	bool late;
 	struct rlpool_slot *slot;
 	redisReply *rep;
 	enum rlredis_result res = RLREDIS_UNAVAILABLE;
 
-	if (nkeys < 1 || nkeys > 2)
+	if (nkeys < 1 || nkeys > RLREDIS_MAX_KEYS)
 		return RLREDIS_UNAVAILABLE;
 	rlredis_start(r);
 	if ((slot = rlpool_checkout(r->pool, deadline)) == NULL)
@@ -251,10 +252,15 @@ rlredis_gcra(struct rlredis *r, int nkeys, const char *const *keys,
 	for (int i = 0; i < nkeys; i++)
 		argv[argc++] = keys[i];
 	for (int i = 0; i < nkeys; i++) {
-		snprintf(num[1 + 2 * i], sizeof(num[0]), "%lld", interval_us[i]);
-		snprintf(num[2 + 2 * i], sizeof(num[0]), "%lld", tau_us[i]);
-		argv[argc++] = num[1 + 2 * i];
-		argv[argc++] = num[2 + 2 * i];
+		snprintf(num[nn], sizeof(num[0]), "%lld", interval_us[i]);
+		argv[argc++] = num[nn++];
+		snprintf(num[nn], sizeof(num[0]), "%lld", tau_us[i]);
+		argv[argc++] = num[nn++];
+	}
+	/* Without costs the call is byte for byte the one of a single charge. */
+	for (int i = 0; cost != NULL && i < nkeys; i++) {
+		snprintf(num[nn], sizeof(num[0]), "%lld", cost[i] > 0 ? cost[i] : 1);
+		argv[argc++] = num[nn++];
 	}
 	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);

@@ -63,13 +63,20 @@ void rlredis_free(struct rlredis *r);
 /* The script's SHA1, 40 hex digits. */
 const char *rlredis_sha1(const struct rlredis *r);
 
+/* The most keys one decision charges (message, subnet, recipients). */
+#define RLREDIS_MAX_KEYS 4
+
 /*
- * One decision: run the script over `nkeys` (1 or 2) keys with the
- * microsecond parameters interval[i], tau[i].  On RLREDIS_LIMITED fills
- * `*retry_after_ms` and `*tier`.
+ * One decision: run the script over `nkeys` (1 to RLREDIS_MAX_KEYS) keys,
+ * which must share one {hash tag}, with the microsecond parameters
+ * interval[i], tau[i] and the cost of this request in each, cost[i] (NULL:
+ * 1 each, and the costs are not sent).  On RLREDIS_LIMITED fills
+ * `*retry_after_ms` and `*tier` (the position of the key that waits
+ * longest, 1-based).
  */
 enum rlredis_result rlredis_gcra(struct rlredis *r, int nkeys, const char *const *keys,
-    const long long *interval_us, const long long *tau_us, long *retry_after_ms, int *tier);
+    const long long *interval_us, const long long *tau_us, const long long *cost,
+    long *retry_after_ms, int *tier);
 
 /*
  * What the script's reply means, for rlredis_gcra() and the fuzz harness:
