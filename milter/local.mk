@@ -80,6 +80,7 @@ install-hopmilter-data:
 	$(INSTALL_DATA) $(srcdir)/milter/hopmilter.sysusers '$(DESTDIR)$(sysusersdir)/hopmilter.conf'
 	$(INSTALL_DATA) $(srcdir)/milter/hopmilter.tmpfiles '$(DESTDIR)$(tmpfilesdir)/hopmilter.conf'
 	$(INSTALL_DATA) $(srcdir)/fail2ban/filter.d/hopmilter.conf '$(DESTDIR)$(fail2bandir)/filter.d/hopmilter.conf'
+	$(INSTALL_DATA) $(srcdir)/fail2ban/filter.d/hopmilter-ratelimit.conf '$(DESTDIR)$(fail2bandir)/filter.d/hopmilter-ratelimit.conf'
 	$(INSTALL_DATA) $(srcdir)/fail2ban/jail.d/hopmilter.conf '$(DESTDIR)$(fail2bandir)/jail.d/hopmilter.conf'
 	for d in postfix-conf sendmail-conf redis deploy; do \
 		$(MKDIR_P) '$(DESTDIR)$(examplesdir)/'$$d; \
@@ -94,6 +95,7 @@ uninstall-hopmilter-data:
 		rm -f '$(DESTDIR)$(hmconfdir)/hopmilter.conf'; fi
 	rm -f '$(DESTDIR)$(systemdunitdir)/hopmilter.service'
 	rm -f '$(DESTDIR)$(sysusersdir)/hopmilter.conf' '$(DESTDIR)$(tmpfilesdir)/hopmilter.conf' \
-		'$(DESTDIR)$(fail2bandir)/filter.d/hopmilter.conf' '$(DESTDIR)$(fail2bandir)/jail.d/hopmilter.conf'
+		'$(DESTDIR)$(fail2bandir)/filter.d/hopmilter.conf' '$(DESTDIR)$(fail2bandir)/jail.d/hopmilter.conf' \
+		'$(DESTDIR)$(fail2bandir)/filter.d/hopmilter-ratelimit.conf'
 	rm -rf '$(DESTDIR)$(examplesdir)'
 .PHONY: install-hopmilter-data uninstall-hopmilter-data

@@ -55,6 +55,7 @@ INTEGRATION_TESTS = \
 	tests/integration/spf-miltertest.sh \
 	tests/integration/redis-script.sh \
 	tests/integration/ratelimit-nodes.sh \
+	tests/integration/ratelimit-budget.sh \
 	tests/integration/ratelimit-outage.sh \
 	tests/integration/ratelimit-sentinel.sh \
 	tests/integration/postfix-ratelimit.sh \
@@ -104,6 +105,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
 	tests/lib/fakesmtp.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py \
 	tests/miltertest/rl-client.lua \
+	tests/miltertest/rl-envelope.lua \
 	fail2ban
 
 # `make check-valgrind`: the miltertest scripts and the transport's
