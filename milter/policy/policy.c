@@ -528,10 +528,10 @@ static void
 policy_ratelimit_debug(struct policy_session *s, const char *what, enum ratelimit_result res,
     const struct ratelimit_info *info)
 {
-	log_debug("%s: ratelimit ip=%s net=%s %s result=%s source=%s retry_after=%ldms",
-	    policy_qid(&s->msg), s->ip, info->net, what, res == RATELIMIT_ALLOWED ? "allowed" :
+	log_debug("%s: ratelimit ip=%s net=%s result=%s source=%s retry_after=%ldms%s",
+	    policy_qid(&s->msg), s->ip, info->net, res == RATELIMIT_ALLOWED ? "allowed" :
 	    res == RATELIMIT_LIMITED ? "limited" : "error", ratelimit_source_name(info->source),
-	    info->retry_after_ms);
+	    info->retry_after_ms, what);
 }
 
 /*
@@ -564,10 +564,10 @@ policy_ratelimit(struct policy_session *s, bool envelope, struct policy_verdict 
 	m->rl_pending = false;
 	if (envelope) {
 		res = ratelimit_check_envelope(s->pol->rl, &s->addr, m->nrcpt, &info);
-		snprintf(what, sizeof(what), "nrcpt=%u", m->nrcpt);
+		snprintf(what, sizeof(what), " nrcpt=%u", m->nrcpt);
 	} else {
 		res = ratelimit_check(s->pol->rl, &s->addr, &info);
-		snprintf(what, sizeof(what), "nrcpt=-");
+		what[0] = '\0';
 	}
 	policy_ratelimit_debug(s, what, res, &info);
 	policy_ratelimit_verdict(s, res, &info, v);
