@@ -56,6 +56,7 @@ INTEGRATION_TESTS = \
 	tests/integration/redis-script.sh \
 	tests/integration/ratelimit-nodes.sh \
 	tests/integration/ratelimit-budget.sh \
+	tests/integration/listfile.sh \
 	tests/integration/ratelimit-outage.sh \
 	tests/integration/ratelimit-sentinel.sh \
 	tests/integration/postfix-ratelimit.sh \
