@@ -22,6 +22,8 @@ UNIT_TESTS = \
 	tests/unit/policy/scrub_test \
 	tests/unit/policy/spf_policy_test \
 	tests/unit/policy/spfcheck_test \
+	tests/unit/policy/spfguard_test \
+	tests/unit/policy/spfrec_test \
 	tests/unit/relay/msgin_test \
 	tests/unit/relay/outcome_test \
 	tests/unit/relay/route_test \
@@ -53,6 +55,7 @@ INTEGRATION_TESTS = \
 	tests/integration/postfix-policy.sh \
 	tests/integration/sendmail.sh \
 	tests/integration/spf-miltertest.sh \
+	tests/integration/spf-amplification.sh \
 	tests/integration/redis-script.sh \
 	tests/integration/ratelimit-nodes.sh \
 	tests/integration/ratelimit-budget.sh \
@@ -62,6 +65,7 @@ INTEGRATION_TESTS = \
 	tests/integration/postfix-ratelimit.sh \
 	tests/integration/postfix-spf.sh \
 	tests/integration/chain.sh \
+	tests/integration/scrub-postfix.sh \
 	tests/integration/firewall.sh \
 	tests/integration/openrelay.sh \
 	tests/integration/faults.sh \
@@ -105,7 +109,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/lib/harness.sh tests/lib/sendmail-instance.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
 	tests/lib/fakesmtp.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py \
-	tests/miltertest/rl-client.lua \
+	tests/miltertest/rl-client.lua tests/corpus/scrub-headers.txt tests/lib/scrubcorpus.py \
 	tests/miltertest/rl-envelope.lua \
 	fail2ban
 
