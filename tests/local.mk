@@ -10,6 +10,7 @@
 UNIT_TESTS = \
 	tests/unit/lib/addr_test \
 	tests/unit/lib/esc_test \
+	tests/unit/lib/listfile_test \
 	tests/unit/lib/monotime_test \
 	tests/unit/lib/netaddr_test \
 	tests/unit/policy/conf_test \

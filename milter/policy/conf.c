@@ -311,9 +311,9 @@ static cfg_opt_t conf_redis_opts[] = {
 
 static cfg_opt_t conf_subnet_opts[] = {
 	CFG_BOOL("enabled", cfg_false, CFGF_NONE),
-	CFG_INT("rate", 10, CFGF_NONE),
-	CFG_INT_CB("period", 1000, CFGF_NONE, cfgx_cb_duration_ms),
-	CFG_INT("burst", 20, CFGF_NONE),
+	CFG_INT("rate", 120, CFGF_NONE),
+	CFG_INT_CB("period", 60000, CFGF_NONE, cfgx_cb_duration_ms),
+	CFG_INT("burst", 200, CFGF_NONE),
 	CFG_INT("ipv4_prefix", 24, CFGF_NONE),
 	CFG_INT("ipv6_prefix", 48, CFGF_NONE),
 	CFG_END(),
@@ -322,25 +322,26 @@ static cfg_opt_t conf_subnet_opts[] = {
 /* The recipient budget and the outbound limit: a rate, nothing keyed by prefix. */
 static cfg_opt_t conf_recipients_opts[] = {
 	CFG_BOOL("enabled", cfg_false, CFGF_NONE),
-	CFG_INT("rate", 200, CFGF_NONE),
+	CFG_INT("rate", 500, CFGF_NONE),
 	CFG_INT_CB("period", 3600000, CFGF_NONE, cfgx_cb_duration_ms),
-	CFG_INT("burst", 1000, CFGF_NONE),
+	CFG_INT("burst", 500, CFGF_NONE),
 	CFG_END(),
 };
 
 static cfg_opt_t conf_rl_outbound_opts[] = {
 	CFG_BOOL("enabled", cfg_false, CFGF_NONE),
-	CFG_INT("rate", 100, CFGF_NONE),
+	CFG_INT("rate", 200, CFGF_NONE),
 	CFG_INT_CB("period", 3600000, CFGF_NONE, cfgx_cb_duration_ms),
-	CFG_INT("burst", 50, CFGF_NONE),
+	CFG_INT("burst", 100, CFGF_NONE),
 	CFG_END(),
 };
 
 static cfg_opt_t conf_ratelimit_opts[] = {
 	CFG_BOOL("enabled", cfg_true, CFGF_NONE),
-	CFG_INT("rate", 1, CFGF_NONE),
-	CFG_INT_CB("period", 1000, CFGF_NONE, cfgx_cb_duration_ms),
-	CFG_INT("burst", 1, CFGF_NONE),
+	/* hopmilter.conf(5), CHOOSING LIMITS: what a large provider's one server sends. */
+	CFG_INT("rate", 30, CFGF_NONE),
+	CFG_INT_CB("period", 60000, CFGF_NONE, cfgx_cb_duration_ms),
+	CFG_INT("burst", 50, CFGF_NONE),
 	CFG_INT("ipv4_prefix", 32, CFGF_NONE),
 	CFG_INT("ipv6_prefix", 64, CFGF_NONE),
 	CFG_INT_CB("on_redis_error", CONF_REDIS_ERROR_LOCAL, CFGF_NONE, conf_cb_redis_error),
