@@ -274,7 +274,7 @@ test_ratelimit(void)
 	policy_unref(p);
 
 	/* Dry run: logged as WOULD-BLOCK, the message goes on. */
-	p = make_policy("dry_run = true\nratelimit { period = 1h  redis { host = \"\" } }");
+	p = make_policy("dry_run = true\nratelimit { rate = 1  period = 1h  burst = 1  redis { host = \"\" } }");
 	s = testpolicy_session(p, "2001:db8::44");
 	policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
 	policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
