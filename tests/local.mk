@@ -61,6 +61,7 @@ INTEGRATION_TESTS = \
 	tests/integration/ratelimit-nodes.sh \
 	tests/integration/ratelimit-budget.sh \
 	tests/integration/listfile.sh \
+	tests/integration/postfix-limits.sh \
 	tests/integration/ratelimit-outage.sh \
 	tests/integration/ratelimit-sentinel.sh \
 	tests/integration/postfix-ratelimit.sh \
