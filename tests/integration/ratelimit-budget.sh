@@ -117,7 +117,10 @@ hm_check "inside it: one TIME, a GET per key, a SET per key" \
 # address over both nodes; bob on the same address, 3 messages.
 sessions=()
 for _ in 1 2 3 4 5 6; do sessions+=(HM_IP=10.9.0.5 HM_COUNT=5 HM_AUTH=alice HM_FROM='<alice@example.com>' --); done
+before_sha=$(stat evalsha) before_eval=$(stat eval)
 run "$HM_TMP/p3" "${sessions[@]}"
+hm_check "outbound: one EVALSHA per message (30), no EVAL" \
+	test "$(($(stat evalsha) - before_sha)):$(($(stat eval) - before_eval))" = "30:0"
 ok=$(count "$HM_TMP/p3" mail=continue) no=$(count "$HM_TMP/p3" mail=tempfail)
 hm_log "outbound: alice $ok allowed, $no deferred (B=$B)"
 hm_check "exactly B=$B of alice's 30 messages allowed across both nodes ($ok)" test "$ok" = "$B"
