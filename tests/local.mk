@@ -15,6 +15,7 @@ UNIT_TESTS = \
 	tests/unit/lib/netaddr_test \
 	tests/unit/policy/conf_test \
 	tests/unit/policy/dset_test \
+	tests/unit/policy/exempt_test \
 	tests/unit/policy/policy_test \
 	tests/unit/policy/ratelimit_test \
 	tests/unit/policy/rlbreaker_test \
