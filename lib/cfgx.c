@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "cfgtext.h"
 #include "cfgx.h"
 #include "domain.h"
 #include "netaddr.h"
@@ -45,14 +46,24 @@ cfgx_errfn(cfg_t *cfg, const char *fmt, va_list ap)
 	cfgx_sink.have = 1;
 }
 
+/*
+ * Parse `text` (owned by the caller, changed in place): its comments are
+ * blanked first, so that libconfuse's line numbers are the file's
+ * (cfgtext.h).
+ */
 static cfg_t *
-cfgx_run(cfg_opt_t *opts, const char *path, const char *text, void (*setup)(cfg_t *),
+cfgx_run(cfg_opt_t *opts, const char *path, char *text, void (*setup)(cfg_t *),
     char *err, size_t errsz)
 {
 	cfg_t *cfg;
+	unsigned line;
 	int rc;
 
 	err[0] = '\0';
+	if (cfgtext_uncomment(text, &line) != 0) {
+		snprintf(err, errsz, "%s:%u: a comment starting with /* is never closed", path, line);
+		return NULL;
+	}
 	cfg = cfg_init(opts, CFGF_NONE);
 	if (cfg == NULL) {
 		snprintf(err, errsz, "%s: out of memory", path);
@@ -65,14 +76,9 @@ cfgx_run(cfg_opt_t *opts, const char *path, const char *text, void (*setup)(cfg_
 	cfgx_sink.bufsz = errsz;
 	cfgx_sink.path = path;
 	cfgx_sink.have = 0;
-	rc = text != NULL ? cfg_parse_buf(cfg, text) : cfg_parse(cfg, path);
-	if (rc != CFG_SUCCESS && !cfgx_sink.have) {
-		/* libconfuse says nothing for a missing or unreadable file. */
-		if (rc == CFG_FILE_ERROR)
-			snprintf(err, errsz, "%s: cannot read: %s", path, strerror(errno ? errno : ENOENT));
-		else
-			snprintf(err, errsz, "%s: syntax error", path);
-	}
+	rc = cfg_parse_buf(cfg, text);
+	if (rc != CFG_SUCCESS && !cfgx_sink.have)
+		snprintf(err, errsz, "%s: syntax error", path);
 	cfgx_sink.buf = NULL;
 	cfgx_sink.path = NULL;
 	if (rc != CFG_SUCCESS) {
@@ -82,23 +88,79 @@ cfgx_run(cfg_opt_t *opts, const char *path, const char *text, void (*setup)(cfg_
 	return cfg;
 }
 
+/* The whole file as one NUL-terminated string (malloc), or NULL with `err`. */
+static char *
+cfgx_read(const char *path, char *err, size_t errsz)
+{
+	FILE *fp = fopen(path, "r");
+	char *text = NULL;
+	size_t len = 0, cap = 0;
+
+	if (fp == NULL) {
+		snprintf(err, errsz, "%s: cannot read: %s", path, strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		if (cap - len < 4096) {
+			char *t = realloc(text, cap += 65536);
+
+			if (t == NULL) {
+				snprintf(err, errsz, "%s: out of memory", path);
+				goto fail;
+			}
+			text = t;
+		}
+		size_t n = fread(text + len, 1, cap - len - 1, fp);
+
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(fp)) {
+		snprintf(err, errsz, "%s: cannot read: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (memchr(text, '\0', len) != NULL) {
+		snprintf(err, errsz, "%s: holds a NUL byte: not a configuration file", path);
+		goto fail;
+	}
+	text[len] = '\0';
+	fclose(fp);
+	return text;
+fail:
+	free(text);
+	fclose(fp);
+	return NULL;
+}
+
 cfg_t *
 cfgx_parse_file(cfg_opt_t *opts, const char *path, void (*setup)(cfg_t *), char *err,
     size_t errsz)
 {
-	/* Check first: cfg_parse() hides the reason behind CFG_FILE_ERROR. */
-	if (access(path, R_OK) != 0) {
-		snprintf(err, errsz, "%s: cannot read: %s", path, strerror(errno));
+	char *text = cfgx_read(path, err, errsz);
+	cfg_t *cfg;
+
+	if (text == NULL)
 		return NULL;
-	}
-	return cfgx_run(opts, path, NULL, setup, err, errsz);
+	cfg = cfgx_run(opts, path, text, setup, err, errsz);
+	free(text);
+	return cfg;
 }
 
 cfg_t *
 cfgx_parse_string(cfg_opt_t *opts, const char *name, const char *text,
     void (*setup)(cfg_t *), char *err, size_t errsz)
 {
-	return cfgx_run(opts, name, text, setup, err, errsz);
+	char *copy = strdup(text);
+	cfg_t *cfg;
+
+	if (copy == NULL) {
+		snprintf(err, errsz, "%s: out of memory", name);
+		return NULL;
+	}
+	cfg = cfgx_run(opts, name, copy, setup, err, errsz);
+	free(copy);
+	return cfg;
 }
 
 void *

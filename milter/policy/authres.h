@@ -54,7 +54,9 @@ int authres_spf_skipped(const char *authserv_id, const char *why, const char *do
 
 /*
  * Does this Authentication-Results value claim to come from `authserv_id`?
- * Its first token after any comments, compared without case.
+ * Its authserv-id as RFC 8601 writes it -- after any comments and folding,
+ * a token or a quoted-string, perhaps followed by a version ("id 1;") --
+ * compared as a domain name: without case, trailing dot or IDN form.
  */
 bool authres_claims(const char *value, const char *authserv_id);
 

@@ -17,7 +17,8 @@
 # refused recipients of each message (2 in a domain not served) never
 # reach the count: were they charged, only floor(50 / 5) = 10 would pass.
 # The outbound limit (c = 1, burst 7) allows exactly 7 of alice's
-# messages, and bob, on the same client address, his own.
+# messages, and bob, on the same client address, his own.  With Redis
+# gone, each node's local table applies the same budget on its own.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$HM_LIBDIR/spfdns.sh"
 
@@ -177,6 +178,26 @@ hm_check "an exempt client is still checked: its recipient in a domain not serve
 	eval 'cat "$HM_TMP"/node[12].log | grep -q "BLOCKED reason=unknown-rcpt-domain action=reject ip=203\.0\.113\.9 "'
 hm_check "the log says why a message was not charged" \
 	grep -q 'ratelimit ip=192\.0\.2\.20 exempt=sender-domain' "$HM_TMP/node1.log" "$HM_TMP/node2.log"
+
+# 5. Redis gone: the same budget from each node's local table
+# (on_redis_error = local).  Each node then counts alone, exactly: 4
+# sessions x 10 messages of 3 recipients reach each node, so each allows
+# floor(R/3) and the two together twice that.
+kill "$(hm_redis_pid shared)"
+hm_wait_exit "$(hm_redis_pid shared)" 50
+run "$HM_TMP/p6" HM_IP=198.51.100.99 HM_COUNT=1 HM_RCPTS=1 -- HM_IP=198.51.100.99 HM_COUNT=1 HM_RCPTS=1 --
+for n in 1 2; do
+	hm_check "node $n: redis=down" hm_wait_grep "ratelimit: redis=down" "$HM_TMP/node$n.log" 10
+done
+sessions=()
+for _ in 1 2 3 4 5 6 7 8; do sessions+=(HM_IP=198.51.100.8 HM_COUNT=10 HM_RCPTS=3 --); done
+run "$HM_TMP/p7" "${sessions[@]}"
+ok=$(count "$HM_TMP/p7" "data=continue")
+hm_log "Redis down: $ok of 80 allowed by the two local tables"
+hm_check "Redis down: each node's local budget exact, 2 x floor($R/3) = $((2 * (R / 3))) ($ok)" \
+	test "$ok" = $((2 * (R / 3)))
+hm_check "decided locally" grep -q 'ratelimit ip=198\.51\.100\.8 net=198\.51\.100\.8/32 result=limited source=local retry_after=[0-9]*ms nrcpt=3' \
+	"$HM_TMP/node1.log" "$HM_TMP/node2.log"
 
 for n in 1 2; do hm_export_log "$HM_TMP/node$n.log" "node$n"; done
 hm_done

@@ -98,7 +98,8 @@ test_names(void)
 		{"mx1 .big.example", NULL, false, "a space"},
 		{"mx1.big.example\n", NULL, false, "a line break"},
 		{"mx1..big.example", NULL, false, "an empty label"},
-		{"xn--mx1.big.example", NULL, true, "an A-label is a name like any other"},
+		{"xn--bcher-kva.big.example", NULL, true, "a valid A-label is a name like any other"},
+		{"xn--mx1.big.example", NULL, false, "an invalid A-label is no name"},
 	};
 	struct policy *p = make_policy(LIMITS);
 	char ip[32];
