@@ -653,12 +653,7 @@ policy_ratelimit_outbound(struct policy_session *s, const char *auth_authen,
 	/* Which account: the line an admin needs to find a compromised one. */
 	if (res == RATELIMIT_LIMITED)
 		log_msg(LOG_NOTICE, "%s: outbound limit reached by %s", policy_qid(m), who);
-	if (res == RATELIMIT_ERROR) {
-		/* Not ratelimit-unavailable: that one is about internet clients. */
-		info.tier = RATELIMIT_TIER_OUTBOUND;
-		info.retry_after_ms = 1000;
-		res = RATELIMIT_LIMITED;
-	}
+	/* RATELIMIT_ERROR: ratelimit-unavailable, 451 4.3.0, which no jail counts either. */
 	policy_ratelimit_verdict(s, res, &info, v);
 }
 

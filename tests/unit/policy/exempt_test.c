@@ -248,6 +248,17 @@ test_outbound(void)
 	CHECK(passes(p, "192.0.2.9", NULL, NULL, "<app@example.com>", 3) == 3,
 	    "an internet client: outbound limit not applied (inbound limit default)");
 	policy_unref(p);
+
+	/* Redis away and on_redis_error = tempfail: 451 4.3.0, not a fake "too many". */
+	p = make_policy("ratelimit { on_redis_error = tempfail  redis { port = 1  timeout = 300ms }\n"
+	    "  outbound { enabled = true } }\noutbound { enabled = true }");
+	s = testpolicy_session(p, "10.200.0.7");
+	policy_mail(s, "<a@example.com>", "carol", NULL, &v);
+	CHECK(v.action == POLICY_TEMPFAIL && v.reason == POLICY_REASON_RATELIMIT_UNAVAILABLE &&
+	    !strcmp(v.rcode, "451") && !strcmp(v.xcode, "4.3.0"),
+	    "outbound with Redis away (tempfail): ratelimit-unavailable 451 4.3.0");
+	policy_session_free(s);
+	policy_unref(p);
 }
 
 static void
