@@ -3,12 +3,17 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "listfile.h"
+
+/* Far above any item (a domain is at most 253 bytes), far below trouble. */
+#define LISTFILE_LINE_MAX 4096
 
 const char *
 listfile_path(const char *entry)
@@ -32,8 +37,16 @@ listfile_read(const char *path, listfile_item_fn fn, void *arg, char *err, size_
 	unsigned long lineno = 0;
 	long items = 0;
 
+	struct stat st;
+
 	if (f == NULL) {
 		snprintf(err, errsz, "%s: cannot open list file: %s", path, strerror(errno));
+		return -1;
+	}
+	/* A device or a FIFO may never end a line (/dev/zero): only a file has an end. */
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errsz, "%s: not a regular file", path);
+		fclose(f);
 		return -1;
 	}
 	while ((len = getline(&line, &cap, f)) >= 0) {
@@ -41,6 +54,11 @@ listfile_read(const char *path, listfile_item_fn fn, void *arg, char *err, size_
 		const char *why = NULL;
 
 		lineno++;
+		if (len > LISTFILE_LINE_MAX) {
+			snprintf(err, errsz, "%s:%lu: line longer than %d bytes", path, lineno,
+			    LISTFILE_LINE_MAX);
+			goto fail;
+		}
 		if (memchr(line, '\0', (size_t)len) != NULL) {
 			snprintf(err, errsz, "%s:%lu: a NUL byte in the line", path, lineno);
 			goto fail;

@@ -7,7 +7,9 @@
  * stores it; the first error stops the read and is reported as
  * "LISTFILE:LINE: reason", so a reload that meets it can keep the running
  * configuration and say exactly where the file is wrong.  A NUL byte in a
- * line is an error (the line would not mean what it shows).
+ * line is an error (the line would not mean what it shows), and so are a
+ * line over 4096 bytes and anything but a regular file (a device or FIFO
+ * such as /dev/zero might never end a line).
  *
  * The file is read once, when the configuration is loaded (start-up and
  * SIGUSR1); nothing here runs per message.

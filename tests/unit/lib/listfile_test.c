@@ -83,6 +83,19 @@ main(void)
 	CHECK(listfile_read(path, collect, &s, err, sizeof(err)) == -1 &&
 	    strstr(err, ":2: a NUL byte") != NULL, "a NUL byte on line 2: %s", err);
 
+	{
+		char *big = malloc(5000);
+
+		memset(big, 'a', 5000);
+		big[4999] = '\n';
+		write_file(big, 5000);
+		free(big);
+		CHECK(listfile_read(path, collect, &s, err, sizeof(err)) == -1 &&
+		    strstr(err, ":1: line longer than 4096 bytes") != NULL, "an over-long line: %s", err);
+	}
+	CHECK(listfile_read("/dev/zero", collect, &s, err, sizeof(err)) == -1 &&
+	    strstr(err, "/dev/zero: not a regular file") != NULL, "a device: %s", err);
+
 	write_file("", 0);
 	CHECK(listfile_read(path, collect, &s, err, sizeof(err)) == 0, "an empty file: no items");
 
