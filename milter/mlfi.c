@@ -2,14 +2,13 @@
  * mlfi - libmilter callbacks for hopmilter.  See mlfi.h.
  *
  * Protocol steps: hopmilter needs CONNECT, HELO, MAIL, RCPT, the headers and
- * end of message, and DATA only while the recipient budget is on (the
- * end of the envelope, where it charges the message and its recipients in
- * one decision).  It negotiates away EOH, BODY, unknown commands and
- * otherwise DATA,
- * and asks for no reply at CONNECT, HELO and each header, where it never
- * refuses: every step skipped or unanswered is a round trip the MTA does
- * not wait for (see BENCHMARKS.md).  MAIL, RCPT and EOM can refuse and are
- * answered.
+ * end of message, and DATA only while the recipient budget is on (the end
+ * of the envelope, where the message and its recipients are charged in one
+ * decision).  It negotiates away EOH, BODY, unknown commands and -- with
+ * the budget off -- DATA, and asks for no reply at CONNECT, HELO and each
+ * header, where it never refuses: every step skipped or unanswered is a
+ * round trip the MTA does not wait for (see BENCHMARKS.md).  MAIL, RCPT,
+ * DATA and EOM can refuse and are answered.
  */
 #include "config.h"
 
@@ -35,6 +34,20 @@ mlfi_noreply_or_continue(unsigned long step)
 	return (atomic_load(&mlfi_noreply) & step) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
+/*
+ * Does the current policy decide at DATA?  Asked per connection; a reload
+ * between this and the session's DATA is caught at end of message.
+ */
+static bool
+mlfi_wants_data(void)
+{
+	struct policy *pol = policy_acquire();
+	bool yes = policy_wants_data(pol);
+
+	policy_unref(pol);
+	return yes;
+}
+
 static sfsistat
 mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
     unsigned long f3, unsigned long *pf0, unsigned long *pf1, unsigned long *pf2,
@@ -50,14 +63,8 @@ mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f
 	}
 	*pf0 = MLFI_WANT_ACTIONS | (f0 & SMFIF_SETSYMLIST);
 	*pf1 = (MLFI_SKIP_STEPS | MLFI_NR_STEPS) & f1;
-	{
-		struct policy *pol = policy_acquire();
-
-		/* Decided per connection; a reload in between is caught at end of message. */
-		if (policy_wants_data(pol))
-			*pf1 &= ~(unsigned long)SMFIP_NODATA;
-		policy_unref(pol);
-	}
+	if (mlfi_wants_data())
+		*pf1 &= ~(unsigned long)SMFIP_NODATA;
 	*pf2 = *pf3 = 0;
 	atomic_store(&mlfi_noreply, *pf1 & MLFI_NR_STEPS);
 	if (f0 & SMFIF_SETSYMLIST) {
