@@ -113,6 +113,7 @@ hm_reload(void)
 	if (strcmp(n->socket, o->socket) != 0 || strcmp(n->user, o->user) != 0 ||
 	    strcmp(n->pid_file, o->pid_file) != 0 || n->syslog_facility != o->syslog_facility)
 		log_warning("reload: socket, user, pid_file and syslog_facility change only on restart");
+	policy_log_shadow(old, "until this reload");
 	policy_unref(old);
 	log_set_level(n->log_level);
 	policy_install(p);
@@ -256,6 +257,8 @@ hm_serve(struct policy *pol, int ready_fd)
 		log_error("smfi_main failed");
 	log_notice("stopping");
 	pol = policy_acquire();
+	if (pol != NULL)
+		policy_log_shadow(pol, "since the last start or reload");
 	if (pol != NULL && policy_conf(pol)->pid_file[0] != '\0')
 		unlink(policy_conf(pol)->pid_file);
 	policy_unref(pol);

@@ -160,7 +160,7 @@ bench: $(sbin_PROGRAMS) $(HM_BENCH_PROGS) tests/bench/rsspeak.so
 	abs_top_builddir='$(abs_top_builddir)' abs_top_srcdir='$(abs_top_srcdir)' \
 	$(BASH) $(top_srcdir)/tests/bench/bench.sh
 .PHONY: bench
-EXTRA_DIST += tests/bench/bench.sh tests/bench/analysis.md
+EXTRA_DIST += tests/bench/bench.sh tests/bench/analysis.md tests/bench/dnsdelay.py
 # Preloaded into hoprelay by the benchmark to split its memory by kind.
 tests/bench/rsspeak.so: $(top_srcdir)/tests/bench/rsspeak.c
 	$(AM_V_CC)$(MKDIR_P) tests/bench && $(CC) -O2 -shared -fPIC -o $@ $(top_srcdir)/tests/bench/rsspeak.c
