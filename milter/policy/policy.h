@@ -26,7 +26,7 @@
  *   QID: BLOCKED reason=R action=reject|tempfail ip=IP from=<S> [to=<R>] helo=H
  *   QID: WOULD-BLOCK ...same fields...       (that check in shadow mode)
  *   QID: ACCEPTED ip=IP class=C from=<S> to=<R> nrcpt=N refused=M scrubbed=K
- *        scrubbed_names=NAME:COUNT,...|- spf=RESULT       (one line)
+ *        scrubbed_names=NAME:COUNT,...|- spf=RESULT [ratelimit_exempt=WHY]  (one line)
  *
  * Relay protection (unknown-rcpt-domain, outbound-disabled) is enforced in
  * every mode: dry_run and the per-check modes never open the relay.
