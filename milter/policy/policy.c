@@ -321,9 +321,11 @@ policy_exemptions(struct policy_session *s)
 	s->rl_exempt = s->spf_exempt = NULL;
 	if (s->addr.family == 0)
 		return;
-	if (net_list_contains(&c->ratelimit.exempt_networks, &s->addr))
+	/* Without a rate limit there is nothing to lift, and nothing to log. */
+	if (s->pol->rl != NULL && net_list_contains(&c->ratelimit.exempt_networks, &s->addr))
 		s->rl_exempt = "network";
-	else if (s->name[0] != '\0' && dset_match(c->ratelimit.exempt_client_names, s->name))
+	else if (s->pol->rl != NULL && s->name[0] != '\0' &&
+	    dset_match(c->ratelimit.exempt_client_names, s->name))
 		s->rl_exempt = "client-name";
 	if (net_list_contains(&c->spf.exempt_networks, &s->addr))
 		s->spf_exempt = "client in spf.exempt_networks";
@@ -696,7 +698,8 @@ policy_sender_exemption(struct policy_session *s, struct policy_verdict *v)
 	struct policy_msg *m = &s->msg;
 	const struct conf *c = s->pol->conf;
 
-	if (m->sender_status != ADDR_OK || s->pol->spf == NULL || s->spf_exempt != NULL ||
+	if (s->pol->rl == NULL || m->sender_status != ADDR_OK || s->pol->spf == NULL ||
+	    s->spf_exempt != NULL ||
 	    !dset_match(c->ratelimit.exempt_sender_domains, m->sender.domain))
 		return;
 	policy_spf(s, v);
