@@ -21,6 +21,7 @@
 #include "policy.h"
 #include "ratelimit.h"
 #include "scrub.h"
+#include "stats.h"
 
 struct policy {
 	atomic_uint refs;
@@ -42,7 +43,8 @@ struct policy_msg {
 	char from_log[600];        /* the sender as given, escaped for logs */
 	struct addr sender;
 	enum addr_status sender_status;
-	char first_rcpt_log[600];  /* first accepted recipient, escaped */
+	char rcpts_log[POLICY_LOG_RCPTS_MAX];  /* accepted recipients named so far, escaped, ',' between */
+	unsigned rcpts_named;      /* how many rcpts_log names (at most POLICY_LOG_RCPTS) */
 	unsigned nrcpt, nrcpt_refused;
 	struct scrub_msg *scrub;   /* trusted-side headers to delete (scrub.h); NULL until one */
 	size_t scrubbed;           /* headers deleted at end of message */
@@ -70,6 +72,7 @@ struct policy_session {
 	char name[DOMAIN_MAX + 1]; /* forward-confirmed client name, normalised; "" = none */
 	const char *rl_exempt;     /* "network", "client-name" or NULL (ratelimit.exempt_*) */
 	const char *spf_exempt;    /* the same for spf.exempt_* */
+	bool probe;                /* hopmilter-ctl test: no log line, no counter, no charge */
 	struct policy_msg msg;
 };
 
@@ -190,6 +193,12 @@ const struct conf *
 policy_conf(const struct policy *p)
 {
 	return p->conf;
+}
+
+struct ratelimit *
+policy_rl(const struct policy *p)
+{
+	return p->rl;
 }
 
 void
@@ -363,8 +372,8 @@ policy_wants_data(const struct policy *p)
 	return p != NULL && ratelimit_wants_recipients(p->rl);
 }
 
-struct policy_session *
-policy_session_new(struct policy *pol, const struct sockaddr *sa, const char *hostname)
+static struct policy_session *
+policy_session_alloc(struct policy *pol, const struct sockaddr *sa, const char *hostname)
 {
 	struct policy_session *s = calloc(1, sizeof(*s));
 
@@ -384,6 +393,26 @@ policy_session_new(struct policy *pol, const struct sockaddr *sa, const char *ho
 	return s;
 }
 
+struct policy_session *
+policy_session_new(struct policy *pol, const struct sockaddr *sa, const char *hostname)
+{
+	struct policy_session *s = policy_session_alloc(pol, sa, hostname);
+
+	if (s != NULL)
+		stats_session();
+	return s;
+}
+
+struct policy_session *
+policy_probe_new(struct policy *pol, const struct sockaddr *sa)
+{
+	struct policy_session *s = policy_session_alloc(pol, sa, "unknown");
+
+	if (s != NULL)
+		s->probe = true;
+	return s;
+}
+
 void
 policy_session_free(struct policy_session *s)
 {
@@ -398,6 +427,12 @@ enum policy_class
 policy_session_class(const struct policy_session *s)
 {
 	return s->msg.trusted ? POLICY_TRUSTED : POLICY_INTERNET;
+}
+
+const struct spfcheck_answer *
+policy_session_spf(const struct policy_session *s)
+{
+	return s->msg.spf_done ? &s->msg.spf : NULL;
 }
 
 struct policy *
@@ -484,10 +519,13 @@ policy_refuse_as(struct policy_session *s, enum policy_reason reason, enum polic
 
 		snprintf(to, sizeof(to), " to=%s", esc_log(esc, sizeof(esc), rcpt));
 	}
-	log_msg(LOG_NOTICE, "%s: %s reason=%s action=%s ip=%s from=%s%s helo=%s",
-	    policy_qid(&s->msg), shadow ? "WOULD-BLOCK" : "BLOCKED", policy_reasons[reason].name,
-	    v->action == POLICY_REJECT ? "reject" : "tempfail", s->ip,
-	    s->msg.from_log, to, s->helo);
+	if (!s->probe) {
+		log_msg(LOG_NOTICE, "%s: %s reason=%s action=%s ip=%s from=%s%s helo=%s",
+		    policy_qid(&s->msg), shadow ? "WOULD-BLOCK" : "BLOCKED", policy_reasons[reason].name,
+		    v->action == POLICY_REJECT ? "reject" : "tempfail", s->ip,
+		    s->msg.from_log, to, s->helo);
+		stats_refusal(reason, v->action, shadow);
+	}
 	if (shadow) {
 		atomic_fetch_add(&s->pol->shadow[reason], 1);
 		v->action = POLICY_CONTINUE;
@@ -552,6 +590,8 @@ policy_spf(struct policy_session *s, struct policy_verdict *v)
 		env = sender;
 	spfcheck_message(s->pol->spf, &s->addr, s->helo_raw, env, &m->spf);
 	m->spf_done = true;
+	if (!s->probe)
+		stats_spf(m->spf.identity, m->spf.result);
 	log_debug("%s: spf %s identity=%s helo=%s helo_result=%s deadline=%s libspf2=%s", policy_qid(m),
 	    spfcheck_result_name(m->spf.result),
 	    m->spf.identity == SPFCHECK_ID_HELO ? "helo" : "mailfrom",
@@ -627,12 +667,16 @@ policy_ratelimit(struct policy_session *s, bool envelope, struct policy_verdict 
 		    s->rl_exempt != NULL ? s->rl_exempt : m->rl_exempt);
 		return;
 	}
-	if (!envelope && ratelimit_wants_recipients(s->pol->rl)) {
+	/* A probe (hopmilter-ctl test) peeks at the message tiers at MAIL and charges nothing. */
+	if (!envelope && !s->probe && ratelimit_wants_recipients(s->pol->rl)) {
 		m->rl_pending = true;   /* decided at DATA, with the recipients */
 		return;
 	}
 	m->rl_pending = false;
-	if (envelope) {
+	if (s->probe) {
+		res = ratelimit_peek(s->pol->rl, &s->addr, &info);
+		what[0] = '\0';
+	} else if (envelope) {
 		res = ratelimit_check_envelope(s->pol->rl, &s->addr, m->nrcpt, &info);
 		snprintf(what, sizeof(what), " nrcpt=%u", m->nrcpt);
 	} else {
@@ -640,6 +684,9 @@ policy_ratelimit(struct policy_session *s, bool envelope, struct policy_verdict 
 		what[0] = '\0';
 	}
 	policy_ratelimit_debug(s, what, res, &info);
+	if (!s->probe)
+		stats_ratelimit(info.source, res == RATELIMIT_ALLOWED ? STATS_RL_ALLOWED :
+		    res == RATELIMIT_LIMITED ? STATS_RL_LIMITED : STATS_RL_ERROR);
 	policy_ratelimit_verdict(s, res, &info, v);
 }
 
@@ -659,7 +706,8 @@ policy_ratelimit_outbound(struct policy_session *s, const char *auth_authen,
 	struct ratelimit_info info;
 	enum ratelimit_result res;
 
-	if (s->pol->rl == NULL || !c->ratelimit.outbound_enabled)
+	/* A probe charges nothing, and there is no peek for this bucket: not evaluated. */
+	if (s->pol->rl == NULL || !c->ratelimit.outbound_enabled || s->probe)
 		return;
 	if (m->sender_status == ADDR_OK)
 		snprintf(sender, sizeof(sender), "%s@%s", m->sender.local, m->sender.domain);
@@ -718,6 +766,8 @@ policy_mail(struct policy_session *s, const char *sender, const char *auth_authe
 	policy_verdict_continue(v);
 	/* Many messages per connection: nothing of the last one may leak in. */
 	policy_msg_reset(m);
+	if (!s->probe)
+		stats_message();
 	m->active = true;
 	m->auth = auth_authen != NULL && auth_authen[0] != '\0';
 	m->trusted = s->trusted_net || m->auth;
@@ -785,6 +835,37 @@ policy_rcpt_is_local(const struct conf *c, const struct addr *a, enum addr_statu
 	return st == ADDR_OK && dset_match(c->allowed_domains, a->domain);
 }
 
+/*
+ * Name an accepted recipient in the ACCEPTED line, while there is room.
+ * ',' separates them, so one inside an address is escaped like a space.
+ */
+static void
+policy_log_rcpt(struct policy_msg *m, const char *rcpt)
+{
+	char esc[560], one[sizeof(esc) * 2];
+	size_t o = 0, len = strlen(m->rcpts_log);
+
+	if (m->rcpts_named >= POLICY_LOG_RCPTS)
+		return;
+	esc_log(esc, sizeof(esc), rcpt);
+	for (const char *p = esc; *p != '\0'; p++) {
+		if (*p == ',') {
+			memcpy(one + o, "\\x2c", 4);
+			o += 4;
+		} else {
+			one[o++] = *p;
+		}
+	}
+	one[o] = '\0';
+	if (len + (len > 0) + o + 16 > sizeof(m->rcpts_log)) {
+		/* Full: no later recipient is named either, so the order stays clear. */
+		m->rcpts_named = POLICY_LOG_RCPTS;
+		return;
+	}
+	snprintf(m->rcpts_log + len, sizeof(m->rcpts_log) - len, "%s%s", len > 0 ? "," : "", one);
+	m->rcpts_named++;
+}
+
 void
 policy_rcpt(struct policy_session *s, const char *rcpt, const char *qid,
     struct policy_verdict *v)
@@ -805,12 +886,14 @@ policy_rcpt(struct policy_session *s, const char *rcpt, const char *qid,
 		policy_refuse(s, POLICY_REASON_UNKNOWN_RCPT_DOMAIN, rcpt, v);
 	else if (m->trusted && !local && !c->outbound.enabled)
 		policy_refuse(s, POLICY_REASON_OUTBOUND_DISABLED, rcpt, v);
+	if (!s->probe)
+		stats_recipient(v->action == POLICY_CONTINUE);
 	if (v->action != POLICY_CONTINUE) {
 		m->nrcpt_refused++;
 		return;
 	}
-	if (m->nrcpt++ == 0)
-		esc_log(m->first_rcpt_log, sizeof(m->first_rcpt_log), rcpt);
+	m->nrcpt++;
+	policy_log_rcpt(m, rcpt);
 }
 
 /*
@@ -1032,7 +1115,7 @@ policy_eom(struct policy_session *s, const char *qid, struct policy_edits *edits
     struct policy_verdict *v)
 {
 	struct policy_msg *m = &s->msg;
-	char names[400];
+	char more[24] = "", names[400];
 
 	policy_verdict_continue(v);
 	policy_set_qid(m, qid);
@@ -1055,15 +1138,18 @@ policy_eom(struct policy_session *s, const char *qid, struct policy_edits *edits
 	if (m->rspf_del_n > 0)
 		log_info("%s: deleting %zu Received-SPF header(s) an internet client sent",
 		    policy_qid(m), m->rspf_del_n);
+	if (m->nrcpt > m->rcpts_named && m->rcpts_log[0] != '\0')
+		snprintf(more, sizeof(more), ",+%u", m->nrcpt - m->rcpts_named);
 	policy_scrubbed_names(m, names, sizeof(names));
-	log_msg(LOG_INFO, "%s: ACCEPTED ip=%s class=%s from=%s to=%s nrcpt=%u refused=%u "
+	log_msg(LOG_INFO, "%s: ACCEPTED ip=%s class=%s from=%s to=%s%s nrcpt=%u refused=%u "
 	    "scrubbed=%zu scrubbed_names=%s spf=%s%s%s",
 	    policy_qid(m), s->ip, m->trusted ? (m->auth ? "authenticated" : "trusted") : "internet",
-	    m->from_log, m->first_rcpt_log[0] ? m->first_rcpt_log : "none", m->nrcpt,
+	    m->from_log, m->rcpts_log[0] ? m->rcpts_log : "none", more, m->nrcpt,
 	    m->nrcpt_refused, m->scrubbed, names,
 	    m->spf_done ? spfcheck_result_name(m->spf.result) : "skipped",
 	    s->rl_exempt != NULL || m->rl_exempt != NULL ? " ratelimit_exempt=" : "",
 	    s->rl_exempt != NULL ? s->rl_exempt : m->rl_exempt != NULL ? m->rl_exempt : "");
+	stats_message_accepted();
 	m->active = false;
 }
 

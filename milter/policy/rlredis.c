@@ -23,6 +23,7 @@
 #include "rlpool.h"
 #include "rlredis.h"
 #include "rlsentinel.h"
+#include "stats.h"
 
 #define RLREDIS_WARN_EVERY_MS 10000
 
@@ -238,6 +239,7 @@ rlredis_gcra(struct rlredis *r, int nkeys, const char *const *keys,
 	bool late;
 	struct rlpool_slot *slot;
 	redisReply *rep;
+	int64_t t0;
 	enum rlredis_result res = RLREDIS_UNAVAILABLE;
 
 	if (nkeys < 1 || nkeys > RLREDIS_MAX_KEYS)
@@ -264,7 +266,12 @@ rlredis_gcra(struct rlredis *r, int nkeys, const char *const *keys,
 	}
 	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
+	t0 = stats_now_us();
 	rep = rlredis_eval(r, slot, deadline, argc, argv, lens, &late);
+	if (rep != NULL)
+		stats_redis_roundtrip_us(stats_now_us() - t0);
+	if (rep == NULL || rep->type == REDIS_REPLY_ERROR)
+		stats_redis_error();
 	if (rep == NULL && late) {
 		rlpool_release(r->pool, slot, true, NULL);
 		return RLREDIS_UNAVAILABLE;
@@ -281,10 +288,128 @@ rlredis_gcra(struct rlredis *r, int nkeys, const char *const *keys,
 		rlpool_release(r->pool, slot, false, rlredis_error_means_down(rep->str) ? why : NULL);
 	} else {
 		res = rlredis_interpret(rep, nkeys, retry_after_ms, tier);
-		if (res == RLREDIS_UNAVAILABLE)
+		if (res == RLREDIS_UNAVAILABLE) {
+			stats_redis_error();
 			rlredis_warn_reply(r, "not the script's {allowed, retry_after_ms, tier}");
+		}
 		rlpool_release(r->pool, slot, res != RLREDIS_UNAVAILABLE, NULL);
 	}
 	freeReplyObject(rep);
 	return res;
+}
+
+const char *
+rlredis_state(struct rlredis *r, char *server, size_t serversz)
+{
+	return rlpool_state(r->pool, server, serversz);
+}
+
+/*
+ * One command for the control socket on a pooled context: the reply, or
+ * NULL (and the context closed; the decisions find out about an outage
+ * themselves).  The caller releases the slot (rlpool_release) after a reply.
+ */
+static redisReply *
+rlredis_ctl_cmd(struct rlredis *r, int argc, const char **argv, size_t *lens,
+    struct rlpool_slot **slot)
+{
+	int64_t deadline = monotime_ms() + r->conn.timeout_ms;
+	redisReply *rep;
+	bool late;
+
+	rlredis_start(r);
+	if ((*slot = rlpool_checkout(r->pool, deadline)) == NULL)
+		return NULL;
+	rep = rlredis_timed_cmd(*slot, deadline, argc, argv, lens, &late);
+	if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+		if (rep != NULL)
+			freeReplyObject(rep);
+		rlpool_release(r->pool, *slot, late, NULL);
+		return NULL;
+	}
+	return rep;
+}
+
+/* Read-only: the clock and each key, in one reply.  Missing keys come back as "". */
+static const char rlredis_peek_script[] =
+    "local t = redis.call('TIME') "
+    "local r = {t[1], t[2]} "
+    "for i = 1, #KEYS do r[#r + 1] = redis.call('GET', KEYS[i]) or '' end "
+    "return r";
+
+/* A decimal integer in a bulk or status string; -1 if it is not one. */
+static long long
+rlredis_reply_ll(const redisReply *e)
+{
+	char buf[32], *end;
+	long long v;
+
+	if (e == NULL || (e->type != REDIS_REPLY_STRING && e->type != REDIS_REPLY_STATUS) ||
+	    e->len == 0 || e->len >= sizeof(buf))
+		return -1;
+	memcpy(buf, e->str, e->len);
+	buf[e->len] = '\0';
+	v = strtoll(buf, &end, 10);
+	return *end == '\0' && v >= 0 ? v : -1;
+}
+
+int
+rlredis_peek(struct rlredis *r, int nkeys, const char *const *keys, long long *now_us,
+    long long *tat_us)
+{
+	const char *argv[5] = {"EVAL", rlredis_peek_script, nkeys == 2 ? "2" : "1"};
+	size_t lens[5];
+	redisReply *rep;
+	long long sec, usec;
+	struct rlpool_slot *slot;
+	int rc = -1;
+
+	if (nkeys < 1 || nkeys > 2)
+		return -1;
+	for (int i = 0; i < nkeys; i++)
+		argv[3 + i] = keys[i];
+	for (int i = 0; i < 3 + nkeys; i++)
+		lens[i] = strlen(argv[i]);
+	if ((rep = rlredis_ctl_cmd(r, 3 + nkeys, argv, lens, &slot)) == NULL)
+		return -1;
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == (size_t)(2 + nkeys) &&
+	    (sec = rlredis_reply_ll(rep->element[0])) >= 0 && (usec = rlredis_reply_ll(rep->element[1])) >= 0) {
+		*now_us = sec * 1000000 + usec;
+		rc = 0;
+		for (int i = 0; i < nkeys; i++) {
+			const redisReply *e = rep->element[2 + i];
+
+			if (e->type == REDIS_REPLY_STRING && e->len == 0)
+				tat_us[i] = *now_us;
+			else if ((tat_us[i] = rlredis_reply_ll(e)) < 0)
+				rc = -1;
+		}
+	}
+	freeReplyObject(rep);
+	rlpool_release(r->pool, slot, rc == 0, NULL);
+	return rc;
+}
+
+int
+rlredis_del(struct rlredis *r, int nkeys, const char *const *keys)
+{
+	const char *argv[3] = {"DEL"};
+	size_t lens[3];
+	redisReply *rep;
+	struct rlpool_slot *slot;
+	int rc = -1;
+
+	if (nkeys < 1 || nkeys > 2)
+		return -1;
+	for (int i = 0; i < nkeys; i++)
+		argv[1 + i] = keys[i];
+	for (int i = 0; i < 1 + nkeys; i++)
+		lens[i] = strlen(argv[i]);
+	if ((rep = rlredis_ctl_cmd(r, 1 + nkeys, argv, lens, &slot)) == NULL)
+		return -1;
+	if (rep->type == REDIS_REPLY_INTEGER && rep->integer >= 0 && rep->integer <= nkeys)
+		rc = (int)rep->integer;
+	freeReplyObject(rep);
+	rlpool_release(r->pool, slot, rc >= 0, NULL);
+	return rc;
 }
