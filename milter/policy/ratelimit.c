@@ -470,18 +470,30 @@ void
 ratelimit_reset(struct ratelimit *rl, const struct net_addr *client, int *redis_deleted,
     int *local_cleared)
 {
-	char keys[2][RATELIMIT_KEY_MAX];
-	const char *kp[2] = {keys[0], keys[1]};
+	char keys[2][RATELIMIT_KEY_MAX], rkey[RATELIMIT_KEY_MAX + 8];
+	const char *kp[3] = {keys[0], keys[1], rkey};
 	struct ratelimit_tier_state st[2];
-	struct rllocal_req req[2];
-	int n = ratelimit_local_reqs(rl, client, req, st);
+	struct rllocal_req req[3];
+	int n = ratelimit_local_reqs(rl, client, req, st), nk = n;
 	int64_t now = monotime_us();
 
+	/* The recipient budget's bucket goes with the client's (same network, tier 3). */
+	if (rl->c->recipients_enabled) {
+		req[nk] = req[0];
+		req[nk].tier = RATELIMIT_TIER_RECIPIENTS;
+		nk++;
+	}
 	*redis_deleted = -2;
-	if (rl->redis != NULL)
-		*redis_deleted = ratelimit_format_keys(rl->c, client, keys) == n ?
-		    rlredis_del(rl->redis, n, kp) : -1;
+	if (rl->redis != NULL) {
+		*redis_deleted = -1;
+		if (ratelimit_format_keys(rl->c, client, keys) == n &&
+		    (nk == n || (size_t)snprintf(rkey, sizeof(rkey), "%s:rcpt", keys[0]) < sizeof(rkey))) {
+			if (nk > n)
+				kp[n] = rkey;
+			*redis_deleted = rlredis_del(rl->redis, nk, kp);
+		}
+	}
 	*local_cleared = 0;
-	for (int i = 0; rl->local != NULL && i < n; i++)
+	for (int i = 0; rl->local != NULL && i < nk; i++)
 		*local_cleared += rllocal_forget(rl->local, &req[i], now);
 }

@@ -127,7 +127,8 @@ const char *ratelimit_redis_state(struct ratelimit *rl, char *server, size_t ser
  * cannot answer and on_redis_error = local).
  *
  * ratelimit_show(): both tiers as Redis and as the local table see them.
- * ratelimit_reset(): empty both tiers in Redis and in the local table.
+ * ratelimit_reset(): empty both tiers, and the recipient budget when it is
+ * on, in Redis and in the local table.
  */
 struct ratelimit_tier_state {
 	char net[NET_ADDR_STRLEN + 4];   /* the bucket's network, CIDR form */

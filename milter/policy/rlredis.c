@@ -393,13 +393,13 @@ rlredis_peek(struct rlredis *r, int nkeys, const char *const *keys, long long *n
 int
 rlredis_del(struct rlredis *r, int nkeys, const char *const *keys)
 {
-	const char *argv[3] = {"DEL"};
-	size_t lens[3];
+	const char *argv[1 + RLREDIS_MAX_KEYS] = {"DEL"};
+	size_t lens[1 + RLREDIS_MAX_KEYS];
 	redisReply *rep;
 	struct rlpool_slot *slot;
 	int rc = -1;
 
-	if (nkeys < 1 || nkeys > 2)
+	if (nkeys < 1 || nkeys > RLREDIS_MAX_KEYS)
 		return -1;
 	for (int i = 0; i < nkeys; i++)
 		argv[1 + i] = keys[i];

@@ -38,6 +38,7 @@ printf '#!/bin/sh\nexec unshare --mount sh -c %s %s "$@"\n' "'$HM_RESOLV_SH'" "$
 start_node() {
 	local n=$1 conf=$HM_TMP/node$1.conf
 	hm_write_milter_conf "$conf" "unix:$HM_TMP/node$n.sock" 'log_level = debug' \
+		"control_socket = \"$HM_TMP/ctl$n.sock\"" \
 		'trusted_networks = {"10.9.0.0/16"}' \
 		'spf { enabled = true  fail = accept  softfail = accept }' "ratelimit {
 	rate = 1  period = 1h  burst = 1000
@@ -178,6 +179,16 @@ hm_check "an exempt client is still checked: its recipient in a domain not serve
 	eval 'cat "$HM_TMP"/node[12].log | grep -q "BLOCKED reason=unknown-rcpt-domain action=reject ip=203\.0\.113\.9 "'
 hm_check "the log says why a message was not charged" \
 	grep -q 'ratelimit ip=192\.0\.2\.20 exempt=sender-domain' "$HM_TMP/node1.log" "$HM_TMP/node2.log"
+
+# hopmilter-ctl ratelimit reset empties the recipient budget with the
+# client's message buckets: three keys.
+if [ -x "$HM_BUILDDIR/milter/hopmilter-ctl" ]; then
+	"$HM_BUILDDIR/milter/hopmilter-ctl" -s "$HM_TMP/ctl1.sock" ratelimit reset 198.51.100.7 >"$HM_TMP/reset.out" 2>&1
+	hm_check "ctl reset: client, subnet and recipient keys deleted ($(tr '\n' ' ' <"$HM_TMP/reset.out"))" \
+		grep -q '^redis: deleted=3$' "$HM_TMP/reset.out"
+	hm_check "ctl reset: the recipient key is gone" \
+		test "$(hm_redis "$rport" EXISTS 'hopmilter:rl:v1:{198.51.100.0/24}198.51.100.7/32:rcpt')" = 0
+fi
 
 # 5. Redis gone: the same budget from each node's local table
 # (on_redis_error = local).  Each node then counts alone, exactly: 4
