@@ -20,6 +20,7 @@ UNIT_TESTS = \
 	tests/unit/policy/spf_policy_test \
 	tests/unit/policy/spfcheck_test \
 	tests/unit/relay/msgin_test \
+	tests/unit/relay/netio_test \
 	tests/unit/relay/outcome_test \
 	tests/unit/relay/route_test \
 	tests/unit/relay/smtpc_test
@@ -63,7 +64,8 @@ RELAY_INTEGRATION_TESTS = \
 	tests/integration/relay-tls.sh \
 	tests/integration/relay-message.sh \
 	tests/integration/relay-postfix.sh \
-	tests/integration/relay-protocol.sh
+	tests/integration/relay-protocol.sh \
+	tests/integration/relay-hostile.sh
 
 # fail2ban-regex reads the logs the other tests wrote, so it runs after them.
 LOG_CHECK_TESTS = tests/integration/fail2ban.sh
