@@ -9,13 +9,18 @@
  *
  * Signals: libmilter's own signal thread owns SIGHUP/SIGTERM/SIGINT (they
  * stop the filter); configuration reload therefore uses SIGUSR1, taken by a
- * dedicated thread with sigwait().
+ * dedicated thread with sigwait().  That thread starts only once the first
+ * policy is installed (a SIGUSR1 during start-up waits, blocked, and is
+ * taken then), and a reload and the shutdown exclude each other: after the
+ * policy is uninstalled no reload runs, so none can find it missing or
+ * install one behind the shutdown's back.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +38,16 @@
 
 static const char *hm_conf_path = CONF_DEFAULT_PATH;
 static sigset_t hm_usr1;
+
+/* Held by a whole reload, and by the shutdown while it uninstalls the policy. */
+static pthread_mutex_t hm_reload_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool hm_serving;   /* a policy is installed and reloads may replace it */
+/*
+ * Set by the shutdown before it waits for the lock: a storm of SIGUSR1
+ * keeps the reload thread taking the lock again and again (mutexes are not
+ * fair), and each reload would otherwise delay the stop further.
+ */
+static atomic_bool hm_stopping;
 
 /*
  * Block the signals first thing, before any thread exists and before the
@@ -91,28 +106,53 @@ hm_load(const char *path, char *err, size_t errsz)
 	return p;
 }
 
+/* Say which settings of `n` a reload cannot apply; `old` may be NULL. */
 static void
-hm_reload(void)
+hm_reload_warn(const struct conf *n, const struct policy *old)
+{
+	const struct conf *o;
+
+	if (old == NULL)
+		return;
+	o = policy_conf(old);
+	if (strcmp(n->socket, o->socket) != 0 || strcmp(n->user, o->user) != 0 ||
+	    strcmp(n->pid_file, o->pid_file) != 0 || n->syslog_facility != o->syslog_facility)
+		log_warning("reload: socket, user, pid_file and syslog_facility change only on restart");
+}
+
+/* With hm_reload_lock held and a policy installed. */
+static void
+hm_reload_locked(void)
 {
 	char err[1024];
 	struct policy *p = hm_load(hm_conf_path, err, sizeof(err)), *old;
-	const struct conf *n, *o;
 
 	if (p == NULL) {
 		log_error("reload failed, keeping the running configuration: %s", err);
 		return;
 	}
 	old = policy_acquire();
-	n = policy_conf(p);
-	o = policy_conf(old);
-	if (strcmp(n->socket, o->socket) != 0 || strcmp(n->user, o->user) != 0 ||
-	    strcmp(n->pid_file, o->pid_file) != 0 || n->syslog_facility != o->syslog_facility)
-		log_warning("reload: socket, user, pid_file and syslog_facility change only on restart");
+	hm_reload_warn(policy_conf(p), old);
 	policy_unref(old);
-	log_set_level(n->log_level);
+	log_set_level(policy_conf(p)->log_level);
 	policy_install(p);
 	log_notice("reloaded %s: new sessions use it, running ones finish on the old one",
 	    hm_conf_path);
+}
+
+static void
+hm_reload(void)
+{
+	static bool said;
+
+	pthread_mutex_lock(&hm_reload_lock);
+	if (hm_serving && !atomic_load(&hm_stopping))
+		hm_reload_locked();
+	else if (!said) {
+		said = true;   /* once: a storm of signals must not flood the log */
+		log_notice("reload ignored: hopmilter is stopping");
+	}
+	pthread_mutex_unlock(&hm_reload_lock);
 }
 
 static void *
@@ -177,12 +217,10 @@ hm_check_user(const struct conf *c, bool as_root, uid_t *uid, gid_t *gid)
 	return 0;
 }
 
-/* Socket, pid file, privileges, reload thread: 0 or an exit status. */
+/* Socket, pid file, privileges: 0 or an exit status. */
 static int
 hm_start(const struct conf *c, bool as_root, uid_t uid, gid_t gid)
 {
-	pthread_t tid;
-
 	if (smfi_register(mlfi_desc) != MI_SUCCESS) {
 		fprintf(stderr, "hopmilter: smfi_register failed\n");
 		return EX_SOFTWARE;
@@ -197,35 +235,68 @@ hm_start(const struct conf *c, bool as_root, uid_t uid, gid_t gid)
 		fprintf(stderr, "hopmilter: cannot become user %s: %s\n", c->user, strerror(errno));
 		return EX_OSERR;
 	}
+	return 0;
+}
+
+/* Install the first policy, then let reloads replace it. */
+static int
+hm_install_first(struct policy *pol)
+{
+	pthread_t tid;
+
+	pthread_mutex_lock(&hm_reload_lock);
+	policy_install(pol);
+	hm_serving = true;
+	pthread_mutex_unlock(&hm_reload_lock);
 	if (pthread_create(&tid, NULL, hm_reload_thread, &hm_usr1) != 0) {
-		fprintf(stderr, "hopmilter: cannot start the reload thread\n");
-		return EX_OSERR;
+		log_error("cannot start the reload thread");
+		return -1;
 	}
 	pthread_detach(tid);
 	return 0;
+}
+
+/* Stop reloads (waiting for one under way), remove the pid file, uninstall. */
+static void
+hm_uninstall(void)
+{
+	struct policy *pol;
+
+	atomic_store(&hm_stopping, true);
+	pthread_mutex_lock(&hm_reload_lock);
+	hm_serving = false;
+	pol = policy_acquire();
+	if (pol != NULL && policy_conf(pol)->pid_file[0] != '\0')
+		unlink(policy_conf(pol)->pid_file);
+	policy_unref(pol);
+	policy_install(NULL);
+	pthread_mutex_unlock(&hm_reload_lock);
 }
 
 /* Serve until libmilter stops (SIGTERM/SIGINT/SIGHUP); takes over `pol`. */
 static int
 hm_serve(struct policy *pol, int ready_fd)
 {
-	const struct conf *c = policy_conf(pol);
+	/* A reload may replace `pol` as soon as it is installed: keep our own reference. */
+	struct policy *keep = policy_ref(pol);
+	const struct conf *c = policy_conf(keep);
 
-	policy_install(pol);
+	if (hm_install_first(pol) != 0) {
+		policy_unref(keep);
+		hm_uninstall();
+		return EX_OSERR;
+	}
 	log_notice("starting hopmilter %s: socket=%s config=%s dry_run=%s", PACKAGE_VERSION,
 	    c->socket, hm_conf_path, c->dry_run ? "yes" : "no");
 	if (dset_count(c->allowed_domains) == 0)
 		log_warning("allowed_domains is empty: every inbound recipient will be refused");
+	policy_unref(keep);
 	daemon_ready(ready_fd);
 
 	if (smfi_main() != MI_SUCCESS)
 		log_error("smfi_main failed");
 	log_notice("stopping");
-	pol = policy_acquire();
-	if (pol != NULL && policy_conf(pol)->pid_file[0] != '\0')
-		unlink(policy_conf(pol)->pid_file);
-	policy_unref(pol);
-	policy_install(NULL);
+	hm_uninstall();
 	return 0;
 }
 
@@ -239,6 +310,8 @@ main(int argc, char **argv)
 	gid_t gid = 0;
 	int opt, rc, ready_fd = -1;
 
+	/* Before anything else: an early SIGUSR1 must wait, not kill (its default action). */
+	hm_block_signals();
 	while ((opt = getopt(argc, argv, "c:fnVh")) != -1) {
 		switch (opt) {
 		case 'c': hm_conf_path = optarg; break;
@@ -258,7 +331,6 @@ main(int argc, char **argv)
 		fprintf(stderr, "hopmilter: %s\n", err);
 		return EX_CONFIG;
 	}
-	hm_block_signals();
 	if (check_only || (rc = hm_check_user(policy_conf(pol), as_root, &uid, &gid)) != 0) {
 		policy_unref(pol);
 		return check_only ? 0 : rc;

@@ -42,6 +42,7 @@ MILTERTEST_TESTS = \
 
 INTEGRATION_TESTS = \
 	tests/integration/cli.sh \
+	tests/integration/signal-races.sh \
 	tests/integration/concurrency.sh \
 	tests/integration/install.sh \
 	tests/integration/postfix-policy.sh \
