@@ -58,6 +58,35 @@ void *cfgx_build(cfg_t *cfg, const char *path, size_t objsz,
     void (*destroy)(void *obj), char *err, size_t errsz);
 
 /*
+ * CFGX_DEFINE_BUILD(NAME, TYPE, FROM_CFG, FREE) defines
+ *
+ *   static int NAME(cfg_t *cfg, const char *path, TYPE **out, char *err, size_t errsz);
+ *
+ * cfgx_build() for one struct: *out is a new TYPE filled by
+ * FROM_CFG(cfg, path, TYPE *, err, errsz) (released with FREE(TYPE *) when
+ * that fails), and the tree is freed either way.  0, or -1 with *out NULL
+ * and `err` filled in.  A macro because cfgx_build() takes void * callbacks
+ * and each struct's own functions take their own type: the two small
+ * adapters between them would otherwise be written again for every struct.
+ */
+#define CFGX_DEFINE_BUILD(name, type, from_cfg, free_fn)                              \
+	static int name##_convert(cfg_t *cfg, const char *path, void *obj, char *err,   \
+	    size_t errsz)                                                               \
+	{                                                                               \
+		return from_cfg(cfg, path, (type *)obj, err, errsz);                    \
+	}                                                                               \
+	static void name##_destroy(void *obj)                                           \
+	{                                                                               \
+		free_fn((type *)obj);                                                   \
+	}                                                                               \
+	static int name(cfg_t *cfg, const char *path, type **out, char *err, size_t errsz) \
+	{                                                                               \
+		*out = cfgx_build(cfg, path, sizeof(type), name##_convert, name##_destroy, \
+		    err, errsz);                                                        \
+		return *out != NULL ? 0 : -1;                                           \
+	}
+
+/*
  * Report an error found after parsing (a constraint between options), in the
  * same "FILE: reason" form.
  */

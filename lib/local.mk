@@ -1,5 +1,5 @@
 # lib/: code shared by hopmilter and hoprelay (logging, escaping, addresses,
-# domains, configuration glue).
+# domains, the monotonic clock, configuration glue).
 noinst_LIBRARIES += lib/libhopcommon.a
 lib_libhopcommon_a_SOURCES = \
 	lib/addr.c lib/addr.h \
@@ -7,4 +7,5 @@ lib_libhopcommon_a_SOURCES = \
 	lib/domain.c lib/domain.h \
 	lib/esc.c lib/esc.h \
 	lib/log.c lib/log.h \
+	lib/monotime.c lib/monotime.h \
 	lib/netaddr.c lib/netaddr.h

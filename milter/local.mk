@@ -10,7 +10,11 @@ milter_policy_libhoppolicy_a_SOURCES = \
 	milter/policy/policy.c milter/policy/policy.h \
 	milter/policy/ratelimit.c milter/policy/ratelimit.h \
 	milter/policy/rllocal.c milter/policy/rllocal.h \
+	milter/policy/rlbreaker.c milter/policy/rlbreaker.h \
+	milter/policy/rlconn.c milter/policy/rlconn.h \
+	milter/policy/rlpool.c milter/policy/rlpool.h \
 	milter/policy/rlredis.c milter/policy/rlredis.h \
+	milter/policy/rlsentinel.c milter/policy/rlsentinel.h \
 	milter/policy/rlscript.h \
 	milter/policy/scrub.c milter/policy/scrub.h \
 	milter/policy/spfcheck.c milter/policy/spfcheck.h \

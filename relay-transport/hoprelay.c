@@ -29,6 +29,7 @@
 
 #include "esc.h"
 #include "log.h"
+#include "monotime.h"
 #include "msgin.h"
 #include "netio.h"
 #include "outcome.h"
@@ -115,7 +116,7 @@ hr_temp(const char *status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	outcome_temp(&o, status, "%s", text);
+	outcome_local(&o, EX_TEMPFAIL, status, "%s", text);
 	return hr_finish(&o);
 }
 
@@ -232,7 +233,7 @@ hr_log_attempt(const struct hr_args *a, const struct route *r, const char *hop,
     const struct xfer_status *st, const struct outcome *o, long long started)
 {
 	char tls[128] = "tls=none", pin[32] = "-", text[SMTPC_TEXT_MAX + 8], to[600];
-	long long ms = netio_now() - started;
+	long long ms = monotime_ms() - started;
 
 	if (st->tls)
 		snprintf(tls, sizeof(tls), "tls=%s cipher=%s", st->tlsinfo.version, st->tlsinfo.cipher);
@@ -260,13 +261,13 @@ hr_try_hop(const struct hr_args *a, const struct route *r, const struct route_ho
 
 	route_hop_format(hop, name, sizeof(name));
 	if (netio_resolve(hop->host, hop->port, &ai, why, sizeof(why)) != 0) {
-		outcome_temp(o, "4.4.3", "%s: %s", name, why);
+		outcome_local(o, EX_TEMPFAIL, "4.4.3", "%s: %s", name, why);
 		log_msg(LOG_WARNING, "%s: route=%s hop=%s result=deferred status=4.4.3 reason=\"%s\"",
 		    a->qid, r->name, name, why);
 		return false;
 	}
 	for (struct addrinfo *p = ai; p != NULL; p = p->ai_next) {
-		long long started = netio_now();
+		long long started = monotime_ms();
 
 		msgin_rewind(env->msg);
 		xfer_run(env, r, hop, p->ai_addr, p->ai_addrlen, tls, &st);
@@ -307,13 +308,13 @@ hr_check_envelope(const struct hr_args *a, bool *utf8)
 
 	*utf8 = s == SMTPC_ADDR_UTF8;
 	if (s == SMTPC_ADDR_BAD) {
-		outcome_permanent(&o, EX_DATAERR, "5.1.7", "bad sender address syntax");
+		outcome_local(&o, EX_DATAERR, "5.1.7", "bad sender address syntax");
 		return hr_finish(&o);
 	}
 	for (size_t i = 0; i < a->nrcpts; i++) {
 		s = smtpc_addr_check(a->rcpts[i], false);
 		if (s == SMTPC_ADDR_BAD) {
-			outcome_permanent(&o, EX_DATAERR, "5.1.3", "bad recipient address syntax");
+			outcome_local(&o, EX_DATAERR, "5.1.3", "bad recipient address syntax");
 			return hr_finish(&o);
 		}
 		*utf8 = *utf8 || s == SMTPC_ADDR_UTF8;

@@ -13,21 +13,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 
+#include "monotime.h"
 #include "netio.h"
-
-long long
-netio_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 netio_wait(int fd, short events, long long deadline)
@@ -35,7 +26,7 @@ netio_wait(int fd, short events, long long deadline)
 	struct pollfd p = {.fd = fd, .events = events};
 
 	for (;;) {
-		long long left = deadline - netio_now();
+		long long left = deadline - monotime_ms();
 		int rc;
 
 		if (left <= 0)
@@ -266,7 +257,7 @@ netio_read_line(struct netio *n, char *line, size_t size, long long deadline)
 		 * Checked before every line, not only when nothing is waiting: a
 		 * server that never pauses would otherwise never meet its deadline.
 		 */
-		if (netio_now() >= deadline) {
+		if (monotime_ms() >= deadline) {
 			snprintf(n->why, sizeof(n->why), "timed out waiting for the server");
 			return NETIO_TIMEOUT;
 		}

@@ -3,7 +3,7 @@
  * writes, in plain text or through an established TLS session, each under
  * an absolute deadline.
  *
- * Deadlines are CLOCK_MONOTONIC milliseconds (netio_now() + timeout), so a
+ * Deadlines are CLOCK_MONOTONIC milliseconds (monotime_ms() + timeout), so a
  * server that trickles one byte a minute cannot stretch a step past its
  * limit.  Socket timeouts (SO_RCVTIMEO) are not used: OpenSSL retries
  * internally and would ignore them.
@@ -49,9 +49,6 @@ struct netio {
 	size_t olen;      /* bytes waiting in obuf */
 	char obuf[16384]; /* one full TLS record */
 };
-
-/* Now, in CLOCK_MONOTONIC milliseconds. */
-long long netio_now(void);
 
 /*
  * Wait until `fd` is ready for `events` (POLLIN/POLLOUT) or the deadline

@@ -88,20 +88,7 @@ outcome_from_xfer(const struct xfer_status *st, const char *hop, struct outcome 
 }
 
 void
-outcome_temp(struct outcome *out, const char *status, const char *fmt, ...)
-{
-	va_list ap;
-
-	memset(out, 0, sizeof(*out));
-	outcome_set(out, status, EX_TEMPFAIL);
-	va_start(ap, fmt);
-	vsnprintf(out->text, sizeof(out->text), fmt, ap);
-	va_end(ap);
-	outcome_sanitize(out->text);
-}
-
-void
-outcome_permanent(struct outcome *out, int exit_code, const char *status, const char *fmt, ...)
+outcome_local(struct outcome *out, int exit_code, const char *status, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -39,13 +39,15 @@ struct outcome {
 /* Map one attempt against `hop` ("10.200.0.2:25"). */
 void outcome_from_xfer(const struct xfer_status *st, const char *hop, struct outcome *out);
 
-/* A transient problem found outside an attempt (configuration, input, name lookup); `status` is 4.x.x. */
-void outcome_temp(struct outcome *out, const char *status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* A permanent problem found before any attempt (bad address argument). */
-void outcome_permanent(struct outcome *out, int exit_code, const char *status,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/*
+ * A problem found outside an attempt, by hoprelay itself: EX_TEMPFAIL with
+ * a 4.x.x `status` for a transient one (configuration, input, name
+ * lookup), another exit code with a 5.x.x `status` for a permanent one
+ * found before any attempt (bad address argument).  The text is
+ * sanitised like a hop's.
+ */
+void outcome_local(struct outcome *out, int exit_code, const char *status, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
 
 /* Transient: another hop, or a later try, may succeed. */
 bool outcome_is_transient(const struct outcome *o);

@@ -14,6 +14,7 @@
 #include <openssl/bio.h>
 #include <openssl/x509.h>
 
+#include "monotime.h"
 #include "netio.h"
 #include "probe.h"
 #include "smtpc.h"
@@ -28,7 +29,7 @@ probe_reply(struct netio *n, int want, FILE *err)
 	struct smtpc_reply r;
 	char line[SMTPC_LINE_MAX], one[SMTPC_TEXT_MAX + 8];
 	enum smtpc_feed f = SMTPC_MORE;
-	long long deadline = netio_now() + PROBE_TIMEOUT;   /* for the whole reply */
+	long long deadline = monotime_ms() + PROBE_TIMEOUT;   /* for the whole reply */
 
 	smtpc_reply_init(&r);
 	while (f == SMTPC_MORE) {
@@ -58,9 +59,9 @@ probe_starttls(struct netio *n, FILE *err)
 	host[sizeof(host) - 1] = '\0';
 	snprintf(cmd, sizeof(cmd), "EHLO %s\r\n", host);
 	if (probe_reply(n, 2, err) != 0 ||
-	    netio_write(n, cmd, strlen(cmd), netio_now() + PROBE_TIMEOUT) != NETIO_OK ||
+	    netio_write(n, cmd, strlen(cmd), monotime_ms() + PROBE_TIMEOUT) != NETIO_OK ||
 	    probe_reply(n, 2, err) != 0 ||
-	    netio_write(n, "STARTTLS\r\n", 10, netio_now() + PROBE_TIMEOUT) != NETIO_OK ||
+	    netio_write(n, "STARTTLS\r\n", 10, monotime_ms() + PROBE_TIMEOUT) != NETIO_OK ||
 	    probe_reply(n, 2, err) != 0)
 		return -1;
 	return 0;
@@ -165,7 +166,7 @@ probe_connect(const struct route_hop *hop, struct netio *n, FILE *err)
 	}
 	for (a = ai; a != NULL; a = a->ai_next)
 		if (netio_connect(n, a->ai_addr, a->ai_addrlen, NULL,
-		    netio_now() + PROBE_TIMEOUT) == NETIO_OK)
+		    monotime_ms() + PROBE_TIMEOUT) == NETIO_OK)
 			break;
 	freeaddrinfo(ai);
 	if (a == NULL) {
@@ -200,7 +201,7 @@ probe_run(const char *target, bool starttls, const struct route_conf *conf, FILE
 		goto out;
 	if (starttls && probe_starttls(&n, err) != 0)
 		goto close;
-	if (tlsc_handshake(t, n.fd, &hop, netio_now() + PROBE_TIMEOUT, &ssl, &info) != TLSC_OK) {
+	if (tlsc_handshake(t, n.fd, &hop, monotime_ms() + PROBE_TIMEOUT, &ssl, &info) != TLSC_OK) {
 		fprintf(err, "hoprelay: probe: %s\n", info.why);
 		goto close;
 	}

@@ -308,25 +308,8 @@ route_from_cfg(cfg_t *cfg, const char *path, struct route_conf *c, char *err, si
 	return 0;
 }
 
-/* cfgx_build() adapters: the struct is opaque there. */
-static int
-route_convert(cfg_t *cfg, const char *path, void *obj, char *err, size_t errsz)
-{
-	return route_from_cfg(cfg, path, obj, err, errsz);
-}
-
-static void
-route_destroy(void *obj)
-{
-	route_conf_free(obj);
-}
-
-static int
-route_finish(cfg_t *cfg, const char *path, struct route_conf **out, char *err, size_t errsz)
-{
-	*out = cfgx_build(cfg, path, sizeof(**out), route_convert, route_destroy, err, errsz);
-	return *out != NULL ? 0 : -1;
-}
+/* route_finish(): a parsed tree into a new struct route_conf (cfgx.h). */
+CFGX_DEFINE_BUILD(route_finish, struct route_conf, route_from_cfg, route_conf_free)
 
 int
 route_load(const char *path, struct route_conf **out, char *err, size_t errsz)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "monotime.h"
 #include "netio.h"
 #include "xfer.h"
 
@@ -68,7 +69,7 @@ xfer_io_fail(struct xfer *x, enum netio_result nr)
 static enum xfer_result
 xfer_read_reply(struct xfer *x, struct smtpc_reply *r, long timeout_ms)
 {
-	long long deadline = netio_now() + timeout_ms;
+	long long deadline = monotime_ms() + timeout_ms;
 	enum smtpc_feed f = SMTPC_MORE;
 
 	smtpc_reply_init(r);
@@ -96,7 +97,7 @@ xfer_read_reply(struct xfer *x, struct smtpc_reply *r, long timeout_ms)
 static enum xfer_result
 xfer_send(struct xfer *x, const char *cmd, size_t len, long timeout_ms)
 {
-	enum netio_result nr = netio_write(&x->io, cmd, len, netio_now() + timeout_ms);
+	enum netio_result nr = netio_write(&x->io, cmd, len, monotime_ms() + timeout_ms);
 
 	return nr == NETIO_OK ? XFER_OK : xfer_io_fail(x, nr);
 }
@@ -171,7 +172,7 @@ xfer_handshake(struct xfer *x)
 	enum tlsc_result tr;
 
 	x->st->stage = XFER_AT_TLS;
-	tr = tlsc_handshake(x->tls, x->io.fd, x->hop, netio_now() + x->route->timeouts.command,
+	tr = tlsc_handshake(x->tls, x->io.fd, x->hop, monotime_ms() + x->route->timeouts.command,
 	    &x->ssl, &x->st->tlsinfo);
 	if (tr != TLSC_OK) {
 		x->healthy = false;
@@ -339,7 +340,7 @@ xfer_body(struct xfer *x)
 			/* The last piece and ".": sent now, while this is still the transfer. */
 			if (xfer_check_early(x) != XFER_OK)
 				return x->st->result;
-			nr = netio_flush(&x->io, netio_now() + x->route->timeouts.data_block);
+			nr = netio_flush(&x->io, monotime_ms() + x->route->timeouts.data_block);
 			return nr == NETIO_OK ? XFER_OK : xfer_io_fail(x, nr);
 		case MSGIN_STOP_8BIT:
 			/* Closing before "." makes the server discard what it got. */
@@ -355,7 +356,7 @@ xfer_body(struct xfer *x)
 		if (xfer_check_early(x) != XFER_OK)
 			return x->st->result;
 		x->st->body_started = true;
-		nr = netio_write(&x->io, p, len, netio_now() + x->route->timeouts.data_block);
+		nr = netio_write(&x->io, p, len, monotime_ms() + x->route->timeouts.data_block);
 		if (nr != NETIO_OK)
 			return xfer_io_fail(x, nr);
 	}
@@ -430,7 +431,7 @@ xfer_run(const struct xfer_env *env, const struct route *route, const struct rou
 	memset(st, 0, sizeof(*st));
 	st->stage = XFER_AT_CONNECT;
 	nr = netio_connect(&x.io, sa, salen, route->have_source ? &route->source : NULL,
-	    netio_now() + route->timeouts.connect);
+	    monotime_ms() + route->timeouts.connect);
 	if (nr != NETIO_OK)
 		return xfer_fail(&x, XFER_CONNECT, "%s", x.io.why);
 	x.healthy = true;

@@ -25,7 +25,11 @@ UNIT_TESTS = \
 	tests/unit/relay/route_test \
 	tests/unit/relay/smtpc_test
 check_PROGRAMS += $(UNIT_TESTS)
-LDADD = milter/policy/libhoppolicy.a relay-transport/libhoprelay.a lib/libhopcommon.a \
+# What several tests of one layer share (tests/unit/policy/testpolicy.h).
+check_LIBRARIES = tests/unit/policy/libtestpolicy.a
+tests_unit_policy_libtestpolicy_a_SOURCES = tests/unit/policy/testpolicy.c \
+	tests/unit/policy/testpolicy.h
+LDADD = tests/unit/policy/libtestpolicy.a milter/policy/libhoppolicy.a relay-transport/libhoprelay.a lib/libhopcommon.a \
 	$(CONFUSE_LIBS) $(SPF2_LIBS) $(HIREDIS_LIBS) $(OPENSSL_LIBS)
 EXTRA_DIST += tests/unit/check.h
 

@@ -599,25 +599,8 @@ conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t er
 	return conf_fill_spf(cfg, path, &c->spf, err, errsz);
 }
 
-/* cfgx_build() adapters: the struct is opaque there. */
-static int
-conf_convert(cfg_t *cfg, const char *path, void *obj, char *err, size_t errsz)
-{
-	return conf_from_cfg(cfg, path, obj, err, errsz);
-}
-
-static void
-conf_destroy(void *obj)
-{
-	conf_free(obj);
-}
-
-static int
-conf_finish(cfg_t *cfg, const char *path, struct conf **out, char *err, size_t errsz)
-{
-	*out = cfgx_build(cfg, path, sizeof(**out), conf_convert, conf_destroy, err, errsz);
-	return *out != NULL ? 0 : -1;
-}
+/* conf_finish(): a parsed tree into a new struct conf (cfgx.h). */
+CFGX_DEFINE_BUILD(conf_finish, struct conf, conf_from_cfg, conf_free)
 
 /*
  * A file holding a Redis password must not be writable by every user:

@@ -1,6 +1,7 @@
 /*
  * policy - classification, envelope checks, header scrubbing, verdicts and
- * their log lines.  See policy.h.
+ * their log lines, and the session and message state they keep (opaque
+ * outside this file).  See policy.h.
  */
 #include "config.h"
 
@@ -11,9 +12,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "addr.h"
 #include "authres.h"
 #include "esc.h"
 #include "log.h"
+#include "netaddr.h"
 #include "policy.h"
 #include "ratelimit.h"
 #include "scrub.h"
@@ -23,6 +26,39 @@ struct policy {
 	struct conf *conf;
 	struct spfcheck *spf;  /* NULL when spf.enabled is false; shared by all sessions */
 	struct ratelimit *rl;      /* NULL when ratelimit.enabled is false */
+};
+
+/* Per-message state: reset at every MAIL FROM. */
+struct policy_msg {
+	bool active;               /* between MAIL and end of message / abort */
+	bool trusted;              /* class of this message */
+	bool auth;                 /* SASL-authenticated */
+	bool failed;               /* an allocation failed mid-message: tempfail at EOM */
+	char qid[32];
+	char from_log[600];        /* the sender as given, escaped for logs */
+	struct addr sender;
+	enum addr_status sender_status;
+	char first_rcpt_log[600];  /* first accepted recipient, escaped */
+	unsigned nrcpt, nrcpt_refused;
+	unsigned received_seen;    /* Received headers seen so far */
+	unsigned *scrub_idx;       /* indices of Received headers to delete */
+	size_t scrub_n, scrub_cap;
+	bool spf_done;             /* `spf` holds this message's SPF evaluation */
+	struct spfcheck_answer spf;
+	unsigned ar_seen;          /* Authentication-Results headers seen so far */
+	unsigned *ar_forged;       /* indices of those claiming our authserv_id */
+	size_t ar_forged_n, ar_forged_cap;
+};
+
+struct policy_session {
+	struct policy *pol;        /* reference held for the session */
+	struct net_addr addr;      /* family 0 when the MTA gave none */
+	char ip[NET_ADDR_STRLEN];  /* "unknown" when family is 0 */
+	char host[256];            /* escaped reverse-DNS name from the MTA */
+	char helo[256];            /* escaped HELO argument */
+	char helo_raw[256];        /* HELO as given (for SPF) */
+	bool trusted_net;
+	struct policy_msg msg;
 };
 
 /*
@@ -253,6 +289,12 @@ enum policy_class
 policy_session_class(const struct policy_session *s)
 {
 	return s->msg.trusted ? POLICY_TRUSTED : POLICY_INTERNET;
+}
+
+struct policy *
+policy_session_policy(const struct policy_session *s)
+{
+	return s->pol;
 }
 
 void

@@ -35,9 +35,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-#include "addr.h"
 #include "conf.h"
-#include "netaddr.h"
 #include "spfcheck.h"
 
 struct policy;
@@ -106,38 +104,11 @@ struct policy_edits {
 };
 void policy_edits_free(struct policy_edits *e);
 
-/* Per-message state: reset at every MAIL FROM. */
-struct policy_msg {
-	bool active;               /* between MAIL and end of message / abort */
-	bool trusted;              /* class of this message */
-	bool auth;                 /* SASL-authenticated */
-	bool failed;               /* an allocation failed mid-message: tempfail at EOM */
-	char qid[32];
-	char from_log[600];        /* the sender as given, escaped for logs */
-	struct addr sender;
-	enum addr_status sender_status;
-	char first_rcpt_log[600];  /* first accepted recipient, escaped */
-	unsigned nrcpt, nrcpt_refused;
-	unsigned received_seen;    /* Received headers seen so far */
-	unsigned *scrub_idx;       /* indices of Received headers to delete */
-	size_t scrub_n, scrub_cap;
-	bool spf_done;             /* `spf` holds this message's SPF evaluation */
-	struct spfcheck_answer spf;
-	unsigned ar_seen;          /* Authentication-Results headers seen so far */
-	unsigned *ar_forged;       /* indices of those claiming our authserv_id */
-	size_t ar_forged_n, ar_forged_cap;
-};
-
-struct policy_session {
-	struct policy *pol;        /* reference held for the session */
-	struct net_addr addr;      /* family 0 when the MTA gave none */
-	char ip[NET_ADDR_STRLEN];  /* "unknown" when family is 0 */
-	char host[256];            /* escaped reverse-DNS name from the MTA */
-	char helo[256];            /* escaped HELO argument */
-	char helo_raw[256];        /* HELO as given (for SPF) */
-	bool trusted_net;
-	struct policy_msg msg;
-};
+/*
+ * One SMTP session and its current message, opaque: only policy.c reads
+ * their fields; the face holds the pointer and calls the functions below.
+ */
+struct policy_session;
 
 /*
  * Start a session for a client at `sa` (NULL or a non-IP family when the
@@ -164,6 +135,8 @@ void policy_eom(struct policy_session *s, const char *qid, struct policy_edits *
 void policy_abort(struct policy_session *s);
 
 enum policy_class policy_session_class(const struct policy_session *s);
+/* The policy the session holds a reference to (a reload does not change it). */
+struct policy *policy_session_policy(const struct policy_session *s);
 const char *policy_reason_name(enum policy_reason r);
 
 #endif

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "monotime.h"
 #include "ratelimit.h"
 #include "rllocal.h"
 #include "rlredis.h"
@@ -135,15 +135,6 @@ ratelimit_format_keys(const struct conf_ratelimit *c, const struct net_addr *cli
 	return len > 0 && len < RATELIMIT_KEY_MAX ? 2 : -1;
 }
 
-static int64_t
-ratelimit_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static enum ratelimit_result
 ratelimit_local(struct ratelimit *rl, const struct net_addr *client, struct ratelimit_info *info)
 {
@@ -160,7 +151,7 @@ ratelimit_local(struct ratelimit *rl, const struct net_addr *client, struct rate
 		req[i] = (struct rllocal_req){.tier = i + 1, .net = net.addr, .prefix = net.prefix,
 		    .interval_us = rl->interval_us[i], .tau_us = rl->tau_us[i]};
 	}
-	if (rllocal_check(rl->local, req, n, ratelimit_now_us(), &wait_us, &which))
+	if (rllocal_check(rl->local, req, n, monotime_us(), &wait_us, &which))
 		return RATELIMIT_ALLOWED;
 	info->tier = which;
 	info->retry_after_ms = (long)((wait_us + 999) / 1000);

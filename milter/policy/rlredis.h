@@ -1,16 +1,23 @@
 /*
- * rlredis - the shared rate limit's connection to Redis.  The only module
- * that calls hiredis.
+ * rlredis - the shared rate limit's use of Redis: the one header the rest
+ * of the tree includes (ratelimit, the unit tests, the fuzz harness).
  *
- * A fixed pool of blocking hiredis contexts is shared by the libmilter
- * worker threads; one context serves one thread at a time.  A maintenance
- * thread owns every slow or risky step: connecting (connect_timeout), AUTH
- * (password, or ACL user and password), SELECT, ROLE (only a master will
- * do), SCRIPT LOAD (which also checks that our SHA1 matches what Redis
- * computes), and with Sentinel the discovery of the master first.  A decision therefore only
- * checks a ready context out and sends one EVALSHA -- EVAL when Redis
- * answers NOSCRIPT (restart, failover, SCRIPT FLUSH) -- all within one
- * deadline of `timeout` milliseconds, however Redis misbehaves.
+ * Behind it, one job per module, each with its contract at the top of its
+ * header:
+ *   rlpool      a fixed pool of blocking hiredis contexts shared by the
+ *               libmilter worker threads, and the maintenance thread that
+ *               fills it and probes while Redis is down
+ *   rlconn      one connection and its handshake: connect (connect_timeout),
+ *               AUTH (password, or ACL user and password), SELECT, ROLE
+ *               (only a master will do), SCRIPT LOAD (which also checks that
+ *               our SHA1 matches what Redis computes)
+ *   rlsentinel  with Sentinel, the discovery of the master first
+ *   rlbreaker   the circuit breaker: state, backoff, redis=down/up lines
+ *   rlredis     this: one decision, and what the script's reply means
+ *
+ * A decision only checks a ready context out and sends one EVALSHA --
+ * EVAL when Redis answers NOSCRIPT (restart, failover, SCRIPT FLUSH) -- all
+ * within one deadline of `timeout` milliseconds, however Redis misbehaves.
  *
  * A context that saw any error is closed, never reused: after a timeout a
  * late reply could be paired with the next question.  An I/O error, a

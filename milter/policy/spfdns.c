@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "monotime.h"
 #include "spfdns.h"
 
 /* Cache answers no longer than this: libspf2's cache only drops entries when they expire. */
@@ -22,7 +23,7 @@
 static _Thread_local struct {
 	bool armed;
 	bool hit;
-	struct timespec end;
+	int64_t end_ms;      /* monotime_ms() */
 } spfdns_deadline;
 
 static pthread_key_t spfdns_res_key;
@@ -31,13 +32,7 @@ static pthread_once_t spfdns_res_once = PTHREAD_ONCE_INIT;
 void
 spfdns_deadline_start(long budget_ms)
 {
-	clock_gettime(CLOCK_MONOTONIC, &spfdns_deadline.end);
-	spfdns_deadline.end.tv_sec += budget_ms / 1000;
-	spfdns_deadline.end.tv_nsec += (budget_ms % 1000) * 1000000L;
-	if (spfdns_deadline.end.tv_nsec >= 1000000000L) {
-		spfdns_deadline.end.tv_sec++;
-		spfdns_deadline.end.tv_nsec -= 1000000000L;
-	}
+	spfdns_deadline.end_ms = monotime_ms() + budget_ms;
 	spfdns_deadline.armed = true;
 	spfdns_deadline.hit = false;
 }
@@ -59,13 +54,9 @@ spfdns_deadline_stop(void)
 static long
 spfdns_remaining_ms(void)
 {
-	struct timespec now;
-
 	if (!spfdns_deadline.armed)
 		return LONG_MAX;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)(spfdns_deadline.end.tv_sec - now.tv_sec) * 1000 +
-	    (spfdns_deadline.end.tv_nsec - now.tv_nsec) / 1000000L;
+	return (long)(spfdns_deadline.end_ms - monotime_ms());
 }
 
 /* A record set with no data and the given DNS status; NULL only when out of memory. */

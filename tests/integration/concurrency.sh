@@ -7,22 +7,13 @@
 . "$(dirname "$0")/../lib/harness.sh"
 
 hm_need miltertest "$HOPMILTER"
-user=
-[ "$(id -u)" = 0 ] && user='user = "nobody"'
 
 clients=${HM_CONCURRENCY_CLIENTS:-12}
 sessions=${HM_CONCURRENCY_SESSIONS:-40}
-cat >"$HM_TMP/hopmilter.conf" <<EOF
-socket = "unix:$HM_TMP/milter.sock"
-$user
-trusted_networks = {"10.200.0.0/24"}
-internal_networks = {"192.168.0.0/16"}
-allowed_domains = {"example.com"}
-banned_domains = {"evil.example"}
-spf { enabled = false }
-ratelimit { enabled = false }
-EOF
-chmod 0644 "$HM_TMP/hopmilter.conf"
+hm_write_milter_conf "$HM_TMP/hopmilter.conf" "unix:$HM_TMP/milter.sock" \
+	'trusted_networks = {"10.200.0.0/24"}' \
+	'internal_networks = {"192.168.0.0/16"}' \
+	'banned_domains = {"evil.example"}'
 hm_start_milter "$HM_TMP/hopmilter.conf"
 
 pids=()

@@ -25,16 +25,10 @@ load=$HM_LIBDIR/msgload.py
 mlog=$HM_TMP/milter.log
 
 hm_start_redis rl "$redis_port" || { hm_fail "redis-server did not start"; hm_done; }
-cat >"$HM_TMP/hopmilter.conf" <<EOF
-socket = "inet:$milter_port@127.0.0.1"
-user = "nobody"
-allowed_domains = {"example.com"}
-spf { enabled = false }
-ratelimit {
+hm_write_milter_conf "$HM_TMP/hopmilter.conf" "inet:$milter_port@127.0.0.1" "ratelimit {
 	rate = 1000  period = 1s  burst = 1000
-	redis { host = "127.0.0.1"  port = $redis_port  timeout = 100ms }
-}
-EOF
+	redis { host = \"127.0.0.1\"  port = $redis_port  timeout = 100ms }
+}"
 hm_start_sink sink "$sink_port"
 hm_start_milter "$HM_TMP/hopmilter.conf" || { hm_fail "hopmilter did not start"; hm_done; }
 hm_postfix edge "$smtp_port" "

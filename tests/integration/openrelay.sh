@@ -22,14 +22,9 @@ open_port=$(hm_free_port)
 shipped_port=$(hm_free_port)
 milter_port=$(hm_free_port)
 
-cat >"$HM_TMP/hopmilter.conf" <<EOF
-socket = "inet:$milter_port@127.0.0.1"
-user = "nobody"
-trusted_networks = {"10.200.0.0/24"}
-allowed_domains = {"example.com", ".example.org"}
-spf { enabled = false }
-ratelimit { enabled = false }
-EOF
+hm_write_milter_conf "$HM_TMP/hopmilter.conf" "inet:$milter_port@127.0.0.1" \
+	'trusted_networks = {"10.200.0.0/24"}' \
+	'allowed_domains = {"example.com", ".example.org"}'
 hm_start_sink sink "$sink_port"
 hm_start_milter "$HM_TMP/hopmilter.conf"
 milter="smtpd_milters = { inet:127.0.0.1:$milter_port, default_action=tempfail, command_timeout=10s }

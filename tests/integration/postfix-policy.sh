@@ -13,18 +13,13 @@ smtp_port=$(hm_free_port)
 milter_port=$(hm_free_port)
 vpn_port=$(hm_free_port)
 
-cat >"$HM_TMP/hopmilter.conf" <<EOF
-socket = "inet:$milter_port@127.0.0.1"
-user = "nobody"
-log_level = debug
-trusted_networks = {"10.200.0.0/24", "fd00:200::/64"}
-internal_networks = {"10.9.0.0/16"}
-allowed_domains = {"example.com", ".example.org"}
-banned_domains = {"evil.example"}
-outbound { enabled = false  scrub_received = true }
-spf { enabled = false }
-ratelimit { enabled = false }
-EOF
+hm_write_milter_conf "$HM_TMP/hopmilter.conf" "inet:$milter_port@127.0.0.1" \
+	'log_level = debug' \
+	'trusted_networks = {"10.200.0.0/24", "fd00:200::/64"}' \
+	'internal_networks = {"10.9.0.0/16"}' \
+	'allowed_domains = {"example.com", ".example.org"}' \
+	'banned_domains = {"evil.example"}' \
+	'outbound { enabled = false  scrub_received = true }'
 
 hm_start_sink sink "$sink_port"
 hm_start_milter "$HM_TMP/hopmilter.conf"

@@ -14,18 +14,12 @@ sink_port=$(hm_free_port) smtp_port=$(hm_free_port) milter_port=$(hm_free_port)
 rport=$(hm_free_port)
 hm_start_redis main "$rport" || { hm_fail "redis-server did not start"; hm_done; }
 
-cat >"$HM_TMP/hopmilter.conf" <<EOF
-socket = "inet:$milter_port@127.0.0.1"
-user = "nobody"
-log_level = debug
-trusted_networks = {"10.200.0.0/24"}
-allowed_domains = {"example.com"}
-spf { enabled = false }
-ratelimit {
+hm_write_milter_conf "$HM_TMP/hopmilter.conf" "inet:$milter_port@127.0.0.1" \
+	'log_level = debug' \
+	'trusted_networks = {"10.200.0.0/24"}' "ratelimit {
 	rate = 1  period = 1h  burst = 1
-	redis { host = "127.0.0.1"  port = $rport }
-}
-EOF
+	redis { host = \"127.0.0.1\"  port = $rport }
+}"
 hm_start_sink sink "$sink_port"
 hm_start_milter "$HM_TMP/hopmilter.conf"
 hm_postfix edge "$smtp_port" "

@@ -25,15 +25,9 @@ milter_port=$(hm_free_port)
 dmarc_port=$(hm_free_port)
 
 write_conf() {
-	cat >"$HM_TMP/hopmilter.conf" <<EOF
-socket = "inet:$milter_port@127.0.0.1"
-user = "nobody"
-log_level = debug
-authserv_id = "$1"
-allowed_domains = {"example.com"}
-spf { enabled = $2  received_spf = $3  dns_timeout = 1s  timeout = 3s }
-ratelimit { enabled = false }
-EOF
+	hm_write_milter_conf "$HM_TMP/hopmilter.conf" "inet:$milter_port@127.0.0.1" \
+		'log_level = debug' "authserv_id = \"$1\"" \
+		"spf { enabled = $2  received_spf = $3  dns_timeout = 1s  timeout = 3s }"
 }
 # hm_reload_milter AUTHSERV_ID ENABLED RECEIVED_SPF: new config, SIGUSR1, wait.
 reload_milter() {

@@ -32,23 +32,16 @@ hm_start_redis shared "$rport" \
 
 start_node() {
 	local n=$1 conf=$HM_TMP/node$1.conf
-	cat >"$conf" <<CONF
-socket = "unix:$HM_TMP/node$n.sock"
-$([ "$(id -u)" = 0 ] && echo 'user = "nobody"')
-log_level = debug
-allowed_domains = {"example.com"}
-spf { enabled = false }
-ratelimit {
+	hm_write_milter_conf "$conf" "unix:$HM_TMP/node$n.sock" 'log_level = debug' "ratelimit {
 	rate = 1
 	period = 1h
 	burst = $B1
 	subnet { enabled = true  rate = 1  period = 1h  burst = $B2  ipv4_prefix = 24  ipv6_prefix = 48 }
 	redis {
-		host = "127.0.0.1"  port = $rport  user = "hopmilter"  password = "s3cret"  db = 2
+		host = \"127.0.0.1\"  port = $rport  user = \"hopmilter\"  password = \"s3cret\"  db = 2
 		timeout = 3s  pool_size = 4
 	}
-}
-CONF
+}"
 	hm_start_milter "$conf" "$HM_TMP/node$n.log"
 }
 start_node 1 && start_node 2 || { hm_fail "hopmilter did not start"; hm_done; }

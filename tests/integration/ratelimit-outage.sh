@@ -21,21 +21,15 @@ log=$HM_TMP/milter.log
 hm_start_redis main "$rport" || { hm_fail "redis-server did not start"; hm_done; }
 
 write_conf() {
-	cat >"$HM_TMP/hopmilter.conf" <<CONF
-socket = "unix:$HM_TMP/milter.sock"
-$([ "$(id -u)" = 0 ] && echo 'user = "nobody"')
-log_level = debug
-allowed_domains = {"example.com"}
-spf { enabled = false }
-ratelimit {
+	hm_write_milter_conf "$HM_TMP/hopmilter.conf" "unix:$HM_TMP/milter.sock" 'log_level = debug' \
+		"ratelimit {
 	rate = 1  period = 1h  burst = 3
 	on_redis_error = $1
 	redis {
-		host = "127.0.0.1"  port = $rport
+		host = \"127.0.0.1\"  port = $rport
 		timeout = ${TIMEOUT_MS}ms  connect_timeout = 500ms  retry_interval = 200ms  pool_size = 4
 	}
-}
-CONF
+}"
 }
 write_conf local
 hm_start_milter "$HM_TMP/hopmilter.conf" "$log" || { hm_fail "hopmilter did not start"; hm_done; }

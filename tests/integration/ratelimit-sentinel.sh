@@ -44,20 +44,14 @@ sentinel parallel-syncs mm 1" || { hm_fail "sentinel did not start"; hm_done; }
 hm_check "sentinel sees the master" wait_for 10 is_master "$mport"
 hm_check "sentinel found the replica" wait_for 30 sentinel_knows_replica "$rport"
 
-cat >"$HM_TMP/hopmilter.conf" <<CONF
-socket = "unix:$HM_TMP/milter.sock"
-$([ "$(id -u)" = 0 ] && echo 'user = "nobody"')
-log_level = debug
-allowed_domains = {"example.com"}
-spf { enabled = false }
-ratelimit {
+hm_write_milter_conf "$HM_TMP/hopmilter.conf" "unix:$HM_TMP/milter.sock" 'log_level = debug' \
+	"ratelimit {
 	rate = 1  period = 1h  burst = 3
 	redis {
 		timeout = 1s  retry_interval = 200ms  pool_size = 2
-		sentinel { master = "mm"  addresses = {"127.0.0.1:$sport"} }
+		sentinel { master = \"mm\"  addresses = {\"127.0.0.1:$sport\"} }
 	}
-}
-CONF
+}"
 hm_start_milter "$HM_TMP/hopmilter.conf" "$log" || { hm_fail "hopmilter did not start"; hm_done; }
 hm_check "discovered the master through the sentinel" \
 	hm_wait_grep "redis=up server=127\.0\.0\.1:$mport master=mm" "$log" 10

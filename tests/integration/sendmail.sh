@@ -22,18 +22,13 @@ hop_port=$(hm_free_port)
 # Sendmail cannot present chosen client addresses the way XCLIENT does, so
 # the clients connect from distinct loopback addresses: 127.0.0.2 plays the
 # VPN side (trusted), 127.0.0.7, 127.0.0.9 and ::1 the internet.
-cat >"$HM_TMP/hopmilter.conf" <<EOF
-socket = "inet:$milter_port@127.0.0.1"
-user = "nobody"
-trusted_networks = {"127.0.0.2/32"}
-allowed_domains = {"example.com", ".example.org"}
-banned_domains = {"evil.example"}
-spf { enabled = false }
-ratelimit {
+hm_write_milter_conf "$HM_TMP/hopmilter.conf" "inet:$milter_port@127.0.0.1" \
+	'trusted_networks = {"127.0.0.2/32"}' \
+	'allowed_domains = {"example.com", ".example.org"}' \
+	'banned_domains = {"evil.example"}' "ratelimit {
 	rate = 3  period = 1m  burst = 3
-	redis { host = "127.0.0.1"  port = $redis_port }
-}
-EOF
+	redis { host = \"127.0.0.1\"  port = $redis_port }
+}"
 
 # The next hop: a Postfix that demands TLS, as master.cf.hop does.
 pki=$HM_TMP/pki

@@ -250,6 +250,34 @@ hm_sink_message() {
 	[ -n "$f" ] && cat "$f"
 }
 
+# hm_write_milter_conf FILE SOCKET [LINE...]: a hopmilter.conf for a test.
+# It says socket = "SOCKET" and, unless a LINE sets the same option or
+# section, user = "nobody" (as root: the milter drops to it), allowed_domains
+# = {"example.com"}, and SPF and the rate limit off; then each LINE (one
+# argument may hold a whole multi-line section).  Mode 0644: the milter reads
+# it again on reload, after dropping privileges.
+hm_write_milter_conf() {
+	local file=$1 socket=$2 key line set
+	shift 2
+	{
+		printf 'socket = "%s"\n' "$socket"
+		for key in user allowed_domains spf ratelimit; do
+			set=
+			for line in "$@"; do
+				case $line in "$key "* | "$key="* | "$key{"*) set=1 ;; esac
+			done
+			[ -n "$set" ] && continue
+			case $key in
+			user) if [ "$(id -u)" = 0 ]; then echo 'user = "nobody"'; fi ;;
+			allowed_domains) echo 'allowed_domains = {"example.com"}' ;;
+			spf) echo 'spf { enabled = false }' ;;
+			ratelimit) echo 'ratelimit { enabled = false }' ;;
+			esac
+		done
+		if [ $# -gt 0 ]; then printf '%s\n' "$@"; fi
+	} >"$file" && chmod 0644 "$file"
+}
+
 # hm_start_milter CONF: hopmilter in the foreground, stderr to $HM_TMP/milter.log
 # (or the file named by a second argument).  Waits for its socket.
 hm_start_milter() {

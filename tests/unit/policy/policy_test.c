@@ -14,25 +14,12 @@
 #include "tests/unit/check.h"
 #include "log.h"
 #include "milter/policy/policy.h"
-
-static char last_log[4096];
-static int log_lines;
-
-static void
-capture(int prio, const char *text, void *arg)
-{
-	(void)prio;
-	(void)arg;
-	snprintf(last_log, sizeof(last_log), "%s", text);
-	log_lines++;
-}
+#include "tests/unit/policy/testpolicy.h"
 
 static struct policy *
 make_policy(const char *extra)
 {
-	char text[2048], err[1024];
-	struct conf *c;
-	struct policy *p;
+	char text[2048];
 
 	snprintf(text, sizeof(text),
 	    "trusted_networks = {\"10.200.0.0/24\", \"fd00:200::/64\"}\n"
@@ -41,41 +28,14 @@ make_policy(const char *extra)
 	    "banned_domains = {\"evil.example\"}\n"
 	    "spf { enabled = false }\n"
 	    "%s%s", strstr(extra, "ratelimit") ? "" : "ratelimit { enabled = false }\n", extra);
-	if (conf_load_string("test.conf", text, &c, err, sizeof(err)) != 0) {
-		fprintf(stderr, "config: %s\n", err);
-		exit(2);
-	}
-	if (policy_new(c, &p, err, sizeof(err)) != 0) {
-		fprintf(stderr, "policy: %s\n", err);
-		exit(2);
-	}
-	return p;
-}
-
-static struct policy_session *
-session(struct policy *p, const char *ip)
-{
-	struct sockaddr_storage ss = {0};
-
-	if (strchr(ip, ':') != NULL) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		s6->sin6_family = AF_INET6;
-		inet_pton(AF_INET6, ip, &s6->sin6_addr);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		s4->sin_family = AF_INET;
-		inet_pton(AF_INET, ip, &s4->sin_addr);
-	}
-	return policy_session_new(p, (struct sockaddr *)&ss, "client.example");
+	return testpolicy_new(text);
 }
 
 static void
 test_inbound(void)
 {
 	struct policy *p = make_policy("");
-	struct policy_session *s = session(p, "192.0.2.7");
+	struct policy_session *s = testpolicy_session(p, "192.0.2.7");
 	struct policy_verdict v;
 	struct policy_edits e = {0};
 
@@ -85,7 +45,7 @@ test_inbound(void)
 	CHECK(v.action == POLICY_REJECT && v.reason == POLICY_REASON_BANNED_DOMAIN, "banned subdomain");
 	CHECK_STR(v.rcode, "550", "banned rcode");
 	CHECK_STR(v.xcode, "5.7.1", "banned xcode");
-	CHECK_STR(last_log, "NOQUEUE: BLOCKED reason=banned-domain action=reject ip=192.0.2.7 "
+	CHECK_STR(testpolicy_log, "NOQUEUE: BLOCKED reason=banned-domain action=reject ip=192.0.2.7 "
 	    "from=<spam@Mail.EVIL.example.> helo=bad\\x20helo\\x0d\\x0a", "banned log line");
 
 	/* Same session, next message: nothing of the banned one remains. */
@@ -95,13 +55,13 @@ test_inbound(void)
 	CHECK(v.action == POLICY_CONTINUE, "allowed domain, any case");
 	policy_rcpt(s, "<carol@elsewhere.example>", NULL, &v);
 	CHECK(v.action == POLICY_REJECT && v.reason == POLICY_REASON_UNKNOWN_RCPT_DOMAIN, "foreign rcpt");
-	CHECK(strstr(last_log, "reason=unknown-rcpt-domain action=reject ip=192.0.2.7 "
-	    "from=<alice@sender.example> to=<carol@elsewhere.example>") != NULL, "rcpt log: %s", last_log);
+	CHECK(strstr(testpolicy_log, "reason=unknown-rcpt-domain action=reject ip=192.0.2.7 "
+	    "from=<alice@sender.example> to=<carol@elsewhere.example>") != NULL, "rcpt log: %s", testpolicy_log);
 	policy_rcpt(s, "<dave@deep.sub.example.org>", "4Xb9Z1", &v);
 	CHECK(v.action == POLICY_CONTINUE, "dotted entry covers subdomains");
 	policy_rcpt(s, "<eve@www.example.com>", "4Xb9Z1", &v);
 	CHECK(v.action == POLICY_REJECT, "undotted entry is exact");
-	CHECK(strncmp(last_log, "4Xb9Z1: BLOCKED", 15) == 0, "queue id once known: %s", last_log);
+	CHECK(strncmp(testpolicy_log, "4Xb9Z1: BLOCKED", 15) == 0, "queue id once known: %s", testpolicy_log);
 	policy_rcpt(s, "<@relay.example:frank@example.com>", NULL, &v);
 	CHECK(v.action == POLICY_CONTINUE, "source route ignored");
 	policy_rcpt(s, "<\"frank@elsewhere.example\"@example.com>", NULL, &v);
@@ -151,7 +111,7 @@ test_inbound(void)
 	policy_eom(s, "4Xb9Z1", &e, &v);
 	CHECK(v.action == POLICY_CONTINUE, "eom continues");
 	CHECK(e.n == 0, "inbound mail is never scrubbed");
-	CHECK_STR(last_log, "4Xb9Z1: ACCEPTED ip=192.0.2.7 class=internet from=<alice@sender.example> "
+	CHECK_STR(testpolicy_log, "4Xb9Z1: ACCEPTED ip=192.0.2.7 class=internet from=<alice@sender.example> "
 	    "to=<bob@Example.COM> nrcpt=8 refused=21 scrubbed=0 spf=skipped", "accepted log line");
 	policy_edits_free(&e);
 	policy_session_free(s);
@@ -162,7 +122,7 @@ static void
 test_trusted(void)
 {
 	struct policy *p = make_policy("");
-	struct policy_session *s = session(p, "::ffff:10.200.0.3");
+	struct policy_session *s = testpolicy_session(p, "::ffff:10.200.0.3");
 	struct policy_verdict v;
 	struct policy_edits e = {0};
 
@@ -172,8 +132,8 @@ test_trusted(void)
 	CHECK(v.action == POLICY_CONTINUE, "ban list is for the internet side only");
 	policy_rcpt(s, "<x@outside.example>", NULL, &v);
 	CHECK(v.action == POLICY_REJECT && v.reason == POLICY_REASON_OUTBOUND_DISABLED, "outbound off");
-	CHECK(strstr(last_log, "BLOCKED reason=outbound-disabled action=reject ip=10.200.0.3 ") != NULL,
-	    "outbound log: %s", last_log);
+	CHECK(strstr(testpolicy_log, "BLOCKED reason=outbound-disabled action=reject ip=10.200.0.3 ") != NULL,
+	    "outbound log: %s", testpolicy_log);
 	policy_rcpt(s, "<bob@example.com>", NULL, &v);
 	CHECK(v.action == POLICY_CONTINUE, "trusted to a local domain");
 	policy_header(s, "Received", "from laptop ([192.168.7.20]) by core");
@@ -188,8 +148,8 @@ test_trusted(void)
 		CHECK(!e.v[1].insert && e.v[1].index == 1, "then the lower one (%u)", e.v[1].index);
 		CHECK_STR(e.v[0].name, "Received", "header name");
 	}
-	CHECK(strstr(last_log, "ACCEPTED ip=10.200.0.3 class=trusted ") != NULL &&
-	    strstr(last_log, "scrubbed=2") != NULL, "accepted trusted: %s", last_log);
+	CHECK(strstr(testpolicy_log, "ACCEPTED ip=10.200.0.3 class=trusted ") != NULL &&
+	    strstr(testpolicy_log, "scrubbed=2") != NULL, "accepted trusted: %s", testpolicy_log);
 	policy_edits_free(&e);
 
 	/* A second message on the same connection starts from zero. */
@@ -207,7 +167,7 @@ static void
 test_auth_and_outbound(void)
 {
 	struct policy *p = make_policy("outbound { enabled = true  scrub_received = false }\n");
-	struct policy_session *s = session(p, "2001:db8::99");
+	struct policy_session *s = testpolicy_session(p, "2001:db8::99");
 	struct policy_verdict v;
 	struct policy_edits e = {0};
 
@@ -218,7 +178,7 @@ test_auth_and_outbound(void)
 	policy_header(s, "Received", "from laptop ([192.168.7.20]) by core");
 	policy_eom(s, NULL, &e, &v);
 	CHECK(e.n == 0, "scrub_received = false keeps headers");
-	CHECK(strstr(last_log, "class=authenticated") != NULL, "auth class logged: %s", last_log);
+	CHECK(strstr(testpolicy_log, "class=authenticated") != NULL, "auth class logged: %s", testpolicy_log);
 	policy_edits_free(&e);
 
 	policy_mail(s, "<x@sender.example>", "", NULL, &v);
@@ -231,14 +191,14 @@ static void
 test_dry_run(void)
 {
 	struct policy *p = make_policy("dry_run = true\n");
-	struct policy_session *s = session(p, "198.51.100.9");
+	struct policy_session *s = testpolicy_session(p, "198.51.100.9");
 	struct policy_verdict v;
 
 	policy_mail(s, "<a@evil.example>", NULL, NULL, &v);
 	CHECK(v.action == POLICY_CONTINUE && v.reason == POLICY_REASON_BANNED_DOMAIN,
 	    "dry run: continue, reason kept");
-	CHECK(strncmp(last_log, "NOQUEUE: WOULD-BLOCK reason=banned-domain action=reject ip=198.51.100.9 ",
-	    72) == 0, "dry-run log: %s", last_log);
+	CHECK(strncmp(testpolicy_log, "NOQUEUE: WOULD-BLOCK reason=banned-domain action=reject ip=198.51.100.9 ",
+	    72) == 0, "dry-run log: %s", testpolicy_log);
 	policy_rcpt(s, "<x@foreign.example>", NULL, &v);
 	CHECK(v.action == POLICY_CONTINUE, "dry run: foreign rcpt continues");
 	policy_session_free(s);
@@ -256,8 +216,8 @@ test_unknown_client(void)
 	CHECK(v.action == POLICY_CONTINUE, "null sender");
 	CHECK(policy_session_class(s) == POLICY_INTERNET, "no address: internet class");
 	policy_rcpt(s, "<x@foreign.example>", NULL, &v);
-	CHECK(v.action == POLICY_REJECT && strstr(last_log, "ip=unknown from=<>") != NULL,
-	    "unknown client logged: %s", last_log);
+	CHECK(v.action == POLICY_REJECT && strstr(testpolicy_log, "ip=unknown from=<>") != NULL,
+	    "unknown client logged: %s", testpolicy_log);
 	policy_session_free(s);
 	policy_unref(p);
 }
@@ -269,10 +229,10 @@ test_install_reload(void)
 	struct policy_session *s;
 
 	policy_install(a);
-	s = session(cur = policy_acquire(), "192.0.2.1");
+	s = testpolicy_session(cur = policy_acquire(), "192.0.2.1");
 	policy_unref(cur);
 	policy_install(b);   /* old policy stays alive for the running session */
-	CHECK(!policy_conf(s->pol)->dry_run, "running session keeps its policy");
+	CHECK(!policy_conf(policy_session_policy(s))->dry_run, "running session keeps its policy");
 	cur = policy_acquire();
 	CHECK(policy_conf(cur)->dry_run, "new sessions get the new one");
 	policy_unref(cur);
@@ -285,7 +245,7 @@ static void
 test_ratelimit(void)
 {
 	struct policy *p = make_policy("ratelimit { rate = 1  period = 1h  burst = 2  redis { host = \"\" } }");
-	struct policy_session *s = session(p, "192.0.2.44"), *t = session(p, "10.200.0.9");
+	struct policy_session *s = testpolicy_session(p, "192.0.2.44"), *t = testpolicy_session(p, "10.200.0.9");
 	struct policy_verdict v;
 
 	policy_helo(s, "h.example");
@@ -300,7 +260,7 @@ test_ratelimit(void)
 	CHECK_STR(v.rcode, "450", "ratelimited rcode");
 	CHECK_STR(v.xcode, "4.7.1", "ratelimited xcode");
 	CHECK_STR(v.text, "Too many messages from your network, try again in 3600 seconds", "retry-after hint");
-	CHECK_STR(last_log, "NOQUEUE: BLOCKED reason=ratelimited action=tempfail ip=192.0.2.44 "
+	CHECK_STR(testpolicy_log, "NOQUEUE: BLOCKED reason=ratelimited action=tempfail ip=192.0.2.44 "
 	    "from=<a@sender.example> helo=h.example", "ratelimited log line");
 	policy_mail(s, "<a@sender.example>", "alice", NULL, &v);
 	CHECK(v.action == POLICY_CONTINUE, "authenticated: not limited");
@@ -314,39 +274,26 @@ test_ratelimit(void)
 
 	/* Dry run: logged as WOULD-BLOCK, the message goes on. */
 	p = make_policy("dry_run = true\nratelimit { period = 1h  redis { host = \"\" } }");
-	s = session(p, "2001:db8::44");
+	s = testpolicy_session(p, "2001:db8::44");
 	policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
 	policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
 	CHECK(v.action == POLICY_CONTINUE, "dry run continues");
-	CHECK(strncmp(last_log, "NOQUEUE: WOULD-BLOCK reason=ratelimited action=tempfail ip=2001:db8::44 ",
-	    72) == 0, "dry-run line: %s", last_log);
+	CHECK(strncmp(testpolicy_log, "NOQUEUE: WOULD-BLOCK reason=ratelimited action=tempfail ip=2001:db8::44 ",
+	    72) == 0, "dry-run line: %s", testpolicy_log);
 	policy_session_free(s);
 	policy_unref(p);
 
 	/* Redis unreachable and on_redis_error = tempfail: 451 4.3.0. */
 	p = make_policy("ratelimit { on_redis_error = tempfail  redis { port = 1  timeout = 300ms } }");
-	s = session(p, "192.0.2.45");
+	s = testpolicy_session(p, "192.0.2.45");
 	policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
 	CHECK(v.action == POLICY_TEMPFAIL && v.reason == POLICY_REASON_RATELIMIT_UNAVAILABLE,
 	    "Redis away, tempfail policy");
 	CHECK_STR(v.rcode, "451", "unavailable rcode");
-	CHECK(strstr(last_log, "BLOCKED reason=ratelimit-unavailable action=tempfail ip=192.0.2.45 ") != NULL,
-	    "unavailable log line: %s", last_log);
+	CHECK(strstr(testpolicy_log, "BLOCKED reason=ratelimit-unavailable action=tempfail ip=192.0.2.45 ") != NULL,
+	    "unavailable log line: %s", testpolicy_log);
 	policy_session_free(s);
 	policy_unref(p);
-}
-
-/* Text safe for smfi_setreply: printable ASCII, no CR/LF, every '%' doubled. */
-static bool
-reply_text_is_safe(const char *t)
-{
-	for (const char *c = t; *c != '\0'; c++) {
-		if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
-			return false;
-		if (*c == '%' && *++c != '%')
-			return false;
-	}
-	return true;
 }
 
 /*
@@ -357,7 +304,7 @@ reply_text_is_safe(const char *t)
 static bool
 log_line_is_safe(const char *line, const char *ip, int fields)
 {
-	char want_ip[64], copy[sizeof(last_log)];
+	char want_ip[64], copy[sizeof(testpolicy_log)];
 	int n = 0;
 
 	for (const char *c = line; *c != '\0'; c++)
@@ -402,9 +349,9 @@ check_hostile(const struct policy_verdict *v, enum policy_reason want, const cha
 {
 	CHECK(v->action != POLICY_CONTINUE && v->reason == want, "%s: refused as %s (got %s)",
 	    what, policy_reason_name(want), policy_reason_name(v->reason));
-	CHECK(reply_text_is_safe(v->text), "%s: reply text safe: %s", what, v->text);
-	CHECK(log_line_is_safe(last_log, ip, fields), "%s: log line keeps its %d fields: %s", what,
-	    fields, last_log);
+	CHECK(testpolicy_reply_safe(v->text), "%s: reply text safe: %s", what, v->text);
+	CHECK(log_line_is_safe(testpolicy_log, ip, fields), "%s: log line keeps its %d fields: %s", what,
+	    fields, testpolicy_log);
 }
 
 /*
@@ -422,7 +369,7 @@ test_hostile_text(void)
 
 	for (size_t h = 0; h < 5; h++)
 		for (size_t l = 0; l < sizeof(hostile_local) / sizeof(hostile_local[0]); l++) {
-			struct policy_session *s = session(p, "192.0.2.66"), *t = session(p, "10.200.0.66");
+			struct policy_session *s = testpolicy_session(p, "192.0.2.66"), *t = testpolicy_session(p, "10.200.0.66");
 
 			hostile_helo(helo, sizeof(helo), h);
 			policy_helo(s, helo);
@@ -451,7 +398,7 @@ int
 main(void)
 {
 	log_set_level(LOG_DEBUG);
-	log_set_sink(capture, NULL);
+	testpolicy_capture(LOG_DEBUG);
 	test_inbound();
 	test_trusted();
 	test_auth_and_outbound();

@@ -7,25 +7,13 @@
  */
 #include "config.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tests/unit/check.h"
 #include "log.h"
 #include "milter/policy/policy.h"
-
-static char last_log[4096];
-
-static void
-capture(int prio, const char *text, void *arg)
-{
-	(void)arg;
-	/* Keep the last decision line; debug lines would hide it. */
-	if (prio <= LOG_INFO)
-		snprintf(last_log, sizeof(last_log), "%s", text);
-}
+#include "tests/unit/policy/testpolicy.h"
 
 static struct policy *
 make_policy(const char *spf)
@@ -34,16 +22,14 @@ make_policy(const char *spf)
 	struct spfcheck_opts o = {.receiver = "mx.test.invalid", .dns_timeout_ms = 1000,
 	    .timeout_ms = 2000};
 	struct spfcheck *sc;
-	struct conf *c;
 	struct policy *p;
 
 	snprintf(text, sizeof(text), "authserv_id = \"mx.test.invalid\"\n"
 	    "trusted_networks = {\"10.200.0.0/24\"}\nallowed_domains = {\"example.com\"}\n"
 	    "ratelimit { enabled = false }\n"
 	    "spf { enabled = false %s }\n", spf);
-	if (conf_load_string("test.conf", text, &c, err, sizeof(err)) != 0 ||
-	    policy_new(c, &p, err, sizeof(err)) != 0 ||
-	    spfcheck_new_offline(&o, &sc, err, sizeof(err)) != 0) {
+	p = testpolicy_new(text);
+	if (spfcheck_new_offline(&o, &sc, err, sizeof(err)) != 0) {
 		fprintf(stderr, "setup: %s\n", err);
 		exit(2);
 	}
@@ -63,11 +49,8 @@ make_policy(const char *spf)
 static struct policy_session *
 session(struct policy *p, const char *ip)
 {
-	struct sockaddr_in s4 = {.sin_family = AF_INET};
-	struct policy_session *s;
+	struct policy_session *s = testpolicy_session(p, ip);
 
-	inet_pton(AF_INET, ip, &s4.sin_addr);
-	s = policy_session_new(p, (struct sockaddr *)&s4, "client.example");
 	policy_helo(s, "mail.client.example");
 	return s;
 }
@@ -96,7 +79,7 @@ test_defaults(void)
 	CHECK_STR(v.xcode, "5.7.23", "fail xcode");
 	CHECK_STR(v.text, "SPF validation failed: pass.example does not allow 198.51.100.9 to send "
 	    "mail for it", "fail text carries the explanation");
-	CHECK_STR(last_log, "NOQUEUE: BLOCKED reason=spf-fail action=reject ip=198.51.100.9 "
+	CHECK_STR(testpolicy_log, "NOQUEUE: BLOCKED reason=spf-fail action=reject ip=198.51.100.9 "
 	    "from=<a@pass.example> helo=mail.client.example", "spf-fail log line");
 	v = mail(p, "198.51.100.9", "<a@exp.example>");
 	CHECK_STR(v.text, "SPF validation failed: 100%% not yours",
@@ -104,8 +87,8 @@ test_defaults(void)
 	v = mail(p, "198.51.100.9", "<a@temp.example>");
 	CHECK(v.action == POLICY_TEMPFAIL && v.reason == POLICY_REASON_SPF_TEMPERROR, "temperror");
 	CHECK(strcmp(v.rcode, "451") == 0 && strcmp(v.xcode, "4.7.24") == 0, "temperror 451 4.7.24");
-	CHECK(strstr(last_log, "BLOCKED reason=spf-temperror action=tempfail ip=198.51.100.9 ") ==
-	    last_log + strlen("NOQUEUE: "), "spf-temperror log line: %s", last_log);
+	CHECK(strstr(testpolicy_log, "BLOCKED reason=spf-temperror action=tempfail ip=198.51.100.9 ") ==
+	    testpolicy_log + strlen("NOQUEUE: "), "spf-temperror log line: %s", testpolicy_log);
 	v = mail(p, "198.51.100.9", "<a@perm.example>");
 	CHECK(v.action == POLICY_CONTINUE, "permerror accepted by default");
 	v = mail(p, "198.51.100.9", "<a@soft.example>");
@@ -165,8 +148,8 @@ test_dry_run(void)
 	policy_set_spfcheck(p, sc);
 	v = mail(p, "198.51.100.9", "<a@pass.example>");
 	CHECK(v.action == POLICY_CONTINUE, "dry run refuses nothing");
-	CHECK(strstr(last_log, "NOQUEUE: WOULD-BLOCK reason=spf-fail action=reject ip=198.51.100.9 ")
-	    == last_log, "WOULD-BLOCK line: %s", last_log);
+	CHECK(strstr(testpolicy_log, "NOQUEUE: WOULD-BLOCK reason=spf-fail action=reject ip=198.51.100.9 ")
+	    == testpolicy_log, "WOULD-BLOCK line: %s", testpolicy_log);
 	policy_unref(p);
 }
 
@@ -196,9 +179,9 @@ test_eom_headers(void)
 		CHECK(e.v[3].insert && !strcmp(e.v[3].name, "Received-SPF") &&
 		    !strncmp(e.v[3].value, "pass (mx.test.invalid: ", 23), "Received-SPF last");
 	}
-	CHECK(strstr(last_log, "QID1: ACCEPTED ip=192.0.2.9 class=internet from=<a@pass.example> "
-	    "to=<b@example.com> nrcpt=1 refused=0 scrubbed=0 spf=pass") == last_log,
-	    "ACCEPTED with spf=pass: %s", last_log);
+	CHECK(strstr(testpolicy_log, "QID1: ACCEPTED ip=192.0.2.9 class=internet from=<a@pass.example> "
+	    "to=<b@example.com> nrcpt=1 refused=0 scrubbed=0 spf=pass") == testpolicy_log,
+	    "ACCEPTED with spf=pass: %s", testpolicy_log);
 	policy_edits_free(&e);
 
 	/* Next message, same session: nothing carried over; the null sender uses HELO. */
@@ -215,7 +198,7 @@ test_eom_headers(void)
 	policy_header(s, "Authentication-Results", "mx.test.invalid; spf=pass");
 	policy_eom(s, "QID3", &e, &v);
 	CHECK(e.n == 1 && !e.v[0].insert, "trusted: only the forged header deleted");
-	CHECK(strstr(last_log, "spf=skipped") != NULL, "trusted: spf=skipped: %s", last_log);
+	CHECK(strstr(testpolicy_log, "spf=skipped") != NULL, "trusted: spf=skipped: %s", testpolicy_log);
 	policy_edits_free(&e);
 	policy_session_free(s);
 	policy_unref(p);
@@ -238,19 +221,6 @@ test_received_spf_off(void)
 	policy_unref(p);
 }
 
-/* Text safe for smfi_setreply: printable ASCII, no CR/LF, every '%' doubled. */
-static bool
-reply_text_is_safe(const char *t)
-{
-	for (const char *c = t; *c != '\0'; c++) {
-		if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
-			return false;
-		if (*c == '%' && *++c != '%')
-			return false;
-	}
-	return true;
-}
-
 /*
  * The reply text never carries raw client bytes: the domain's explanation
  * expands the client's local part and HELO name (%{l}, %{h}) into it.
@@ -269,19 +239,16 @@ test_hostile_reply_text(void)
 
 	for (size_t h = 0; h < sizeof(helos) / sizeof(helos[0]); h++)
 		for (size_t f = 0; f < sizeof(froms) / sizeof(froms[0]); f++) {
-			struct sockaddr_in s4 = {.sin_family = AF_INET};
-			struct policy_session *s;
+			struct policy_session *s = testpolicy_session(p, "198.51.100.9");
 
-			inet_pton(AF_INET, "198.51.100.9", &s4.sin_addr);
-			s = policy_session_new(p, (struct sockaddr *)&s4, "client.example");
 			policy_helo(s, helos[h]);
 			policy_mail(s, froms[f], NULL, NULL, &v);
 			if (v.action != POLICY_CONTINUE) {
 				refused++;
-				CHECK(reply_text_is_safe(v.text), "reply text safe for helo %zu from %zu: %s",
+				CHECK(testpolicy_reply_safe(v.text), "reply text safe for helo %zu from %zu: %s",
 				    h, f, v.text);
-				CHECK(strchr(last_log, '\r') == NULL && strchr(last_log, '\n') == NULL,
-				    "log line has no CR/LF: %s", last_log);
+				CHECK(strchr(testpolicy_log, '\r') == NULL && strchr(testpolicy_log, '\n') == NULL,
+				    "log line has no CR/LF: %s", testpolicy_log);
 			}
 			policy_session_free(s);
 		}
@@ -296,7 +263,7 @@ int
 main(void)
 {
 	log_set_level(LOG_DEBUG);
-	log_set_sink(capture, NULL);
+	testpolicy_capture(LOG_INFO);
 	test_defaults();
 	test_configured();
 	test_dry_run();

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "tests/unit/check.h"
+#include "monotime.h"
 #include "relay-transport/netio.h"
 
 static struct netio io;   /* large: kept out of the stack */
@@ -53,9 +54,9 @@ test_deadline_with_data_waiting(void)
 	pair(&peer);
 	for (int i = 0; i < 200; i++)
 		put(peer, "220-more\r\n");
-	CHECK(netio_read_line(&io, line, sizeof(line), netio_now() + 60000) == NETIO_OK &&
+	CHECK(netio_read_line(&io, line, sizeof(line), monotime_ms() + 60000) == NETIO_OK &&
 	    strcmp(line, "220-more") == 0, "a line before the deadline");
-	CHECK(netio_read_line(&io, line, sizeof(line), netio_now() - 1) == NETIO_TIMEOUT,
+	CHECK(netio_read_line(&io, line, sizeof(line), monotime_ms() - 1) == NETIO_TIMEOUT,
 	    "a buffered line after the deadline: timeout");
 	CHECK(strstr(io.why, "timed out") != NULL, "why: %s", io.why);
 	netio_close(&io);
@@ -73,12 +74,12 @@ test_peek(void)
 	CHECK(netio_peek_input(&io) == 0, "nothing sent: nothing to see");
 	put(peer, "250 early\r\n");
 	CHECK(netio_peek_input(&io) == 11, "an early reply is seen (%zu)", netio_peek_input(&io));
-	CHECK(netio_read_line(&io, line, sizeof(line), netio_now() + 60000) == NETIO_OK &&
+	CHECK(netio_read_line(&io, line, sizeof(line), monotime_ms() + 60000) == NETIO_OK &&
 	    strcmp(line, "250 early") == 0, "and still read afterwards");
 	CHECK(netio_peek_input(&io) == 0, "consumed");
 	/* The rest of a packet behind the line just read. */
 	put(peer, "354 go ahead\r\n250 queued\r\n");
-	CHECK(netio_read_line(&io, line, sizeof(line), netio_now() + 60000) == NETIO_OK &&
+	CHECK(netio_read_line(&io, line, sizeof(line), monotime_ms() + 60000) == NETIO_OK &&
 	    strcmp(line, "354 go ahead") == 0, "354 read");
 	CHECK(netio_peek_input(&io) == 12, "the 250 behind it is seen");
 	/* A closed peer is not input: the next read reports it. */
@@ -87,7 +88,7 @@ test_peek(void)
 	pair(&peer);
 	close(peer);
 	CHECK(netio_peek_input(&io) == 0, "end of file: nothing to see");
-	CHECK(netio_read_line(&io, line, sizeof(line), netio_now() + 60000) == NETIO_EOF,
+	CHECK(netio_read_line(&io, line, sizeof(line), monotime_ms() + 60000) == NETIO_EOF,
 	    "end of file found by the next read");
 	netio_close(&io);
 }

@@ -102,10 +102,10 @@ test_combined(void)
 	    "first failure leads, line breaks from a detail neutralised");
 	CHECK(outcome_is_transient(&first), "still transient");
 	CHECK_STR(outcome_word(&first), "deferred", "log word");
-	outcome_temp(&first, "4.3.5", "bad \"config\"");
+	outcome_local(&first, EX_TEMPFAIL, "4.3.5", "bad \"config\"");
 	CHECK_STR(outcome_line(&first, line, sizeof(line)), "4.3.5 bad ?config?", "local problem");
 	CHECK(first.exit_code == EX_TEMPFAIL, "local problems are transient");
-	outcome_permanent(&first, EX_DATAERR, "5.1.3", "bad recipient address syntax");
+	outcome_local(&first, EX_DATAERR, "5.1.3", "bad recipient address syntax");
 	CHECK(first.exit_code == EX_DATAERR && !outcome_is_transient(&first), "permanent");
 	CHECK_STR(outcome_word(&first), "bounced", "log word");
 }
