@@ -47,6 +47,7 @@ MILTERTEST_TESTS = \
 INTEGRATION_TESTS = \
 	tests/integration/cli.sh \
 	tests/integration/signal-races.sh \
+	tests/integration/config-paths.sh \
 	tests/integration/concurrency.sh \
 	tests/integration/install.sh \
 	tests/integration/postfix-policy.sh \

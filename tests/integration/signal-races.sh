@@ -10,21 +10,13 @@
 hm_need "$HOPMILTER"
 
 rounds=${HM_SIGNAL_ROUNDS:-10}
-user=
-[ "$(id -u)" = 0 ] && user='user = "nobody"'
 dead_port=$(hm_free_port)
 conf=$HM_TMP/hopmilter.conf
 # SPF and a (dead) Redis on: a reload builds and frees every runtime object.
-cat >"$conf" <<EOF
-socket = "unix:$HM_TMP/m.sock"
-$user
-allowed_domains = {"example.com"}
-ratelimit {
+hm_write_milter_conf "$conf" "unix:$HM_TMP/m.sock" 'spf { enabled = true }' "ratelimit {
   on_redis_error = local
-  redis { host = "127.0.0.1"  port = $dead_port  timeout = 50ms  connect_timeout = 50ms }
-}
-EOF
-chmod 0644 "$conf"
+  redis { host = \"127.0.0.1\"  port = $dead_port  timeout = 50ms  connect_timeout = 50ms }
+}"
 
 # sigusr1_blocked PID: the process has SIGUSR1 blocked (bit 10 of SigBlk).
 # Before that (fork, exec, the dynamic loader) it is not hopmilter's code
