@@ -16,6 +16,7 @@ UNIT_TESTS = \
 	tests/unit/policy/policy_test \
 	tests/unit/policy/ratelimit_test \
 	tests/unit/policy/rllocal_test \
+	tests/unit/policy/rlwire_test \
 	tests/unit/policy/scrub_test \
 	tests/unit/policy/spf_policy_test \
 	tests/unit/policy/spfcheck_test \
