@@ -57,6 +57,7 @@ INTEGRATION_TESTS = \
 	tests/integration/redis-script.sh \
 	tests/integration/ratelimit-nodes.sh \
 	tests/integration/ratelimit-outage.sh \
+	tests/integration/redis-hostile.sh \
 	tests/integration/ratelimit-sentinel.sh \
 	tests/integration/postfix-ratelimit.sh \
 	tests/integration/postfix-spf.sh \
@@ -104,7 +105,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/integration/concurrency-client.lua tests/tsan.supp tests/valgrind.supp \
 	tests/lib/harness.sh tests/lib/sendmail-instance.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
-	tests/lib/fakesmtp.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py \
+	tests/lib/fakesmtp.py tests/lib/fakeredis.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py \
 	tests/miltertest/rl-client.lua \
 	fail2ban
 
