@@ -23,6 +23,26 @@ addr_trim(const char *s, size_t *len)
 }
 
 /*
+ * The index of the first character at or after `i` that stands outside a
+ * quoted string (quote marks and quoted pairs are stepped over), or `len`.
+ * `*quoted` carries the state from one call to the next; it is still true
+ * at `len` when a quote is left open.
+ */
+static size_t
+addr_next_unquoted(const char *s, size_t len, size_t i, bool *quoted)
+{
+	for (; i < len; i++) {
+		if (*quoted && s[i] == '\\' && i + 1 < len)
+			i++;
+		else if (s[i] == '"')
+			*quoted = !*quoted;
+		else if (!*quoted)
+			return i;
+	}
+	return len;
+}
+
+/*
  * Index of the '@' that separates local part and domain: the last one
  * outside a quoted string.  -1 if none; -2 on an unterminated quote.
  */
@@ -32,16 +52,10 @@ addr_find_at(const char *s, size_t len)
 	bool quoted = false;
 	long at = -1;
 
-	for (size_t i = 0; i < len; i++) {
-		if (quoted && s[i] == '\\' && i + 1 < len) {
-			i++;
-			continue;
-		}
-		if (s[i] == '"')
-			quoted = !quoted;
-		else if (s[i] == '@' && !quoted)
+	for (size_t i = addr_next_unquoted(s, len, 0, &quoted); i < len;
+	    i = addr_next_unquoted(s, len, i + 1, &quoted))
+		if (s[i] == '@')
 			at = (long)i;
-	}
 	return quoted ? -2 : at;
 }
 
@@ -51,16 +65,10 @@ addr_local_is_routed(const char *s, size_t len)
 {
 	bool quoted = false;
 
-	for (size_t i = 0; i < len; i++) {
-		if (quoted && s[i] == '\\' && i + 1 < len) {
-			i++;
-			continue;
-		}
-		if (s[i] == '"')
-			quoted = !quoted;
-		else if (!quoted && (s[i] == '%' || s[i] == '!' || s[i] == '@'))
+	for (size_t i = addr_next_unquoted(s, len, 0, &quoted); i < len;
+	    i = addr_next_unquoted(s, len, i + 1, &quoted))
+		if (s[i] == '%' || s[i] == '!' || s[i] == '@')
 			return true;
-	}
 	return false;
 }
 

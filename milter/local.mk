@@ -19,7 +19,10 @@ milter_policy_libhoppolicy_a_SOURCES = \
 	milter/policy/rlscript.h \
 	milter/policy/scrub.c milter/policy/scrub.h \
 	milter/policy/spfcheck.c milter/policy/spfcheck.h \
-	milter/policy/spfdns.c milter/policy/spfdns.h
+	milter/policy/spfdns.c milter/policy/spfdns.h \
+	milter/policy/spfguard.c milter/policy/spfguard.h \
+	milter/policy/spfrec.c milter/policy/spfrec.h \
+	milter/policy/spfzone.c milter/policy/spfzone.h
 nodist_milter_policy_libhoppolicy_a_SOURCES = milter/policy/rlscript.c
 # The generated rlscript.c sits in the build tree and finds its header here.
 milter_policy_libhoppolicy_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/milter/policy

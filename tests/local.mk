@@ -10,16 +10,21 @@
 UNIT_TESTS = \
 	tests/unit/lib/addr_test \
 	tests/unit/lib/esc_test \
+	tests/unit/lib/monotime_test \
 	tests/unit/lib/netaddr_test \
 	tests/unit/policy/conf_test \
 	tests/unit/policy/dset_test \
 	tests/unit/policy/policy_test \
 	tests/unit/policy/ratelimit_test \
+	tests/unit/policy/rlbreaker_test \
+	tests/unit/policy/rlconn_test \
 	tests/unit/policy/rllocal_test \
 	tests/unit/policy/rlwire_test \
 	tests/unit/policy/scrub_test \
 	tests/unit/policy/spf_policy_test \
 	tests/unit/policy/spfcheck_test \
+	tests/unit/policy/spfguard_test \
+	tests/unit/policy/spfrec_test \
 	tests/unit/relay/msgin_test \
 	tests/unit/relay/netio_test \
 	tests/unit/relay/outcome_test \
@@ -54,6 +59,7 @@ INTEGRATION_TESTS = \
 	tests/integration/postfix-policy.sh \
 	tests/integration/sendmail.sh \
 	tests/integration/spf-miltertest.sh \
+	tests/integration/spf-amplification.sh \
 	tests/integration/redis-script.sh \
 	tests/integration/ratelimit-nodes.sh \
 	tests/integration/ratelimit-outage.sh \
@@ -62,6 +68,7 @@ INTEGRATION_TESTS = \
 	tests/integration/postfix-ratelimit.sh \
 	tests/integration/postfix-spf.sh \
 	tests/integration/chain.sh \
+	tests/integration/scrub-postfix.sh \
 	tests/integration/firewall.sh \
 	tests/integration/openrelay.sh \
 	tests/integration/faults.sh \
@@ -106,7 +113,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/lib/harness.sh tests/lib/sendmail-instance.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
 	tests/lib/fakesmtp.py tests/lib/fakeredis.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py \
-	tests/miltertest/rl-client.lua \
+	tests/miltertest/rl-client.lua tests/corpus/scrub-headers.txt tests/lib/scrubcorpus.py \
 	fail2ban
 
 # `make check-valgrind`: the miltertest scripts and the transport's

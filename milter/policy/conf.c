@@ -16,6 +16,7 @@
 #include "cfgx.h"
 #include "conf.h"
 #include "domain.h"
+#include "scrub.h"
 #include "log.h"
 
 static int
@@ -326,11 +327,39 @@ static cfg_opt_t conf_ratelimit_opts[] = {
 	CFG_END(),
 };
 
+/*
+ * Outbound scrubbing (scrub.h).  The defaults are the headers that exist to
+ * record the inside (hopmilter.conf(5) lists why each one): the webmail or
+ * Outlook client's address, Exchange's organisation and forest state.  Any
+ * other X- header, and Authentication-Results or Received-SPF written
+ * inside, goes only when it names an inner address or name.
+ */
 static cfg_opt_t conf_outbound_opts[] = {
 	CFG_BOOL("enabled", cfg_false, CFGF_NONE),
 	CFG_BOOL("scrub_received", cfg_true, CFGF_NONE),
+	CFG_STR_LIST("remove_headers", "{\"X-Originating-IP\", \"X-MS-Exchange-Organization-*\", "
+	    "\"X-MS-Exchange-Forest-*\"}", CFGF_NONE),
+	CFG_STR_LIST("scrub_headers", "{\"X-*\", \"Authentication-Results\", \"Received-SPF\"}",
+	    CFGF_NONE),
 	CFG_END(),
 };
+
+/* A header name pattern list (scrub.h): names, or a prefix and a final '*'. */
+static int
+conf_validate_header_list(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned n = cfg_opt_size(opt);
+	const char *why;
+
+	if (n == 0)
+		return 0;
+	const char *s = cfg_opt_getnstr(opt, n - 1);
+	if (scrub_pattern_check(s, &why) != 0) {
+		cfg_error(cfg, "option '%s': '%s': %s", opt->name, s, why);
+		return -1;
+	}
+	return 0;
+}
 
 /*
  * The defaults are what a careful admin ships (hopmilter.conf(5) says why):
@@ -360,6 +389,7 @@ static cfg_opt_t conf_opts[] = {
 	CFG_STR_LIST("trusted_networks", "{\"127.0.0.0/8\", \"::1/128\"}", CFGF_NONE),
 	CFG_BOOL("allow_wide_trusted_networks", cfg_false, CFGF_NONE),
 	CFG_STR_LIST("internal_networks", "{}", CFGF_NONE),
+	CFG_STR_LIST("internal_names", "{}", CFGF_NONE),
 	CFG_STR_LIST("allowed_domains", "{}", CFGF_NONE),
 	CFG_STR_LIST("banned_domains", "{}", CFGF_NONE),
 	CFG_SEC("outbound", conf_outbound_opts, CFGF_NONE),
@@ -410,6 +440,9 @@ conf_setup(cfg_t *cfg)
 	cfg_set_validate_func(cfg, "internal_networks", cfgx_validate_cidr_list);
 	cfg_set_validate_func(cfg, "allowed_domains", cfgx_validate_domain_list);
 	cfg_set_validate_func(cfg, "banned_domains", cfgx_validate_domain_list);
+	cfg_set_validate_func(cfg, "internal_names", cfgx_validate_domain_list);
+	cfg_set_validate_func(cfg, "outbound|remove_headers", conf_validate_header_list);
+	cfg_set_validate_func(cfg, "outbound|scrub_headers", conf_validate_header_list);
 	conf_setup_ratelimit(cfg);
 }
 
@@ -432,6 +465,32 @@ conf_fill_nets(cfg_t *cfg, const char *name, struct net_list *out)
 			return -1;
 	}
 	return 0;
+}
+
+/* A validated header pattern list, copied; -1 out of memory. */
+static int
+conf_fill_names(cfg_t *sec, const char *name, struct conf_names *out)
+{
+	unsigned n = cfg_size(sec, name);
+
+	if (n == 0)
+		return 0;
+	if ((out->v = calloc(n, sizeof(*out->v))) == NULL)
+		return -1;
+	for (unsigned i = 0; i < n; i++) {
+		if ((out->v[i] = strdup(cfg_getnstr(sec, name, i))) == NULL)
+			return -1;
+		out->n++;
+	}
+	return 0;
+}
+
+static void
+conf_free_names(struct conf_names *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
 }
 
 /* `dotted_subdomains`: allowed_domains style; otherwise ban-list style. */
@@ -625,8 +684,12 @@ conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t er
 	c->outbound.scrub_received = cfg_getbool(ob, "scrub_received");
 	c->allowed_domains = conf_fill_domains(cfg, "allowed_domains", true);
 	c->banned_domains = conf_fill_domains(cfg, "banned_domains", false);
+	c->internal_names = conf_fill_domains(cfg, "internal_names", true);
 	if (c->path == NULL || c->socket == NULL || c->user == NULL || c->pid_file == NULL ||
 	    c->authserv_id == NULL || c->allowed_domains == NULL || c->banned_domains == NULL ||
+	    c->internal_names == NULL ||
+	    conf_fill_names(ob, "remove_headers", &c->outbound.remove_headers) != 0 ||
+	    conf_fill_names(ob, "scrub_headers", &c->outbound.scrub_headers) != 0 ||
 	    conf_fill_nets(cfg, "trusted_networks", &c->trusted_networks) != 0 ||
 	    conf_fill_nets(cfg, "internal_networks", &c->internal_networks) != 0 ||
 	    conf_fill_ratelimit(cfg_getsec(cfg, "ratelimit"), &c->ratelimit) != 0) {
@@ -710,6 +773,9 @@ conf_free(struct conf *c)
 	net_list_free(&c->internal_networks);
 	dset_free(c->allowed_domains);
 	dset_free(c->banned_domains);
+	dset_free(c->internal_names);
+	conf_free_names(&c->outbound.remove_headers);
+	conf_free_names(&c->outbound.scrub_headers);
 	conf_free_ratelimit(&c->ratelimit);
 	free(c);
 }

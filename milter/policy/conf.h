@@ -18,9 +18,17 @@
 
 #define CONF_DEFAULT_PATH SYSCONFDIR "/hopmilter/hopmilter.conf"
 
+/* Header name patterns: "Name" or "Prefix*", compared without regard to case. */
+struct conf_names {
+	char **v;
+	size_t n;
+};
+
 struct conf_outbound {
 	bool enabled;          /* trusted clients may send to any domain */
-	bool scrub_received;   /* delete Received headers naming internal addresses */
+	bool scrub_received;   /* delete Received headers naming inner addresses or names */
+	struct conf_names remove_headers;  /* deleted from trusted-side mail, whatever they say */
+	struct conf_names scrub_headers;   /* deleted when naming an inner address or name */
 };
 
 /* What to do with a message whose SPF result is the one configured. */
@@ -102,6 +110,7 @@ struct conf {
 	bool dry_run;
 	struct net_list trusted_networks;
 	struct net_list internal_networks;
+	struct dset *internal_names;   /* inner host names; ".corp.example" covers subdomains */
 	struct dset *allowed_domains;  /* ".example.org" entries cover subdomains */
 	struct dset *banned_domains;   /* every entry covers its subdomains */
 	struct conf_outbound outbound;

@@ -26,6 +26,7 @@ struct policy {
 	struct conf *conf;
 	struct spfcheck *spf;  /* NULL when spf.enabled is false; shared by all sessions */
 	struct ratelimit *rl;      /* NULL when ratelimit.enabled is false */
+	struct scrub_rules scrub;  /* outbound scrubbing, pointing into conf */
 };
 
 /* Per-message state: reset at every MAIL FROM. */
@@ -40,9 +41,8 @@ struct policy_msg {
 	enum addr_status sender_status;
 	char first_rcpt_log[600];  /* first accepted recipient, escaped */
 	unsigned nrcpt, nrcpt_refused;
-	unsigned received_seen;    /* Received headers seen so far */
-	unsigned *scrub_idx;       /* indices of Received headers to delete */
-	size_t scrub_n, scrub_cap;
+	struct scrub_msg *scrub;   /* trusted-side headers to delete (scrub.h); NULL until one */
+	size_t scrubbed;           /* headers deleted at end of message */
 	bool spf_done;             /* `spf` holds this message's SPF evaluation */
 	struct spfcheck_answer spf;
 	unsigned ar_seen;          /* Authentication-Results headers seen so far */
@@ -111,6 +111,11 @@ policy_new(struct conf *conf, struct policy **out, char *err, size_t errsz)
 	}
 	atomic_init(&p->refs, 1);
 	p->conf = conf;
+	p->scrub = (struct scrub_rules){.received = conf->outbound.scrub_received,
+	    .nets_a = &conf->trusted_networks, .nets_b = &conf->internal_networks,
+	    .names = conf->internal_names,
+	    .remove = conf->outbound.remove_headers.v, .nremove = conf->outbound.remove_headers.n,
+	    .inspect = conf->outbound.scrub_headers.v, .ninspect = conf->outbound.scrub_headers.n};
 	if (conf->spf.enabled) {
 		/* Built before any worker thread can see it (spfcheck.h). */
 		struct spfcheck_opts o = {.receiver = conf->authserv_id,
@@ -202,8 +207,10 @@ policy_reason_name(enum policy_reason r)
 void
 policy_edits_free(struct policy_edits *e)
 {
-	for (size_t i = 0; i < e->n; i++)
+	for (size_t i = 0; i < e->n; i++) {
+		free(e->v[i].name);
 		free(e->v[i].value);
+	}
 	free(e->v);
 	e->v = NULL;
 	e->n = e->cap = 0;
@@ -222,8 +229,11 @@ policy_edits_add(struct policy_edits *e, bool insert, const char *name, unsigned
 		e->v = v;
 		e->cap = cap;
 	}
-	e->v[e->n] = (struct policy_edit){.insert = insert, .index = index, .value = value};
-	snprintf(e->v[e->n].name, sizeof(e->v[e->n].name), "%s", name);
+	/* The name in full: a cut one would delete nothing and let the header leak. */
+	e->v[e->n] = (struct policy_edit){.insert = insert, .index = index, .value = value,
+	    .name = strdup(name)};
+	if (e->v[e->n].name == NULL)
+		return -1;
 	e->n++;
 	return 0;
 }
@@ -233,7 +243,7 @@ policy_edits_add(struct policy_edits *e, bool insert, const char *name, unsigned
 static void
 policy_msg_reset(struct policy_msg *m)
 {
-	free(m->scrub_idx);
+	scrub_msg_free(m->scrub);
 	free(m->ar_forged);
 	memset(m, 0, sizeof(*m));
 }
@@ -538,40 +548,54 @@ policy_rcpt(struct policy_session *s, const char *rcpt, const char *qid,
 		esc_log(m->first_rcpt_log, sizeof(m->first_rcpt_log), rcpt);
 }
 
+/*
+ * Outbound scrubbing of one trusted-side header (scrub.h).  `forged`: the
+ * header is deleted already (a forged Authentication-Results) and is only
+ * counted.
+ */
+static void
+policy_scrub_header(struct policy_session *s, const char *name, const char *value, bool forged)
+{
+	struct policy_msg *m = &s->msg;
+	const struct scrub_hit *h;
+	bool oom;
+
+	if (m->scrub == NULL && (m->scrub = scrub_msg_new()) == NULL) {
+		/* Sending the message on could leak: fail it instead. */
+		m->failed = true;
+		return;
+	}
+	h = scrub_msg_header(m->scrub, &s->pol->scrub, name, value, forged, &oom);
+	if (oom)
+		m->failed = true;
+	if (h != NULL && log_enabled(LOG_DEBUG)) {
+		char n[128], w[160];
+
+		log_debug("%s: scrub %s #%u %s %s", policy_qid(m), esc_log(n, sizeof(n), h->name),
+		    h->index, h->reason == SCRUB_LISTED ? "listed as" : "naming",
+		    esc_log(w, sizeof(w), h->what));
+	}
+}
+
 void
 policy_header(struct policy_session *s, const char *name, const char *value)
 {
 	const struct conf *c = s->pol->conf;
 	struct policy_msg *m = &s->msg;
-	struct net_addr found;
+	bool forged = false;
 
+	if (name == NULL || value == NULL)
+		return;
 	if (strcasecmp(name, "Authentication-Results") == 0) {
 		m->ar_seen++;
 		/* Only this host writes our authserv_id: any other copy is forged. */
-		if (authres_claims(value, c->authserv_id) &&
-		    policy_idx_push(&m->ar_forged, &m->ar_forged_n, &m->ar_forged_cap,
+		forged = authres_claims(value, c->authserv_id);
+		if (forged && policy_idx_push(&m->ar_forged, &m->ar_forged_n, &m->ar_forged_cap,
 		    m->ar_seen) != 0)
 			m->failed = true;
-		return;
 	}
-	if (strcasecmp(name, "Received") != 0)
-		return;
-	m->received_seen++;
-	if (!m->trusted || !c->outbound.scrub_received)
-		return;
-	if (!scrub_names_internal(value, &c->trusted_networks, &c->internal_networks, &found))
-		return;
-	if (policy_idx_push(&m->scrub_idx, &m->scrub_n, &m->scrub_cap, m->received_seen) != 0) {
-		/* Sending the header on would leak it: fail the message instead. */
-		m->failed = true;
-		return;
-	}
-	if (log_enabled(LOG_DEBUG)) {
-		char a[NET_ADDR_STRLEN];
-
-		log_debug("%s: scrub Received #%u naming %s", policy_qid(m), m->received_seen,
-		    net_addr_format(&found, a, sizeof(a)));
-	}
+	if (m->trusted)
+		policy_scrub_header(s, name, value, forged);
 }
 
 /*
@@ -604,6 +628,51 @@ fail:
 	return -1;
 }
 
+/* Deletions of one name from the highest index down; names in any order. */
+static int
+policy_edit_order(const void *a, const void *b)
+{
+	const struct policy_edit *x = a, *y = b;
+	int n = strcasecmp(x->name, y->name);
+
+	if (n != 0)
+		return n;
+	return x->index < y->index ? 1 : x->index > y->index ? -1 : 0;
+}
+
+/*
+ * The scrubbed headers, except those a DKIM signature covers: those stay,
+ * with a warning naming them (hopmilter.conf(5): sign after scrubbing, or
+ * leave them out of h=).
+ */
+static int
+policy_scrub_edits(struct policy_session *s, struct policy_edits *edits)
+{
+	struct policy_msg *m = &s->msg;
+
+	if (m->scrub == NULL)
+		return 0;
+	if (scrub_msg_finish(m->scrub) != 0)
+		return -1;
+	for (size_t i = 0; i < scrub_msg_nhits(m->scrub); i++) {
+		const struct scrub_hit *h = scrub_msg_hit(m->scrub, i);
+		char n[128], w[160];
+
+		if (h->signed_kept) {
+			log_warning("%s: keeping %s #%u (%s %s): a DKIM signature covers it; sign after "
+			    "scrubbing, or leave it out of h=", policy_qid(m),
+			    esc_log(n, sizeof(n), h->name), h->index,
+			    h->reason == SCRUB_LISTED ? "listed as" : "naming",
+			    esc_log(w, sizeof(w), h->what));
+			continue;
+		}
+		if (policy_edits_add(edits, false, h->name, h->index, NULL) != 0)
+			return -1;
+		m->scrubbed++;
+	}
+	return 0;
+}
+
 /*
  * Deletions before insertions, each name from its highest index down:
  * deleting one header renumbers those after it, and an inserted header
@@ -618,10 +687,51 @@ policy_eom_edits(struct policy_session *s, struct policy_edits *edits)
 		if (policy_edits_add(edits, false, "Authentication-Results", m->ar_forged[i],
 		    NULL) != 0)
 			return -1;
-	for (size_t i = m->scrub_n; i-- > 0;)
-		if (policy_edits_add(edits, false, "Received", m->scrub_idx[i], NULL) != 0)
-			return -1;
+	if (policy_scrub_edits(s, edits) != 0)
+		return -1;
+	if (edits->n > 1)
+		qsort(edits->v, edits->n, sizeof(edits->v[0]), policy_edit_order);
 	return m->spf_done ? policy_spf_headers(s, edits) : 0;
+}
+
+/*
+ * "Received:2,X-Originating-IP:1" for the ACCEPTED line: every name scrubbed
+ * and how often, in message order, escaped; "-" when none.
+ */
+static void
+policy_scrubbed_names(const struct policy_msg *m, char *out, size_t outsz)
+{
+	size_t len = 0;
+
+	snprintf(out, outsz, "-");
+	for (size_t i = 0; m->scrub != NULL && i < scrub_msg_nhits(m->scrub); i++) {
+		const struct scrub_hit *h = scrub_msg_hit(m->scrub, i);
+		unsigned times = 0;
+		char n[128];
+		bool earlier = false;
+		int w;
+
+		for (size_t j = 0; j < scrub_msg_nhits(m->scrub); j++) {
+			const struct scrub_hit *o = scrub_msg_hit(m->scrub, j);
+
+			if (o->signed_kept || strcasecmp(o->name, h->name) != 0)
+				continue;
+			earlier |= j < i;
+			times++;
+		}
+		if (h->signed_kept || earlier)
+			continue;
+		w = snprintf(out + len, outsz - len, "%s%s:%u", len ? "," : "",
+		    esc_log(n, sizeof(n), h->name), times);
+		if (w < 0 || (size_t)w >= outsz - len) {
+			/* Cut at a name, and say so. */
+			out[len] = '\0';
+			if (len + 4 < outsz)
+				snprintf(out + len, outsz - len, ",...");
+			return;
+		}
+		len += (size_t)w;
+	}
 }
 
 void
@@ -629,6 +739,7 @@ policy_eom(struct policy_session *s, const char *qid, struct policy_edits *edits
     struct policy_verdict *v)
 {
 	struct policy_msg *m = &s->msg;
+	char names[400];
 
 	policy_verdict_continue(v);
 	policy_set_qid(m, qid);
@@ -640,11 +751,12 @@ policy_eom(struct policy_session *s, const char *qid, struct policy_edits *edits
 	if (m->ar_forged_n > 0)
 		log_info("%s: deleting %zu forged Authentication-Results header(s) claiming %s",
 		    policy_qid(m), m->ar_forged_n, s->pol->conf->authserv_id);
+	policy_scrubbed_names(m, names, sizeof(names));
 	log_msg(LOG_INFO, "%s: ACCEPTED ip=%s class=%s from=%s to=%s nrcpt=%u refused=%u "
-	    "scrubbed=%zu spf=%s",
+	    "scrubbed=%zu scrubbed_names=%s spf=%s",
 	    policy_qid(m), s->ip, m->trusted ? (m->auth ? "authenticated" : "trusted") : "internet",
 	    m->from_log, m->first_rcpt_log[0] ? m->first_rcpt_log : "none", m->nrcpt,
-	    m->nrcpt_refused, m->scrub_n,
+	    m->nrcpt_refused, m->scrubbed, names,
 	    m->spf_done ? spfcheck_result_name(m->spf.result) : "skipped");
 	m->active = false;
 }

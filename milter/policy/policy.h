@@ -22,7 +22,8 @@
  *
  *   QID: BLOCKED reason=R action=reject|tempfail ip=IP from=<S> [to=<R>] helo=H
  *   QID: WOULD-BLOCK ...same fields...       (dry_run)
- *   QID: ACCEPTED ip=IP class=C from=<S> to=<R> nrcpt=N refused=M scrubbed=K spf=RESULT
+ *   QID: ACCEPTED ip=IP class=C from=<S> to=<R> nrcpt=N refused=M scrubbed=K
+ *        scrubbed_names=NAME:COUNT,...|- spf=RESULT       (one line)
  *
  * QID is the MTA's queue id, or NOQUEUE before the MTA has one.  Nothing a
  * client controls appears before ip=, and every client-supplied value is
@@ -93,7 +94,7 @@ struct policy_verdict {
 /* A header change for the adapter to apply at end of message. */
 struct policy_edit {
 	bool insert;         /* false: delete */
-	char name[32];
+	char *name;          /* owned by the edit list */
 	unsigned index;      /* delete: 1-based among headers of that name; insert: position */
 	char *value;         /* insert only; owned by the edit list */
 };

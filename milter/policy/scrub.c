@@ -1,12 +1,17 @@
 /*
- * scrub - find internal addresses in a Received header value.
+ * scrub - find inner addresses and names in outbound headers.  See scrub.h.
  */
 #include "config.h"
 
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "domain.h"
 #include "scrub.h"
 
 /* Characters of a token: words, numbers, addresses, "IPv6:" prefixes. */
@@ -77,4 +82,388 @@ scrub_names_internal(const char *value, const struct net_list *a, const struct n
 		}
 	}
 	return false;
+}
+
+/* ------------------------------------------------------------ inner names */
+
+/* Characters of a host-name token; bytes >= 0x80 are U-labels (IDN). */
+static bool
+scrub_namechar(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    c == '.' || c == '-' || c == '_' || c >= 0x80;
+}
+
+/*
+ * One token against the list.  A token that is not a valid name as a whole
+ * ("x..core.corp.example", an over-long run, a label over 63 bytes) is tried
+ * again from each dot on, so no spelling hides an inner name at its end.
+ */
+static bool
+scrub_token_inner(const char *tok, size_t len, const struct dset *names, char *found,
+    size_t foundsz)
+{
+	while (len > 0) {
+		char raw[DOMAIN_MAX + 2], norm[DOMAIN_MAX + 2];
+		const char *why, *dot;
+
+		if (len < sizeof(raw)) {
+			memcpy(raw, tok, len);
+			raw[len] = '\0';
+			if (domain_normalize(raw, norm, sizeof(norm), &why) == 0) {
+				/* A valid name is looked up whole: "x.core.internal" is not "core.internal". */
+				if (!dset_match(names, norm))
+					return false;
+				if (found != NULL)
+					snprintf(found, foundsz, "%s", norm);
+				return true;
+			}
+		}
+		dot = memchr(tok, '.', len);
+		if (dot == NULL)
+			return false;
+		len -= (size_t)(dot + 1 - tok);
+		tok = dot + 1;
+	}
+	return false;
+}
+
+bool
+scrub_names_inner_host(const char *value, const struct dset *names, char *found, size_t foundsz)
+{
+	const unsigned char *p = (const unsigned char *)value;
+
+	if (names == NULL || dset_count(names) == 0)
+		return false;
+	while (*p != '\0') {
+		const unsigned char *start;
+
+		while (*p != '\0' && !scrub_namechar(*p))
+			p++;
+		start = p;
+		while (*p != '\0' && scrub_namechar(*p))
+			p++;
+		if (p > start && scrub_token_inner((const char *)start, (size_t)(p - start), names,
+		    found, foundsz))
+			return true;
+	}
+	return false;
+}
+
+/* --------------------------------------------------------- name patterns */
+
+bool
+scrub_name_matches(const char *pattern, const char *name)
+{
+	size_t plen = strlen(pattern);
+
+	if (plen > 0 && pattern[plen - 1] == '*')
+		return strncasecmp(pattern, name, plen - 1) == 0;
+	return strcasecmp(pattern, name) == 0;
+}
+
+int
+scrub_pattern_check(const char *pattern, const char **why)
+{
+	size_t len = strlen(pattern);
+
+	if (len == 0) {
+		*why = "empty header name";
+		return -1;
+	}
+	if (strcmp(pattern, "*") == 0) {
+		*why = "'*' alone would match every header, From and Message-ID included";
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)pattern[i];
+
+		/* RFC 5322 section 2.2: printable US-ASCII except ':'. */
+		if (c == '*' && i != len - 1) {
+			*why = "'*' may only end a header name";
+			return -1;
+		}
+		if (c <= 32 || c >= 127 || c == ':') {
+			*why = "not a header name (printable US-ASCII, no ':' or space)";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static bool
+scrub_name_listed(char *const *list, size_t n, const char *name, const char **which)
+{
+	for (size_t i = 0; i < n; i++)
+		if (scrub_name_matches(list[i], name)) {
+			*which = list[i];
+			return true;
+		}
+	return false;
+}
+
+/* ------------------------------------------------------------- a message */
+
+/* Every header name seen, how often, and how many of it a signature covers. */
+struct scrub_count {
+	char *lname;           /* lower case; NULL: free slot */
+	unsigned seen;
+	unsigned signed_n;     /* the most any one signature lists it */
+};
+
+struct scrub_msg {
+	struct scrub_count *slots;
+	size_t cap, used;      /* cap: power of two */
+	struct scrub_hit *hits;
+	size_t nhits, hcap;
+};
+
+struct scrub_msg *
+scrub_msg_new(void)
+{
+	return calloc(1, sizeof(struct scrub_msg));
+}
+
+void
+scrub_msg_free(struct scrub_msg *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < m->cap; i++)
+		free(m->slots[i].lname);
+	for (size_t i = 0; i < m->nhits; i++)
+		free(m->hits[i].name);
+	free(m->slots);
+	free(m->hits);
+	free(m);
+}
+
+static uint64_t
+scrub_hash(const char *s, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		h ^= (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static struct scrub_count *
+scrub_slot(struct scrub_count *slots, size_t cap, const char *name, size_t len)
+{
+	for (size_t i = scrub_hash(name, len) & (cap - 1);; i = (i + 1) & (cap - 1)) {
+		struct scrub_count *e = &slots[i];
+
+		if (e->lname == NULL ||
+		    (strlen(e->lname) == len && strncasecmp(e->lname, name, len) == 0))
+			return e;
+	}
+}
+
+/* The counter of a name (len bytes of `name`), created at zero; NULL out of memory. */
+static struct scrub_count *
+scrub_counter(struct scrub_msg *m, const char *name, size_t len)
+{
+	struct scrub_count *e;
+
+	if (m->used * 2 >= m->cap) {
+		size_t ncap = m->cap ? m->cap * 2 : 32;
+		struct scrub_count *ns = calloc(ncap, sizeof(*ns));
+
+		if (ns == NULL)
+			return NULL;
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->slots[i].lname != NULL)
+				*scrub_slot(ns, ncap, m->slots[i].lname, strlen(m->slots[i].lname)) =
+				    m->slots[i];
+		free(m->slots);
+		m->slots = ns;
+		m->cap = ncap;
+	}
+	e = scrub_slot(m->slots, m->cap, name, len);
+	if (e->lname == NULL) {
+		if ((e->lname = malloc(len + 1)) == NULL)
+			return NULL;
+		for (size_t i = 0; i < len; i++) {
+			unsigned char c = (unsigned char)name[i];
+
+			e->lname[i] = (char)((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
+		}
+		e->lname[len] = '\0';
+		m->used++;
+	}
+	return e;
+}
+
+static bool
+scrub_wsp(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/*
+ * A signature's h= tag (RFC 6376 section 3.5): colon-separated names, with
+ * folding white space anywhere between.  Tag names are case-sensitive;
+ * "bh=" is another tag.  Per name, the most any one signature lists it.
+ */
+static int
+scrub_signature(struct scrub_msg *m, const char *value)
+{
+	const char *p = value;
+
+	while (*p != '\0') {
+		const char *tag, *end = strchr(p, ';');
+		size_t taglen;
+
+		if (end == NULL)
+			end = p + strlen(p);
+		while (p < end && scrub_wsp(*p))
+			p++;
+		tag = p;
+		while (p < end && *p != '=' && !scrub_wsp(*p))
+			p++;
+		taglen = (size_t)(p - tag);
+		while (p < end && scrub_wsp(*p))
+			p++;
+		if (taglen == 1 && tag[0] == 'h' && p < end && *p == '=') {
+			const char *seen[64];  /* lname: stable while the table grows */
+			unsigned times[64];
+			size_t nseen = 0;
+
+			for (p++; p < end;) {
+				const char *n, *ne;
+				struct scrub_count *c;
+				size_t k;
+
+				while (p < end && (scrub_wsp(*p) || *p == ':'))
+					p++;
+				n = p;
+				while (p < end && *p != ':')
+					p++;
+				ne = p;
+				while (ne > n && scrub_wsp(ne[-1]))
+					ne--;
+				if (ne == n)
+					continue;
+				if ((c = scrub_counter(m, n, (size_t)(ne - n))) == NULL)
+					return -1;
+				/* Counted per signature: two signatures listing Received once cover one. */
+				for (k = 0; k < nseen && seen[k] != c->lname; k++)
+					;
+				if (k == nseen) {
+					if (nseen == sizeof(seen) / sizeof(seen[0])) {
+						/* Past 64 names: count as listed as often as could be. */
+						c->signed_n = UINT_MAX;
+						continue;
+					}
+					seen[nseen] = c->lname;
+					times[nseen++] = 0;
+				}
+				if (++times[k] > c->signed_n)
+					c->signed_n = times[k];
+			}
+		}
+		p = *end == ';' ? end + 1 : end;
+	}
+	return 0;
+}
+
+static struct scrub_hit *
+scrub_hit_add(struct scrub_msg *m, const char *name, unsigned index, enum scrub_reason reason,
+    const char *what)
+{
+	struct scrub_hit *h;
+
+	if (m->nhits == m->hcap) {
+		size_t ncap = m->hcap ? m->hcap * 2 : 8;
+		struct scrub_hit *nh = realloc(m->hits, ncap * sizeof(*nh));
+
+		if (nh == NULL)
+			return NULL;
+		m->hits = nh;
+		m->hcap = ncap;
+	}
+	h = &m->hits[m->nhits];
+	*h = (struct scrub_hit){.index = index, .reason = reason};
+	if ((h->name = strdup(name)) == NULL)
+		return NULL;
+	snprintf(h->what, sizeof(h->what), "%s", what);
+	m->nhits++;
+	return h;
+}
+
+const struct scrub_hit *
+scrub_msg_header(struct scrub_msg *m, const struct scrub_rules *r, const char *name,
+    const char *value, bool count_only, bool *oom)
+{
+	struct scrub_count *c = scrub_counter(m, name, strlen(name));
+	const char *which = NULL;
+	enum scrub_reason reason;
+	char what[64];
+	struct net_addr a;
+	const struct scrub_hit *h;
+
+	*oom = false;
+	if (c == NULL) {
+		*oom = true;
+		return NULL;
+	}
+	c->seen++;
+	if (strcasecmp(name, "DKIM-Signature") == 0 || strcasecmp(name, "ARC-Message-Signature") == 0) {
+		if (scrub_signature(m, value) != 0)
+			*oom = true;
+		return NULL;
+	}
+	if (count_only)
+		return NULL;
+	if (scrub_name_listed(r->remove, r->nremove, name, &which)) {
+		reason = SCRUB_LISTED;
+		snprintf(what, sizeof(what), "%s", which);
+	} else if (!((r->received && strcasecmp(name, "Received") == 0) ||
+	    scrub_name_listed(r->inspect, r->ninspect, name, &which))) {
+		return NULL;
+	} else if (scrub_names_internal(value, r->nets_a, r->nets_b, &a)) {
+		reason = SCRUB_INNER_ADDRESS;
+		net_addr_format(&a, what, sizeof(what));
+	} else if (scrub_names_inner_host(value, r->names, what, sizeof(what))) {
+		reason = SCRUB_INNER_NAME;
+	} else {
+		return NULL;
+	}
+	h = scrub_hit_add(m, name, c->seen, reason, what);
+
+	if (h == NULL)
+		*oom = true;
+	return h;
+}
+
+int
+scrub_msg_finish(struct scrub_msg *m)
+{
+	for (size_t i = 0; i < m->nhits; i++) {
+		struct scrub_hit *h = &m->hits[i];
+		struct scrub_count *c = scrub_counter(m, h->name, strlen(h->name));
+
+		if (c == NULL)
+			return -1;
+		/* Position from the bottom: the signer covered the last signed_n of this name. */
+		h->signed_kept = c->seen - h->index + 1 <= c->signed_n;
+	}
+	return 0;
+}
+
+size_t
+scrub_msg_nhits(const struct scrub_msg *m)
+{
+	return m->nhits;
+}
+
+const struct scrub_hit *
+scrub_msg_hit(const struct scrub_msg *m, size_t i)
+{
+	return &m->hits[i];
 }

@@ -1,18 +1,39 @@
 /*
- * scrub - does a Received header reveal an internal address?
+ * scrub - which headers of an outbound message reveal the inside?
  *
- * Outbound mail leaves the edge carrying the Received headers that the core
- * and every hop added, each naming the previous node's VPN or LAN address.
- * scrub finds every IPv4 and IPv6 address written anywhere in a header
- * value -- bare, in brackets, as an "[IPv6:...]" address literal, inside
- * "helo=" comments, IPv4-mapped, across folded lines -- and tells whether
- * one of them lies in the given networks.  The caller deletes such headers.
+ * Outbound mail reaches the edge carrying what the core's MTA, its mail
+ * programs and every hop wrote: Received headers naming inner hosts and
+ * their VPN or LAN addresses, and headers such as X-Originating-IP or
+ * Exchange's X-MS-Exchange-Organization-* that exist to record them.
+ * scrub decides, header by header, which ones go:
+ *
+ *   - a Received header (rules.received) or a header whose name matches
+ *     rules.inspect, when its value names an inner address (one of the two
+ *     address lists) or an inner host name (rules.names) anywhere: any
+ *     token, bracketed, "[IPv6:...]", inside comments, "helo=", "for <...>";
+ *   - a header whose name matches rules.remove, whatever its value.
+ *
+ * A header name pattern is a name, compared without regard to case, or a
+ * prefix followed by one '*' ("X-MS-Exchange-Organization-*").
+ *
+ * A DKIM signature made inside must still verify outside: a header that a
+ * DKIM-Signature (or ARC-Message-Signature) covers through its h= tag is
+ * kept and reported instead.  A signer covers, for each name listed n
+ * times in h=, the n bottom-most headers of that name; a header added above
+ * them later (the hops' Received) is not covered and may go.  The signature
+ * may come before or after the headers it covers, so the decision waits for
+ * scrub_msg_finish() at end of message.
+ *
+ * Deletion indices are 1-based among the headers of one name, compared
+ * without regard to case, as the MTA counts them when the face deletes one.
  */
 #ifndef HOP_SCRUB_H
 #define HOP_SCRUB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
+#include "dset.h"
 #include "netaddr.h"
 
 /*
@@ -21,5 +42,62 @@
  */
 bool scrub_names_internal(const char *value, const struct net_list *a,
     const struct net_list *b, struct net_addr *found);
+
+/*
+ * True if `value` names a host in `names` (normalised as the domain lists
+ * are, domain.h).  When true and `found` is not NULL, the normalised name
+ * is stored there (truncated to `foundsz`).
+ */
+bool scrub_names_inner_host(const char *value, const struct dset *names, char *found,
+    size_t foundsz);
+
+/* A header name against a pattern (see above). */
+bool scrub_name_matches(const char *pattern, const char *name);
+/* 0 if `pattern` may be configured, else -1 with a static reason in *why. */
+int scrub_pattern_check(const char *pattern, const char **why);
+
+/* What scrubs, built from the configuration; scrub keeps no copy. */
+struct scrub_rules {
+	bool received;                  /* inspect Received headers */
+	const struct net_list *nets_a;  /* inner addresses (may be NULL) */
+	const struct net_list *nets_b;
+	const struct dset *names;       /* inner host names (may be NULL) */
+	char *const *remove;            /* name patterns removed whatever the value */
+	size_t nremove;
+	char *const *inspect;           /* name patterns removed when naming the inside */
+	size_t ninspect;
+};
+
+enum scrub_reason {
+	SCRUB_LISTED,          /* rules.remove */
+	SCRUB_INNER_ADDRESS,
+	SCRUB_INNER_NAME,
+};
+
+/* One header to delete, or to keep because a DKIM signature covers it. */
+struct scrub_hit {
+	char *name;            /* as the message spells it */
+	unsigned index;        /* among headers of that name, 1-based */
+	enum scrub_reason reason;
+	char what[64];         /* the address, name or pattern that decided it */
+	bool signed_kept;      /* covered by a signature: keep it (set by finish) */
+};
+
+struct scrub_msg;
+
+struct scrub_msg *scrub_msg_new(void);
+void scrub_msg_free(struct scrub_msg *m);
+/*
+ * One header, in message order.  With `count_only` the header is counted
+ * (indices stay right) but never chosen (another part of the policy already
+ * deletes it).  Returns the new hit (valid until the next call) or NULL, and
+ * sets *oom when out of memory: the message must then not go on.
+ */
+const struct scrub_hit *scrub_msg_header(struct scrub_msg *m, const struct scrub_rules *r,
+    const char *name, const char *value, bool count_only, bool *oom);
+/* At end of message: mark the hits a signature covers.  0, or -1 out of memory. */
+int scrub_msg_finish(struct scrub_msg *m);
+size_t scrub_msg_nhits(const struct scrub_msg *m);
+const struct scrub_hit *scrub_msg_hit(const struct scrub_msg *m, size_t i);
 
 #endif

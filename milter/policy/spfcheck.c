@@ -17,9 +17,10 @@
 #include "log.h"
 #include "spfcheck.h"
 #include "spfdns.h"
+#include "spfguard.h"
+#include "spfzone.h"
 
 #include <spf2/spf_dns_cache.h>
-#include <spf2/spf_dns_zone.h>
 
 /*
  * Our default explanation for a fail whose domain gives none (exp=).  An
@@ -32,7 +33,7 @@
 
 struct spfcheck {
 	SPF_server_t *srv;
-	SPF_dns_server_t *dns;   /* the top of the stack: deadline, cache, resolver or zone */
+	SPF_dns_server_t *dns;   /* the top of the stack: guard, cache, resolver or zone */
 	SPF_dns_server_t *zone;  /* offline checkers only (part of `dns`) */
 	long timeout_ms;
 };
@@ -88,7 +89,7 @@ spfcheck_result_name(enum spfcheck_result r)
 
 /* ------------------------------------------------------------ lifecycle */
 
-/* Server over `bottom` (resolver or zone): deadline -> cache -> bottom. */
+/* Server over `bottom` (resolver or zone): guard -> cache -> bottom. */
 static int
 spfcheck_build(const struct spfcheck_opts *o, SPF_dns_server_t *bottom, struct spfcheck **out,
     char *err, size_t errsz)
@@ -101,7 +102,7 @@ spfcheck_build(const struct spfcheck_opts *o, SPF_dns_server_t *bottom, struct s
 	*out = NULL;
 	if (sc == NULL || bottom == NULL ||
 	    (cache = SPF_dns_cache_new(bottom, "hopmilter-cache", 0, 8)) == NULL ||
-	    (sc->dns = spfdns_deadline_new(cache)) == NULL ||
+	    (sc->dns = spfguard_new(cache, SPFCHECK_DEFAULT_EXP)) == NULL ||
 	    (sc->srv = SPF_server_new_dns(sc->dns, 0)) == NULL) {
 		snprintf(err, errsz, "SPF: out of memory");
 		if (sc != NULL && sc->dns == NULL)
@@ -115,6 +116,13 @@ spfcheck_build(const struct spfcheck_opts *o, SPF_dns_server_t *bottom, struct s
 	 * below gives decide instead.
 	 */
 	SPF_dns_cache_set_ttl(cache, 0, 0, 0, 0);
+	/*
+	 * The guard counts the terms of the whole check (spfguard.h); libspf2's
+	 * own count restarts in every include and fires before a term that
+	 * queries nothing: keep it out of the way.  PTR names past 10 never
+	 * reach it.
+	 */
+	SPF_server_set_max_dns_mech(sc->srv, 4 * SPF_MAX_DNS_MECH);
 	sc->timeout_ms = o->timeout_ms;
 	if (SPF_server_set_rec_dom(sc->srv, o->receiver) != SPF_E_SUCCESS ||
 	    SPF_server_set_explanation(sc->srv, SPFCHECK_DEFAULT_EXP, &rs) != SPF_E_SUCCESS) {
@@ -138,7 +146,7 @@ int
 spfcheck_new_offline(const struct spfcheck_opts *o, struct spfcheck **out, char *err,
     size_t errsz)
 {
-	SPF_dns_server_t *zone = SPF_dns_zone_new(NULL, "hopmilter-zone", 0);
+	SPF_dns_server_t *zone = spfzone_new();
 
 	if (spfcheck_build(o, zone, out, err, errsz) != 0)
 		return -1;
@@ -158,14 +166,20 @@ spfcheck_zone_add(struct spfcheck *sc, const char *name, enum spfcheck_rr type,
 
 	if (sc->zone == NULL || name == NULL)
 		return -1;
-	/* libspf2 abort()s on an ANY entry with data: check first. */
 	if (type == SPFCHECK_RR_TIMEOUT || type == SPFCHECK_RR_NODATA)
-		return data != NULL ? -1 : (SPF_dns_zone_add_str(sc->zone, name, ns_t_any,
-		    type == SPFCHECK_RR_TIMEOUT ? TRY_AGAIN : NO_DATA, NULL) == SPF_E_SUCCESS ? 0 : -1);
+		return data != NULL ? -1 : spfzone_add(sc->zone, name, 0, NULL, 0,
+		    type == SPFCHECK_RR_TIMEOUT ? TRY_AGAIN : NO_DATA);
 	if ((unsigned)type >= sizeof(types) / sizeof(types[0]) || data == NULL)
 		return -1;
-	return SPF_dns_zone_add_str(sc->zone, name, types[type], NETDB_SUCCESS, data) ==
-	    SPF_E_SUCCESS ? 0 : -1;
+	return spfzone_add(sc->zone, name, types[type], data, strlen(data), 0);
+}
+
+int
+spfcheck_zone_add_txt(struct spfcheck *sc, const char *name, const void *data, size_t len)
+{
+	if (sc->zone == NULL || name == NULL || data == NULL)
+		return -1;
+	return spfzone_add(sc->zone, name, ns_t_txt, data, len, 0);
 }
 
 void
@@ -236,7 +250,10 @@ spfcheck_request_ip(SPF_request_t *rq, const struct net_addr *ip)
 	return -1;
 }
 
-/* check_host() for `sender` ("" = postmaster@helo), no deadline of its own. */
+/*
+ * check_host() for `sender` ("" = postmaster@helo), no deadline of its
+ * own; `helo` is also what %{h} expands to.
+ */
 static enum spfcheck_result
 spfcheck_eval(struct spfcheck *sc, const struct net_addr *ip, const char *helo,
     const char *sender, struct spfcheck_answer *a)
@@ -245,6 +262,7 @@ spfcheck_eval(struct spfcheck *sc, const struct net_addr *ip, const char *helo,
 	SPF_response_t *rs = NULL;
 	SPF_errcode_t e;
 	enum spfcheck_result r;
+	const char *over;
 
 	if (rq == NULL || spfcheck_request_ip(rq, ip) != 0 ||
 	    /* HELO first: libspf2 turns the null sender into postmaster@HELO. */
@@ -255,7 +273,9 @@ spfcheck_eval(struct spfcheck *sc, const struct net_addr *ip, const char *helo,
 			SPF_request_free(rq);
 		return SPFCHECK_TEMPERROR;
 	}
+	spfguard_check_start();
 	e = SPF_request_query_mailfrom(rq, &rs);
+	over = spfguard_check_end();
 	r = rs != NULL ? spfcheck_map(SPF_response_result(rs), e) : SPFCHECK_TEMPERROR;
 	if (rs != NULL) {
 		spfcheck_detail(rs, r, a);
@@ -264,6 +284,11 @@ spfcheck_eval(struct spfcheck *sc, const struct net_addr *ip, const char *helo,
 		SPF_response_free(rs);
 	}
 	SPF_request_free(rq);
+	/* The budget of RFC 7208 section 4.6.4 ran out: whatever libspf2 made of the rest. */
+	if (over != NULL) {
+		snprintf(a->detail, sizeof(a->detail), "%s", over);
+		r = SPFCHECK_PERMERROR;
+	}
 	return r;
 }
 
@@ -337,9 +362,16 @@ spfcheck_message(struct spfcheck *sc, const struct net_addr *ip, const char *hel
 		a->detail[0] = a->raw[0] = '\0';
 		a->result = SPFCHECK_NONE;
 		at = sender != NULL ? strrchr(sender, '@') : NULL;
+		/*
+		 * %{h} is the HELO the client sent, whatever it is (RFC 7208
+		 * section 7.3): with the cleaned-up name, empty when it is no
+		 * domain, a record using %{h} would be a permerror, which the
+		 * default configuration accepts; a sender picks its HELO.
+		 */
 		if (at != NULL) {
 			snprintf(a->domain, sizeof(a->domain), "%.255s", at + 1);
-			a->result = spfcheck_deadline_check(spfcheck_eval(sc, ip, hdom, sender, a), a);
+			a->result = spfcheck_deadline_check(spfcheck_eval(sc, ip,
+			    helo != NULL ? helo : "", sender, a), a);
 		}
 	}
 	spfdns_deadline_stop();

@@ -1,14 +1,19 @@
 /*
  * spfcheck - SPF (RFC 7208) evaluation for hopmilter, on top of libspf2.
  *
- * A struct spfcheck owns one SPF_server_t and its DNS stack (see spfdns.h):
+ * A struct spfcheck owns one SPF_server_t and its DNS stack (spfdns.h,
+ * spfguard.h, spfzone.h):
  * it is built once per configuration (policy_new), before libmilter's
  * threads run, and then shared read-only by every worker thread; libspf2's
  * DNS cache inside it is the point of sharing.  Each evaluation makes its
  * own libspf2 request and response and frees them before returning.
  *
  * libspf2's results are mapped here, once, to enum spfcheck_result; no
- * libspf2 type or call leaves this module (and spfdns.c).  libspf2's
+ * libspf2 type or call leaves this module (and the DNS layers).  Every
+ * record libspf2 evaluates was fetched, checked and rewritten by
+ * spfguard.c and spfrec.c, under the DNS budget of RFC 7208 section 4.6.4
+ * (spfguard.h);
+ * a check the budget ends is a permerror whose detail says why.  libspf2's
  * SPF_RESULT_INVALID (what it returns when the top-level lookup fails or
  * the record does not parse) becomes temperror or permerror here.
  *
@@ -81,8 +86,9 @@ enum spfcheck_rr {
 
 /*
  * A checker that never touches the network: it answers from a zone filled
- * with spfcheck_zone_add() (unknown names do not exist), through the same
- * cache, deadline and evaluation as the real one.  For tests.
+ * with spfcheck_zone_add() (unknown names do not exist), as DNS messages
+ * in wire format parsed like a real server's, through the same guard,
+ * cache and evaluation as the real one.  For tests.
  */
 int spfcheck_new_offline(const struct spfcheck_opts *o, struct spfcheck **out, char *err,
     size_t errsz);
@@ -93,6 +99,12 @@ int spfcheck_new_offline(const struct spfcheck_opts *o, struct spfcheck **out, c
  */
 int spfcheck_zone_add(struct spfcheck *sc, const char *name, enum spfcheck_rr type,
     const char *data);
+
+/*
+ * Add one TXT record given as `len` bytes (NULs allowed; a server's
+ * strings of at most 255 bytes are made of it).  Same rules as above.
+ */
+int spfcheck_zone_add_txt(struct spfcheck *sc, const char *name, const void *data, size_t len);
 
 void spfcheck_free(struct spfcheck *sc);
 
@@ -110,7 +122,10 @@ void spfcheck_identity(struct spfcheck *sc, const struct net_addr *ip, const cha
  * decides for the null sender, and when it is "fail" (RFC 7208 section 2.3:
  * a definite HELO result need not wait for MAIL FROM); otherwise MAIL FROM
  * decides.  A sender whose domain is no domain name (an address literal,
- * none at all) has the result "none".
+ * none at all) has the result "none".  In the MAIL FROM check, %{h} is
+ * `helo` exactly as the client sent it (RFC 7208 section 7.3), whatever it
+ * is: a record using %{h} must not turn into a permerror the sender can
+ * pick by sending a HELO that is no domain.
  */
 void spfcheck_message(struct spfcheck *sc, const struct net_addr *ip, const char *helo,
     const char *sender, struct spfcheck_answer *a);

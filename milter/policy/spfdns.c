@@ -1,6 +1,6 @@
 /*
- * spfdns - the deadline and resolver layers hopmilter puts under libspf2.
- * See spfdns.h.
+ * spfdns - the deadline, the resolver layer, and what the other layers
+ * under libspf2 (spfguard.c, spfzone.c) share.  See spfdns.h.
  */
 #include "config.h"
 
@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "monotime.h"
 #include "spfdns.h"
@@ -23,6 +22,7 @@
 static _Thread_local struct {
 	bool armed;
 	bool hit;
+	int queries;         /* sent (to the cache and below) since the start */
 	int64_t end_ms;      /* monotime_ms() */
 } spfdns_deadline;
 
@@ -35,6 +35,7 @@ spfdns_deadline_start(long budget_ms)
 	spfdns_deadline.end_ms = monotime_ms() + budget_ms;
 	spfdns_deadline.armed = true;
 	spfdns_deadline.hit = false;
+	spfdns_deadline.queries = 0;
 }
 
 bool
@@ -59,15 +60,38 @@ spfdns_remaining_ms(void)
 	return (long)(spfdns_deadline.end_ms - monotime_ms());
 }
 
-/* A record set with no data and the given DNS status; NULL only when out of memory. */
-static SPF_dns_rr_t *
+bool
+spfdns_deadline_passed(void)
+{
+	if (spfdns_remaining_ms() > 0)
+		return false;
+	spfdns_deadline.hit = true;
+	return true;
+}
+
+bool
+spfdns_query_take(int cap)
+{
+	if (spfdns_deadline.armed && spfdns_deadline.queries >= cap)
+		return false;
+	spfdns_deadline.queries++;
+	return true;
+}
+
+int
+spfdns_queries(void)
+{
+	return spfdns_deadline.queries;
+}
+
+SPF_dns_rr_t *
 spfdns_status(SPF_dns_server_t *d, const char *domain, ns_type type, int ttl,
     SPF_dns_stat_t status)
 {
 	return SPF_dns_rr_new_init(d, domain, type, ttl, status);
 }
 
-static SPF_dns_server_t *
+SPF_dns_server_t *
 spfdns_layer_new(const char *name, SPF_dns_lookup_t lookup, SPF_dns_destroy_t destroy,
     SPF_dns_server_t *below, void *hook)
 {
@@ -83,112 +107,11 @@ spfdns_layer_new(const char *name, SPF_dns_lookup_t lookup, SPF_dns_destroy_t de
 	return d;
 }
 
-/* ------------------------------------------------------------- deadline */
-
-/* Would libspf2 take this TXT string for an SPF record ("v=spf1" then a space or the end)? */
-static bool
-spfdns_is_spf_record(const char *txt)
-{
-	return strncasecmp(txt, "v=spf1", 6) == 0 && (txt[6] == ' ' || txt[6] == '\0');
-}
-
-/*
- * libspf2 compiles an explanation (the TXT record exp= points to) with the
- * parser it uses for mechanisms, which ends the text at the first space
- * and turns the rest into "%" junk, although RFC 7208 section 6.2 allows
- * spaces there.  Every TXT string that is not an SPF record can only be
- * read as an explanation (libspf2 skips such strings when it looks for the
- * record), so spell its spaces as the macro "%_", which means a space.
- * 0, or -1 when out of memory.
- */
-static int
-spfdns_fix_explanation(SPF_dns_rr_t *rr, int i)
-{
-	const char *txt = rr->rr[i]->txt;
-	size_t spaces = 0, len = strlen(txt), o = 0;
-	char *fixed;
-
-	for (const char *p = txt; *p != '\0'; p++)
-		spaces += *p == ' ';
-	if (spaces == 0 || spfdns_is_spf_record(txt))
-		return 0;
-	if ((fixed = malloc(len + spaces + 1)) == NULL)
-		return -1;
-	for (const char *p = txt; *p != '\0'; p++) {
-		if (*p == ' ')
-			fixed[o++] = '%';
-		fixed[o++] = *p == ' ' ? '_' : *p;
-	}
-	fixed[o] = '\0';
-	if (SPF_dns_rr_buf_realloc(rr, i, o + 1) != SPF_E_SUCCESS) {
-		free(fixed);
-		return -1;
-	}
-	memcpy(rr->rr[i]->txt, fixed, o + 1);
-	free(fixed);
-	return 0;
-}
-
-/*
- * A TXT answer without an SPF record is, to libspf2, either "no policy"
- * (none) or the target of exp=.  RFC 7208 section 6.2 wants no explanation
- * (the default one) when that target has several records or one that is
- * not plain ASCII; libspf2 takes the first.  "No data" gives the same
- * "none" for a policy lookup and the default explanation for exp=.
- */
-static bool
-spfdns_bad_explanation(const SPF_dns_rr_t *rr)
-{
-	bool odd = false;
-
-	for (int i = 0; i < rr->num_rr; i++) {
-		if (spfdns_is_spf_record(rr->rr[i]->txt))
-			return false;
-		for (const unsigned char *p = (const unsigned char *)rr->rr[i]->txt; *p; p++)
-			odd |= *p < 0x20 || *p > 0x7e;
-	}
-	return rr->num_rr > 1 || odd;
-}
-
-static SPF_dns_rr_t *
-spfdns_deadline_lookup(SPF_dns_server_t *d, const char *domain, ns_type type,
-    int should_cache)
-{
-	SPF_dns_rr_t *rr;
-
-	/* RFC 7208 section 3.1: type SPF is not to be queried any more. */
-	if (type == ns_t_spf)
-		return spfdns_status(d, domain, type, 0, NO_DATA);
-	if (spfdns_remaining_ms() <= 0) {
-		spfdns_deadline.hit = true;
-		return spfdns_status(d, domain, type, 0, TRY_AGAIN);
-	}
-	rr = SPF_dns_lookup(d->layer_below, domain, type, should_cache);
-	if (type == ns_t_txt && rr->herrno == NETDB_SUCCESS && spfdns_bad_explanation(rr)) {
-		SPF_dns_rr_free(rr);
-		return spfdns_status(d, domain, type, 0, NO_DATA);
-	}
-	for (int i = 0; type == ns_t_txt && rr->herrno == NETDB_SUCCESS && i < rr->num_rr; i++) {
-		if (spfdns_fix_explanation(rr, i) != 0) {
-			SPF_dns_rr_free(rr);
-			return spfdns_status(d, domain, type, 0, TRY_AGAIN);
-		}
-	}
-	return rr;
-}
-
-static void
+void
 spfdns_layer_free(SPF_dns_server_t *d)
 {
 	free(d->hook);
 	free(d);
-}
-
-SPF_dns_server_t *
-spfdns_deadline_new(SPF_dns_server_t *below)
-{
-	return spfdns_layer_new("hopmilter-deadline", spfdns_deadline_lookup,
-	    spfdns_layer_free, below, NULL);
 }
 
 /* ------------------------------------------------------------- resolver */
@@ -280,7 +203,14 @@ spfdns_rr_add_txt(SPF_dns_rr_t *rr, int *n, const unsigned char *p, size_t len)
 		len--;
 		if (l > len)
 			l = len;
-		memcpy(txt + o, p, l);
+		/*
+		 * libspf2 and its cache keep TXT data as C strings.  A NUL would
+		 * end the record early and leave something that may look valid;
+		 * as 0xff it stays what it is to spfrec, a byte no SPF record or
+		 * explanation may contain.
+		 */
+		for (size_t k = 0; k < l; k++)
+			txt[o + k] = p[k] == '\0' ? (char)0xff : (char)p[k];
 		o += l;
 		p += l;
 		len -= l;
@@ -407,4 +337,21 @@ spfdns_resolver_new(long query_timeout_ms)
 	if (d == NULL)
 		free(r);
 	return d;
+}
+
+/* A server's reply, as the resolver would see it: the rcode first, then the answers. */
+SPF_dns_rr_t *
+spfdns_reply(SPF_dns_server_t *d, const char *domain, ns_type type, const unsigned char *buf,
+    size_t len)
+{
+	if (len < NS_HFIXEDSZ)
+		return spfdns_status(d, domain, type, 0, TRY_AGAIN);
+	switch (buf[3] & 0x0f) {
+	case ns_r_noerror:
+		return spfdns_answer(d, domain, type, buf, (int)len);
+	case ns_r_nxdomain:
+		return spfdns_status(d, domain, type, SPFDNS_NEG_TTL, HOST_NOT_FOUND);
+	default:
+		return spfdns_status(d, domain, type, 0, TRY_AGAIN);
+	}
 }

@@ -1,20 +1,29 @@
 /*
- * fuzz_scrub - libFuzzer harness for Received header scrubbing
- * (milter/policy/scrub.c): header values come straight from the message.  An
- * address the scrubber reports must really lie in the given networks.
+ * fuzz_scrub - libFuzzer harness for outbound scrubbing
+ * (milter/policy/scrub.c): header values come straight from the message.
+ *   - an address the scrubber reports must really lie in the networks;
+ *   - a name it reports must really be in the name list;
+ *   - the input read as header lines ("Name: value", a signature's h=
+ *     included) never yields a deletion index past the headers of that
+ *     name, and a kept (signed) hit is one a signature lists.
  */
 #include "config.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "dset.h"
 #include "netaddr.h"
 #include "milter/policy/scrub.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct net_list fuzz_nets;
+static struct dset *fuzz_names;
+static char *fuzz_remove[] = {"X-Originating-IP", "X-MS-Exchange-Organization-*"};
+static char *fuzz_inspect[] = {"X-*", "Authentication-Results"};
 
 static void
 fuzz_init(void)
@@ -28,6 +37,45 @@ fuzz_init(void)
 		if (net_cidr_parse(*p, &n, &why) == 0)
 			net_list_add(&fuzz_nets, &n);
 	}
+	fuzz_names = dset_new();
+	dset_add(fuzz_names, "corp.example", true);
+	dset_add(fuzz_names, "core.internal", false);
+}
+
+/* The input as header lines; deletion indices stay within what was seen. */
+static void
+fuzz_message(char *s)
+{
+	struct scrub_rules r = {.received = true, .nets_a = &fuzz_nets, .names = fuzz_names,
+		.remove = fuzz_remove, .nremove = 2, .inspect = fuzz_inspect, .ninspect = 2};
+	struct scrub_msg *m = scrub_msg_new();
+	char *names[64];
+	size_t n = 0;
+	bool oom;
+
+	if (m == NULL)
+		return;
+	for (char *line = strtok(s, "\n"); line != NULL && n < 64; line = strtok(NULL, "\n")) {
+		char *colon = strchr(line, ':');
+
+		if (colon == NULL || colon == line)
+			continue;
+		*colon = '\0';
+		names[n++] = line;
+		scrub_msg_header(m, &r, line, colon + 1, false, &oom);
+	}
+	if (scrub_msg_finish(m) == 0) {
+		for (size_t i = 0; i < scrub_msg_nhits(m); i++) {
+			const struct scrub_hit *h = scrub_msg_hit(m, i);
+			unsigned seen = 0;
+
+			for (size_t j = 0; j < n; j++)
+				seen += strcasecmp(names[j], h->name) == 0;
+			if (h->index < 1 || h->index > seen)
+				abort();
+		}
+	}
+	scrub_msg_free(m);
 }
 
 int
@@ -35,6 +83,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *s = malloc(size + 1);
 	struct net_addr found;
+	char name[64];
 
 	if (s == NULL)
 		return 0;
@@ -45,6 +94,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (scrub_names_internal(s, &fuzz_nets, NULL, &found) &&
 	    !net_list_contains(&fuzz_nets, &found))
 		abort();
+	if (scrub_names_inner_host(s, fuzz_names, name, sizeof(name)) &&
+	    strlen(name) < sizeof(name) - 1 && !dset_match(fuzz_names, name))
+		abort();
+	fuzz_message(s);
 	free(s);
 	return 0;
 }

@@ -1,6 +1,6 @@
 /*
  * fuzz_spf - libFuzzer harness for an SPF evaluation through hopmilter's
- * checker (milter/policy/spfcheck.c and spfdns.c over libspf2), offline: the input
+ * checker (milter/policy/spfcheck.c and its DNS layers over libspf2), offline: the input
  * is the SPF record of the sender's domain (first line) and of a domain it
  * may include or redirect to (second line).  The result must be one of the
  * seven RFC 7208 results, and the headers built from it must be valid.

@@ -37,6 +37,7 @@ declare -A SOURCES=(
 	[fuzz_policy]="$LIB_SRC $POLICY_SRC"
 	[fuzz_authres]="$LIB_SRC $POLICY_SRC"
 	[fuzz_spf]="$LIB_SRC $POLICY_SRC"
+	[fuzz_spfrec]="$LIB_SRC $POLICY_SRC"
 	[fuzz_rlreply]="$LIB_SRC $POLICY_SRC"
 )
 # Extra harnesses register themselves in tests/fuzz/*.list: "name: sources...".

@@ -107,7 +107,7 @@ hm_check "process runs as the service user" test "$(ps -o user= -p "$pid" | tr -
 hm_check "no root capability left (real and effective uid)" \
 	eval 'grep -E "^Uid:" /proc/$pid/status | awk "{exit !(\$2!=0 && \$3!=0 && \$4!=0 && \$5!=0)}"'
 kill -TERM "$pid"
-for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+hm_wait_exit "$pid" 150
 hm_check "SIGTERM stops the daemon" eval '! kill -0 $pid 2>/dev/null'
 hm_check "a clean stop removes the pid file" test ! -e "$HM_TMP/run/hm.pid"
 
@@ -118,7 +118,7 @@ fpid=$!
 hm_track "$fpid"
 hm_wait_file "$sock"
 kill -TERM "$fpid"
-for _ in $(seq 1 150); do kill -0 "$fpid" 2>/dev/null || break; sleep 0.1; done
+hm_wait_exit "$fpid" 150
 wait "$fpid"; rc=$?
 hm_check "foreground SIGTERM: exit status 0 (got $rc)" test "$rc" = 0
 hm_check "foreground SIGTERM: 'stopping' logged" grep -q 'hopmilter\[[0-9]*\]: stopping$' "$HM_TMP/fg.log"

@@ -76,7 +76,7 @@ hm_swaks --server 127.0.0.1:$vpn_port --xclient-addr 10.200.0.3 --from core@exam
 	--header "Message-Id: <scrub-1@test>" \
 	--add-header "Received: from core.inner (core.inner [10.9.1.5]) by hop1 with ESMTPS" \
 	--add-header "Received: from [IPv6:2001:db8:feed::9] by mx.outside.example" \
-	--add-header "X-Keep: 10.9.1.5 stays in other headers"
+	--add-header "Comments: 10.9.1.5 stays in a header that is neither X- nor listed"
 hm_check "trusted mail to a local domain accepted" hm_reply_has '250 2\.0\.0 Ok: queued'
 
 hm_check "good mail reached the sink" hm_sink_wait sink good-1@test
@@ -92,7 +92,7 @@ hm_sink_message sink scrub-1@test >"$HM_TMP/scrub-1.eml"
 hm_check "Received naming 10.9.1.5 removed" eval "! grep -q 'Received: from core.inner' '$HM_TMP/scrub-1.eml'"
 hm_check "Received naming the trusted client removed" eval "! grep -q '10\.200\.0\.3' '$HM_TMP/scrub-1.eml'"
 hm_check "foreign Received kept" grep -q 'Received: from \[IPv6:2001:db8:feed::9\]' "$HM_TMP/scrub-1.eml"
-hm_check "other headers untouched" grep -q '^X-Keep: 10.9.1.5 stays in other headers' "$HM_TMP/scrub-1.eml"
+hm_check "other headers untouched" grep -q "^Comments: 10.9.1.5 stays" "$HM_TMP/scrub-1.eml"
 
 log=$HM_TMP/milter.log
 hm_check "log: banned-domain line" grep -qE \

@@ -92,7 +92,7 @@ hm_check "restarted: decided in Redis (script reloaded by the handshake)" \
 kill -STOP "$(hm_redis_pid main)"
 send 198.51.100.4 6 "$HM_TMP/d" &
 spid=$!
-for _ in $(seq 1 200); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+hm_wait_exit "$spid" 200
 kill -CONT "$(hm_redis_pid main)"
 wait "$spid"
 s=$(slowest "$HM_TMP/d")

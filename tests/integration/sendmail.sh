@@ -138,7 +138,7 @@ hm_check "log: IPv6 client address unwrapped and compressed" grep -qE \
 # accepts nothing unchecked.
 hm_export_log "$log"
 kill -TERM "$HM_MILTER_PID"
-for _ in $(seq 1 100); do kill -0 "$HM_MILTER_PID" 2>/dev/null || break; sleep 0.1; done
+hm_wait_exit "$HM_MILTER_PID" 100
 hm_swaks $S --local-interface 127.0.0.7 --from alice@sender.example --to bob@example.com \
 	--header "Message-Id: <sm-milterdown@test>"
 hm_check "filter down: 4xx temporary failure (F=T)" hm_reply_has '4[0-9][0-9] 4\.[0-9]\.[0-9]'

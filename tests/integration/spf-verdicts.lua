@@ -2,7 +2,8 @@
 -- served by a real DNS server (tests/lib/spfdns.sh; run by
 -- spf-miltertest.sh inside a mount namespace whose /etc/resolv.conf points
 -- at it): every result, the null sender and HELO identity, IPv6 clients,
--- include and redirect chains, the headers inserted at end of message and
+-- include and redirect chains, a 2 kB record, the bypasses libspf2 alone
+-- allowed (%{h}, redirect), the headers inserted at end of message and
 -- the forged Authentication-Results deleted.
 dofile(os.getenv("HM_LUA_LIB"))
 
@@ -95,6 +96,21 @@ expect_ar(c, "mx.test.invalid; spf=pass smtp.mailfrom=redir.example", "redirect"
 mt.disconnect(c)
 mt.disconnect(msg("203.0.113.5", "mta.client.example", "<carol@redir.example>", SMFIR_REPLYCODE, "redirect fail"))
 c = accepted("2001:db8:77::1", "mta.client.example", "<dave@mx.example>", "mx over IPv6 pass")
+mt.disconnect(c)
+
+-- A 2 kB record in eight strings (over TCP): the match near its end, then its -all.
+c = accepted("192.0.2.7", "mta.client.example", "<erin@long.example>", "2 kB record pass")
+expect_ar(c, "mx.test.invalid; spf=pass smtp.mailfrom=long.example", "2 kB record")
+mt.disconnect(c)
+mt.disconnect(msg("198.51.100.9", "mta.client.example", "<erin@long.example>", SMFIR_REPLYCODE, "2 kB record fail"))
+hm.log_has("BLOCKED reason=spf%-fail action=reject ip=198%.51%.100%.9 from=<erin@long%.example>", "2 kB record: spf-fail")
+-- The bypasses libspf2 alone let through.  %{h} is the HELO as sent: a bogus
+-- one makes no permerror (accepted by default), the record's -all applies.
+mt.disconnect(msg("198.51.100.9", "JUMPIN' JUPITER", "<erin@hbogus.example>", SMFIR_REPLYCODE, "%{h} bogus HELO: fail"))
+hm.log_has("BLOCKED reason=spf%-fail action=reject ip=198%.51%.100%.9 from=<erin@hbogus%.example>", "%{h} bogus HELO: spf-fail")
+mt.disconnect(msg("192.0.2.7", "[192.0.2.7]", "<erin@withall.example>", SMFIR_REPLYCODE, "redirect with all: ignored, fail"))
+mt.disconnect(msg("192.0.2.66", "[192.0.2.66]", "<erin@before.example>", SMFIR_REPLYCODE, "redirect before a mechanism: the mechanism first, fail"))
+c = accepted("192.0.2.67", "[192.0.2.67]", "<erin@before.example>", "redirect before a mechanism: no match, redirect passes")
 mt.disconnect(c)
 
 -- The null sender: the HELO name decides (pass, then fail).

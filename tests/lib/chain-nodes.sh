@@ -21,13 +21,16 @@
 #   hopN      VPN listener 127.0.2.(N+1); added with hm_chain_add_hop
 #   core      VPN listener 127.0.2.10; local users submit on
 #             127.0.0.1:$HM_CHAIN_SUBMIT_PORT (XCLIENT presents the LAN
-#             client 192.168.7.20); mail for the site's domains goes to
-#             the maildir $HM_TMP/core/mail/inbox/
+#             client 192.168.7.20), with SASL (Cyrus sasldb in etc/sasl: alice /
+#             $HM_CHAIN_SASL_PASS) on 127.0.0.1:$HM_CHAIN_SASL_PORT, or
+#             through the core's sendmail(1) (hm_chain_sendmail); mail for
+#             the site's domains goes to the maildir $HM_TMP/core/mail/inbox/
 #   internet  smtp-sink on 127.0.1.1 (sink "internet")
 # Names: the edge is mx.example.com and the core's Postfix core.example.com
 # (public, as main.cf.core advises); the VPN names of the inner nodes,
 # NODE.vpn.example.com (certificates, HELO, the hops' myhostname), must
-# never leave the network.
+# never leave the network, nor may the LAN's names (NAME.lan.example.com):
+# the edge's internal_names lists both.
 #
 # SPF comes from the dnsmasq world of spfdns.sh (pass.example: 192.0.2.0/24
 # and 2001:db8:25::/48), which also serves the DKIM key of example.com
@@ -44,7 +47,7 @@ declare -A HM_CHAIN_ADDR HM_CHAIN_PORT
 hm_chain_need() {
 	hm_need_root
 	hm_need postfix postqueue smtp-sink swaks openssl redis-server redis-cli dkimsign dkimverify \
-		"$HOPMILTER" "$HOPRELAY"
+		saslpasswd2 sendmail "$HOPMILTER" "$HOPRELAY"
 }
 
 # --- configuration ----------------------------------------------------------
@@ -93,6 +96,36 @@ virtual_gid_maps = static:65534
 EOF
 }
 
+# The core's submission listener with SASL (Cyrus, PLAIN/LOGIN against a
+# private sasldb): its sasldb and smtpd.conf, its main.cf and master.cf
+# lines.  Only an authenticated client may send there.
+# Debian's Postfix reads $config_directory/sasl/smtpd.conf and does not
+# honour cyrus_sasl_config_path (set anyway, for other builds).
+hm_chain_core_sasl_setup() {
+	local d=$HM_TMP/core/etc/sasl
+	mkdir -p "$d"
+	chmod 0755 "$d"
+	HM_CHAIN_SASL_PASS=secret-$RANDOM
+	printf '%s\n' "$HM_CHAIN_SASL_PASS" | saslpasswd2 -p -c -f "$d/sasldb2" -u example.com alice || return 1
+	chown postfix "$d/sasldb2"
+	chmod 0600 "$d/sasldb2"
+	printf '%s\n' "pwcheck_method: auxprop" "auxprop_plugin: sasldb" "sasldb_path: $d/sasldb2" \
+		"mech_list: PLAIN LOGIN" >"$d/smtpd.conf"
+}
+hm_chain_core_sasl_main() {
+	printf '%s\n' "cyrus_sasl_config_path = $HM_TMP/core/etc/sasl" "smtpd_sasl_local_domain = example.com" \
+		"smtpd_sasl_authenticated_header = yes"
+}
+hm_chain_core_sasl_master() {
+	printf '%s\n' "127.0.0.1:$HM_CHAIN_SASL_PORT inet n - n - - smtpd" \
+		"  -o syslog_name=postfix/submission" \
+		"  -o smtpd_sasl_auth_enable=yes" \
+		"  -o smtpd_sasl_type=cyrus" \
+		"  -o smtpd_sasl_path=smtpd" \
+		"  -o smtpd_client_restrictions=permit_sasl_authenticated,reject" \
+		"  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject"
+}
+
 # hm_chain_milter_conf: the edge's hopmilter.conf; outbound per
 # $HM_CHAIN_OUTBOUND.  Values from the README's example, VPN mapped.
 hm_chain_milter_conf() {
@@ -104,6 +137,7 @@ pid_file = ""
 authserv_id = "mx.example.com"
 trusted_networks = {"127.0.0.0/8", "::1/128", "$HM_CHAIN_VPN.0/24"}
 internal_networks = {"192.168.0.0/16"}
+internal_names = {".vpn.example.com", ".lan.example.com"}
 allowed_domains = {"example.com", ".example.org"}
 banned_domains = {"evil.example"}
 outbound { enabled = $HM_CHAIN_OUTBOUND  scrub_received = true }
@@ -236,6 +270,7 @@ hm_chain_start() {
 	HM_CHAIN_MILTER_PORT=$(hm_free_port)
 	HM_CHAIN_MX_PORT=$(hm_free_port)
 	HM_CHAIN_SUBMIT_PORT=$(hm_free_port)
+	HM_CHAIN_SASL_PORT=$(hm_free_port)
 	HM_CHAIN_INTERNET_PORT=$(hm_free_port)
 	hm_start_redis chain "$HM_CHAIN_REDIS_PORT" || return 1
 	hm_chain_milter_conf
@@ -256,8 +291,12 @@ hm_chain_start() {
 	hm_chain_routes
 	mkdir -p "$HM_TMP/core/mail"
 	chown 65534:65534 "$HM_TMP/core/mail"
-	hm_chain_postfix core core "$HM_CHAIN_SUBMIT_PORT" "$(hm_chain_core_delivery)" \
-		"virtual   unix  -       n       n       -       -       virtual" || return 1
+	hm_chain_core_sasl_setup || { hm_log "making the sasldb failed"; return 1; }
+	hm_chain_postfix core core "$HM_CHAIN_SUBMIT_PORT" "$(hm_chain_core_delivery)
+$(hm_chain_core_sasl_main)" \
+		"virtual   unix  -       n       n       -       -       virtual
+$(hm_chain_core_sasl_master)" || return 1
+	hm_wait_port 127.0.0.1 "$HM_CHAIN_SASL_PORT" || return 1
 	for h in "${hops[@]}"; do
 		hm_chain_postfix "$h" hop "$(hm_free_port)" || return 1
 	done
@@ -302,6 +341,22 @@ hm_chain_send_out() {
 	shift 2
 	hm_swaks --server "127.0.0.1:$HM_CHAIN_SUBMIT_PORT" --xclient-addr 192.168.7.20 \
 		--xclient-name laptop.lan.example.com --helo laptop.lan.example.com --from "$from" --to "$to" "$@"
+}
+
+# hm_chain_send_sasl FROM TO [SWAKS_ARGS...]: a user's tablet on the LAN
+# (192.168.7.21) submits to the core with SASL (alice).
+hm_chain_send_sasl() {
+	local from=$1 to=$2
+	shift 2
+	hm_swaks --server "127.0.0.1:$HM_CHAIN_SASL_PORT" --xclient-addr 192.168.7.21 \
+		--xclient-name tablet.lan.example.com --helo tablet.lan.example.com \
+		--auth PLAIN --auth-user alice --auth-password "$HM_CHAIN_SASL_PASS" --from "$from" --to "$to" "$@"
+}
+
+# hm_chain_sendmail FROM TO FILE: a program on the core hands FILE to the
+# core's sendmail(1) (postdrop, pickup): no SMTP at all.
+hm_chain_sendmail() {
+	sendmail -C "$HM_TMP/core/etc" -i -f "$1" "$2" <"$3"
 }
 
 # hm_chain_reply: the first 4xx/5xx reply of the last dialogue, else the 250

@@ -13,6 +13,13 @@ truncated: the TC bit set and no records (the client would retry over
 cutrr:     a header promising one TXT answer whose record stops halfway;
 hugetxt:   one TXT record of 60 strings of 255 bytes (about 15 kB, more
            than a UDP answer may carry without EDNS).
+An authoritative server that counts, for the SPF amplification test:
+zone:      dnsstub.py ADDR PORT zone ZONEFILE QUERYLOG answers from
+           ZONEFILE ("name TYPE data" lines; A, AAAA, MX "pref host", TXT
+           split into strings of 255 bytes; names case-insensitive) and
+           appends "TYPE name" to QUERYLOG for every query it receives.
+           A name not in the file does not exist (NXDOMAIN); a name in it
+           has no data for the types it lacks.
 Standard library only; runs until killed.
 """
 import os
@@ -20,11 +27,69 @@ import socket
 import sys
 
 
+TYPES = {'A': 1, 'MX': 15, 'TXT': 16, 'AAAA': 28}
+
+
+def load_zone(path):
+    zone = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip('\n').split(' ', 2)
+            if len(parts) == 3:
+                zone.setdefault(parts[0].lower().rstrip('.'), []).append((parts[1], parts[2]))
+    return zone
+
+
+def qname(q):
+    """The question's name (dotted, lower case), its type, and where the question ends."""
+    labels, i = [], 12
+    while i < len(q) and q[i] != 0:
+        labels.append(q[i + 1:i + 1 + q[i]].decode('latin-1'))
+        i += 1 + q[i]
+    return '.'.join(labels).lower(), int.from_bytes(q[i + 1:i + 3], 'big'), i + 5
+
+
+def wire_name(name):
+    return b''.join(bytes([len(l)]) + l.encode('latin-1') for l in name.split('.') if l) + b'\0'
+
+
+def rdata(rtype, data):
+    if rtype == 'A':
+        return socket.inet_pton(socket.AF_INET, data)
+    if rtype == 'AAAA':
+        return socket.inet_pton(socket.AF_INET6, data)
+    if rtype == 'MX':
+        pref, host = data.split(' ', 1)
+        return int(pref).to_bytes(2, 'big') + wire_name(host)
+    raw = data.encode('latin-1')
+    return b''.join(bytes([len(raw[i:i + 255])]) + raw[i:i + 255] for i in range(0, max(len(raw), 1), 255))
+
+
+def zone_answer(q, zone, log):
+    name, qtype, end = qname(q)
+    log.write('%s %s\n' % ({v: k for k, v in TYPES.items()}.get(qtype, str(qtype)), name))
+    log.flush()
+    recs = zone.get(name)
+    rcode = 3 if recs is None else 0
+    rrs = [b'\xc0\x0c' + qtype.to_bytes(2, 'big') + b'\x00\x01\x00\x00\x00\x3c' +
+           len(rd).to_bytes(2, 'big') + rd
+           for rd in (rdata(t, d) for t, d in (recs or []) if TYPES.get(t) == qtype)]
+    flags = 0x8000 | 0x0400 | (q[2] << 8 & 0x0100) | rcode
+    return q[:2] + flags.to_bytes(2, 'big') + b'\x00\x01' + len(rrs).to_bytes(2, 'big') + b'\0' * 4 + \
+        q[12:end] + b''.join(rrs)
+
+
 def main():
     addr, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     family = socket.AF_INET6 if ':' in addr else socket.AF_INET
     s = socket.socket(family, socket.SOCK_DGRAM)
     s.bind((addr, port))
+    if mode == 'zone':
+        zone, log = load_zone(sys.argv[4]), open(sys.argv[5], 'a')
+        while True:
+            data, peer = s.recvfrom(4096)
+            if len(data) >= 17:
+                s.sendto(zone_answer(data, zone, log), peer)
     while True:
         data, peer = s.recvfrom(4096)
         if mode == 'silent' or len(data) < 12:

@@ -136,18 +136,11 @@ hm_stop_all() {
 	# libmilter notices a stop request only at its next poll timeout (about
 	# five seconds): wait for that, so leak reports get written.
 	for p in "${HM_PIDS[@]}"; do
-		for _ in $(seq 1 100); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$p" 2>/dev/null || true
+		hm_wait_exit "$p" 100 || kill -KILL "$p" 2>/dev/null || true
 	done
 	# Postfix's master exits a moment after "stop"; wait so its files can go.
 	for p in "${mpids[@]}"; do
-		for _ in $(seq 1 50); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.1
-		done
+		hm_wait_exit "$p" 50 || true
 	done
 	HM_POSTFIX_DIRS=()
 	HM_PIDS=()
@@ -166,6 +159,17 @@ trap 'exit 130' INT TERM
 
 # Remember a background process for cleanup.
 hm_track() { HM_PIDS+=("$1"); }
+
+# hm_wait_exit PID TENTHS: wait up to TENTHS tenths of a second for PID to
+# be gone; false if it is still there.
+hm_wait_exit() {
+	local _
+	for _ in $(seq 1 "$2"); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	! kill -0 "$1" 2>/dev/null
+}
 
 # A TCP port nobody listens on, on any loopback address, not yet handed out.
 hm_free_port() {

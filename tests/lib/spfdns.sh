@@ -52,6 +52,13 @@ hm_start_spf_dns() {
 	toomany="v=spf1"
 	for i in $(seq 1 11); do toomany="$toomany a:h$i.toomany.example"; done
 	toomany="$toomany -all"
+	# A 2 kB record as big providers publish it, in strings of 250 bytes
+	# (the answer needs TCP: more than 512 bytes); the match is near its end.
+	long="v=spf1"
+	for i in $(seq 1 120); do long="$long ip4:203.0.$i.0/24"; done
+	long="$long ip4:192.0.2.0/24 -all"
+	longarg=long.example
+	for ((i = 0; i < ${#long}; i += 250)); do longarg="$longarg,${long:i:250}"; done
 	dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
 		--listen-address="$HM_DNS" --port=53 --pid-file= --log-facility=- \
 		--local=/example/ \
@@ -73,6 +80,10 @@ hm_start_spf_dns() {
 		--txt-record=expl.example,"v=spf1 -all exp=why.expl.example" \
 		--txt-record=why.expl.example,"Mail from %{i} is not accepted for %{d}" \
 		--txt-record=helo.example,"v=spf1 ip4:192.0.2.5 -all" \
+		--txt-record="$longarg" \
+		--txt-record=hbogus.example,"v=spf1 exists:%{h}.ok.hbogus.example -all" \
+		--txt-record=withall.example,"v=spf1 redirect=pass.example -all" \
+		--txt-record=before.example,"v=spf1 redirect=pass.example -ip4:192.0.2.66" \
 		--txt-record=_dmarc.pass.example,"v=DMARC1; p=reject" \
 		"$@" >"$HM_TMP/dnsmasq.log" 2>&1 &
 	hm_track $!

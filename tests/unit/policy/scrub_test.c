@@ -1,9 +1,21 @@
-/* Unit tests: finding internal addresses in Received headers (milter/policy/scrub.c). */
+/*
+ * Unit tests: outbound scrubbing (milter/policy/scrub.c): inner addresses
+ * and names in header values, name patterns, DKIM-covered headers kept,
+ * and the corpus of real headers (tests/corpus/scrub-headers.txt) through
+ * the policy core as the milter drives it.
+ */
 #include "config.h"
 
+#include <stdlib.h>
+#include <strings.h>
+
 #include "tests/unit/check.h"
+#include "domain.h"
+#include "log.h"
 #include "netaddr.h"
+#include "milter/policy/policy.h"
 #include "milter/policy/scrub.h"
+#include "tests/unit/policy/testpolicy.h"
 
 static struct net_list
 nets(const char **list)
@@ -20,8 +32,8 @@ nets(const char **list)
 	return l;
 }
 
-int
-main(void)
+static void
+test_addresses(void)
 {
 	static const char *trusted_s[] = {"10.200.0.0/24", "fd00:200::/64", NULL};
 	static const char *internal_s[] = {"192.168.0.0/16", "2001:db8:1::/48", NULL};
@@ -59,5 +71,425 @@ main(void)
 	CHECK(scrub_names_internal("from x [10.200.0.3]", NULL, &t, NULL), "second list alone");
 	net_list_free(&t);
 	net_list_free(&in);
+}
+
+static struct dset *
+names(const char **list)
+{
+	struct dset *d = dset_new();
+
+	for (; *list != NULL; list++) {
+		char norm[DOMAIN_MAX + 2];
+		const char *why, *n = *list;
+		bool dot = n[0] == '.';
+
+		if (domain_normalize(dot ? n + 1 : n, norm, sizeof(norm), &why) == 0)
+			dset_add(d, norm, dot);
+	}
+	return d;
+}
+
+static void
+test_names(void)
+{
+	static const char *list[] = {".corp.example", "core.internal", "EXCH02.", NULL};
+	static const struct {
+		const char *value;
+		const char *want;  /* NULL: no inner name */
+	} cases[] = {
+		{"by core.corp.example (Postfix, from userid 1000)", "core.corp.example"},
+		{"by corp.example", "corp.example"},                   /* the dotted entry itself */
+		{"by CORE.Corp.EXAMPLE.", "core.corp.example"},
+		{"(helo=laptop.corp.example)", "laptop.corp.example"},
+		{"for <u@core.internal>", "core.internal"},
+		{"from x.core.internal", NULL},                       /* exact entry: no subdomains */
+		{"from internal", NULL},
+		{"from exch02 (203.0.113.1)", "exch02"},
+		{"from EXCH02.other.example", NULL},
+		{"from xcorp.example", NULL},
+		{"by relay.corp.example.attacker.example", NULL},
+		{"from corp.example-mail.net", NULL},
+		{"from x..laptop.corp.example", "laptop.corp.example"},
+		{"from a_b.corp.example", "a_b.corp.example"},
+		{"=?utf-8?q?laptop.corp.example?=", "laptop.corp.example"},
+		{"from l\xc3\xa4ptop.corp.example", NULL /* any: checked below */},
+		{"", NULL},
+	};
+	struct dset *d = names(list);
+	char found[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool got = scrub_names_inner_host(cases[i].value, d, found, sizeof(found));
+
+		if (strstr(cases[i].value, "\xc3") != NULL) {
+			CHECK(got, "U-label under an inner suffix: \"%s\"", cases[i].value);
+			continue;
+		}
+		CHECK(got == (cases[i].want != NULL), "case %zu \"%s\": want %s", i, cases[i].value,
+		    cases[i].want ? cases[i].want : "none");
+		if (got && cases[i].want != NULL)
+			CHECK_STR(found, cases[i].want, "case %zu: the name found", i);
+	}
+	/* Over-long: 300 bytes of one label, then the name. */
+	char longv[400];
+
+	memset(longv, 'a', 300);
+	snprintf(longv + 300, sizeof(longv) - 300, ".laptop.corp.example");
+	CHECK(scrub_names_inner_host(longv, d, NULL, 0), "over-long token ending in an inner name");
+	memset(longv, 'a', 70);
+	snprintf(longv + 70, sizeof(longv) - 70, ".corp.example");
+	CHECK(scrub_names_inner_host(longv, d, NULL, 0), "a 70-byte label before the suffix");
+	CHECK(!scrub_names_inner_host("by core.corp.example", NULL, NULL, 0), "no list: nothing");
+	dset_free(d);
+}
+
+static void
+test_patterns(void)
+{
+	const char *why;
+
+	CHECK(scrub_name_matches("X-Originating-IP", "x-originating-ip"), "case");
+	CHECK(!scrub_name_matches("X-Originating-IP", "X-Originating-IPs"), "whole name");
+	CHECK(scrub_name_matches("X-MS-Exchange-Organization-*", "X-MS-EXCHANGE-ORGANIZATION-SCL"),
+	    "prefix, case");
+	CHECK(scrub_name_matches("X-MS-Exchange-Organization-*", "X-MS-Exchange-Organization-"),
+	    "prefix alone");
+	CHECK(!scrub_name_matches("X-MS-Exchange-Organization-*", "X-MS-Exchange-Organizatio"),
+	    "shorter than the prefix");
+	CHECK(scrub_name_matches("X-*", "x-mailer"), "X-*");
+	CHECK(!scrub_name_matches("X-*", "Received"), "X-* is not everything");
+	CHECK(scrub_pattern_check("X-Foo", &why) == 0, "a name");
+	CHECK(scrub_pattern_check("X-Foo-*", &why) == 0, "a prefix");
+	CHECK(scrub_pattern_check("*", &why) != 0, "'*' alone");
+	CHECK(scrub_pattern_check("X-*-Foo", &why) != 0, "'*' inside");
+	CHECK(scrub_pattern_check("X-Foo:", &why) != 0, "colon");
+	CHECK(scrub_pattern_check("X Foo", &why) != 0, "space");
+	CHECK(scrub_pattern_check("", &why) != 0, "empty");
+	CHECK(scrub_pattern_check("X-F\xc3\xb6o", &why) != 0, "8-bit");
+}
+
+/* --------------------------------------------------- through the policy */
+
+static char last_log[4096], warnings[8192];
+
+static void
+capture(int prio, const char *text, void *arg)
+{
+	(void)arg;
+	snprintf(last_log, sizeof(last_log), "%s", text);
+	if (prio <= LOG_WARNING && strlen(warnings) + strlen(text) + 2 < sizeof(warnings)) {
+		strcat(warnings, text);
+		strcat(warnings, "\n");
+	}
+}
+
+#define INSIDE \
+	"trusted_networks = {\"127.0.0.0/8\", \"::1/128\", \"10.200.0.0/24\", \"fd00:200::/64\"}\n" \
+	"internal_networks = {\"192.168.0.0/16\", \"10.0.0.0/8\", \"172.16.0.0/12\", \"fd00::/8\"}\n" \
+	"internal_names = {\".corp.example\", \"core.internal\", \"EXCH02.\", \".vpn.example.net\"}\n" \
+	"allowed_domains = {\"example.com\"}\n" \
+	"spf { enabled = false }\nratelimit { enabled = false }\n"
+
+static struct policy *
+make_policy(const char *extra)
+{
+	char text[4096];
+
+	snprintf(text, sizeof(text), "%s%s", INSIDE, extra);
+	return testpolicy_new(text);
+}
+
+/* A message's headers through the policy; the deletions in `e`. */
+static void
+run(struct policy *p, const char *ip, const char *const *hdrs, size_t n, struct policy_edits *e)
+{
+	struct policy_session *s = testpolicy_session(p, ip);
+	struct policy_verdict v;
+
+	policy_mail(s, "<alice@example.com>", NULL, "Q", &v);
+	policy_rcpt(s, "<bob@example.com>", NULL, &v);
+	for (size_t i = 0; i < n; i++) {
+		const char *colon = strchr(hdrs[i], ':');
+		char name[256];
+
+		snprintf(name, sizeof(name), "%.*s", (int)(colon - hdrs[i]), hdrs[i]);
+		colon++;
+		while (*colon == ' ' || *colon == '\t')
+			colon++;
+		policy_header(s, name, colon);
+	}
+	policy_eom(s, "Q", e, &v);
+	CHECK(v.action == POLICY_CONTINUE, "eom continues");
+	policy_session_free(s);
+}
+
+/* Is (name, index) deleted in `e`? */
+static bool
+deleted(const struct policy_edits *e, const char *name, unsigned index)
+{
+	for (size_t i = 0; i < e->n; i++)
+		if (!e->v[i].insert && strcasecmp(e->v[i].name, name) == 0 && e->v[i].index == index)
+			return true;
+	return false;
+}
+
+static size_t
+ndeleted(const struct policy_edits *e)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < e->n; i++)
+		n += !e->v[i].insert;
+	return n;
+}
+
+struct entry {
+	bool remove;
+	char id[64];
+	char *header;        /* "Name: value", folds as "\n\t" / "\n " as the milter gets them */
+	char name[128];
+	unsigned index;      /* among the corpus message's headers of that name */
+};
+
+static size_t
+load_corpus(struct entry *v, size_t max)
+{
+	const char *dir = getenv("srcdir");
+	char path[1024], line[2048];
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/tests/corpus/scrub-headers.txt", dir ? dir : ".");
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "cannot open %s\n", path);
+		exit(2);
+	}
+	struct entry *cur = NULL;
+
+	while (fgets(line, sizeof(line), f) != NULL) {
+		size_t len = strcspn(line, "\r\n");
+
+		line[len] = '\0';
+		if (line[0] == '#')
+			continue;
+		if (len == 0) {
+			cur = NULL;
+			continue;
+		}
+		if (cur == NULL && (strncmp(line, "remove ", 7) == 0 || strncmp(line, "keep ", 5) == 0)) {
+			if (n == max)
+				break;
+			cur = &v[n++];
+			memset(cur, 0, sizeof(*cur));
+			cur->remove = line[0] == 'r';
+			snprintf(cur->id, sizeof(cur->id), "%.*s", (int)strcspn(line + (cur->remove ? 7 : 5),
+			    ":"), line + (cur->remove ? 7 : 5));
+			continue;
+		}
+		if (cur == NULL)
+			continue;
+		if (cur->header == NULL) {
+			cur->header = strdup(line);
+			snprintf(cur->name, sizeof(cur->name), "%.*s", (int)strcspn(line, ":"), line);
+		} else {
+			size_t old = strlen(cur->header);
+			char *h = realloc(cur->header, old + len + 2);
+
+			if (h == NULL)
+				exit(2);
+			h[old] = '\n';
+			memcpy(h + old + 1, line, len + 1);
+			cur->header = h;
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+static void
+test_corpus(void)
+{
+	static struct entry v[256];
+	size_t n = load_corpus(v, 256), nremove = 0;
+	struct policy *p = make_policy("outbound { enabled = true }\n");
+	const char *hdrs[256] = {0};
+	struct policy_edits e = {0};
+
+	CHECK(n >= 60, "the corpus has its entries (%zu)", n);
+	for (size_t i = 0; i < n; i++) {
+		/* Alone in a message. */
+		const char *one[1] = {v[i].header};
+
+		run(p, "10.200.0.10", one, 1, &e);
+		CHECK(deleted(&e, v[i].name, 1) == v[i].remove && ndeleted(&e) == (v[i].remove ? 1u : 0u),
+		    "corpus %s alone: want %s", v[i].id, v[i].remove ? "removed" : "kept");
+		policy_edits_free(&e);
+		/* Its index in the message of every entry. */
+		v[i].index = 1;
+		for (size_t j = 0; j < i; j++)
+			v[i].index += strcasecmp(v[j].name, v[i].name) == 0;
+		nremove += v[i].remove;
+		hdrs[i] = v[i].header;
+	}
+	/* All in one message: the same verdicts, at the right indices. */
+	run(p, "10.200.0.10", hdrs, n, &e);
+	for (size_t i = 0; i < n; i++)
+		CHECK(deleted(&e, v[i].name, v[i].index) == v[i].remove,
+		    "corpus %s (%s #%u) in one message: want %s", v[i].id, v[i].name, v[i].index,
+		    v[i].remove ? "removed" : "kept");
+	CHECK(ndeleted(&e) == nremove, "exactly the removals: %zu of %zu", ndeleted(&e), nremove);
+	/* Applied in order: per name, the highest index first. */
+	for (size_t i = 0; i + 1 < e.n; i++)
+		if (!e.v[i].insert && !e.v[i + 1].insert && strcasecmp(e.v[i].name, e.v[i + 1].name) == 0)
+			CHECK(e.v[i].index > e.v[i + 1].index, "deletions of %s downwards", e.v[i].name);
+	CHECK(strstr(last_log, " scrubbed_names=Received:") != NULL, "ACCEPTED names: %s", last_log);
+	policy_edits_free(&e);
+
+	/* The same from the internet side: nothing is touched. */
+	run(p, "203.0.113.9", hdrs, n, &e);
+	CHECK(ndeleted(&e) == 0, "internet-class mail is not scrubbed (%zu)", ndeleted(&e));
+	policy_edits_free(&e);
+	policy_unref(p);
+	for (size_t i = 0; i < n; i++)
+		free(v[i].header);
+}
+
+static void
+test_config(void)
+{
+	struct policy *p;
+	struct policy_edits e = {0};
+	const char *h1[] = {"X-Originating-IP: [203.0.113.77]", "X-Originating-IP: [192.168.7.20]",
+		"X-Corp-Gateway: gw.corp.example", "X-Keep: nothing here"};
+	char err[512];
+	struct conf *c;
+
+	/* Lists emptied: X-Originating-IP is then kept unless inner; X- no longer inspected. */
+	p = make_policy("outbound { remove_headers = {}  scrub_headers = {\"X-Originating-IP\"} }\n");
+	run(p, "10.200.0.10", h1, 4, &e);
+	CHECK(ndeleted(&e) == 1 && deleted(&e, "X-Originating-IP", 2), "only the inner X-Originating-IP");
+	policy_edits_free(&e);
+	policy_unref(p);
+	/* The defaults. */
+	p = make_policy("");
+	run(p, "10.200.0.10", h1, 4, &e);
+	CHECK(ndeleted(&e) == 3 && deleted(&e, "X-Originating-IP", 1) &&
+	    deleted(&e, "X-Originating-IP", 2) && deleted(&e, "X-Corp-Gateway", 1),
+	    "defaults: X-Originating-IP listed, X-* inspected");
+	CHECK(strstr(last_log, " scrubbed=3 scrubbed_names=X-Originating-IP:2,X-Corp-Gateway:1 ") != NULL,
+	    "ACCEPTED: %s", last_log);
+	policy_edits_free(&e);
+	policy_unref(p);
+	/* scrub_received = false leaves Received alone, not the other lists. */
+	p = make_policy("outbound { scrub_received = false }\n");
+	const char *h2[] = {"Received: by core.corp.example (Postfix)", "X-Originating-IP: 1.2.3.4"};
+	run(p, "10.200.0.10", h2, 2, &e);
+	CHECK(ndeleted(&e) == 1 && deleted(&e, "X-Originating-IP", 1), "scrub_received = false");
+	policy_edits_free(&e);
+	policy_unref(p);
+
+	/* Wrong configuration: FILE:LINE: reason. */
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{"internal_names = {\"a..b\"}\n", "bad.conf:1: option 'internal_names': 'a..b': empty label"},
+		{"internal_names = {\".\"}\n", "bad.conf:1: option 'internal_names': '.': empty domain"},
+		{"outbound {\n remove_headers = {\"*\"}\n}\n", "bad.conf:2: option 'remove_headers': '*': "},
+		{"outbound {\n scrub_headers = {\"X-*-Y\"}\n}\n", "bad.conf:2: option 'scrub_headers': 'X-*-Y': "},
+		{"outbound { remove_headers = {\"X-Foo:\"} }\n", "bad.conf:1: option 'remove_headers'"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		c = NULL;
+		CHECK(conf_load_string("bad.conf", bad[i].text, &c, err, sizeof(err)) != 0,
+		    "refused: %s", bad[i].text);
+		CHECK(strncmp(err, bad[i].want, strlen(bad[i].want)) == 0, "error \"%s\", want \"%s\"", err,
+		    bad[i].want);
+		conf_free(c);
+	}
+}
+
+/* A DKIM signature made inside: what it covers stays, with a warning. */
+static void
+test_dkim(void)
+{
+	struct policy *p = make_policy("");
+	struct policy_edits e = {0};
+	/* Top to bottom as the edge sees them: the hops' Received above the signature. */
+	const char *h[] = {
+		"Received: from hop1.vpn.example.net ([10.200.0.2]) by mx.example.com",
+		"Received: from core.vpn.example.net ([10.200.0.10]) by hop1.vpn.example.net",
+		"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/simple; d=example.com; s=hm;\n"
+		"\th=From:To:Subject:\n\t Received : X-Originating-IP; bh=abc; b=def",
+		"Received: by core.corp.example (Postfix, from userid 1000)",
+		"X-Originating-IP: [192.168.7.20]",
+		"X-Mailer-Host: laptop.corp.example",
+	};
+
+	warnings[0] = '\0';
+	run(p, "10.200.0.10", h, 6, &e);
+	CHECK(deleted(&e, "Received", 1) && deleted(&e, "Received", 2), "the hops' Received go");
+	CHECK(!deleted(&e, "Received", 3), "the signed (bottom-most) Received stays");
+	CHECK(!deleted(&e, "X-Originating-IP", 1), "signed X-Originating-IP stays");
+	CHECK(deleted(&e, "X-Mailer-Host", 1), "unsigned X-Mailer-Host goes");
+	CHECK(ndeleted(&e) == 3, "three deletions (%zu)", ndeleted(&e));
+	CHECK(strstr(warnings, "keeping Received #3 (naming core.corp.example): a DKIM signature covers it")
+	    != NULL, "warning names the Received: %s", warnings);
+	CHECK(strstr(warnings, "keeping X-Originating-IP #1 (listed as X-Originating-IP)") != NULL,
+	    "warning names X-Originating-IP: %s", warnings);
+	CHECK(strstr(last_log, " scrubbed=3 scrubbed_names=Received:2,X-Mailer-Host:1 ") != NULL,
+	    "ACCEPTED counts only what went: %s", last_log);
+	policy_edits_free(&e);
+
+	/* The signature below what it covers (order does not matter), "bh=" is not "h=". */
+	const char *h2[] = {
+		"X-Originating-IP: [192.168.7.20]",
+		"Received: by core.corp.example (Postfix)",
+		"DKIM-Signature: v=1; bh=X-Originating-IP:Received; h=from:to; b=x",
+	};
+	run(p, "10.200.0.10", h2, 3, &e);
+	CHECK(ndeleted(&e) == 2, "bh= covers nothing (%zu)", ndeleted(&e));
+	policy_edits_free(&e);
+	const char *h3[] = {
+		"Received: by core.corp.example (Postfix) id 2",
+		"Received: by core.corp.example (Postfix) id 1",
+		"DKIM-Signature: v=1; h=from:RECEIVED:to; b=x",
+		"X-Originating-IP: [192.168.7.20]",
+	};
+	run(p, "10.200.0.10", h3, 4, &e);
+	CHECK(ndeleted(&e) == 2 && deleted(&e, "Received", 1) && deleted(&e, "X-Originating-IP", 1),
+	    "h= names compared without case; one listing covers the bottom one only");
+	policy_edits_free(&e);
+	/* Listed twice (over-signing) covers two; two signatures each once cover one. */
+	const char *h4[] = {
+		"Received: by core.corp.example (Postfix) id 2",
+		"Received: by core.corp.example (Postfix) id 1",
+		"DKIM-Signature: v=1; h=Received:Received:from; b=x",
+	};
+	run(p, "10.200.0.10", h4, 3, &e);
+	CHECK(ndeleted(&e) == 0, "listed twice: both covered");
+	policy_edits_free(&e);
+	const char *h5[] = {
+		"Received: by core.corp.example (Postfix) id 2",
+		"ARC-Message-Signature: i=1; h=Received:from; b=x",
+		"Received: by core.corp.example (Postfix) id 1",
+		"DKIM-Signature: v=1; h=Received:from; b=x",
+	};
+	run(p, "10.200.0.10", h5, 4, &e);
+	CHECK(ndeleted(&e) == 1 && deleted(&e, "Received", 1), "two signatures, once each: one covered");
+	policy_edits_free(&e);
+	policy_unref(p);
+}
+
+int
+main(void)
+{
+	log_set_level(LOG_DEBUG);
+	log_set_sink(capture, NULL);
+	test_addresses();
+	test_names();
+	test_patterns();
+	test_corpus();
+	test_config();
+	test_dkim();
 	return check_done("scrub_test");
 }

@@ -180,7 +180,7 @@ test_eom_headers(void)
 		    !strncmp(e.v[3].value, "pass (mx.test.invalid: ", 23), "Received-SPF last");
 	}
 	CHECK(strstr(testpolicy_log, "QID1: ACCEPTED ip=192.0.2.9 class=internet from=<a@pass.example> "
-	    "to=<b@example.com> nrcpt=1 refused=0 scrubbed=0 spf=pass") == testpolicy_log,
+	    "to=<b@example.com> nrcpt=1 refused=0 scrubbed=0 scrubbed_names=- spf=pass") == testpolicy_log,
 	    "ACCEPTED with spf=pass: %s", testpolicy_log);
 	policy_edits_free(&e);
 

@@ -1,6 +1,6 @@
 /*
- * Unit tests: SPF evaluation (milter/policy/spfcheck.c, spfdns.c) against an
- * offline zone served through libspf2's zone resolver -- every result,
+ * Unit tests: SPF evaluation (milter/policy/spfcheck.c and its DNS layers) against
+ * an offline zone served as wire-format DNS messages (spfzone.c) -- every result,
  * libspf2's INVALID mapped to temperror/permerror, include and redirect
  * chains, IPv6, the null sender and the HELO identity, explanations, the
  * deadline -- and the header values built from the answers (authres.c).
