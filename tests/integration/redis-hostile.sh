@@ -3,8 +3,9 @@
 # (tests/lib/fakeredis.py, a small RESP server of the test's own on
 # loopback): a reply announcing 2,000,000,000 elements, a 4 GB bulk string
 # streamed at full speed, a valid reply trickled one byte every 80 ms, a
-# server that closes instead of answering, and one that closes every
-# connection idle for half a second (Redis's `timeout`).
+# server that closes instead of answering, one that closes one command's
+# connection (once), and one that closes every connection idle for half a
+# second (Redis's `timeout`).
 #
 # Asserted for each hostile mode, with redis.timeout = 100ms and
 # on_redis_error = tempfail (so the fallback shows in every reply):
@@ -88,6 +89,21 @@ hostile trickle trickle 'timed out waiting for the whole reply' --delay 0.08
 hostile close close 'connection closed by the server'
 hm_check "aggregate: the fake did start its stream" grep -q '^STREAMED' "$HM_TMP/aggregate.redis.log"
 hm_check "trickle: the fake's reply was cut" hm_wait_grep '^TRICKLE-CUT' "$HM_TMP/trickle.redis.log" 5
+
+# A close that races the idle check: the command meets a connection the
+# server closes before any reply byte.  It is sent once more, on another
+# connection, within the same deadline: Redis decides, nothing falls back.
+fake once close-once
+milter once "$port" tempfail || hm_fail "once: hopmilter did not see redis=up"
+send once 198.51.100.9 3
+hm_log "once: replies $(cut -d' ' -f2 "$HM_TMP/once.out" | tr '\n' ' '), slowest $(slowest once) ms"
+hm_check "once: the server did close one command's connection" grep -q '^CLOSE-UNANSWERED' "$HM_TMP/once.redis.log"
+hm_check "once: every message decided by Redis (continue)" test "$(count once continue)" = 3
+hm_check "once: sent again on another connection (logged)" grep -q 'once more on another' "$log"
+hm_check "once: no redis=down" eval '! grep -q "redis=down" "$log"'
+hm_check "once: slowest MAIL reply within timeout ${TIMEOUT_MS} + ${MARGIN_MS} ms" \
+	test "$(slowest once)" -le $((TIMEOUT_MS + MARGIN_MS))
+stop "$mpid"
 
 # Idle close: the pool's connections sit idle past the server's limit and
 # are closed by it; the next message must still be decided by Redis.  A

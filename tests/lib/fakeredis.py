@@ -10,6 +10,9 @@ got, PING) like Redis would, then answers EVALSHA and EVAL per --mode:
   bulk       "$4000000000" and then 64 KiB blocks of "x"
   trickle    the normal reply, one byte every --delay seconds
   close      closes the connection without a reply
+  close-once closes the connection at the first EVALSHA/EVAL it gets (of
+             all connections), answers every later one normally: a close
+             that races the client's idle check
   idle       normal, but closes every connection idle for --idle seconds
              (what Redis's `timeout` setting, a proxy or a failover do)
 
@@ -25,6 +28,7 @@ import threading
 import time
 
 LOCK = threading.Lock()
+CLOSED_ONCE = [False]
 
 
 def parse():
@@ -32,7 +36,8 @@ def parse():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--log", required=True)
     p.add_argument("--mode", default="normal",
-                   choices=["normal", "aggregate", "bulk", "trickle", "close", "idle"])
+                   choices=["normal", "aggregate", "bulk", "trickle", "close", "close-once",
+                            "idle"])
     p.add_argument("--delay", type=float, default=0.065)
     p.add_argument("--idle", type=float, default=0.5)
     p.add_argument("--stream-for", type=float, default=5.0)
@@ -115,6 +120,13 @@ class Conn:
         if mode == "close":
             self.log("CLOSE-UNANSWERED")
             return False
+        if mode == "close-once":
+            with LOCK:
+                first = not CLOSED_ONCE[0]
+                CLOSED_ONCE[0] = True
+            if first:
+                self.log("CLOSE-UNANSWERED")
+                return False
         if mode == "trickle":
             try:
                 for i in range(len(reply)):
