@@ -89,8 +89,12 @@ addr_parse_domain(const char *d, size_t len, struct addr *out)
 	}
 	memcpy(tmp, d, len);
 	tmp[len] = '\0';
-	if (domain_normalize(tmp, out->domain, sizeof(out->domain), &why) != 0)
+	if (domain_normalize(tmp, out->domain, sizeof(out->domain), &why) != 0) {
+		/* For a ban list only (addr.h); "" when even that fails. */
+		if (domain_normalize_loose(tmp, out->domain, sizeof(out->domain)) != 0)
+			out->domain[0] = '\0';
 		return ADDR_INVALID;
+	}
 	return ADDR_OK;
 }
 

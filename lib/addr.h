@@ -23,12 +23,16 @@ enum addr_status {
 	ADDR_NULL,       /* the null reverse-path "<>" */
 	ADDR_NO_DOMAIN,  /* "<postmaster>": a local part only */
 	ADDR_LITERAL,    /* the domain is an address literal, kept in `domain` as given */
-	ADDR_INVALID,    /* unbalanced quotes or brackets, bad domain, too long */
+	ADDR_INVALID,    /* unbalanced quotes or brackets, bad domain, too long; with a
+	                  * domain that is only a bad IDN (an invalid U- or A-label),
+	                  * `domain` holds its loose form (domain_normalize_loose), for
+	                  * a ban list and nothing else; otherwise it is "" */
 };
 
 struct addr {
 	char local[ADDR_LOCAL_MAX + 1];  /* as written, quotes kept */
-	char domain[DOMAIN_MAX + 3];     /* normalised; a literal keeps its brackets */
+	char domain[DOMAIN_MAX + 3];     /* normalised (A-labels, lower case, no trailing
+	                                  * dot); a literal keeps its brackets */
 	bool source_route;               /* "@relay:" prefix was present (and dropped) */
 	bool routed_local;               /* unquoted '%', '!' or '@' in the local part */
 };

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cfgtext.h"
 #include "cfgx.h"
 #include "domain.h"
 #include "netaddr.h"
@@ -47,14 +48,24 @@ cfgx_errfn(cfg_t *cfg, const char *fmt, va_list ap)
 	cfgx_sink.have = 1;
 }
 
+/*
+ * Parse `text` (owned by the caller, changed in place): its comments are
+ * blanked first, so that libconfuse's line numbers are the file's
+ * (cfgtext.h).
+ */
 static cfg_t *
-cfgx_run(cfg_opt_t *opts, const char *path, const char *text, void (*setup)(cfg_t *),
+cfgx_run(cfg_opt_t *opts, const char *path, char *text, void (*setup)(cfg_t *),
     char *err, size_t errsz)
 {
 	cfg_t *cfg;
+	unsigned line;
 	int rc;
 
 	err[0] = '\0';
+	if (cfgtext_uncomment(text, &line) != 0) {
+		snprintf(err, errsz, "%s:%u: a comment starting with /* is never closed", path, line);
+		return NULL;
+	}
 	cfg = cfg_init(opts, CFGF_NONE);
 	if (cfg == NULL) {
 		snprintf(err, errsz, "%s: out of memory", path);
@@ -67,11 +78,9 @@ cfgx_run(cfg_opt_t *opts, const char *path, const char *text, void (*setup)(cfg_
 	cfgx_sink.bufsz = errsz;
 	cfgx_sink.path = path;
 	cfgx_sink.have = 0;
-	/* Always from memory: cfgx_read_file() reads files (see cfgx.h). */
 	rc = cfg_parse_buf(cfg, text);
 	if (rc != CFG_SUCCESS && !cfgx_sink.have)
-		snprintf(err, errsz, "%s: %s", path, rc == CFG_FILE_ERROR ?
-		    "cannot parse from memory" : "syntax error");
+		snprintf(err, errsz, "%s: syntax error", path);
 	cfgx_sink.buf = NULL;
 	cfgx_sink.path = NULL;
 	if (rc != CFG_SUCCESS) {
@@ -193,7 +202,16 @@ cfg_t *
 cfgx_parse_string(cfg_opt_t *opts, const char *name, const char *text,
     void (*setup)(cfg_t *), char *err, size_t errsz)
 {
-	return cfgx_run(opts, name, text, setup, err, errsz);
+	char *copy = strdup(text);
+	cfg_t *cfg;
+
+	if (copy == NULL) {
+		snprintf(err, errsz, "%s: out of memory", name);
+		return NULL;
+	}
+	cfg = cfgx_run(opts, name, copy, setup, err, errsz);
+	free(copy);
+	return cfg;
 }
 
 void *

@@ -3,6 +3,7 @@
 noinst_LIBRARIES += lib/libhopcommon.a
 lib_libhopcommon_a_SOURCES = \
 	lib/addr.c lib/addr.h \
+	lib/cfgtext.c lib/cfgtext.h \
 	lib/cfgx.c lib/cfgx.h \
 	lib/domain.c lib/domain.h \
 	lib/esc.c lib/esc.h \

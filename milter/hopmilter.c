@@ -18,6 +18,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -76,11 +77,15 @@ hm_block_signals(void)
 static void
 hm_usage(FILE *fp)
 {
-	fprintf(fp, "usage: hopmilter [-c FILE] [-f] [-n] [-V]\n"
+	fprintf(fp, "usage: hopmilter [-c FILE] [-f] [-n]\n"
+	    "       hopmilter -V | --version\n"
+	    "       hopmilter -h | --help\n"
 	    "  -c FILE  configuration file (default %s)\n"
 	    "  -f       stay in the foreground and log to stderr\n"
-	    "  -n       check the configuration and exit (0 ok, 78 error)\n"
-	    "  -V       print the version and exit\n", CONF_DEFAULT_PATH);
+	    "  -n       check what start-up checks (the file, the user, the socket's\n"
+	    "           directory), then exit (0 ok, 78 error)\n"
+	    "  -V       print the version and exit\n"
+	    "  -h       print this help and exit\n", CONF_DEFAULT_PATH);
 }
 
 static void
@@ -198,11 +203,15 @@ hm_open_socket(const struct conf *c, bool as_root, uid_t uid, gid_t gid)
 	return 0;
 }
 
-/* Who to become: 0, or EX_CONFIG with the reason on stderr. */
+/*
+ * Who to become: 0, or EX_CONFIG with the reason on stderr.  `check_only`
+ * (-n) checks the user whoever runs it: the service starts as root, and a
+ * typo in `user` should show before that.
+ */
 static int
-hm_check_user(const struct conf *c, bool as_root, uid_t *uid, gid_t *gid)
+hm_check_user(const struct conf *c, bool as_root, bool check_only, uid_t *uid, gid_t *gid)
 {
-	if (!as_root)
+	if (!as_root && !(check_only && c->user[0] != '\0'))
 		return 0;
 	if (c->user[0] == '\0') {
 		fprintf(stderr, "hopmilter: %s: refusing to run as root: set 'user' to an "
@@ -212,6 +221,31 @@ hm_check_user(const struct conf *c, bool as_root, uid_t *uid, gid_t *gid)
 	if (daemon_lookup_user(c->user, uid, gid) != 0) {
 		fprintf(stderr, "hopmilter: %s: option 'user': no such user '%s'\n", hm_conf_path,
 		    c->user);
+		return EX_CONFIG;
+	}
+	return 0;
+}
+
+/* A unix socket's directory must exist: 0, or EX_CONFIG with the reason on stderr. */
+static int
+hm_check_socket_dir(const struct conf *c)
+{
+	const char *path = daemon_unix_path(c->socket);
+	char dir[4096];
+	struct stat st;
+	char *slash;
+
+	if (path == NULL || strlen(path) >= sizeof(dir))
+		return 0;
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "hopmilter: %s: option 'socket': directory %s does not exist%s\n",
+		    hm_conf_path, dir, strncmp(dir, RUNSTATEDIR "/", strlen(RUNSTATEDIR) + 1) == 0 ?
+		    " (systemd creates it from hopmilter.tmpfiles; or mkdir it)" : "");
 		return EX_CONFIG;
 	}
 	return 0;
@@ -310,9 +344,14 @@ main(int argc, char **argv)
 	gid_t gid = 0;
 	int opt, rc, ready_fd = -1;
 
+	static const struct option longopts[] = {
+		{"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+
 	/* Before anything else: an early SIGUSR1 must wait, not kill (its default action). */
 	hm_block_signals();
-	while ((opt = getopt(argc, argv, "c:fnVh")) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:fnVh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': hm_conf_path = optarg; break;
 		case 'f': foreground = true; break;
@@ -331,9 +370,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "hopmilter: %s\n", err);
 		return EX_CONFIG;
 	}
-	if (check_only || (rc = hm_check_user(policy_conf(pol), as_root, &uid, &gid)) != 0) {
+	/* -n checks what start-up checks, in the same order. */
+	if ((rc = hm_check_user(policy_conf(pol), as_root, check_only, &uid, &gid)) != 0 ||
+	    (rc = hm_check_socket_dir(policy_conf(pol))) != 0 || check_only) {
 		policy_unref(pol);
-		return check_only ? 0 : rc;
+		return rc;
 	}
 	log_open("hopmilter", foreground, policy_conf(pol)->syslog_facility);
 	log_set_level(policy_conf(pol)->log_level);

@@ -40,7 +40,7 @@ milter/policy/rlscript.c: $(top_srcdir)/redis/gcra.lua
 CLEANFILES += milter/policy/rlscript.c
 
 # Link order: the policy library first, then what it uses.
-HOPPOLICY_LIBS = milter/policy/libhoppolicy.a lib/libhopcommon.a $(CONFUSE_LIBS) $(SPF2_LIBS) \
+HOPPOLICY_LIBS = milter/policy/libhoppolicy.a lib/libhopcommon.a $(IDN2_LIBS) $(CONFUSE_LIBS) $(SPF2_LIBS) \
 	$(HIREDIS_LIBS) $(OPENSSL_LIBS)
 
 sbin_PROGRAMS += milter/hopmilter
@@ -90,6 +90,20 @@ install-hopmilter-data:
 			if test -f "$$f"; then $(INSTALL_DATA) "$$f" '$(DESTDIR)$(examplesdir)/'$$d/; fi; \
 		done; \
 	done
+
+# The man pages name the Debian paths (/etc, /run); the installed copies
+# name this installation's, which are those compiled into the programs
+# (SYSCONFDIR, RUNSTATEDIR): `hopmilter --help` and hopmilter(8) agree.
+install-data-hook: install-hopmilter-man
+install-hopmilter-man:
+	for m in man8/hopmilter.8 man5/hopmilter.conf.5 man8/hoprelay.8 man5/hoprelay.conf.5; do \
+		f='$(DESTDIR)$(mandir)/'$$m; test -f "$$f" || continue; \
+		sed -e 's|/etc/hopmilter/|$(sysconfdir)/hopmilter/|g' \
+			-e 's|/etc/fail2ban/|$(sysconfdir)/fail2ban/|g' \
+			-e 's|/run/hopmilter/|$(runstatedir)/hopmilter/|g' "$$f" >"$$f.tmp" && \
+		mv "$$f.tmp" "$$f" || exit 1; \
+	done
+.PHONY: install-hopmilter-man
 
 uninstall-local: uninstall-hopmilter-data
 uninstall-hopmilter-data:

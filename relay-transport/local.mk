@@ -3,6 +3,8 @@
 # modules form a convenience library shared by the program and its unit tests.
 noinst_LIBRARIES += relay-transport/libhoprelay.a
 relay_transport_libhoprelay_a_SOURCES = \
+	relay-transport/hcache.c relay-transport/hcache.h \
+	relay-transport/lmtpd.c relay-transport/lmtpd.h \
 	relay-transport/msgin.c relay-transport/msgin.h \
 	relay-transport/netio.c relay-transport/netio.h \
 	relay-transport/outcome.c relay-transport/outcome.h \
@@ -13,25 +15,34 @@ relay_transport_libhoprelay_a_SOURCES = \
 	relay-transport/xfer.c relay-transport/xfer.h
 
 # Link order: the relay library first, then what it uses.
-HOPRELAY_LIBS = relay-transport/libhoprelay.a lib/libhopcommon.a $(CONFUSE_LIBS) $(OPENSSL_LIBS)
+HOPRELAY_LIBS = relay-transport/libhoprelay.a lib/libhopcommon.a $(IDN2_LIBS) $(CONFUSE_LIBS) $(OPENSSL_LIBS)
 
 sbin_PROGRAMS += relay-transport/hoprelay
 relay_transport_hoprelay_SOURCES = relay-transport/hoprelay.c
 relay_transport_hoprelay_LDADD = $(HOPRELAY_LIBS)
 
-dist_man_MANS += relay-transport/hoprelay.8 relay-transport/hoprelay.conf.5
-EXTRA_DIST += relay-transport/hoprelay.conf
+# The LMTP daemon: the same library, kept running (see hoprelayd.c).
+sbin_PROGRAMS += relay-transport/hoprelayd
+relay_transport_hoprelayd_SOURCES = relay-transport/hoprelayd.c
+relay_transport_hoprelayd_LDADD = $(HOPRELAY_LIBS)
+
+dist_man_MANS += relay-transport/hoprelay.8 relay-transport/hoprelay.conf.5 relay-transport/hoprelayd.8
+EXTRA_DIST += relay-transport/hoprelay.conf relay-transport/hoprelayd.service.in
 
 # The sample routes go to $(sysconfdir)/hopmilter/hoprelay.conf only where
 # no file exists yet, and leave on uninstall only while unchanged.  Mode
 # 0644: the pipe(8) user must read it; it holds paths and pins, no secrets.
 install-data-local: install-hoprelay-data
 install-hoprelay-data:
+	$(MKDIR_P) '$(DESTDIR)$(systemdunitdir)'
+	$(HM_UNIT_SED) $(srcdir)/relay-transport/hoprelayd.service.in >'$(DESTDIR)$(systemdunitdir)/hoprelayd.service'
+	chmod 0644 '$(DESTDIR)$(systemdunitdir)/hoprelayd.service'
 	$(MKDIR_P) '$(DESTDIR)$(sysconfdir)/hopmilter'
 	test -f '$(DESTDIR)$(sysconfdir)/hopmilter/hoprelay.conf' || \
 		$(INSTALL_DATA) $(srcdir)/relay-transport/hoprelay.conf '$(DESTDIR)$(sysconfdir)/hopmilter/hoprelay.conf'
 uninstall-local: uninstall-hoprelay-data
 uninstall-hoprelay-data:
+	rm -f '$(DESTDIR)$(systemdunitdir)/hoprelayd.service'
 	if cmp -s $(srcdir)/relay-transport/hoprelay.conf '$(DESTDIR)$(sysconfdir)/hopmilter/hoprelay.conf'; then \
 		rm -f '$(DESTDIR)$(sysconfdir)/hopmilter/hoprelay.conf'; fi
 .PHONY: install-hoprelay-data uninstall-hoprelay-data

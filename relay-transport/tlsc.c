@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,12 +23,29 @@
 struct tlsc_ctx {
 	SSL_CTX *ctx;
 	const struct route *route;      /* NULL for the probe context */
-	/* State of the handshake in progress. */
+};
+
+/*
+ * State of one handshake, on the caller's stack and reached from the
+ * verify callback through the SSL object: the context itself stays
+ * read-only, so several threads may run handshakes on it at once.
+ */
+struct tlsc_hs {
+	const struct route *route;
 	bool verified;
 	int pin_index;
 	char peer_pin[TLSC_PIN_TEXT];
 	char why[256];
 };
+
+static int tlsc_hs_index = -1;
+static pthread_once_t tlsc_hs_once = PTHREAD_ONCE_INIT;
+
+static void
+tlsc_hs_init(void)
+{
+	tlsc_hs_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
 
 /* The oldest queued OpenSSL error as text; clears the queue. */
 static const char *
@@ -78,7 +96,7 @@ tlsc_pin_lookup(const struct route *r, const unsigned char pin[ROUTE_PIN_LEN])
 }
 
 static int __attribute__((format(printf, 4, 5)))
-tlsc_fail(struct tlsc_ctx *t, X509_STORE_CTX *xs, int err, const char *fmt, ...)
+tlsc_fail(struct tlsc_hs *t, X509_STORE_CTX *xs, int err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -97,11 +115,18 @@ tlsc_fail(struct tlsc_ctx *t, X509_STORE_CTX *xs, int err, const char *fmt, ...)
 static int
 tlsc_verify(X509_STORE_CTX *xs, void *arg)
 {
-	struct tlsc_ctx *t = arg;
-	const struct route *r = t->route;
+	SSL *s = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct tlsc_hs *t = s != NULL ? SSL_get_ex_data(s, tlsc_hs_index) : NULL;
+	const struct route *r;
 	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
 	unsigned char pin[ROUTE_PIN_LEN];
 
+	(void)arg;
+	if (t == NULL) {
+		X509_STORE_CTX_set_error(xs, X509_V_ERR_UNSPECIFIED);
+		return 0;
+	}
+	r = t->route;
 	if (leaf == NULL || tlsc_cert_pin(leaf, pin) != 0)
 		return tlsc_fail(t, xs, X509_V_ERR_UNSPECIFIED, "%s", "no usable server certificate");
 	tlsc_pin_format(pin, t->peer_pin);
@@ -121,6 +146,42 @@ tlsc_verify(X509_STORE_CTX *xs, void *arg)
 		    "server key matches no configured pin (it has pin %s)", t->peer_pin);
 	t->verified = true;
 	return 1;
+}
+
+/*
+ * A resumed session skips the verify callback: OpenSSL restores the leaf
+ * the session was made with.  Pins and the name are checked again on that
+ * leaf, so a reload that drops a pin also stops resumption with its key.
+ * (The chain was verified when the session was made, with the same
+ * context: sessions never outlive the context that created them.)
+ */
+static void
+tlsc_verify_resumed(SSL *s, struct tlsc_hs *t)
+{
+	const struct route *r = t->route;
+	X509 *leaf = SSL_get0_peer_certificate(s);
+	unsigned char pin[ROUTE_PIN_LEN];
+
+	if (leaf == NULL || tlsc_cert_pin(leaf, pin) != 0) {
+		snprintf(t->why, sizeof(t->why), "resumed session without a server certificate");
+		return;
+	}
+	tlsc_pin_format(pin, t->peer_pin);
+	if (r->ca_file[0] != '\0' && SSL_get_verify_result(s) != X509_V_OK) {
+		snprintf(t->why, sizeof(t->why), "resumed session was not verified");
+		return;
+	}
+	if (r->ca_file[0] == '\0' && r->server_name[0] != '\0' && X509_check_host(leaf,
+	    r->server_name, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) != 1) {
+		snprintf(t->why, sizeof(t->why), "server certificate does not name %s", r->server_name);
+		return;
+	}
+	if (r->npins > 0 && (t->pin_index = tlsc_pin_lookup(r, pin)) == 0) {
+		snprintf(t->why, sizeof(t->why), "server key matches no configured pin (it has pin %s)",
+		    t->peer_pin);
+		return;
+	}
+	t->verified = true;
 }
 
 static SSL_CTX *
@@ -178,6 +239,7 @@ tlsc_ctx_new(const struct route *r, struct tlsc_ctx **out, char *err, size_t err
 		snprintf(err, errsz, "out of memory");
 		return -1;
 	}
+	pthread_once(&tlsc_hs_once, tlsc_hs_init);
 	t->route = r;
 	t->ctx = tlsc_base_ctx(err, errsz);
 	if (t->ctx == NULL || tlsc_load_files(t->ctx, r, err, errsz) != 0) {
@@ -186,7 +248,7 @@ tlsc_ctx_new(const struct route *r, struct tlsc_ctx **out, char *err, size_t err
 	}
 	if (r->tls == ROUTE_TLS_REQUIRED) {
 		SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
-		SSL_CTX_set_cert_verify_callback(t->ctx, tlsc_verify, t);
+		SSL_CTX_set_cert_verify_callback(t->ctx, tlsc_verify, NULL);
 	} else {
 		SSL_CTX_set_verify(t->ctx, SSL_VERIFY_NONE, NULL);
 	}
@@ -200,6 +262,7 @@ tlsc_ctx_new_probe(struct tlsc_ctx **out, char *err, size_t errsz)
 	struct tlsc_ctx *t = calloc(1, sizeof(*t));
 
 	*out = NULL;
+	pthread_once(&tlsc_hs_once, tlsc_hs_init);
 	if (t == NULL || (t->ctx = tlsc_base_ctx(err, errsz)) == NULL) {
 		free(t);
 		return -1;
@@ -238,7 +301,7 @@ tlsc_set_names(struct tlsc_ctx *t, SSL *s, const struct route_hop *hop)
 }
 
 static enum tlsc_result
-tlsc_connect_loop(struct tlsc_ctx *t, SSL *s, int fd, long long deadline, struct tlsc_info *info)
+tlsc_connect_loop(struct tlsc_hs *t, SSL *s, int fd, long long deadline, struct tlsc_info *info)
 {
 	char e[256];
 
@@ -278,8 +341,9 @@ tlsc_connect_loop(struct tlsc_ctx *t, SSL *s, int fd, long long deadline, struct
 }
 
 static void
-tlsc_fill_info(const struct tlsc_ctx *t, SSL *s, struct tlsc_info *info)
+tlsc_fill_info(const struct tlsc_hs *t, SSL *s, struct tlsc_info *info)
 {
+	info->resumed = SSL_session_reused(s) == 1;
 	snprintf(info->version, sizeof(info->version), "%s", SSL_get_version(s));
 	snprintf(info->cipher, sizeof(info->cipher), "%s", SSL_get_cipher_name(s));
 	info->pin_index = t->pin_index;
@@ -290,17 +354,23 @@ enum tlsc_result
 tlsc_handshake(struct tlsc_ctx *t, int fd, const struct route_hop *hop, long long deadline,
     SSL **ssl, struct tlsc_info *info)
 {
+	return tlsc_handshake_resume(t, fd, hop, NULL, deadline, ssl, info);
+}
+
+enum tlsc_result
+tlsc_handshake_resume(struct tlsc_ctx *t, int fd, const struct route_hop *hop,
+    SSL_SESSION *resume, long long deadline, SSL **ssl, struct tlsc_info *info)
+{
+	struct tlsc_hs hs = {.route = t->route};
 	SSL *s;
 	enum tlsc_result r;
 	bool must_verify = t->route != NULL && t->route->tls == ROUTE_TLS_REQUIRED;
 
 	*ssl = NULL;
 	memset(info, 0, sizeof(*info));
-	t->verified = false;
-	t->pin_index = 0;
-	t->peer_pin[0] = t->why[0] = '\0';
 	s = SSL_new(t->ctx);
-	if (s == NULL || SSL_set_fd(s, fd) != 1 || tlsc_set_names(t, s, hop) != 0) {
+	if (s == NULL || SSL_set_fd(s, fd) != 1 || SSL_set_ex_data(s, tlsc_hs_index, &hs) != 1 ||
+	    tlsc_set_names(t, s, hop) != 0 || (resume != NULL && SSL_set_session(s, resume) != 1)) {
 		char e[256];
 
 		snprintf(info->why, sizeof(info->why), "TLS set-up failed: %.200s",
@@ -308,11 +378,16 @@ tlsc_handshake(struct tlsc_ctx *t, int fd, const struct route_hop *hop, long lon
 		SSL_free(s);
 		return TLSC_FAILED;
 	}
-	r = tlsc_connect_loop(t, s, fd, deadline, info);
-	tlsc_fill_info(t, s, info);
+	r = tlsc_connect_loop(&hs, s, fd, deadline, info);
+	if (r == TLSC_OK && must_verify && SSL_session_reused(s) == 1)
+		tlsc_verify_resumed(s, &hs);
+	tlsc_fill_info(&hs, s, info);
+	/* The callback's state lives on this stack frame: unhook it. */
+	SSL_set_ex_data(s, tlsc_hs_index, NULL);
 	/* Belt and braces: a required route never proceeds unverified. */
-	if (r == TLSC_OK && must_verify && !t->verified) {
-		snprintf(info->why, sizeof(info->why), "the server certificate was not verified");
+	if (r == TLSC_OK && must_verify && !hs.verified) {
+		snprintf(info->why, sizeof(info->why), "%s", hs.why[0] != '\0' ? hs.why :
+		    "the server certificate was not verified");
 		r = TLSC_AUTH;
 	}
 	if (r != TLSC_OK) {
@@ -321,6 +396,25 @@ tlsc_handshake(struct tlsc_ctx *t, int fd, const struct route_hop *hop, long lon
 	}
 	*ssl = s;
 	return TLSC_OK;
+}
+
+void
+tlsc_allow_resumption(struct tlsc_ctx *t)
+{
+	/* TLS 1.2 tickets; TLS 1.3 tickets arrive whatever the client asks. */
+	SSL_CTX_clear_options(t->ctx, SSL_OP_NO_TICKET);
+}
+
+SSL_SESSION *
+tlsc_session_get(SSL *ssl)
+{
+	SSL_SESSION *sess = ssl != NULL ? SSL_get1_session(ssl) : NULL;
+
+	if (sess != NULL && SSL_SESSION_is_resumable(sess) != 1) {
+		SSL_SESSION_free(sess);
+		sess = NULL;
+	}
+	return sess;
 }
 
 void

@@ -15,7 +15,8 @@
  * Only the leaf is pinned: a chain presented by the server proves nothing
  * about certificates above the leaf when no CA is configured.
  *
- * A context serves one handshake at a time (hoprelay is single-threaded).
+ * A context is read-only once built: the state of a handshake lives with
+ * the handshake, so hoprelayd's threads share one context per route.
  */
 #ifndef HOP_TLSC_H
 #define HOP_TLSC_H
@@ -43,6 +44,7 @@ struct tlsc_info {
 	char version[16];          /* "TLSv1.3" */
 	char cipher[64];
 	int pin_index;             /* 1-based index of the matching pin; 0: none */
+	bool resumed;              /* an earlier session was resumed */
 	char peer_pin[TLSC_PIN_TEXT];  /* the leaf's pin, when a certificate was seen */
 	char why[256];             /* why it failed */
 };
@@ -64,6 +66,17 @@ void tlsc_ctx_free(struct tlsc_ctx *t);
  */
 enum tlsc_result tlsc_handshake(struct tlsc_ctx *t, int fd, const struct route_hop *hop,
     long long deadline, SSL **ssl, struct tlsc_info *info);
+/*
+ * The same, offering `resume` (a session from an earlier handshake with the
+ * same hop through the same context; NULL: none).  A resumed session is
+ * held to the route's pins and name as a full handshake is.
+ */
+enum tlsc_result tlsc_handshake_resume(struct tlsc_ctx *t, int fd, const struct route_hop *hop,
+    SSL_SESSION *resume, long long deadline, SSL **ssl, struct tlsc_info *info);
+/* Let the servers hand out TLS 1.2 session tickets too (hoprelayd; call before use). */
+void tlsc_allow_resumption(struct tlsc_ctx *t);
+/* A reference to the resumable session of `ssl`, or NULL; free with SSL_SESSION_free. */
+SSL_SESSION *tlsc_session_get(SSL *ssl);
 /* Send close_notify without waiting for the answer, and free the session. */
 void tlsc_close(SSL *ssl);
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "monotime.h"
@@ -20,6 +21,9 @@ struct xfer {
 	struct xfer_status *st;
 	struct netio io;
 	SSL *ssl;
+	SSL_SESSION *resume;          /* offered to the handshake (hoprelayd's cache) */
+	struct xfer_status own;       /* a kept connection's status (xfer_conn_*) */
+	long long opened;             /* when a kept connection was opened (monotime_ms) */
 	bool healthy;                 /* the connection can still carry a QUIT */
 	struct smtpc_caps caps;
 	char line[SMTPC_LINE_MAX];
@@ -172,8 +176,8 @@ xfer_handshake(struct xfer *x)
 	enum tlsc_result tr;
 
 	x->st->stage = XFER_AT_TLS;
-	tr = tlsc_handshake(x->tls, x->io.fd, x->hop, monotime_ms() + x->route->timeouts.command,
-	    &x->ssl, &x->st->tlsinfo);
+	tr = tlsc_handshake_resume(x->tls, x->io.fd, x->hop, x->resume,
+	    monotime_ms() + x->route->timeouts.command, &x->ssl, &x->st->tlsinfo);
 	if (tr != TLSC_OK) {
 		x->healthy = false;
 		return xfer_fail(x, map[tr], "%s", x->st->tlsinfo.why);
@@ -438,4 +442,149 @@ xfer_run(const struct xfer_env *env, const struct route *route, const struct rou
 	st->result = xfer_session(&x);
 	xfer_quit(&x);
 	return st->result;
+}
+
+/*
+ * Kept connections (hoprelayd): the same session set-up, then the caller
+ * runs the transaction command by command.  The status of every step lands
+ * in the connection's own xfer_status, so outcome_from_xfer() maps it the
+ * same way as a whole attempt.
+ */
+enum xfer_result
+xfer_conn_open(const struct route *route, const struct route_hop *hop,
+    const struct sockaddr *sa, socklen_t salen, struct tlsc_ctx *tls, SSL_SESSION *resume,
+    struct xfer **out)
+{
+	struct xfer *x = calloc(1, sizeof(*x));
+	enum netio_result nr;
+	enum xfer_result xr;
+
+	*out = x;
+	if (x == NULL)
+		return XFER_CONNECT;
+	x->route = route;
+	x->hop = hop;
+	x->tls = tls;
+	x->resume = resume;
+	x->st = &x->own;
+	x->io.fd = -1;
+	x->opened = monotime_ms();
+	x->st->stage = XFER_AT_CONNECT;
+	nr = netio_connect(&x->io, sa, salen, route->have_source ? &route->source : NULL,
+	    monotime_ms() + route->timeouts.connect);
+	if (nr != NETIO_OK)
+		return xfer_fail(x, XFER_CONNECT, "%s", x->io.why);
+	x->healthy = true;
+	if ((xr = xfer_greeting(x)) != XFER_OK || (xr = xfer_ehlo(x)) != XFER_OK ||
+	    (xr = xfer_starttls(x)) != XFER_OK)
+		return xr;
+	x->resume = NULL;
+	x->st->result = XFER_OK;
+	return XFER_OK;
+}
+
+const struct xfer_status *
+xfer_conn_status(const struct xfer *x)
+{
+	return x->st;
+}
+
+const struct smtpc_caps *
+xfer_conn_caps(const struct xfer *x)
+{
+	return &x->caps;
+}
+
+long long
+xfer_conn_opened(const struct xfer *x)
+{
+	return x->opened;
+}
+
+bool
+xfer_conn_healthy(const struct xfer *x)
+{
+	return x->healthy;
+}
+
+SSL *
+xfer_conn_ssl(const struct xfer *x)
+{
+	return x->ssl;
+}
+
+void
+xfer_conn_doubt(struct xfer *x)
+{
+	x->healthy = false;
+}
+
+enum xfer_result
+xfer_conn_command(struct xfer *x, enum xfer_stage stage, const char *cmd,
+    struct smtpc_reply *r, long timeout_ms)
+{
+	struct tlsc_info tlsinfo = x->st->tlsinfo;
+	enum xfer_result xr;
+
+	/* A new step: only what the session set-up learnt (TLS) carries over. */
+	memset(x->st, 0, sizeof(*x->st));
+	x->st->tlsinfo = tlsinfo;
+	x->st->stage = stage;
+	x->st->tls = x->ssl != NULL;
+	if (!x->healthy)
+		return xfer_fail(x, XFER_LOST, "connection already unusable");
+	if ((xr = xfer_command(x, cmd, r, timeout_ms)) != XFER_OK)
+		return xr;
+	if (r->code == 421)
+		x->healthy = false;
+	x->st->reply = *r;
+	x->st->have_reply = true;
+	return XFER_OK;
+}
+
+enum xfer_result
+xfer_conn_write(struct xfer *x, const void *buf, size_t len)
+{
+	enum netio_result nr;
+
+	x->st->stage = XFER_AT_BODY;
+	x->st->body_started = true;
+	x->st->have_reply = false;      /* the 354 decided nothing */
+	nr = netio_write(&x->io, buf, len, monotime_ms() + x->route->timeouts.data_block);
+	return nr == NETIO_OK ? XFER_OK : xfer_io_fail(x, nr);
+}
+
+enum xfer_result
+xfer_conn_end_data(struct xfer *x, struct smtpc_reply *r)
+{
+	enum xfer_result xr;
+
+	x->st->stage = XFER_AT_DOT;
+	x->st->have_reply = false;
+	/*
+	 * The server must stay silent until it has the final dot: anything
+	 * already waiting is out of sequence (and could pass for the reply).
+	 */
+	if (netio_pending(&x->io) > 0) {
+		x->healthy = false;
+		return xfer_fail(x, XFER_PROTOCOL, "protocol error: the server sent data before the "
+		    "end of the message");
+	}
+	if ((xr = xfer_send(x, ".\r\n", 3, x->route->timeouts.data_block)) != XFER_OK ||
+	    (xr = xfer_read_reply(x, r, x->route->timeouts.data_done)) != XFER_OK)
+		return xr;
+	if (r->code == 421)
+		x->healthy = false;
+	x->st->reply = *r;
+	x->st->have_reply = true;
+	return XFER_OK;
+}
+
+void
+xfer_conn_close(struct xfer *x)
+{
+	if (x == NULL)
+		return;
+	xfer_quit(x);
+	free(x);
 }

@@ -80,6 +80,41 @@ enum xfer_result xfer_run(const struct xfer_env *env, const struct route *route,
     const struct route_hop *hop, const struct sockaddr *sa, socklen_t salen,
     struct tlsc_ctx *tls, struct xfer_status *st);
 
+/*
+ * Kept connections, for hoprelayd: the session (connect, greeting, EHLO,
+ * STARTTLS, handshake, EHLO) is set up once, then the caller runs any
+ * number of transactions over it, one command at a time.  A connection is
+ * used by one thread at a time.
+ *
+ * xfer_conn_open always sets *out (NULL only when out of memory); on
+ * failure its status says why and the caller closes it.  `resume` is a
+ * TLS session to offer (not kept past the call).  After any step the
+ * status (xfer_conn_status) is what outcome_from_xfer() maps; a result
+ * other than XFER_OK, a 421, or xfer_conn_doubt() makes the connection
+ * unhealthy: it must be closed, never reused.
+ */
+struct xfer;
+enum xfer_result xfer_conn_open(const struct route *route, const struct route_hop *hop,
+    const struct sockaddr *sa, socklen_t salen, struct tlsc_ctx *tls, SSL_SESSION *resume,
+    struct xfer **out);
+const struct xfer_status *xfer_conn_status(const struct xfer *x);
+const struct smtpc_caps *xfer_conn_caps(const struct xfer *x);
+bool xfer_conn_healthy(const struct xfer *x);
+/* When it was opened (monotime_ms). */
+long long xfer_conn_opened(const struct xfer *x);
+SSL *xfer_conn_ssl(const struct xfer *x);
+/* Mark the connection unusable (a caller saw something out of sequence). */
+void xfer_conn_doubt(struct xfer *x);
+/* Send `cmd` (with its CRLF) and read the reply; XFER_OK when a reply was read. */
+enum xfer_result xfer_conn_command(struct xfer *x, enum xfer_stage stage, const char *cmd,
+    struct smtpc_reply *r, long timeout_ms);
+/* Queue message data, already in DATA form (CRLF, dots doubled). */
+enum xfer_result xfer_conn_write(struct xfer *x, const void *buf, size_t len);
+/* Send the final "." and read the reply; XFER_OK when a reply was read. */
+enum xfer_result xfer_conn_end_data(struct xfer *x, struct smtpc_reply *r);
+/* QUIT when still healthy, close, free.  NULL is fine. */
+void xfer_conn_close(struct xfer *x);
+
 /* "RCPT TO", "end of data", ... for "(in reply to ...)". */
 const char *xfer_stage_name(enum xfer_stage s);
 

@@ -9,6 +9,7 @@
 # a test uses), so adding a test is adding its name here.
 UNIT_TESTS = \
 	tests/unit/lib/addr_test \
+	tests/unit/lib/cfgtext_test \
 	tests/unit/lib/esc_test \
 	tests/unit/lib/monotime_test \
 	tests/unit/lib/netaddr_test \
@@ -35,7 +36,7 @@ check_PROGRAMS += $(UNIT_TESTS)
 check_LIBRARIES = tests/unit/policy/libtestpolicy.a
 tests_unit_policy_libtestpolicy_a_SOURCES = tests/unit/policy/testpolicy.c \
 	tests/unit/policy/testpolicy.h
-LDADD = tests/unit/policy/libtestpolicy.a milter/policy/libhoppolicy.a relay-transport/libhoprelay.a lib/libhopcommon.a \
+LDADD = tests/unit/policy/libtestpolicy.a milter/policy/libhoppolicy.a relay-transport/libhoprelay.a lib/libhopcommon.a $(IDN2_LIBS) \
 	$(CONFUSE_LIBS) $(SPF2_LIBS) $(HIREDIS_LIBS) $(OPENSSL_LIBS)
 EXTRA_DIST += tests/unit/check.h
 
@@ -68,9 +69,13 @@ INTEGRATION_TESTS = \
 	tests/integration/postfix-ratelimit.sh \
 	tests/integration/postfix-spf.sh \
 	tests/integration/chain.sh \
+	tests/integration/chain-lmtp.sh \
 	tests/integration/scrub-postfix.sh \
 	tests/integration/firewall.sh \
 	tests/integration/openrelay.sh \
+	tests/integration/conf-lines.sh \
+	tests/integration/authres-forged.sh \
+	tests/integration/idn-postfix.sh \
 	tests/integration/faults.sh \
 	tests/integration/faults-hop.sh \
 	$(RELAY_INTEGRATION_TESTS)
@@ -80,7 +85,9 @@ RELAY_INTEGRATION_TESTS = \
 	tests/integration/relay-message.sh \
 	tests/integration/relay-postfix.sh \
 	tests/integration/relay-protocol.sh \
-	tests/integration/relay-hostile.sh
+	tests/integration/relay-hostile.sh \
+	tests/integration/relayd.sh \
+	tests/integration/faults-relayd.sh
 
 # fail2ban-regex reads the logs the other tests wrote, so it runs after them.
 LOG_CHECK_TESTS = tests/integration/fail2ban.sh
@@ -112,7 +119,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/integration/concurrency-client.lua tests/tsan.supp tests/valgrind.supp \
 	tests/lib/harness.sh tests/lib/sendmail-instance.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
-	tests/lib/fakesmtp.py tests/lib/fakeredis.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py \
+	tests/lib/fakesmtp.py tests/lib/fakeredis.py tests/lib/lmtpc.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py \
 	tests/miltertest/rl-client.lua tests/corpus/scrub-headers.txt tests/lib/scrubcorpus.py \
 	fail2ban
 

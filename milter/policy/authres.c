@@ -69,6 +69,9 @@ authres_is_name(const char *s)
 	char norm[DOMAIN_MAX + 1];
 	const char *why;
 
+	for (const char *p = s; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			return false;   /* a U-label is no dot-atom of RFC 5322 */
 	return s[0] != '\0' && domain_normalize(s, norm, sizeof(norm), &why) == 0 &&
 	    s[strlen(s) - 1] != '.';
 }
@@ -167,27 +170,65 @@ authres_skip_cfws(const char *p)
 	return depth == 0 ? p : NULL;
 }
 
+/*
+ * Two authserv-ids name the same host when they are the same domain: case,
+ * a trailing dot and the IDN form (U-label or A-label) do not matter
+ * (domain_normalize).  An id that is no domain name compares as text,
+ * without case and a trailing dot.
+ */
+static bool
+authres_same_id(const char *a, const char *b)
+{
+	char na[DOMAIN_MAX + 1], nb[DOMAIN_MAX + 1];
+	const char *why;
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (domain_normalize(a, na, sizeof(na), &why) == 0 &&
+	    domain_normalize(b, nb, sizeof(nb), &why) == 0)
+		return strcmp(na, nb) == 0;
+	la -= la > 0 && a[la - 1] == '.';
+	lb -= lb > 0 && b[lb - 1] == '.';
+	return la == lb && strncasecmp(a, b, la) == 0;
+}
+
 bool
 authres_claims(const char *value, const char *authserv_id)
 {
-	const char *p = authres_skip_cfws(value), *end;
+	const char *p = authres_skip_cfws(value);
 	char id[256];
 	size_t n = 0;
 
 	if (p == NULL)
 		return false;
+	if (*p == '"' && strchr(p + 1, '"') == NULL) {
+		/* A quote that never closes: read on as a lenient parser would. */
+		p++;
+	}
 	if (*p == '"') {
-		/* A quoted-string authserv-id: compare its unescaped content. */
+		/* A quoted-string authserv-id: its unescaped content, spaces trimmed. */
 		for (p++; *p != '\0' && *p != '"' && n + 1 < sizeof(id); p++) {
 			if (*p == '\\' && p[1] != '\0')
 				p++;
+			if (n > 0 || !isspace((unsigned char)*p))
+				id[n++] = *p;
+		}
+		while (n > 0 && isspace((unsigned char)id[n - 1]))
+			n--;
+	} else {
+		/*
+		 * An RFC 2045 token: it ends at white space, a control character or
+		 * a tspecial ("mx.example.com(c);", "mx.example.com/1;" end at the
+		 * bracket and the slash).  Bytes of 0x80 and above are kept for a
+		 * U-label.
+		 */
+		for (; *p != '\0' && n + 1 < sizeof(id); p++) {
+			unsigned char c = (unsigned char)*p;
+
+			if (c <= ' ' || c == 0x7f || strchr("()<>@,;:\\\"/[]?=", c) != NULL)
+				break;
 			id[n++] = *p;
 		}
-	} else {
-		end = p + strcspn(p, "; \t\r\n(");
-		while (p < end && n + 1 < sizeof(id))
-			id[n++] = *p++;
 	}
 	id[n] = '\0';
-	return strcasecmp(id, authserv_id) == 0;
+	return n > 0 && authres_same_id(id, authserv_id);
 }

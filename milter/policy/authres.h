@@ -43,7 +43,9 @@ int authres_received_spf(const struct spfcheck_answer *a, const char *receiver, 
 
 /*
  * Does this Authentication-Results value claim to come from `authserv_id`?
- * Its first token after any comments, compared without case.
+ * Its authserv-id as RFC 8601 writes it -- after any comments and folding,
+ * a token or a quoted-string, perhaps followed by a version ("id 1;") --
+ * compared as a domain name: without case, trailing dot or IDN form.
  */
 bool authres_claims(const char *value, const char *authserv_id);
 

@@ -54,6 +54,29 @@ conf_cb_spf_action(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return cfgx_parse_enum(cfg, opt, value, result, table);
 }
 
+static int
+conf_cb_mode(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	static const struct cfgx_enum table[] = {
+		{"enforce", CONF_MODE_ENFORCE}, {"shadow", CONF_MODE_SHADOW},
+		{"off", CONF_MODE_OFF}, {NULL, 0},
+	};
+
+	return cfgx_parse_enum(cfg, opt, value, result, table);
+}
+
+/*
+ * The mode a check runs in: `enabled = false` is "off"; dry_run turns every
+ * enforced check into a shadow one.
+ */
+static enum conf_mode
+conf_mode(bool enabled, long mode, bool dry_run)
+{
+	if (!enabled || mode == CONF_MODE_OFF)
+		return CONF_MODE_OFF;
+	return dry_run ? CONF_MODE_SHADOW : (enum conf_mode)mode;
+}
+
 /* "unix:/abs/path", "local:/abs/path", "inet:PORT[@HOST]", "inet6:PORT[@HOST]". */
 static int
 conf_validate_socket(cfg_t *cfg, cfg_opt_t *opt)
@@ -315,6 +338,7 @@ static cfg_opt_t conf_subnet_opts[] = {
 
 static cfg_opt_t conf_ratelimit_opts[] = {
 	CFG_BOOL("enabled", cfg_true, CFGF_NONE),
+	CFG_INT_CB("mode", CONF_MODE_ENFORCE, CFGF_NONE, conf_cb_mode),
 	CFG_INT("rate", 1, CFGF_NONE),
 	CFG_INT_CB("period", 1000, CFGF_NONE, cfgx_cb_duration_ms),
 	CFG_INT("burst", 1, CFGF_NONE),
@@ -368,6 +392,7 @@ conf_validate_header_list(cfg_t *cfg, cfg_opt_t *opt)
  */
 static cfg_opt_t conf_spf_opts[] = {
 	CFG_BOOL("enabled", cfg_true, CFGF_NONE),
+	CFG_INT_CB("mode", CONF_MODE_ENFORCE, CFGF_NONE, conf_cb_mode),
 	CFG_INT_CB("fail", CONF_SPF_REJECT, CFGF_NONE, conf_cb_spf_action),
 	CFG_INT_CB("softfail", CONF_SPF_ACCEPT, CFGF_NONE, conf_cb_spf_action),
 	CFG_INT_CB("permerror", CONF_SPF_ACCEPT, CFGF_NONE, conf_cb_spf_action),
@@ -392,6 +417,7 @@ static cfg_opt_t conf_opts[] = {
 	CFG_STR_LIST("internal_names", "{}", CFGF_NONE),
 	CFG_STR_LIST("allowed_domains", "{}", CFGF_NONE),
 	CFG_STR_LIST("banned_domains", "{}", CFGF_NONE),
+	CFG_INT_CB("banned_domains_mode", CONF_MODE_ENFORCE, CFGF_NONE, conf_cb_mode),
 	CFG_SEC("outbound", conf_outbound_opts, CFGF_NONE),
 	CFG_SEC("spf", conf_spf_opts, CFGF_NONE),
 	CFG_SEC("ratelimit", conf_ratelimit_opts, CFGF_NONE),
@@ -523,7 +549,9 @@ conf_fill_spf(cfg_t *cfg, const char *path, struct conf_spf *spf, char *err, siz
 {
 	cfg_t *sec = cfg_getsec(cfg, "spf");
 
-	spf->enabled = cfg_getbool(sec, "enabled");
+	spf->mode = conf_mode(cfg_getbool(sec, "enabled"), cfg_getint(sec, "mode"),
+	    cfg_getbool(cfg, "dry_run"));
+	spf->enabled = spf->mode != CONF_MODE_OFF;
 	spf->fail = (enum conf_spf_action)cfg_getint(sec, "fail");
 	spf->softfail = (enum conf_spf_action)cfg_getint(sec, "softfail");
 	spf->permerror = (enum conf_spf_action)cfg_getint(sec, "permerror");
@@ -589,11 +617,12 @@ conf_fill_redis(cfg_t *sec, struct conf_redis *r)
 }
 
 static int
-conf_fill_ratelimit(cfg_t *sec, struct conf_ratelimit *rl)
+conf_fill_ratelimit(cfg_t *sec, bool dry_run, struct conf_ratelimit *rl)
 {
 	cfg_t *sub = cfg_getsec(sec, "subnet");
 
-	rl->enabled = cfg_getbool(sec, "enabled");
+	rl->mode = conf_mode(cfg_getbool(sec, "enabled"), cfg_getint(sec, "mode"), dry_run);
+	rl->enabled = rl->mode != CONF_MODE_OFF;
 	conf_fill_tier(sec, &rl->client);
 	rl->subnet_enabled = cfg_getbool(sub, "enabled");
 	conf_fill_tier(sub, &rl->subnet);
@@ -672,6 +701,7 @@ conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t er
 	c->syslog_facility = (int)cfg_getint(cfg, "syslog_facility");
 	c->log_level = (int)cfg_getint(cfg, "log_level");
 	c->dry_run = cfg_getbool(cfg, "dry_run");
+	c->ban_mode = conf_mode(true, cfg_getint(cfg, "banned_domains_mode"), c->dry_run);
 	if (cfg_getstr(cfg, "authserv_id")[0] != '\0') {
 		c->authserv_id = conf_strdup(cfg_getstr(cfg, "authserv_id"));
 	} else {
@@ -692,7 +722,7 @@ conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t er
 	    conf_fill_names(ob, "scrub_headers", &c->outbound.scrub_headers) != 0 ||
 	    conf_fill_nets(cfg, "trusted_networks", &c->trusted_networks) != 0 ||
 	    conf_fill_nets(cfg, "internal_networks", &c->internal_networks) != 0 ||
-	    conf_fill_ratelimit(cfg_getsec(cfg, "ratelimit"), &c->ratelimit) != 0) {
+	    conf_fill_ratelimit(cfg_getsec(cfg, "ratelimit"), c->dry_run, &c->ratelimit) != 0) {
 		cfgx_error_after(err, errsz, path, "out of memory");
 		return -1;
 	}
@@ -711,9 +741,12 @@ conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t er
 CFGX_DEFINE_BUILD(conf_finish, struct conf, conf_from_cfg, conf_free)
 
 /*
- * A file holding a Redis password must not be writable by every user:
+ * A file holding a Redis password must not be writable by every user nor
+ * by its group (the group is hopmilter's own, shared with the MTA):
  * whoever can write it can point hopmilter at their own Redis (and read
  * the password back from the AUTH it sends), or switch every check off.
+ * A reload (SIGUSR1) goes through here too and keeps the running
+ * configuration when the file is refused.
  * Readable by all is only worth a warning: the sample is installed 0640.
  */
 static int
@@ -726,9 +759,13 @@ conf_check_secret_mode(const struct conf *c, const char *path, char *err, size_t
 		return 0;
 	if (stat(path, &st) != 0)
 		return 0;   /* it was just read; a file gone since is the next load's problem */
-	if (st.st_mode & S_IWOTH) {
-		snprintf(err, errsz, "%s: holds a Redis password and every user may write it "
-		    "(mode %04o); chmod o-w %s", path, (unsigned)(st.st_mode & 07777), path);
+	if (st.st_mode & (S_IWOTH | S_IWGRP)) {
+		bool o = st.st_mode & S_IWOTH, g = st.st_mode & S_IWGRP;
+
+		snprintf(err, errsz, "%s: holds a Redis password and %s may write it (mode %04o); "
+		    "chmod %s %s", path, o && g ? "its group and every user" : o ? "every user" :
+		    "its group", (unsigned)(st.st_mode & 07777), o && g ? "go-w" : o ? "o-w" : "g-w",
+		    path);
 		return -1;
 	}
 	if (st.st_mode & S_IROTH)

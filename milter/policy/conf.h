@@ -18,6 +18,17 @@
 
 #define CONF_DEFAULT_PATH SYSCONFDIR "/hopmilter/hopmilter.conf"
 
+/*
+ * How a check that protects the site's reputation acts on its decision.
+ * Relay protection (recipient domains, outbound disabled) has no mode: it
+ * is always enforced, so no setting can turn the edge into an open relay.
+ */
+enum conf_mode {
+	CONF_MODE_ENFORCE,     /* refuse */
+	CONF_MODE_SHADOW,      /* decide, log WOULD-BLOCK, let the mail through */
+	CONF_MODE_OFF,         /* not evaluated */
+};
+
 /* Header name patterns: "Name" or "Prefix*", compared without regard to case. */
 struct conf_names {
 	char **v;
@@ -39,7 +50,8 @@ enum conf_spf_action {
 };
 
 struct conf_spf {
-	bool enabled;
+	bool enabled;          /* mode != CONF_MODE_OFF */
+	enum conf_mode mode;   /* after dry_run and enabled = false are applied */
 	enum conf_spf_action fail, softfail, permerror, temperror;
 	bool received_spf;     /* add a Received-SPF header besides Authentication-Results */
 	long dns_timeout_ms;   /* one DNS query, all servers and retries */
@@ -90,7 +102,8 @@ enum conf_redis_error {
 };
 
 struct conf_ratelimit {
-	bool enabled;
+	bool enabled;                  /* mode != CONF_MODE_OFF */
+	enum conf_mode mode;           /* after dry_run and enabled = false */
 	struct conf_rl_tier client;    /* tier 1 */
 	bool subnet_enabled;
 	struct conf_rl_tier subnet;    /* tier 2, checked in the same call */
@@ -107,7 +120,8 @@ struct conf {
 	int syslog_facility;   /* LOG_MAIL, ... */
 	int log_level;         /* LOG_INFO, ... */
 	char *authserv_id;     /* never empty: defaults to the host name */
-	bool dry_run;
+	bool dry_run;          /* as written; already applied to every mode */
+	enum conf_mode ban_mode;       /* banned_domains_mode, after dry_run */
 	struct net_list trusted_networks;
 	struct net_list internal_networks;
 	struct dset *internal_names;   /* inner host names; ".corp.example" covers subdomains */

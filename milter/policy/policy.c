@@ -48,6 +48,9 @@ struct policy_msg {
 	unsigned ar_seen;          /* Authentication-Results headers seen so far */
 	unsigned *ar_forged;       /* indices of those claiming our authserv_id */
 	size_t ar_forged_n, ar_forged_cap;
+	unsigned rspf_seen;        /* Received-SPF headers seen so far */
+	unsigned *rspf_del;        /* indices of those to delete (internet class: all) */
+	size_t rspf_del_n, rspf_del_cap;
 };
 
 struct policy_session {
@@ -245,6 +248,7 @@ policy_msg_reset(struct policy_msg *m)
 {
 	scrub_msg_free(m->scrub);
 	free(m->ar_forged);
+	free(m->rspf_del);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -331,14 +335,39 @@ policy_qid(const struct policy_msg *m)
 }
 
 /*
- * Fill `v` for `reason`, log the decision, and in dry-run mode turn it
- * back into CONTINUE.  `rcpt` (may be NULL) is the recipient concerned.
+ * The mode the check behind `reason` runs in.  Relay protection and our
+ * own failures have none: they are always enforced, whatever dry_run or
+ * any mode says, because a shadow relay check is an open relay.
+ */
+static enum conf_mode
+policy_reason_mode(const struct conf *c, enum policy_reason reason)
+{
+	switch (reason) {
+	case POLICY_REASON_BANNED_DOMAIN:
+		return c->ban_mode;
+	case POLICY_REASON_SPF_FAIL:
+	case POLICY_REASON_SPF_SOFTFAIL:
+	case POLICY_REASON_SPF_TEMPERROR:
+	case POLICY_REASON_SPF_PERMERROR:
+		return c->spf.mode;
+	case POLICY_REASON_RATELIMITED:
+	case POLICY_REASON_RATELIMIT_UNAVAILABLE:
+		return c->ratelimit.mode;
+	default:
+		return CONF_MODE_ENFORCE;
+	}
+}
+
+/*
+ * Fill `v` for `reason`, log the decision, and when its check runs in
+ * shadow mode turn it back into CONTINUE.  `rcpt` (may be NULL) is the
+ * recipient concerned.
  */
 static void
 policy_refuse_as(struct policy_session *s, enum policy_reason reason, enum policy_action action,
     const char *rcpt, const char *detail, struct policy_verdict *v)
 {
-	bool dry = s->pol->conf->dry_run;
+	bool shadow = policy_reason_mode(s->pol->conf, reason) == CONF_MODE_SHADOW;
 	char to[600] = "", text[sizeof(v->text)];
 
 	v->reason = reason;
@@ -359,10 +388,10 @@ policy_refuse_as(struct policy_session *s, enum policy_reason reason, enum polic
 		snprintf(to, sizeof(to), " to=%s", esc_log(esc, sizeof(esc), rcpt));
 	}
 	log_msg(LOG_NOTICE, "%s: %s reason=%s action=%s ip=%s from=%s%s helo=%s",
-	    policy_qid(&s->msg), dry ? "WOULD-BLOCK" : "BLOCKED", policy_reasons[reason].name,
+	    policy_qid(&s->msg), shadow ? "WOULD-BLOCK" : "BLOCKED", policy_reasons[reason].name,
 	    v->action == POLICY_REJECT ? "reject" : "tempfail", s->ip,
 	    s->msg.from_log, to, s->helo);
-	if (dry && reason != POLICY_REASON_INTERNAL) {
+	if (shadow) {
 		v->action = POLICY_CONTINUE;
 		v->rcode[0] = v->xcode[0] = '\0';
 	}
@@ -490,9 +519,12 @@ policy_mail(struct policy_session *s, const char *sender, const char *auth_authe
 
 	if (m->trusted)
 		return;
-	if (m->sender_status == ADDR_OK && dset_match(c->banned_domains, m->sender.domain))
+	/* An invalid IDN label below a banned domain is still banned (addr.h). */
+	if (c->ban_mode != CONF_MODE_OFF &&
+	    (m->sender_status == ADDR_OK || m->sender_status == ADDR_INVALID) &&
+	    m->sender.domain[0] != '\0' && dset_match(c->banned_domains, m->sender.domain))
 		policy_refuse(s, POLICY_REASON_BANNED_DOMAIN, NULL, v);
-	/* Only a message that would otherwise go on is charged (dry run: would go on). */
+	/* Only a message that would otherwise go on is charged (shadow: would go on). */
 	if (v->reason == POLICY_REASON_NONE)
 		policy_ratelimit(s, v);
 	if (v->action == POLICY_CONTINUE && s->pol->spf != NULL)
@@ -594,6 +626,13 @@ policy_header(struct policy_session *s, const char *name, const char *value)
 		    m->ar_seen) != 0)
 			m->failed = true;
 	}
+	if (strcasecmp(name, "Received-SPF") == 0) {
+		m->rspf_seen++;
+		/* Only ours may reach downstream: it cannot tell one from another. */
+		if (!m->trusted && policy_idx_push(&m->rspf_del, &m->rspf_del_n,
+		    &m->rspf_del_cap, m->rspf_seen) != 0)
+			m->failed = true;
+	}
 	if (m->trusted)
 		policy_scrub_header(s, name, value, forged);
 }
@@ -687,6 +726,9 @@ policy_eom_edits(struct policy_session *s, struct policy_edits *edits)
 		if (policy_edits_add(edits, false, "Authentication-Results", m->ar_forged[i],
 		    NULL) != 0)
 			return -1;
+	for (size_t i = m->rspf_del_n; i-- > 0;)
+		if (policy_edits_add(edits, false, "Received-SPF", m->rspf_del[i], NULL) != 0)
+			return -1;
 	if (policy_scrub_edits(s, edits) != 0)
 		return -1;
 	if (edits->n > 1)
@@ -751,6 +793,9 @@ policy_eom(struct policy_session *s, const char *qid, struct policy_edits *edits
 	if (m->ar_forged_n > 0)
 		log_info("%s: deleting %zu forged Authentication-Results header(s) claiming %s",
 		    policy_qid(m), m->ar_forged_n, s->pol->conf->authserv_id);
+	if (m->rspf_del_n > 0)
+		log_info("%s: deleting %zu Received-SPF header(s) an internet client sent",
+		    policy_qid(m), m->rspf_del_n);
 	policy_scrubbed_names(m, names, sizeof(names));
 	log_msg(LOG_INFO, "%s: ACCEPTED ip=%s class=%s from=%s to=%s nrcpt=%u refused=%u "
 	    "scrubbed=%zu scrubbed_names=%s spf=%s",

@@ -5,7 +5,10 @@
  * ban list) through spfcheck.h; its result is refused per the spf section,
  * and recorded at end of message in Authentication-Results and
  * Received-SPF headers (authres.h) inserted at the top, after every
- * incoming Authentication-Results claiming our authserv_id is deleted.
+ * incoming Authentication-Results claiming our authserv_id is deleted,
+ * and every Received-SPF an internet client brought: that header carries
+ * no authserv-id, so downstream (OpenDMARC reads the first one) cannot
+ * tell a forged one from ours.  They go whatever received_spf says.
  *
  * The milter callbacks (mlfi.c) only gather facts (client address, HELO,
  * envelope, headers, macros), hand them to the functions here, and map the
@@ -21,9 +24,12 @@
  * line.  Its format is a contract for fail2ban (hopmilter(8), LOG LINES):
  *
  *   QID: BLOCKED reason=R action=reject|tempfail ip=IP from=<S> [to=<R>] helo=H
- *   QID: WOULD-BLOCK ...same fields...       (dry_run)
+ *   QID: WOULD-BLOCK ...same fields...       (that check in shadow mode)
  *   QID: ACCEPTED ip=IP class=C from=<S> to=<R> nrcpt=N refused=M scrubbed=K
  *        scrubbed_names=NAME:COUNT,...|- spf=RESULT       (one line)
+ *
+ * Relay protection (unknown-rcpt-domain, outbound-disabled) is enforced in
+ * every mode: dry_run and the per-check modes never open the relay.
  *
  * QID is the MTA's queue id, or NOQUEUE before the MTA has one.  Nothing a
  * client controls appears before ip=, and every client-supplied value is

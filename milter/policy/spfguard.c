@@ -141,6 +141,22 @@ spfguard_may_query(void)
 }
 
 /*
+ * Did the client itself write the mark (in its HELO or sender, which
+ * macros copy into names)?  Then it is not honoured: only the rewrite may
+ * put it there.  It is random per process and never leaves it, so this
+ * is a second line.
+ */
+static bool
+spfguard_mark_sent(void)
+{
+	const SPF_request_t *rq = spfguard_check.rq;
+	const char *mark = spfguard_any_mark();
+
+	return rq != NULL && ((rq->helo_dom != NULL && strcasestr(rq->helo_dom, mark) != NULL) ||
+	    (rq->env_from != NULL && strcasestr(rq->env_from, mark) != NULL));
+}
+
+/*
  * The name to ask for: the any-mark taken off (*marked), a trailing dot
  * dropped, left labels removed while it is longer than 253 (section 7.3).
  * false for what is no DNS name at all (empty or over-long labels, bytes
@@ -155,7 +171,8 @@ spfguard_name(const char *domain, char *out, size_t outsz, bool *marked)
 	*marked = false;
 	if (len > 0 && domain[len - 1] == '.')
 		len--;
-	if (len > ml + 1 && domain[len - ml - 1] == '.' && strncasecmp(domain + len - ml, mark, ml) == 0) {
+	if (len > ml + 1 && domain[len - ml - 1] == '.' &&
+	    strncasecmp(domain + len - ml, mark, ml) == 0 && !spfguard_mark_sent()) {
 		*marked = true;
 		len -= ml + 1;
 	}
@@ -385,6 +402,17 @@ spfguard_get_spf(SPF_server_t *srv, SPF_request_t *rq, SPF_response_t *rs, SPF_r
 	if (spfguard_check.fetched && !spfguard_term())
 		return spfguard_record_error(rs, SPF_RESULT_PERMERROR, SPF_E_BIG_DNS, "%s",
 		    spfguard_check.error);
+	/*
+	 * The checked domain itself is no macro expansion: over 253 it is not
+	 * shortened (that would check some other domain's record) but has no
+	 * policy (RFC 7208 section 4.3).
+	 */
+	if (!spfguard_check.fetched && strlen(dom) > (size_t)(253 + (dom[0] != '\0' &&
+	    dom[strlen(dom) - 1] == '.'))) {
+		spfguard_check.fetched = true;
+		return spfguard_record_error(rs, SPF_RESULT_NONE, SPF_E_NOT_SPF,
+		    "the domain is longer than 253 characters");
+	}
 	spfguard_check.fetched = true;
 	rr = spfguard_fetch_txt(d, dom);
 	if (rr == NULL)

@@ -19,7 +19,9 @@
 # never touched; every process is stopped by PID (tests/lib/harness.sh).
 #
 # Environment: BENCH_QUICK=1, BENCH_OUT (the report file), BENCH_ROUNDS
-# (default 5), BENCH_ONLY (sections: "floor postfix relay memory"),
+# (default 5), BENCH_ONLY (sections: "floor postfix relay memory relayd"),
+# BENCH_RELAYD_MSGS (section 6's messages per round, default 1000),
+# BENCH_RELAYD_VARIANTS ("lmtp smtp pipe"),
 # BENCH_CONNS (the floor's connection counts, "1 8 64"), BENCH_POOL
 # (hopmilter's Redis pool size), HM_KEEP=1 (keep the scratch directory).
 set -u
@@ -57,7 +59,12 @@ PF_SESSIONS=20
 PF_SIZE=4300
 BENCH_T0=$(date +%s)
 # Results by section, keyed "variant,connections,step" and the like.
-declare -A FLOOR PF RELAY MEM
+declare -A FLOOR PF RELAY MEM RELAYD
+HOPRELAYD=${HOPRELAYD:-$HM_BUILDDIR/relay-transport/hoprelayd}
+RELAYD_MSGS=${BENCH_RELAYD_MSGS:-${QUICK:+200}}
+RELAYD_MSGS=${RELAYD_MSGS:-1000}
+RELAYD_ROUNDS=${BENCH_RELAYD_ROUNDS:-3}
+RELAYD_VARIANTS=${BENCH_RELAYD_VARIANTS:-lmtp smtp pipe}
 FLOOR_CONNS=${BENCH_CONNS:-1 8 64}
 REDIS_FLOOR= REDIS_FLOOR_CMDS= REDIS_PF= REDIS_PF_CMDS= REDIS_MON=
 
@@ -65,7 +72,7 @@ bench_log() { printf 'bench: %s\n' "$*" >&2; }
 bench_die() { hm_fail "$*"; hm_done; }
 
 hm_need postfix smtp-source smtp-sink sendmail redis-server redis-cli dnsmasq openssl \
-	/usr/bin/time ip ss "$HOPMILTER" "$HOPRELAY" "$MDRIVER" "$NOOP" "$RSSPEAK"
+	/usr/bin/time ip ss postsuper pgrep "$HOPMILTER" "$HOPRELAY" "$HOPRELAYD" "$MDRIVER" "$NOOP" "$RSSPEAK"
 
 # --- small numeric helpers ------------------------------------------------
 # median N...: the middle value (the mean of the two middle ones for an even count).
@@ -542,6 +549,168 @@ mem_section() {
 	mem_one noop2 "$noop2"
 }
 
+# --- 6. hoprelayd against smtp(8) with its connection cache ------------------
+# One sending Postfix ("lq") with three transports to the same receiving
+# Postfix with STARTTLS (section 4's rx; TLS required and verified against
+# the CA and the name everywhere):
+#   lmtp   Postfix's lmtp(8) -> hoprelayd (one TLS context, idle connections
+#          kept 5 s and reused with RSET, TLS sessions resumed)
+#   smtp   Postfix's smtp(8) with its connection cache and TLS session cache
+#   pipe   pipe(8) -> hoprelay, once per message (recipient limit 1)
+# each at a concurrency of 20.  RELAYD_MSGS messages are put on hold in
+# lq's queue first (smtp-source into lq, check_client_access static:HOLD),
+# released at once, and timed until the queue is empty.  CPU: the whole
+# machine's (both Postfix instances, the daemon) and the relaying
+# processes' own (hoprelayd plus lq's lmtp processes; lq's smtp processes;
+# pipe and hoprelay runs are not tracked: machine CPU only).  Peak RSS:
+# hoprelayd's VmHWM, against the sum of the 20 smtp(8) processes' VmHWM.
+relayd_setup() {
+	local pki=$HM_TMP/pki sock=$HM_TMP/lq/queue/hoprelay
+	[ -n "${RELAY_RX:-}" ] || relay_setup
+	mkdir -p "$sock"
+	chgrp postfix "$sock"
+	chmod 2750 "$sock"
+	"$HOPRELAYD" -e -c "$HM_TMP/hoprelay.conf" -s "$sock" -m 100 -H 20 -k 5 \
+		>"$HM_TMP/hoprelayd.log" 2>&1 </dev/null &
+	RELAYD_PID=$!
+	hm_track "$RELAYD_PID"
+	hm_wait_file "$sock/rx" || bench_die "hoprelayd did not start: $(tail -2 "$HM_TMP/hoprelayd.log")"
+	RELAYD_PORT=$(hm_free_port)
+	hm_postfix lq "$RELAYD_PORT" "
+relay_domains = lmtp.example.com, smtp.example.com, pipe.example.com
+transport_maps = inline:{ lmtp.example.com=lmtp:unix:hoprelay/rx, smtp.example.com=refcache:[127.0.0.1]:$RELAY_RX, pipe.example.com=hoprelay:rx }
+smtpd_client_restrictions = check_client_access static:HOLD
+smtp_tls_CAfile = $pki/ca.crt
+smtp_tls_policy_maps = inline:{ { [127.0.0.1]:$RELAY_RX = secure match=rx.bench.invalid } }
+smtp_tls_session_cache_database = btree:\${data_directory}/smtp_scache
+smtp_connection_cache_on_demand = yes
+lmtp_tls_security_level = none
+default_destination_concurrency_limit = 20
+hoprelay_destination_recipient_limit = 1
+message_size_limit = 209715200
+" "lmtp unix - - n - - lmtp
+refcache unix - - n - - smtp
+hoprelay unix - n n - - pipe
+  flags=q user=nobody null_sender=
+  argv=$HOPRELAY -c $HM_TMP/hoprelay.conf -s \${size} -f \${sender} -- \${nexthop} \${recipient}" ||
+		bench_die "the sending Postfix (lq) did not start"
+	chmod 0644 "$HM_TMP/hoprelay.conf"
+}
+
+lq_queued() { find "$HM_TMP/lq/queue/incoming" "$HM_TMP/lq/queue/active" "$HM_TMP/lq/queue/deferred" "$HM_TMP/lq/queue/hold" -type f 2>/dev/null | wc -l; }
+
+# CPU ticks of lq's processes named $1 (lmtp or smtp), and the sum of
+# their VmHWM (kB); "ticks hwm".
+lq_procs() {
+	local p t=0 h=0 x
+	for p in $(pgrep -u postfix -x "$1"); do
+		# Postfix's master hands its children the instance in MAIL_CONFIG.
+		tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "MAIL_CONFIG=$HM_TMP/lq/etc" || continue
+		t=$((t + $(cpu_proc "$p")))
+		x=$(vm VmHWM "$p"); h=$((h + ${x:-0}))
+	done
+	echo "$t $h"
+}
+
+# relayd_run VARIANT KBYTES N: hold N messages, release, time the drain.
+# Sets RUN_MS, RUN_CPU (machine ms/msg), RUN_PCPU (relaying processes'
+# ms/msg, "-" for pipe), RUN_RSS (kB: hoprelayd's or the smtp processes').
+relayd_run() {
+	local v=$1 kb=$2 n=$3 t0 t1 b0 b1 p0 p1 i
+	[ "$(lq_queued)" = 0 ] || bench_die "lq's queue is not empty"
+	smtp-source -s 20 -m "$n" -l $((kb * 1024)) -f sender@example.org -t "user@$v.example.com" \
+		-M lq.bench.invalid "127.0.0.1:$RELAYD_PORT" >>"$HM_TMP/smtp-source.log" 2>&1 ||
+		bench_die "smtp-source into lq failed"
+	for i in $(seq 1 600); do
+		[ "$(find "$HM_TMP/lq/queue/hold" -type f | wc -l)" -ge "$n" ] && break
+		sleep 0.05
+	done
+	b0=$(cpu_busy)
+	case $v in lmtp) p0=$(( $(cpu_proc "$RELAYD_PID") + $(lq_procs lmtp | cut -d' ' -f1) )) ;;
+		smtp) p0=$(lq_procs smtp | cut -d' ' -f1) ;; esac
+	t0=$(date +%s%N)
+	postsuper -c "$HM_TMP/lq/etc" -H ALL >/dev/null 2>&1
+	postqueue -c "$HM_TMP/lq/etc" -f
+	for i in $(seq 1 12000); do
+		[ "$(lq_queued)" = 0 ] && break
+		sleep 0.05
+	done
+	t1=$(date +%s%N)
+	[ "$(lq_queued)" = 0 ] || bench_die "$v: lq's queue did not drain ($(lq_queued) left): $(grep -E 'status=(deferred|bounced)' "$HM_TMP/lq/maillog" | tail -1)"
+	b1=$(cpu_busy)
+	RUN_MS=$(calc "($t1 - $t0) / 1000000" 0)
+	RUN_CPU=$(calc "($b1 - $b0) * 1000 / $HZ / $n" 2)
+	case $v in
+	lmtp) p1=$(( $(cpu_proc "$RELAYD_PID") + $(lq_procs lmtp | cut -d' ' -f1) ))
+		RUN_PCPU=$(calc "($p1 - $p0) * 1000 / $HZ / $n" 2); RUN_RSS=$(vm VmHWM "$RELAYD_PID") ;;
+	smtp) p1=$(lq_procs smtp | cut -d' ' -f1)
+		RUN_PCPU=$(calc "($p1 - $p0) * 1000 / $HZ / $n" 2); RUN_RSS=$(lq_procs smtp | cut -d' ' -f2) ;;
+	*) RUN_PCPU=- RUN_RSS=- ;;
+	esac
+}
+
+relayd_section() {
+	local kb v r
+	local -A ms cpu pcpu
+	relayd_setup
+	for v in lmtp smtp pipe; do relayd_run "$v" 1 20; done   # warm-up
+	for kb in 1 100; do
+		ms=() cpu=() pcpu=()
+		for r in $(seq 1 "$RELAYD_ROUNDS"); do
+			for v in $RELAYD_VARIANTS; do
+				relayd_run "$v" "$kb" "$RELAYD_MSGS"
+				bench_log "relayd $kb KiB round $r $v: ${RUN_MS} ms, machine ${RUN_CPU} ms/msg, relaying ${RUN_PCPU} ms/msg, rss ${RUN_RSS} kB"
+				ms[$v]+=" $RUN_MS" cpu[$v]+=" $RUN_CPU" pcpu[$v]+=" $RUN_PCPU"
+				RELAYD[rss,$kb,$v]=$RUN_RSS
+			done
+		done
+		for v in $RELAYD_VARIANTS; do
+			RELAYD[ms,$kb,$v]=$(median ${ms[$v]})
+			RELAYD[cpu,$kb,$v]=$(median ${cpu[$v]})
+			RELAYD[pcpu,$kb,$v]=$( [ "$v" = pipe ] && echo - || median ${pcpu[$v]})
+		done
+	done
+	RELAYD[reused]=$(grep -c "conn=reused" "$HM_TMP/hoprelayd.log")
+	RELAYD[resumed]=$(grep -c "conn=resumed" "$HM_TMP/hoprelayd.log")
+	RELAYD[new]=$(grep -c "conn=new" "$HM_TMP/hoprelayd.log")
+}
+
+report_relayd() {
+	local kb v name
+	cat <<MD
+## 6. hoprelayd (LMTP) against smtp(8) with its connection cache
+
+$RELAYD_MSGS messages of each size held in one sending Postfix's queue,
+released at once, and timed until the queue is empty; 20 deliveries in
+parallel; the same receiving Postfix with STARTTLS (TLS required,
+certificate verified).  Medians of $RELAYD_ROUNDS rounds.  Machine CPU
+covers both Postfix instances and the relay; relaying CPU is hoprelayd
+plus the sending Postfix's lmtp(8) processes, or its smtp(8) processes.
+Peak RSS: hoprelayd's VmHWM against the sum over the 20 smtp(8) processes.
+hoprelayd's connections: ${RELAYD[new]} new, ${RELAYD[reused]} reused,
+${RELAYD[resumed]} with a resumed TLS session (per-recipient log lines).
+
+| message | variant | wall s | msg/s | machine CPU ms/msg | relaying CPU ms/msg | peak RSS | wall / smtp(8) (target ≤ 1.0) | relaying CPU / smtp(8) (target ≤ 1.0) |
+|---|---|---|---|---|---|---|---|---|
+MD
+	for kb in 1 100; do
+		for v in $RELAYD_VARIANTS; do
+			case $v in lmtp) name="hoprelayd via lmtp(8)" ;; smtp) name="smtp(8), cached" ;; pipe) name="hoprelay via pipe(8)" ;; esac
+			printf '| %s KiB | %s | %s | %s | %s | %s | %s |' "$kb" "$name" "$(calc "${RELAYD[ms,$kb,$v]} / 1000" 2)" \
+				"$(calc "$RELAYD_MSGS * 1000 / ${RELAYD[ms,$kb,$v]}" 0)" "${RELAYD[cpu,$kb,$v]}" "${RELAYD[pcpu,$kb,$v]}" \
+				"$( [ "${RELAYD[rss,$kb,$v]}" = - ] && echo - || echo "$(mib "${RELAYD[rss,$kb,$v]}") MiB")"
+			if [ "$v" = smtp ] || [ -z "${RELAYD[ms,$kb,smtp]:-}" ]; then
+				echo " 1 | 1 |"
+			else
+				r=$(calc "${RELAYD[ms,$kb,$v]} / ${RELAYD[ms,$kb,smtp]}")
+				c=$( [ "$v" = pipe ] && echo - || calc "${RELAYD[pcpu,$kb,$v]} / ${RELAYD[pcpu,$kb,smtp]}")
+				echo " **$r**$( [ "$v" = lmtp ] && echo ": $(verdict "$(ge 1.0 "$r")")") | **$c**$( [ "$v" = lmtp ] && echo ": $(verdict "$(ge 1.0 "$c")")") |"
+			fi
+		done
+	done
+	echo
+}
+
 # --- the report ---------------------------------------------------------------
 # verdict OK: "met" or "**missed**".
 verdict() { if [ "$1" = 1 ]; then echo met; else echo "**missed**"; fi; }
@@ -772,7 +941,7 @@ MD
 # --- main ---------------------------------------------------------------------
 # BENCH_ONLY: run some sections only ("floor postfix relay memory"), for
 # working on one of them; the report then has those sections only.
-BENCH_ONLY=${BENCH_ONLY:-floor postfix relay memory}
+BENCH_ONLY=${BENCH_ONLY:-floor postfix relay memory relayd}
 only() { [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 
 report() {
@@ -782,6 +951,7 @@ report() {
 	{ only floor || only postfix; } && report_redis
 	only relay && report_relay
 	only memory && report_memory
+	only relayd && report_relayd
 	cat "$HM_SRCDIR/tests/bench/analysis.md"
 }
 
@@ -807,6 +977,10 @@ fi
 if only memory; then
 	bench_log "memory at 200 connections"
 	mem_section
+fi
+if only relayd; then
+	bench_log "hoprelayd, smtp(8) cached and the pipe mode: $RELAYD_ROUNDS rounds of $RELAYD_MSGS messages, 1 and 100 KiB"
+	relayd_section
 fi
 report >"$HM_TMP/report.md" || bench_die "writing the report failed"
 cp "$HM_TMP/report.md" "$OUT"

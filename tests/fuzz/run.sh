@@ -20,7 +20,7 @@ command -v "$CLANG" >/dev/null || { echo "fuzz: $CLANG not found (apt-get instal
 FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
  -I$builddir -I$srcdir -I$srcdir/lib -I$srcdir/milter/policy -D_GNU_SOURCE
  -DSYSCONFDIR=\"/etc\" -DRUNSTATEDIR=\"/run\" $(pkg-config --cflags libconfuse)"
-LIBS="$(pkg-config --libs libconfuse hiredis libcrypto) -pthread"
+LIBS="$(pkg-config --libs libconfuse hiredis libcrypto libidn2) -pthread"
 # Every source of a library, by glob: a module added or split needs no edit here.
 LIB_SRC=$(cd "$srcdir" && echo lib/*.c)
 # milter/policy/rlscript.c is generated into the build tree (make builds it first).

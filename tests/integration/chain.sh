@@ -20,13 +20,30 @@
 #      directions) and arrives once, when it is back;
 #   6. with alternative hops configured, a stopped hop is gone around;
 #   7. fail2ban's shipped filter over the edge's log: every refusal with
-#      its client address (IPv4 and IPv6), nothing accepted.
+#      its client address (IPv4 and IPv6), nothing accepted;
+#   8. the node before the core gets 452 for one recipient of three: that
+#      one waits in its queue, the two others are delivered once; it
+#      follows, once, when the core takes it.
+# HM_CHAIN_RELAY=lmtp runs every VPN leg through hoprelayd (Postfix's
+# lmtp(8) to the daemon on each node); the default is hoprelay by pipe(8).
 . "$(dirname "$0")/../lib/harness.sh"
 . "$HM_LIBDIR/spfdns.sh"
 . "$HM_LIBDIR/chain-nodes.sh"
 
 hm_chain_need
 hm_need fail2ban-regex
+hm_log "VPN legs: $HM_CHAIN_RELAY"
+# How a node's Postfix logs what the next node said: through pipe(8) the
+# status line of hoprelay, through lmtp(8) the daemon's reply.
+if [ "$HM_CHAIN_RELAY" = lmtp ]; then
+	relay_re='relay=[^,]*\[hoprelay/[a-z]+\], '
+	said_re='host [^ ]+ said: [0-9]{3} [0-9.]+ '
+	edge_said_re='host [^ ]+ said: '
+else
+	relay_re='relay=hoprelay, '
+	said_re=''
+	edge_said_re='host 127\.0\.2\.1:[0-9]+ said: '
+fi
 hm_chain_start hop1 || { hm_fail "the chain did not start"; hm_done; }
 
 # send_in ID IP FROM TO REPLY_ERE: an internet client, and the reply it must get.
@@ -96,7 +113,7 @@ hm_check "out-off: the core queued it" hm_reply_has '250 2\.0\.0 Ok: queued'
 hm_check "out-off: refused at the edge (log)" hm_wait_grep \
 	'BLOCKED reason=outbound-disabled action=reject ip=127\.0\.2\.2 from=<core@example\.com> to=<friend@outside\.example>' "$log"
 hm_check "out-off: hop1 bounced it with the edge's 5.7.1" hm_wait_grep \
-	'to=<friend@outside\.example>, relay=hoprelay, .*dsn=5\.7\.1, status=bounced \(host 127\.0\.2\.1:[0-9]+ said: 550 5\.7\.1 Outbound mail is disabled' \
+	"to=<friend@outside\\.example>, $relay_re.*dsn=5\\.7\\.1, status=bounced \\(${edge_said_re}550 5\\.7\\.1 Outbound mail is disabled" \
 	"$HM_TMP/hop1/maillog"
 hm_check "out-off: the bounce reached the sender's mailbox" hm_chain_in_mailbox out-off@example.com 30
 hm_check "out-off: the bounce says why" eval \
@@ -228,7 +245,7 @@ hm_chain_send_out core@example.com friend@outside.example --header "Message-Id: 
 hm_check "in-wait: deferred and queued at hop1" hm_chain_wait_deferred hop1 in-wait@test
 hm_check "out-wait: deferred and queued at the core" hm_chain_wait_deferred core out-wait@example.com
 hm_check "in-wait: hop1 says why (4.4.1, hop2 refuses connections)" grep -qE \
-	"to=<bob@example\.com>, relay=hoprelay, .*dsn=4\.4\.1, status=deferred \(connect to ${HM_CHAIN_ADDR[hop2]//./\\.}:${HM_CHAIN_PORT[hop2]}" \
+	"to=<bob@example\.com>, $relay_re.*dsn=4\.4\.1, status=deferred \(${said_re}connect to ${HM_CHAIN_ADDR[hop2]//./\\.}:${HM_CHAIN_PORT[hop2]}" \
 	"$HM_TMP/hop1/maillog"
 hm_check "in-wait / out-wait: nowhere else" eval \
 	'[ "$(hm_chain_where in-wait@test)" = queue:hop1 ] && [ "$(hm_chain_where out-wait@example.com)" = queue:core ]'
@@ -268,5 +285,42 @@ hm_check "fail2ban: the filter loads" test ! -s "$HM_TMP/f2b.err"
 cmp -s "$HM_TMP/f2b.want" "$HM_TMP/f2b.got" || diff "$HM_TMP/f2b.want" "$HM_TMP/f2b.got" >&2
 hm_check "fail2ban: every refusal at the edge matched with its address, nothing else" \
 	cmp -s "$HM_TMP/f2b.want" "$HM_TMP/f2b.got"
+
+# --- 8. one recipient of three deferred by the next node ---------------------
+hm_check "hop1 back" hm_chain_resume hop1
+HM_CHAIN_ALT=0 hm_chain_routes
+postconf -c "$HM_TMP/core/etc" -e \
+	"smtpd_recipient_restrictions = check_recipient_access inline:{ {full@example.com = 452 4.2.2 Mailbox full} }"
+postfix -c "$HM_TMP/core/etc" reload >/dev/null 2>&1
+# Connections the daemons keep open were made before: drop them.
+hm_chain_reload_relays
+sleep 1
+send_in in-three@test 192.0.2.15 alice@pass.example bob@example.com,full@example.com,carol@example.com \
+	'250 2\.0\.0 Ok: queued'
+three_to() { hm_chain_mailbox_files in-three@test | xargs -r grep -l "^Delivered-To: $1@example\.com" | wc -l; }
+hm_check "three: full@ deferred at hop2 with the core's 452" hm_wait_grep \
+	"to=<full@example\.com>, $relay_re.*status=deferred .*452 4\.2\.2 .*Mailbox full" "$HM_TMP/hop2/maillog" 30
+hm_check "three: bob@ and carol@ delivered" eval 'for _ in $(seq 1 300); do [ "$(three_to bob)" = 1 ] && [ "$(three_to carol)" = 1 ] && break; sleep 0.1; done; [ "$(three_to bob)" = 1 ]'
+hm_check "three: ... and carol@" test "$(three_to carol)" = 1
+hm_check "three: nothing for full@ yet, and it waits at hop2" \
+	eval '[ "$(three_to full)" = 0 ] && hm_chain_queued hop2 in-three@test'
+postconf -c "$HM_TMP/core/etc" -X smtpd_recipient_restrictions
+postfix -c "$HM_TMP/core/etc" reload >/dev/null 2>&1
+hm_chain_reload_relays
+sleep 1
+hm_chain_flush hop2
+for _ in $(seq 1 300); do [ "$(three_to full)" -ge 1 ] && break; sleep 0.1; done
+sleep 2
+hm_check "three: full@ delivered once the core takes it" test "$(three_to full)" = 1
+hm_check "three: every recipient exactly once (bob $(three_to bob), carol $(three_to carol), full $(three_to full))" \
+	eval '[ "$(three_to bob)" = 1 ] && [ "$(three_to carol)" = 1 ] && [ "$(hm_chain_mailbox_files in-three@test | wc -l)" = 3 ]'
+hm_check "three: queues empty" test "$(hm_chain_where in-three@test)" = mailbox
+if [ "$HM_CHAIN_RELAY" = lmtp ]; then
+	for n in edge hop1 hop2 core; do
+		hm_check "$n's hoprelayd: no sanitizer report" \
+			eval '! grep -qE "runtime error|AddressSanitizer|LeakSanitizer" "$HM_TMP/$n/hoprelayd.log"'
+	done
+	hm_check "the daemons reused connections to the next node" grep -q "conn=reused" "$HM_TMP/edge/hoprelayd.log"
+fi
 hm_export_log "$log"
 hm_done

@@ -25,7 +25,7 @@ for f in usr/sbin/hopmilter usr/share/man/man8/hopmilter.8 usr/share/man/man5/ho
 	hm_check "installed /$f" test -f "$dest/$f"
 done
 # Programs the other parts of the project add are checked when they exist.
-for f in hoprelay; do
+for f in hoprelay hoprelayd; do
 	[ -x "$HM_BUILDDIR/relay-transport/$f" ] && hm_check "installed /usr/sbin/$f" test -x "$dest/usr/sbin/$f"
 done
 if [ -x "$HM_BUILDDIR/relay-transport/hoprelay" ]; then
@@ -39,7 +39,22 @@ if [ -x "$HM_BUILDDIR/relay-transport/hoprelay" ]; then
 fi
 hm_check "configuration is not world-readable (it may hold a Redis password)" \
 	test "$(stat -c %a "$dest/etc/hopmilter/hopmilter.conf")" = 640
-hm_check "the installed configuration is valid" "$dest/usr/sbin/hopmilter" -n -c "$dest/etc/hopmilter/hopmilter.conf"
+# -n checks the user and the socket's directory too: given those (the
+# package creates both), the installed sample is valid.
+sed -e 's|^user = "hopmilter"|user = "nobody"   |' -e "s|unix:/run/hopmilter/|unix:$HM_TMP/|" \
+	"$dest/etc/hopmilter/hopmilter.conf" >"$HM_TMP/installed.conf"
+hm_check "the installed configuration is valid" "$dest/usr/sbin/hopmilter" -n -c "$HM_TMP/installed.conf"
+
+# The installed man pages name the installation's paths: another layout.
+dest2=$HM_TMP/dest2
+make -s -C "$HM_BUILDDIR" install DESTDIR="$dest2" prefix=/usr sysconfdir=/opt/hm/etc \
+	localstatedir=/var runstatedir=/opt/hm/run >"$HM_TMP/install2.log" 2>&1
+hm_check "hopmilter(8) names the configured default configuration" \
+	grep -qE '^\.IR? /opt/hm/etc/hopmilter/hopmilter\.conf' "$dest2/usr/share/man/man8/hopmilter.8"
+hm_check "hoprelay(8) names the configured default configuration" \
+	grep -q '/opt/hm/etc/hopmilter/hoprelay.conf' "$dest2/usr/share/man/man8/hoprelay.8"
+hm_check "no man page names /etc/hopmilter/ there" \
+	eval "! grep -E '(^|[^a-z])/etc/hopmilter/' '$dest2'/usr/share/man/man*/hop*"
 
 # Man pages: no groff/man warnings.
 for m in "$dest"/usr/share/man/man*/*; do

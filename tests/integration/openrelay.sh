@@ -4,13 +4,17 @@
 # it reaches the sink, while ordinary recipients (also quoted local parts,
 # trailing dots, mixed case) are delivered.
 #
-# Two edges share one hopmilter:
-# - "open": a Postfix that would relay anywhere (relay_domains =
-#   static:ALL, allow_untrusted_routing = yes), so each refusal there is
-#   hopmilter's own;
-# - "shipped": the relay settings of postfix-conf/main.cf.edge, where
-#   Postfix refuses some forms itself before the milter is asked
-#   (reject_unauth_destination, allow_untrusted_routing = no); the log
+# Relay protection has no mode: the matrix runs against three hopmilters,
+# one enforcing, one with dry_run = true, one with every check in shadow
+# mode, and every foreign recipient gets 550 5.7.1 from all three.
+#
+# The edges:
+# - "edge-MODE": the relay settings of postfix-conf/main.cf.edge as shipped
+#   (relay_domains = static:ALL: Postfix would relay anywhere) plus
+#   allow_untrusted_routing = yes, so each refusal there is hopmilter's own;
+# - "listed": relay_domains listing the domains (the alternative main.cf.edge
+#   describes), where Postfix refuses some forms itself before the milter is
+#   asked (reject_unauth_destination, allow_untrusted_routing = no); the log
 #   says which layer refused what.
 . "$(dirname "$0")/../lib/harness.sh"
 
@@ -18,30 +22,52 @@ hm_need_root
 hm_need postfix smtp-sink swaks "$HOPMILTER"
 
 sink_port=$(hm_free_port)
-open_port=$(hm_free_port)
-shipped_port=$(hm_free_port)
-milter_port=$(hm_free_port)
+listed_port=$(hm_free_port)
+modes=(enforce dryrun shadow)
+# mode_conf MODE: the config lines of that mode, in the array `extra`.
+mode_conf() {
+	case $1 in
+	enforce) extra=() ;;
+	dryrun) extra=('dry_run = true') ;;
+	shadow) extra=('banned_domains_mode = shadow' 'spf { enabled = false  mode = shadow }'
+		'ratelimit { mode = shadow  redis { host = "" } }') ;;
+	esac
+}
+# The relay lines of the shipped main.cf.edge, as they are.
+edge_relay=$(grep -E '^(relay_domains|smtpd_relay_restrictions) *=' "$HM_SRCDIR/postfix-conf/main.cf.edge")
+hm_check "main.cf.edge sets relay_domains and smtpd_relay_restrictions" \
+	test "$(printf '%s\n' "$edge_relay" | wc -l)" = 2
 
-hm_write_milter_conf "$HM_TMP/hopmilter.conf" "inet:$milter_port@127.0.0.1" \
-	'trusted_networks = {"10.200.0.0/24"}' \
-	'allowed_domains = {"example.com", ".example.org"}'
 hm_start_sink sink "$sink_port"
-hm_start_milter "$HM_TMP/hopmilter.conf"
-milter="smtpd_milters = { inet:127.0.0.1:$milter_port, default_action=tempfail, command_timeout=10s }
+for mode in "${modes[@]}"; do
+	mport=$(hm_free_port)
+	eval "${mode}_port=\$(hm_free_port)"
+	mode_conf "$mode"
+	hm_write_milter_conf "$HM_TMP/hopmilter-$mode.conf" "inet:$mport@127.0.0.1" \
+		'trusted_networks = {"10.200.0.0/24"}' \
+		'allowed_domains = {"example.com", ".example.org"}' \
+		'banned_domains = {"evil.example"}' \
+		"${extra[@]}"
+	hm_start_milter "$HM_TMP/hopmilter-$mode.conf" "$HM_TMP/milter.log"
+	milter="smtpd_milters = { inet:127.0.0.1:$mport, default_action=tempfail, command_timeout=10s }
 milter_default_action = tempfail
 default_transport = smtp:[127.0.0.1]:$sink_port
 relay_transport = smtp:[127.0.0.1]:$sink_port"
-hm_postfix open "$open_port" "
-relay_domains = static:ALL
+	[ "$mode" = enforce ] && enforce_milter=$milter
+	port=${mode}_port
+	hm_postfix "edge-$mode" "${!port}" "
+$edge_relay
 allow_untrusted_routing = yes
-smtpd_relay_restrictions = reject_unauth_destination
 $milter" || exit 1
-hm_postfix shipped "$shipped_port" "
+done
+hm_postfix listed "$listed_port" "
 relay_domains = example.com, example.org, .example.org
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-$milter" || exit 1
-hm_check "the shipped edge keeps Postfix's default allow_untrusted_routing = no" \
-	test "$(postconf -c "$HM_TMP/shipped/etc" -h allow_untrusted_routing)" = no
+$enforce_milter" || exit 1
+hm_check "the listed edge keeps Postfix's default allow_untrusted_routing = no" \
+	test "$(postconf -c "$HM_TMP/listed/etc" -h allow_untrusted_routing)" = no
+hm_check "the shipped edge opens relay_domains (hopmilter is its relay check)" \
+	test "$(postconf -c "$HM_TMP/edge-enforce/etc" -h relay_domains)" = static:ALL
 
 # Each recipient form: "refused" or "delivered", then the address.
 forms=(
@@ -65,8 +91,8 @@ forms=(
 	"delivered|x@Sub.Example.Org"
 )
 n=0
-for edge in open shipped; do
-	port=${edge}_port
+for edge in edge-enforce edge-dryrun edge-shadow listed; do
+	port=${edge#edge-}_port
 	for f in "${forms[@]}"; do
 		want=${f%%|*} rcpt=${f#*|}
 		n=$((n + 1))
@@ -81,9 +107,9 @@ for edge in open shipped; do
 			hm_check "$edge: $rcpt refused with 5xx ($reply)" test -n "$reply"
 			hm_check "$edge: $rcpt not queued" eval '! hm_reply_has "250 2\.0\.0 Ok: queued"'
 			bad+=("$id")
-			# On the open edge, hopmilter is the only guard.
-			if [ "$edge" = open ]; then
-				hm_check "open: $rcpt refused by hopmilter (unknown-rcpt-domain)" \
+			# On the open edges, hopmilter is the only guard, in every mode.
+			if [ "$edge" != listed ]; then
+				hm_check "$edge: $rcpt refused by hopmilter (unknown-rcpt-domain)" \
 					eval '[[ $reply == "550 5.7.1 Recipient domain is not served here" ]] ||
 						{ [[ $rcpt == *ü* ]] && [[ $reply == 5* ]]; }'
 			fi
@@ -95,6 +121,32 @@ for edge in open shipped; do
 		fi
 	done
 done
+
+# The other half of relay protection: a trusted client (the VPN side)
+# while outbound.enabled = false; and the ban, which does follow the mode.
+for mode in "${modes[@]}"; do
+	port=${mode}_port
+	n=$((n + 1))
+	hm_swaks --server "127.0.0.1:${!port}" --xclient-addr 10.200.0.5 --from core@example.com \
+		--to x@elsewhere.example --header "Message-Id: <outbound-$n@test>"
+	hm_check "edge-$mode: outbound while disabled refused 550 5.7.1" \
+		hm_reply_has '550 5\.7\.1 Outbound mail is disabled on this relay'
+	bad+=("outbound-$n@test")
+	n=$((n + 1))
+	hm_swaks --server "127.0.0.1:${!port}" --xclient-addr 192.0.2.45 --from a@evil.example \
+		--to x@example.com --header "Message-Id: <banned-$n-$mode@test>"
+	if [ "$mode" = enforce ]; then
+		hm_check "edge-$mode: banned sender refused" hm_reply_has '550 5\.7\.1 Sender domain is banned here'
+		bad+=("banned-$n-$mode@test")
+	else
+		hm_check "edge-$mode: banned sender passes (shadow)" hm_reply_has '250 2\.0\.0 Ok: queued'
+		good+=("banned-$n-$mode@test")
+	fi
+done
+hm_check "a shadow ban is logged WOULD-BLOCK" \
+	grep -q 'WOULD-BLOCK reason=banned-domain action=reject ip=192\.0\.2\.45 ' "$HM_TMP/milter.log"
+hm_check "no relay refusal is ever logged WOULD-BLOCK" \
+	eval "! grep -E 'WOULD-BLOCK reason=(unknown-rcpt-domain|outbound-disabled)' '$HM_TMP/milter.log'"
 
 for id in "${good[@]}"; do
 	hm_check "$id delivered" hm_sink_wait sink "$id"

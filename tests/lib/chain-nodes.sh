@@ -32,6 +32,11 @@
 # never leave the network, nor may the LAN's names (NAME.lan.example.com):
 # the edge's internal_names lists both.
 #
+# HM_CHAIN_RELAY=lmtp runs every VPN leg through hoprelayd instead (one
+# per node, sockets in the node's queue directory as in production,
+# postfix-conf/main.cf.hoprelayd and transport.hoprelayd appended, Postfix's
+# lmtp(8) in front); the default, pipe, is hoprelay run by pipe(8).
+#
 # SPF comes from the dnsmasq world of spfdns.sh (pass.example: 192.0.2.0/24
 # and 2001:db8:25::/48), which also serves the DKIM key of example.com
 # (selector "hm").  The rate limit is 3 messages a minute per client
@@ -42,12 +47,15 @@ HM_CHAIN_NODES=(edge core)      # every node, for logs and queues
 HM_CHAIN_HOPS=()                # from the edge inwards
 HM_CHAIN_ALT=0                  # 1: every route also lists the node after next
 HM_CHAIN_OUTBOUND=false
-declare -A HM_CHAIN_ADDR HM_CHAIN_PORT
+HM_CHAIN_RELAY=${HM_CHAIN_RELAY:-pipe}
+HOPRELAYD=${HOPRELAYD:-$HM_BUILDDIR/relay-transport/hoprelayd}
+declare -A HM_CHAIN_ADDR HM_CHAIN_PORT HM_CHAIN_DPID
 
 hm_chain_need() {
 	hm_need_root
 	hm_need postfix postqueue smtp-sink swaks openssl redis-server redis-cli dkimsign dkimverify \
 		saslpasswd2 sendmail "$HOPMILTER" "$HOPRELAY"
+	[ "$HM_CHAIN_RELAY" = pipe ] || hm_need "$HOPRELAYD"
 }
 
 # --- configuration ----------------------------------------------------------
@@ -198,6 +206,48 @@ hm_chain_routes() {
 		chmod 0644 "$n.new"
 		mv "$n.new" "$n"
 	done
+	hm_chain_reload_relays
+}
+
+# --- hoprelayd (HM_CHAIN_RELAY=lmtp) -----------------------------------------
+
+# hm_chain_daemon NODE: start NODE's hoprelayd; its sockets go where
+# Postfix's lmtp(8) finds them, hoprelay/ROUTE in the queue directory.
+hm_chain_daemon() {
+	local d=$HM_TMP/$1 s=$HM_TMP/$1/queue/hoprelay
+	mkdir -p "$s"
+	chgrp postfix "$s"
+	chmod 2750 "$s"
+	# shellcheck disable=SC2086
+	${HM_WRAP:-} "$HOPRELAYD" -e -c "$d/hoprelay.conf" -s "$s" -k 5 >>"$d/hoprelayd.log" 2>&1 </dev/null &
+	HM_CHAIN_DPID[$1]=$!
+	hm_track $!
+	hm_wait_grep "started:" "$d/hoprelayd.log" 20 || { hm_log "hoprelayd of $1 did not start"; return 1; }
+}
+
+# hm_chain_reload_relays: every running hoprelayd reads its file again
+# (SIGHUP); returns once each logged it.
+hm_chain_reload_relays() {
+	local n c
+	for n in "${!HM_CHAIN_DPID[@]}"; do
+		c=$(grep -c "reloaded " "$HM_TMP/$n/hoprelayd.log")
+		kill -HUP "${HM_CHAIN_DPID[$n]}"
+		for _ in $(seq 1 100); do
+			[ "$(grep -c "reloaded " "$HM_TMP/$n/hoprelayd.log")" -gt "$c" ] && break
+			sleep 0.1
+		done
+	done
+}
+
+# hm_chain_relay_main NODE ROLE: main.cf lines for the VPN legs in lmtp mode.
+hm_chain_relay_main() {
+	hm_chain_map "$HM_SRCDIR/postfix-conf/main.cf.hoprelayd" "$HM_TMP/$1/etc"
+	case $2 in
+	edge) ;;
+	# The core's own domains are local: no transport map there.
+	core) printf '%s\n' "default_transport = lmtp:unix:hoprelay/edge" "transport_maps =" ;;
+	*) echo "default_transport = lmtp:unix:hoprelay/edge" ;;
+	esac
 }
 
 # --- nodes ------------------------------------------------------------------
@@ -212,12 +262,20 @@ hm_chain_node() {
 
 # hm_chain_postfix NODE ROLE LOCAL_PORT [MAIN_EXTRA [MASTER_EXTRA]]
 hm_chain_postfix() {
-	local node=$1 role=$2 d=$HM_TMP/$1 master=master.cf.hop
+	local node=$1 role=$2 d=$HM_TMP/$1 master=master.cf.hop transport=transport.edge relay_main="" relay_master=""
 	[ "$role" = edge ] && master=master.cf.edge
-	hm_chain_map "$HM_SRCDIR/postfix-conf/transport.edge" "$d/etc" >"$d/etc/transport"
+	if [ "$HM_CHAIN_RELAY" = lmtp ]; then
+		transport=transport.hoprelayd
+		relay_main=$(hm_chain_relay_main "$node" "$role")
+		relay_master="lmtp      unix  -       -       n       -       -       lmtp"
+		hm_chain_daemon "$node" || return 1
+	fi
+	hm_chain_map "$HM_SRCDIR/postfix-conf/$transport" "$d/etc" >"$d/etc/transport"
 	hm_chain_map "$HM_SRCDIR/postfix-conf/vpn_received_checks" "$d/etc" >"$d/etc/vpn_received_checks"
 	hm_postfix "$node" "$3" "$(hm_chain_main "$node" "$role")
+$relay_main
 ${4:-}" "$(hm_chain_master "$node" "$HM_SRCDIR/postfix-conf/$master")
+$relay_master
 ${5:-}" || return 1
 	hm_wait_port "${HM_CHAIN_ADDR[$node]}" "${HM_CHAIN_PORT[$node]}"
 }
@@ -317,7 +375,13 @@ hm_chain_outbound() {
 	hm_chain_milter_conf
 	kill -USR1 "$HM_MILTER_PID"
 	for i in $(seq 1 50); do
-		[ "$(grep -c 'reloaded ' "$HM_TMP/milter.log")" -gt "$n" ] && return 0
+		if [ "$(grep -c 'reloaded ' "$HM_TMP/milter.log")" -gt "$n" ]; then
+			# hopmilter applies a reload to new SMTP sessions; a hoprelayd
+			# connection kept open from before still has the old policy.
+			# The documented step (hoprelayd(8)): reload the daemons.
+			hm_chain_reload_relays
+			return 0
+		fi
 		sleep 0.1
 	done
 	return 1

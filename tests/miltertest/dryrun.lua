@@ -1,4 +1,6 @@
--- dry_run: every refusal is logged as WOULD-BLOCK and nothing is refused.
+-- dry_run: the sender ban, SPF and the rate limit are in shadow mode (logged
+-- as WOULD-BLOCK, nothing refused); relay protection is not a check with a
+-- mode: a foreign recipient is refused and logged BLOCKED, dry run or not.
 dofile(os.getenv("HM_LUA_LIB"))
 
 hm.start([[
@@ -12,11 +14,21 @@ ratelimit { period = 1h  redis { host = "" } }
 
 local c = hm.client("192.0.2.50", "dry.example")
 hm.mail(c, "<a@evil.example>", SMFIR_CONTINUE, "banned sender passes in dry run")
-hm.rcpt(c, "<b@foreign.example>", SMFIR_CONTINUE, "foreign recipient passes in dry run")
+hm.rcpt(c, "<b@foreign.example>", SMFIR_REPLYCODE, "foreign recipient refused in dry run")
+hm.rcpt(c, "<b%foreign.example@example.com>", SMFIR_REPLYCODE, "percent hack refused in dry run")
+hm.rcpt(c, "<b@example.com>", SMFIR_CONTINUE, "own domain accepted")
 hm.eom(c, SMFIR_CONTINUE, "message passes in dry run")
 hm.log_has("NOQUEUE: WOULD%-BLOCK reason=banned%-domain action=reject ip=192%.0%.2%.50 ", "would-block banned")
-hm.log_has("WOULD%-BLOCK reason=unknown%-rcpt%-domain action=reject ip=192%.0%.2%.50 .* to=<b@foreign%.example>", "would-block rcpt")
+hm.log_has("BLOCKED reason=unknown%-rcpt%-domain action=reject ip=192%.0%.2%.50 .* to=<b@foreign%.example>", "relay refusal BLOCKED")
+hm.check(hm.log_count("WOULD%-BLOCK reason=unknown%-rcpt%-domain") == 0, "no WOULD-BLOCK for a relay attempt")
 mt.disconnect(c)
+
+-- Outbound while disabled: refused in dry run too.
+local t = hm.client("10.200.0.7", "core.example")
+hm.mail(t, "<core@example.com>", SMFIR_CONTINUE, "trusted sender")
+hm.rcpt(t, "<x@foreign.example>", SMFIR_REPLYCODE, "outbound disabled: refused in dry run")
+hm.log_has("BLOCKED reason=outbound%-disabled action=reject ip=10%.200%.0%.7 ", "outbound-disabled BLOCKED")
+mt.disconnect(t)
 
 -- Over the rate limit (local table, 1 per hour): logged, not refused.
 local r = hm.client("192.0.2.51", "dry2.example")
@@ -24,4 +36,5 @@ hm.mail(r, "<a@sender.example>", SMFIR_CONTINUE, "first message within the limit
 hm.mail(r, "<a@sender.example>", SMFIR_CONTINUE, "second message over the limit passes in dry run")
 hm.log_has("NOQUEUE: WOULD%-BLOCK reason=ratelimited action=tempfail ip=192%.0%.2%.51 ", "would-block ratelimited")
 mt.disconnect(r)
-hm.check(hm.log_count(" BLOCKED ") == 0, "no BLOCKED line in dry run")
+hm.check(hm.log_count(" BLOCKED reason=banned") == 0 and hm.log_count(" BLOCKED reason=ratelimited") == 0,
+	"no BLOCKED line for a shadow check")

@@ -21,6 +21,8 @@ test_defaults(void)
 	CHECK(strncmp(c->socket, "unix:/", 6) == 0, "default socket %s", c->socket);
 	CHECK(c->user[0] == '\0', "default user empty");
 	CHECK(!c->dry_run, "dry_run off");
+	CHECK(c->ban_mode == CONF_MODE_ENFORCE && c->spf.mode == CONF_MODE_ENFORCE &&
+	    c->ratelimit.mode == CONF_MODE_ENFORCE, "every check enforced by default");
 	CHECK(!c->outbound.enabled && c->outbound.scrub_received, "outbound defaults");
 	CHECK(c->syslog_facility == LOG_MAIL && c->log_level == LOG_INFO, "log defaults");
 	CHECK(c->authserv_id[0] != '\0', "authserv_id defaults to the host name");
@@ -50,7 +52,8 @@ test_full(void)
 	    "trusted_networks = {\"10.200.0.0/24\"}\n"
 	    "internal_networks = {\"192.168.0.0/16\", \"2001:db8:1::/48\"}\n"
 	    "allowed_domains = {\"Example.COM.\", \".example.org\"}\n"
-	    "banned_domains = {\"evil.example\"}\n"
+	    "banned_domains = {\"evil.example\", \"Ex\xc3\xa4mple.test.\", \"XN--BCHER-KVA.example\"}\n"
+	    "allowed_domains += {\"m\xc3\xbc" "nchen.example\"}\n"
 	    "outbound { enabled = true  scrub_received = false }\n"
 	    "spf { enabled = false  fail = tempfail  softfail = reject  permerror = reject\n"
 	    "  temperror = accept  received_spf = false  dns_timeout = 2s  timeout = 2500ms }\n";
@@ -66,11 +69,16 @@ test_full(void)
 	CHECK(c->syslog_facility == LOG_LOCAL3 && c->log_level == LOG_DEBUG, "log settings");
 	CHECK_STR(c->authserv_id, "mx.example.com", "authserv_id");
 	CHECK(c->dry_run && c->outbound.enabled && !c->outbound.scrub_received, "booleans");
+	CHECK(c->ban_mode == CONF_MODE_SHADOW && c->spf.mode == CONF_MODE_OFF &&
+	    c->ratelimit.mode == CONF_MODE_SHADOW, "dry_run: every check in shadow, one switched off stays off");
 	CHECK(dset_match(c->allowed_domains, "example.com"), "allowed normalised");
 	CHECK(!dset_match(c->allowed_domains, "www.example.com"), "no dot: exact only");
 	CHECK(dset_match(c->allowed_domains, "example.org") &&
 	    dset_match(c->allowed_domains, "x.example.org"), "leading dot: domain and subdomains");
 	CHECK(dset_match(c->banned_domains, "a.evil.example"), "ban list covers subdomains");
+	CHECK(dset_match(c->banned_domains, "xn--exmple-cua.test") &&
+	    dset_match(c->banned_domains, "xn--bcher-kva.example"), "ban list: U-label and A-label entries");
+	CHECK(dset_match(c->allowed_domains, "xn--mnchen-3ya.example"), "allowed: U-label entry");
 	net_addr_parse("127.0.0.1", &a);
 	CHECK(!net_list_contains(&c->trusted_networks, &a), "a set list replaces the default");
 	net_addr_parse("2001:db8:1:5::1", &a);
@@ -96,12 +104,17 @@ test_errors(void)
 		{"\nallowed_domains = {\"exa mple.com\"}\n",
 		    "bad.conf:2: option 'allowed_domains': 'exa mple.com': character not allowed in a domain"},
 		{"banned_domains = {\"a..b\"}\n", "bad.conf:1: option 'banned_domains': 'a..b': empty label in domain"},
+		{"# IDN\nbanned_domains = {\"ok.example\",\n  \"xn--zz.test\"}\n", "bad.conf:3: option 'banned_domains': 'xn--zz.test': invalid internationalised domain name (IDNA2008)"},
+		{"allowed_domains = {\".\xe2\x98\xba.example\"}\n", "bad.conf:1: option 'allowed_domains': '.\xe2\x98\xba.example': invalid internationalised domain name (IDNA2008)"},
 		{"socket = \"tcp:25\"\n", "bad.conf:1: option 'socket': 'tcp:25': expected unix:/path, inet:PORT@HOST or inet6:PORT@HOST"},
 		{"socket = \"inet:99999@127.0.0.1\"\n", "bad.conf:1: option 'socket': 'inet:99999@127.0.0.1': expected inet:PORT@HOST with a port in 1-65535"},
 		{"socket = \"unix:relative.sock\"\n", "bad.conf:1: option 'socket': 'unix:relative.sock': the socket path must be absolute"},
 		{"log_level = chatty\n", "bad.conf:1: option 'log_level': 'chatty' is not one of: error, warning, notice, info, debug"},
 		{"syslog_facility = kern\n", "bad.conf:1: option 'syslog_facility': 'kern' is not one of: mail, daemon, user, local0, local1, local2, local3, local4, local5, local6, local7"},
 		{"dry_run = maybe\n", "bad.conf:1: "},
+		{"\nbanned_domains_mode = dry\n", "bad.conf:2: option 'banned_domains_mode': 'dry' is not one of: enforce, shadow, off"},
+		{"spf {\n\n mode = log\n}\n", "bad.conf:3: option 'mode': 'log' is not one of: enforce, shadow, off"},
+		{"ratelimit { mode = \"\" }\n", "bad.conf:1: option 'mode': '' is not one of: enforce, shadow, off"},
 		{"outbound {\n enabled = true\n nope = 1\n}\n", "bad.conf:3: no such option 'nope'"},
 		{"authserv_id = \"mx example\"\n", "bad.conf:1: option 'authserv_id': 'mx example': use a host name (letters, digits, '.', '-')"},
 		{"pid_file = \"relative.pid\"\n", "bad.conf: option 'pid_file': 'relative.pid' must be an absolute path"},

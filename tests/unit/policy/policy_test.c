@@ -188,20 +188,121 @@ test_auth_and_outbound(void)
 	policy_unref(p);
 }
 
+/*
+ * Every mode and dry_run: the ban follows its mode, relay protection never
+ * does.  A foreign recipient from the internet and an outbound recipient
+ * while outbound is disabled are refused (BLOCKED, 550 5.7.1) in all of them.
+ */
 static void
-test_dry_run(void)
+test_modes(void)
 {
-	struct policy *p = make_policy("dry_run = true\n");
+	static const struct {
+		const char *conf;
+		enum conf_mode ban;      /* what the ban does */
+	} modes[] = {
+		{"", CONF_MODE_ENFORCE},
+		{"dry_run = true\n", CONF_MODE_SHADOW},
+		{"dry_run = true\nbanned_domains_mode = enforce\n", CONF_MODE_SHADOW},
+		{"banned_domains_mode = shadow\nspf { mode = shadow }\n"
+		    "ratelimit { mode = shadow  redis { host = \"\" } }\n", CONF_MODE_SHADOW},
+		{"banned_domains_mode = off\nspf { mode = off }\nratelimit { mode = off }\n",
+		    CONF_MODE_OFF},
+		{"dry_run = true\nbanned_domains_mode = off\n", CONF_MODE_OFF},
+		{"banned_domains_mode = ENFORCE\n", CONF_MODE_ENFORCE},
+	};
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		struct policy *p = make_policy(modes[i].conf);
+		struct policy_session *s = testpolicy_session(p, "198.51.100.9");
+		struct policy_session *t = testpolicy_session(p, "10.200.0.9");
+		struct policy_verdict v;
+		const char *rcpts[] = {"<x@foreign.example>", "<x%foreign.example@example.com>",
+		    "<x@example.com.foreign.example>", "<x@[192.0.2.1]>"};
+
+		CHECK(policy_conf(p)->ban_mode == modes[i].ban, "mode %zu: ban mode", i);
+		testpolicy_log[0] = '\0';
+		policy_mail(s, "<a@evil.example>", NULL, NULL, &v);
+		if (modes[i].ban == CONF_MODE_ENFORCE) {
+			CHECK(v.action == POLICY_REJECT, "mode %zu: ban enforced", i);
+			CHECK(strncmp(testpolicy_log, "NOQUEUE: BLOCKED reason=banned-domain ", 38) == 0,
+			    "mode %zu: %s", i, testpolicy_log);
+		} else if (modes[i].ban == CONF_MODE_SHADOW) {
+			CHECK(v.action == POLICY_CONTINUE && v.reason == POLICY_REASON_BANNED_DOMAIN,
+			    "mode %zu: shadow ban continues, reason kept", i);
+			CHECK(strncmp(testpolicy_log, "NOQUEUE: WOULD-BLOCK reason=banned-domain action=reject "
+			    "ip=198.51.100.9 ", 72) == 0, "mode %zu: shadow line: %s", i, testpolicy_log);
+		} else {
+			CHECK(v.action == POLICY_CONTINUE && v.reason == POLICY_REASON_NONE &&
+			    testpolicy_log[0] == '\0', "mode %zu: ban off: not even logged", i);
+		}
+		policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
+		for (size_t r = 0; r < sizeof(rcpts) / sizeof(rcpts[0]); r++) {
+			policy_rcpt(s, rcpts[r], NULL, &v);
+			CHECK(v.action == POLICY_REJECT &&
+			    v.reason == POLICY_REASON_UNKNOWN_RCPT_DOMAIN, "mode %zu: %s refused", i,
+			    rcpts[r]);
+			CHECK_STR(v.rcode, "550", "mode %zu: rcode", i);
+			CHECK_STR(v.xcode, "5.7.1", "mode %zu: xcode", i);
+			CHECK(strncmp(testpolicy_log, "NOQUEUE: BLOCKED reason=unknown-rcpt-domain ", 44) == 0,
+			    "mode %zu: relay refusal is BLOCKED: %s", i, testpolicy_log);
+		}
+		policy_rcpt(s, "<x@example.com>", NULL, &v);
+		CHECK(v.action == POLICY_CONTINUE, "mode %zu: own domain accepted", i);
+		policy_mail(t, "<core@example.com>", NULL, NULL, &v);
+		policy_rcpt(t, "<x@foreign.example>", NULL, &v);
+		CHECK(v.action == POLICY_REJECT && v.reason == POLICY_REASON_OUTBOUND_DISABLED,
+		    "mode %zu: outbound disabled enforced", i);
+		CHECK(strstr(testpolicy_log, "BLOCKED reason=outbound-disabled ") != NULL,
+		    "mode %zu: %s", i, testpolicy_log);
+		policy_session_free(s);
+		policy_session_free(t);
+		policy_unref(p);
+	}
+}
+
+/*
+ * Domains compared as domains: a ban or an allowed domain written in one
+ * IDN form matches the other, in any case, with a trailing dot; an invalid
+ * IDN from a client matches no allowed domain and does not escape a ban.
+ */
+static void
+test_idn(void)
+{
+	struct policy *p = make_policy("banned_domains += {\"ex\xc3\xa4mple.test\", \"xn--bcher-kva.example\"}\n"
+	    "allowed_domains += {\"xn--mnchen-3ya.example\", \".b\xc3\xbc" "cher.example\"}\n");
 	struct policy_session *s = testpolicy_session(p, "198.51.100.9");
 	struct policy_verdict v;
+	static const char *banned[] = {
+		"<a@ex\xc3\xa4mple.test>", "<a@EX\xc3\x84MPLE.TEST.>", "<a@xn--exmple-cua.test>",
+		"<a@XN--EXMPLE-CUA.Test.>", "<a@mx.ex\xc3\xa4mple.test>", "<a@b\xc3\xbc" "cher.example>",
+		"<a@xn--zz.evil.example>", "<a@\xe2\x98\xba.evil.example>", "<a@xn--zz.xn--exmple-cua.test>",
+	};
+	static const char *allowed[] = {
+		"<x@m\xc3\xbcnchen.example>", "<x@M\xc3\x9cNCHEN.Example.>", "<x@xn--mnchen-3ya.example>",
+		"<x@sub.XN--BCHER-KVA.example>",
+	};
+	static const char *refused[] = {
+		"<x@xn--zz.m\xc3\xbcnchen.example>", "<x@xn--zz.xn--bcher-kva.example>",
+		"<x@\xe2\x98\xba.b\xc3\xbc" "cher.example>", "<x@xn--mnchen-3yb.example>",
+		"<x@m\xc3\xbcnchen.example\xe3\x80\x82" "elsewhere.example>", "<x@\xc3\x28.example.com>",
+	};
 
-	policy_mail(s, "<a@evil.example>", NULL, NULL, &v);
-	CHECK(v.action == POLICY_CONTINUE && v.reason == POLICY_REASON_BANNED_DOMAIN,
-	    "dry run: continue, reason kept");
-	CHECK(strncmp(testpolicy_log, "NOQUEUE: WOULD-BLOCK reason=banned-domain action=reject ip=198.51.100.9 ",
-	    72) == 0, "dry-run log: %s", testpolicy_log);
-	policy_rcpt(s, "<x@foreign.example>", NULL, &v);
-	CHECK(v.action == POLICY_CONTINUE, "dry run: foreign rcpt continues");
+	for (size_t i = 0; i < sizeof(banned) / sizeof(banned[0]); i++) {
+		policy_mail(s, banned[i], NULL, NULL, &v);
+		CHECK(v.action == POLICY_REJECT && v.reason == POLICY_REASON_BANNED_DOMAIN,
+		    "%s banned", banned[i]);
+	}
+	policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
+	CHECK(v.action == POLICY_CONTINUE, "ordinary sender");
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+		policy_rcpt(s, allowed[i], NULL, &v);
+		CHECK(v.action == POLICY_CONTINUE, "%s accepted", allowed[i]);
+	}
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		policy_rcpt(s, refused[i], NULL, &v);
+		CHECK(v.action == POLICY_REJECT && v.reason == POLICY_REASON_UNKNOWN_RCPT_DOMAIN,
+		    "%s refused as unknown", refused[i]);
+	}
 	policy_session_free(s);
 	policy_unref(p);
 }
@@ -236,6 +337,19 @@ test_install_reload(void)
 	CHECK(!policy_conf(policy_session_policy(s))->dry_run, "running session keeps its policy");
 	cur = policy_acquire();
 	CHECK(policy_conf(cur)->dry_run, "new sessions get the new one");
+	{
+		/* Both sides of the reload refuse a relay attempt. */
+		struct policy_session *n = testpolicy_session(cur, "192.0.2.2");
+		struct policy_verdict v;
+
+		policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
+		policy_rcpt(s, "<x@foreign.example>", NULL, &v);
+		CHECK(v.action == POLICY_REJECT, "old policy, across the reload: relay refused");
+		policy_mail(n, "<a@sender.example>", NULL, NULL, &v);
+		policy_rcpt(n, "<x@foreign.example>", NULL, &v);
+		CHECK(v.action == POLICY_REJECT, "new dry-run policy: relay refused");
+		policy_session_free(n);
+	}
 	policy_unref(cur);
 	policy_session_free(s);
 	policy_install(NULL);
@@ -273,7 +387,7 @@ test_ratelimit(void)
 	policy_session_free(t);
 	policy_unref(p);
 
-	/* Dry run: logged as WOULD-BLOCK, the message goes on. */
+	/* Dry run and shadow mode: logged as WOULD-BLOCK, the message goes on. */
 	p = make_policy("dry_run = true\nratelimit { period = 1h  redis { host = \"\" } }");
 	s = testpolicy_session(p, "2001:db8::44");
 	policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
@@ -281,6 +395,19 @@ test_ratelimit(void)
 	CHECK(v.action == POLICY_CONTINUE, "dry run continues");
 	CHECK(strncmp(testpolicy_log, "NOQUEUE: WOULD-BLOCK reason=ratelimited action=tempfail ip=2001:db8::44 ",
 	    72) == 0, "dry-run line: %s", testpolicy_log);
+	policy_session_free(s);
+	policy_unref(p);
+
+	p = make_policy("ratelimit { mode = shadow  period = 1h  redis { host = \"\" } }");
+	s = testpolicy_session(p, "192.0.2.46");
+	policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
+	policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
+	CHECK(v.action == POLICY_CONTINUE && v.reason == POLICY_REASON_RATELIMITED,
+	    "shadow rate limit continues");
+	CHECK(strncmp(testpolicy_log, "NOQUEUE: WOULD-BLOCK reason=ratelimited ", 40) == 0,
+	    "shadow line: %s", testpolicy_log);
+	policy_mail(s, "<a@evil.example>", NULL, NULL, &v);
+	CHECK(v.action == POLICY_REJECT, "the ban stays enforced beside a shadow rate limit");
 	policy_session_free(s);
 	policy_unref(p);
 
@@ -403,7 +530,8 @@ main(void)
 	test_inbound();
 	test_trusted();
 	test_auth_and_outbound();
-	test_dry_run();
+	test_modes();
+	test_idn();
 	test_unknown_client();
 	test_install_reload();
 	test_ratelimit();

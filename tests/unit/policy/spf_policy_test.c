@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tests/unit/check.h"
 #include "log.h"
@@ -127,30 +128,45 @@ test_configured(void)
 	policy_unref(p);
 }
 
+/* dry_run, and spf { mode = shadow } beside an enforced ban: WOULD-BLOCK, the mail goes on. */
 static void
 test_dry_run(void)
 {
-	char text[512], err[512];
-	struct conf *c;
-	struct policy *p;
-	struct spfcheck *sc;
-	struct spfcheck_opts o = {.receiver = "mx.test.invalid", .dns_timeout_ms = 1000,
-	    .timeout_ms = 1000};
-	struct policy_verdict v;
+	static const char *texts[] = {
+		"dry_run = true\nratelimit { enabled = false }\n",
+		"spf { mode = shadow }\nbanned_domains = {\"evil.example\"}\n"
+		    "ratelimit { enabled = false }\n",
+	};
 
-	snprintf(text, sizeof(text), "dry_run = true\nspf { enabled = false }\n"
-	    "ratelimit { enabled = false }\n");
-	if (conf_load_string("t", text, &c, err, sizeof(err)) != 0 ||
-	    policy_new(c, &p, err, sizeof(err)) != 0 ||
-	    spfcheck_new_offline(&o, &sc, err, sizeof(err)) != 0)
-		exit(2);
-	spfcheck_zone_add(sc, "pass.example", SPFCHECK_RR_TXT, "v=spf1 -all");
-	policy_set_spfcheck(p, sc);
-	v = mail(p, "198.51.100.9", "<a@pass.example>");
-	CHECK(v.action == POLICY_CONTINUE, "dry run refuses nothing");
-	CHECK(strstr(testpolicy_log, "NOQUEUE: WOULD-BLOCK reason=spf-fail action=reject ip=198.51.100.9 ")
-	    == testpolicy_log, "WOULD-BLOCK line: %s", testpolicy_log);
-	policy_unref(p);
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		char err[512];
+		struct conf *c;
+		struct policy *p;
+		struct spfcheck *sc;
+		struct spfcheck_opts o = {.receiver = "mx.test.invalid", .dns_timeout_ms = 1000,
+		    .timeout_ms = 1000};
+		struct policy_verdict v;
+
+		if (conf_load_string("t", texts[i], &c, err, sizeof(err)) != 0 ||
+		    policy_new(c, &p, err, sizeof(err)) != 0 ||
+		    spfcheck_new_offline(&o, &sc, err, sizeof(err)) != 0)
+			exit(2);
+		CHECK(policy_conf(p)->spf.mode == CONF_MODE_SHADOW, "%zu: spf in shadow", i);
+		spfcheck_zone_add(sc, "pass.example", SPFCHECK_RR_TXT, "v=spf1 -all");
+		spfcheck_zone_add(sc, "evil.example", SPFCHECK_RR_TXT, "v=spf1 +all");
+		policy_set_spfcheck(p, sc);
+		v = mail(p, "198.51.100.9", "<a@pass.example>");
+		CHECK(v.action == POLICY_CONTINUE && v.reason == POLICY_REASON_SPF_FAIL,
+		    "%zu: shadow SPF refuses nothing", i);
+		CHECK(strstr(testpolicy_log, "NOQUEUE: WOULD-BLOCK reason=spf-fail action=reject "
+		    "ip=198.51.100.9 ") == testpolicy_log, "%zu: WOULD-BLOCK line: %s", i, testpolicy_log);
+		if (i == 1) {
+			v = mail(p, "198.51.100.9", "<a@evil.example>");
+			CHECK(v.action == POLICY_REJECT && v.reason == POLICY_REASON_BANNED_DOMAIN,
+			    "the ban is still enforced");
+		}
+		policy_unref(p);
+	}
 }
 
 static void
@@ -222,6 +238,56 @@ test_received_spf_off(void)
 }
 
 /*
+ * Every Received-SPF an internet client brings is deleted, whatever
+ * received_spf says (OpenDMARC reads the first one and cannot tell a
+ * forged one from ours); a trusted client's are kept.
+ */
+static void
+test_received_spf_forged(void)
+{
+	static const char *confs[] = {"received_spf = false", "received_spf = true",
+	    "received_spf = false  mode = shadow"};
+
+	for (size_t i = 0; i < sizeof(confs) / sizeof(confs[0]); i++) {
+		struct policy *p = make_policy(confs[i]);
+		struct policy_session *s = session(p, "192.0.2.9");
+		struct policy_verdict v;
+		struct policy_edits e = {0};
+		size_t del = 0, ins = 0;
+		bool order_ok = true;
+
+		policy_mail(s, "<a@soft.example>", NULL, NULL, &v);
+		policy_header(s, "Received-SPF", "pass (forged) envelope-from=\"a@soft.example\"");
+		policy_header(s, "Received", "from x");
+		policy_header(s, "received-spf", "Pass");
+		policy_header(s, "RECEIVED-SPF", "none");
+		policy_eom(s, NULL, &e, &v);
+		for (size_t k = 0; k < e.n; k++) {
+			if (!e.v[k].insert && strcasecmp(e.v[k].name, "Received-SPF") == 0) {
+				/* Highest index first, and before any insertion. */
+				order_ok &= ins == 0 && e.v[k].index == 3 - del;
+				del++;
+			} else if (e.v[k].insert) {
+				ins++;
+			}
+		}
+		CHECK(del == 3 && order_ok, "%s: all three deleted, from the last: %zu", confs[i], del);
+		CHECK(ins == (i == 1 ? 2u : 1u), "%s: %zu headers of ours", confs[i], ins);
+		policy_edits_free(&e);
+		policy_session_free(s);
+
+		s = session(p, "10.200.0.4");
+		policy_mail(s, "<a@example.com>", NULL, NULL, &v);
+		policy_header(s, "Received-SPF", "pass (the core's own)");
+		policy_eom(s, NULL, &e, &v);
+		CHECK(e.n == 0, "%s: a trusted client's Received-SPF is kept", confs[i]);
+		policy_edits_free(&e);
+		policy_session_free(s);
+		policy_unref(p);
+	}
+}
+
+/*
  * The reply text never carries raw client bytes: the domain's explanation
  * expands the client's local part and HELO name (%{l}, %{h}) into it.
  */
@@ -267,6 +333,7 @@ main(void)
 	test_defaults();
 	test_configured();
 	test_dry_run();
+	test_received_spf_forged();
 	test_eom_headers();
 	test_received_spf_off();
 	test_hostile_reply_text();

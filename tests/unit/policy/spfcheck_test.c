@@ -306,12 +306,32 @@ test_claims(void)
 		{"other.example; spf=pass (mx.test.invalid)", false},
 		{"mx.test.invalidx; spf=pass", false},
 		{"(unterminated mx.test.invalid; spf=pass", false},
+		/* Every spelling a forger may try (issue 21). */
+		{"mx.test.invalid.; spf=pass", true},
+		{"MX.TEST.INVALID.;spf=pass", true},
+		{"mx.test.invalid 1; spf=pass", true},
+		{"mx.test.invalid\n\t1 (version); spf=pass", true},
+		{"mx.test.invalid(comment right after); spf=pass", true},
+		{"mx.test.invalid/1; spf=pass", true},
+		{"(c1)\r\n\t(c2 (nested))\r\n mx.test.invalid.\r\n\t(c3) 1 ; spf=pass", true},
+		{"\"MX.test.invalid.\"; spf=pass", true},
+		{"\" mx.test.invalid \"; spf=pass", true},
+		{"\"mx.test\\.invalid\"; spf=pass", true},
+		{"\"mx.test.invalid; spf=pass", true},
+		{"mx.test.invalid..; spf=pass", false},
+		{"xmx.test.invalid; spf=pass", false},
+		{"mx-test.invalid; spf=pass", false},
+		{"\"other.example\" mx.test.invalid; spf=pass", false},
+		{";mx.test.invalid; spf=pass", false},
 		{"", false},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		CHECK(authres_claims(cases[i].value, "mx.test.invalid") == cases[i].want,
 		    "claims(\"%s\") should be %d", cases[i].value, cases[i].want);
+	/* Our own id written with a trailing dot or in capitals in the config. */
+	CHECK(authres_claims("mx.test.invalid; spf=pass", "MX.Test.Invalid."), "config spelling");
+	CHECK(!authres_claims("mx.test.invalid; spf=pass", "other.example"), "other id");
 }
 
 int

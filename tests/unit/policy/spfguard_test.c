@@ -120,6 +120,30 @@ test_bypasses(void)
 	/* The HELO's trailing dot stays: "...example..ok.h.example" is no name, no match. */
 	expect(sc, "192.0.2.66", "mail.good.example.", "a@h.example", SPFCHECK_FAIL, NULL,
 	    "%{h} with a trailing dot");
+	/* The label the rewrite uses for a/mx "/0", written by the client itself, is not honoured. */
+	{
+		char helo[128];
+
+		add(sc, "victim.example", SPFCHECK_RR_TXT, "v=spf1 a:%{h} -all");
+		add(sc, "attacker.example", SPFCHECK_RR_A, "203.0.113.50");
+		snprintf(helo, sizeof(helo), "attacker.example.%s", spfguard_any_mark());
+		expect(sc, "192.0.2.66", helo, "a@victim.example", SPFCHECK_FAIL, NULL,
+		    "a HELO ending in the /0 mark");
+	}
+	/* A sender domain over 253 is not shortened into some other domain's record. */
+	{
+		char from[400];
+		size_t o = (size_t)snprintf(from, sizeof(from), "a@");
+
+		add(sc, "*.wild.example", SPFCHECK_RR_TXT, "v=spf1 +all");
+		for (int i = 0; i < 40; i++)
+			o += (size_t)snprintf(from + o, sizeof(from) - o, "abcdef.");
+		snprintf(from + o, sizeof(from) - o, "wild.example");
+		expect(sc, "192.0.2.66", "helo.test", from, SPFCHECK_NONE, NULL,
+		    "a 292-byte sender domain under a wildcard that passes all");
+		expect(sc, "192.0.2.66", "helo.test", "a@abcdef.wild.example", SPFCHECK_PASS, NULL,
+		    "the wildcard itself");
+	}
 	/* redirect= runs after the mechanisms, and not at all with "all". */
 	expect(sc, "192.0.2.66", "helo.test", "a@before.example", SPFCHECK_FAIL, NULL,
 	    "redirect before a mechanism");

@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <sys/socket.h>
 
 #include "milter/policy/spfrec.h"
@@ -219,11 +220,42 @@ test_explain(void)
 	spfrec_expand("a%_b%-c%%d", 10, &v, out, sizeof(out));
 	CHECK_STR(out, "a b%20c%d", "%%_ %%- %%%%");
 	CHECK(spfrec_expand("%{s}%{s}%{s}", 12, &v, out, 20) == -1, "too long for the buffer");
+	/* fuzz_spfrec found the delimiter set read past its end with several delimiters. */
+	spfrec_expand("%{l-=.}|%{l1r=-}", 16, &v, out, sizeof(out));
+	CHECK_STR(out, "~jack&jill.up.a_b3.c|~jack&jill", "several delimiters");
+}
+
+/*
+ * The record is `len` bytes, not a C string (fuzz_spfrec found a scan past
+ * its end): each case sits at the very end of its own allocation.
+ */
+static void
+test_unterminated(void)
+{
+	static const char *const recs[] = {"v=spf1 a", "v=spf1 mx", "v=spf1 include",
+		"v=spf1 -all", "v=spf1 a:%{d}", "v=spf1 ip4:192.0.2.1", "v=spf1 x=%{"};
+	struct spfrec_rewrite rw = {AF_INET, v4addr, MARK};
+	char out[SPFREC_OUT_MAX], why[200];
+
+	for (size_t i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
+		size_t len = strlen(recs[i]);
+		char *r = malloc(len);
+		enum spfrec_result got;
+
+		if (r == NULL)
+			return;
+		memcpy(r, recs[i], len);
+		got = spfrec_vet(r, len, &rw, out, sizeof(out), why, sizeof(why));
+		CHECK(got == (i == 2 || i == 6 ? SPFREC_SYNTAX : SPFREC_OK),
+		    "unterminated \"%s\": %d (%s)", recs[i], got, why);
+		free(r);
+	}
 }
 
 int
 main(void)
 {
+	test_unterminated();
 	test_vet();
 	test_limits();
 	test_explain();
