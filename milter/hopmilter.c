@@ -138,6 +138,8 @@ hm_reload_locked(void)
 	}
 	old = policy_acquire();
 	hm_reload_warn(policy_conf(p), old);
+	if (old != NULL)
+		policy_log_shadow(old, "until this reload");
 	policy_unref(old);
 	log_set_level(policy_conf(p)->log_level);
 	policy_install(p);
@@ -300,6 +302,8 @@ hm_uninstall(void)
 	pthread_mutex_lock(&hm_reload_lock);
 	hm_serving = false;
 	pol = policy_acquire();
+	if (pol != NULL)
+		policy_log_shadow(pol, "since the last start or reload");
 	if (pol != NULL && policy_conf(pol)->pid_file[0] != '\0')
 		unlink(policy_conf(pol)->pid_file);
 	policy_unref(pol);

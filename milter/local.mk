@@ -96,7 +96,8 @@ install-hopmilter-data:
 # (SYSCONFDIR, RUNSTATEDIR): `hopmilter --help` and hopmilter(8) agree.
 install-data-hook: install-hopmilter-man
 install-hopmilter-man:
-	for m in man8/hopmilter.8 man5/hopmilter.conf.5 man8/hoprelay.8 man5/hoprelay.conf.5; do \
+	for m in man8/hopmilter.8 man5/hopmilter.conf.5 man8/hoprelay.8 man5/hoprelay.conf.5 \
+		man8/hoprelayd.8; do \
 		f='$(DESTDIR)$(mandir)/'$$m; test -f "$$f" || continue; \
 		sed -e 's|/etc/hopmilter/|$(sysconfdir)/hopmilter/|g' \
 			-e 's|/etc/fail2ban/|$(sysconfdir)/fail2ban/|g' \

@@ -20,6 +20,7 @@
  *                     connection cache; running transactions finish on the
  *                     old ones, which are freed after the last; a broken
  *                     file is logged (FILE:LINE) and the old one stays
+ *   SIGUSR1           log the counters (connections opened, reused, resumed)
  *   SIGTERM, SIGINT   stop accepting, give sessions up to 10 s, exit 0
  *
  * The configuration in use is one "generation" with a reference count:
@@ -242,18 +243,36 @@ hrd_acquire(void *arg)
 	return &g->pub;
 }
 
+static void *
+hrd_gen_free_main(void *arg)
+{
+	hrd_gen_free(arg);
+	return NULL;
+}
+
 static void
 hrd_release(void *arg, struct lmtpd_gen *pub)
 {
 	struct hrd_gen *g = (struct hrd_gen *)pub;    /* pub is the first member */
+	pthread_attr_t attr;
+	pthread_t t;
 	bool last;
 
 	(void)arg;
 	pthread_mutex_lock(&hrd.lock);
 	last = --g->refs == 0;
 	pthread_mutex_unlock(&hrd.lock);
-	if (last)
+	if (!last)
+		return;
+	/*
+	 * Freeing closes the idle connections with QUIT, up to 10 s each
+	 * against a hung hop: not on the thread that accepts or serves.
+	 */
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (atomic_load(&hrd.stopping) || pthread_create(&t, &attr, hrd_gen_free_main, g) != 0)
 		hrd_gen_free(g);
+	pthread_attr_destroy(&attr);
 }
 
 static const struct lmtpd_ops hrd_ops = {.acquire = hrd_acquire, .release = hrd_release};
@@ -374,8 +393,14 @@ hrd_accept(const struct hrd_listener *l)
 	pthread_t t;
 	int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
-	if (fd < 0)
+	if (fd < 0) {
+		/* Out of descriptors or memory: the socket stays readable; do not spin. */
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+			log_error("accept on %s: %s", l->path, strerror(errno));
+			usleep(100000);
+		}
 		return;
+	}
 	if (atomic_fetch_add(&hrd.sessions, 1) >= hrd.a.max_sessions) {
 		atomic_fetch_sub(&hrd.sessions, 1);
 		log_warning("session limit (%ld) reached: refusing a connection on %s",
@@ -474,6 +499,11 @@ hrd_loop(int sfd)
 			return;
 		}
 		if ((pf[0].revents & POLLIN) && read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGUSR1) {
+				hrd_log_stats("statistics");
+				free(pf);
+				continue;
+			}
 			if (si.ssi_signo != SIGHUP) {
 				free(pf);
 				return;
@@ -536,6 +566,7 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0) {
 		fprintf(stderr, "hoprelayd: signalfd: %s\n", strerror(errno));

@@ -46,10 +46,15 @@ struct lmtpd {
 	bool have_mail;
 	struct outcome lost;            /* why the hop connection went away mid-transaction */
 	bool smtputf8, body8;
+	bool forbid8;                   /* the hop lacks 8BITMIME: stop at an 8-bit byte */
+	bool stopped8;                  /* ... and one came: the transfer was abandoned */
 	long size;
 	char **rcpts;                   /* accepted by the hop */
 	size_t nrcpts;
 	long long started;
+	char qid[32];                   /* Postfix's queue id (XFORWARD IDENT), else "L<id>" */
+	char conn[16];                  /* for the log: new, reused, resumed, "-" */
+	char tls[128];
 };
 
 /* ---- the MTA side: buffered lines, replies ---- */
@@ -147,7 +152,11 @@ lmtpd_piece(struct lmtpd *d, size_t *len, bool *whole)
 	}
 }
 
-/* A command line without its line end; false when the MTA is gone. */
+/*
+ * A command line without its line end; false when the MTA is gone.
+ * *toolong: the line was over the limit or held a NUL (it was read whole
+ * and dropped).
+ */
 static bool
 lmtpd_command(struct lmtpd *d, char *cmd, size_t size, bool *toolong)
 {
@@ -168,6 +177,11 @@ lmtpd_command(struct lmtpd *d, char *cmd, size_t size, bool *toolong)
 	}
 	if (*toolong)
 		return true;
+	/* A NUL would hide the rest of the line from every string function. */
+	if (memchr(cmd, '\0', total) != NULL) {
+		*toolong = true;
+		return true;
+	}
 	while (total > 0 && (cmd[total - 1] == '\n' || cmd[total - 1] == '\r'))
 		total--;
 	cmd[total] = '\0';
@@ -205,26 +219,36 @@ lmtpd_outcome_reply(struct lmtpd *d, const struct outcome *o)
 	lmtpd_reply(d, "%s %s %.400s", code, o->status, o->text);
 }
 
+/* What the log says of the hop connection; kept when the connection is lost. */
+static void
+lmtpd_note_conn(struct lmtpd *d)
+{
+	const struct xfer_status *st = xfer_conn_status(d->x);
+
+	snprintf(d->conn, sizeof(d->conn), "%s", d->reused ? "reused" : st->tlsinfo.resumed ?
+	    "resumed" : "new");
+	if (st->tls)
+		snprintf(d->tls, sizeof(d->tls), "tls=%s cipher=%s pin=%d", st->tlsinfo.version,
+		    st->tlsinfo.cipher, st->tlsinfo.pin_index);
+	else
+		snprintf(d->tls, sizeof(d->tls), "tls=none");
+}
+
 static void
 lmtpd_log(struct lmtpd *d, int prio, const char *rcpt, const char *result,
     const char *status, const char *what, const char *text)
 {
 	char to[600], esctext[SMTPC_TEXT_MAX + 8];
 	long long ms = monotime_ms() - d->started;
-	const struct xfer_status *st = d->x != NULL ? xfer_conn_status(d->x) : NULL;
 
+	if (d->x != NULL)
+		lmtpd_note_conn(d);
 	esc_log(to, sizeof(to), rcpt);
 	esc_log(esctext, sizeof(esctext), text);
-	char tls[128] = "tls=none";
-
-	if (st != NULL && st->tls)
-		snprintf(tls, sizeof(tls), "tls=%s cipher=%s pin=%d", st->tlsinfo.version,
-		    st->tlsinfo.cipher, st->tlsinfo.pin_index);
-	log_msg(prio, "L%lu: to=<%s> route=%s hop=%s result=%s status=%s conn=%s %s "
-	    "delay=%lld.%02lld %s=\"%s\"", d->p->id, to, d->p->route,
-	    d->hopname[0] != '\0' ? d->hopname : "-", result, status,
-	    st == NULL ? "-" : d->reused ? "reused" : st->tlsinfo.resumed ? "resumed" : "new",
-	    tls, ms / 1000, ms % 1000 / 10, what, esctext);
+	log_msg(prio, "%s: to=<%s> route=%s hop=%s result=%s status=%s conn=%s %s "
+	    "delay=%lld.%02lld %s=\"%s\"", d->qid, to, d->p->route,
+	    d->hopname[0] != '\0' ? d->hopname : "-", result, status, d->conn, d->tls,
+	    ms / 1000, ms % 1000 / 10, what, esctext);
 }
 
 /* ---- the transaction ---- */
@@ -245,12 +269,16 @@ lmtpd_end_transaction(struct lmtpd *d)
 	d->nrcpts = 0;
 	d->have_mail = false;
 	d->hopname[0] = '\0';
+	snprintf(d->qid, sizeof(d->qid), "L%lu", d->p->id);
+	snprintf(d->conn, sizeof(d->conn), "-");
+	snprintf(d->tls, sizeof(d->tls), "tls=none");
 }
 
 /* The hop connection broke: keep why, give it back (it will be closed). */
 static void
 lmtpd_hop_lost(struct lmtpd *d)
 {
+	lmtpd_note_conn(d);
 	outcome_from_xfer(xfer_conn_status(d->x), d->hopname, &d->lost);
 	if (d->lost.status[0] != '4')
 		d->lost.status[0] = '4';
@@ -270,10 +298,6 @@ lmtpd_hop_lacks(struct lmtpd *d, struct outcome *o)
 		st.result = XFER_NEED_SMTPUTF8;
 		snprintf(st.detail, sizeof(st.detail), "an envelope address needs SMTPUTF8, which "
 		    "the server does not offer");
-	} else if (d->body8 && !caps->eightbitmime) {
-		st.result = XFER_NEED_8BITMIME;
-		snprintf(st.detail, sizeof(st.detail), "the message has 8-bit data and the server "
-		    "does not offer 8BITMIME");
 	} else if (caps->size_max > 0 && d->size > 0 && (unsigned long)d->size > caps->size_max) {
 		st.result = XFER_TOO_BIG;
 		snprintf(st.detail, sizeof(st.detail), "message size %ld exceeds the limit of %lu "
@@ -299,6 +323,8 @@ lmtpd_mail_on_hop(struct lmtpd *d, const char *sender, struct outcome *o)
 
 	route_hop_format(&d->gen->conf->routes[d->route].hops[d->hop], d->hopname,
 	    sizeof(d->hopname));
+	snprintf(d->conn, sizeof(d->conn), "-");
+	snprintf(d->tls, sizeof(d->tls), "tls=none");
 	d->x = hcache_get(d->gen->cache, d->route, d->hop, &st, &d->reused);
 	if (d->x == NULL) {
 		outcome_from_xfer(&st, d->hopname, o);
@@ -309,7 +335,14 @@ lmtpd_mail_on_hop(struct lmtpd *d, const char *sender, struct outcome *o)
 		return 0;
 	}
 	mp.size = xfer_conn_caps(d->x)->size ? d->size : -1;
-	mp.body8 = d->body8;
+	/*
+	 * BODY=8BITMIME is what the MTA declared, not what the message holds:
+	 * to a hop without 8BITMIME it goes as 7-bit, and the transfer is
+	 * abandoned at the first 8-bit byte (as hoprelay does, msgin.h).
+	 */
+	mp.body8 = d->body8 && xfer_conn_caps(d->x)->eightbitmime;
+	d->forbid8 = d->body8 && !xfer_conn_caps(d->x)->eightbitmime;
+	d->stopped8 = false;
 	mp.smtputf8 = d->smtputf8;
 	if (smtpc_cmd_mail(mailcmd, sizeof(mailcmd), sender, &mp) == 0) {
 		lmtpd_reply(d, "553 5.1.7 sender address too long");
@@ -525,6 +558,15 @@ lmtpd_cmd_rcpt(struct lmtpd *d, const char *args)
 	d->nrcpts++;
 }
 
+static bool
+lmtpd_has8(const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)p[i] >= 0x80)
+			return true;
+	return false;
+}
+
 /*
  * Relay the message data: each piece from the MTA goes to the hop as it
  * comes (line ends made CRLF, dots left doubled as they arrived).  When
@@ -547,6 +589,14 @@ lmtpd_stream(struct lmtpd *d)
 		bol = whole;
 		if (d->x == NULL)
 			continue;
+		if (d->forbid8 && lmtpd_has8(p, len)) {
+			/* Closing before the dot makes the hop discard what it got. */
+			d->stopped8 = true;
+			xfer_conn_doubt(d->x);
+			hcache_put(d->gen->cache, d->route, d->hop, d->x);
+			d->x = NULL;
+			continue;
+		}
 		if (whole && (len < 2 || p[len - 2] != '\r')) {
 			/* A bare LF: the wire wants CRLF. */
 			if (xfer_conn_write(d->x, p, len - 1) != XFER_OK ||
@@ -574,7 +624,8 @@ lmtpd_per_rcpt(struct lmtpd *d, const struct smtpc_reply *r, const struct outcom
 			    sizeof(status)), "reply", smtpc_reply_oneline(r, one, sizeof(one)));
 		} else {
 			lmtpd_outcome_reply(d, o);
-			lmtpd_log(d, LOG_WARNING, d->rcpts[i], "deferred", o->status, "reason", o->text);
+			lmtpd_log(d, LOG_WARNING, d->rcpts[i], o->status[0] == '5' ? "bounced" :
+			    "deferred", o->status, "reason", o->text);
 		}
 	}
 }
@@ -627,6 +678,13 @@ lmtpd_cmd_data(struct lmtpd *d)
 		xfer_conn_doubt(d->x);
 		lmtpd_hop_lost(d);
 	}
+	if (d->stopped8) {
+		struct xfer_status st = {.result = XFER_NEED_8BITMIME, .stage = XFER_AT_BODY};
+
+		snprintf(st.detail, sizeof(st.detail), "the message has 8-bit data and the server "
+		    "does not offer 8BITMIME (transfer abandoned before its end)");
+		outcome_from_xfer(&st, d->hopname, &d->lost);
+	}
 	lmtpd_per_rcpt(d, d->x != NULL ? &r : NULL, &d->lost);
 	lmtpd_end_transaction(d);
 }
@@ -645,7 +703,34 @@ lmtpd_cmd_lhlo(struct lmtpd *d, const char *args)
 	lmtpd_reply(d, "250-ENHANCEDSTATUSCODES");
 	lmtpd_reply(d, "250-8BITMIME");
 	lmtpd_reply(d, "250-SMTPUTF8");
+	lmtpd_reply(d, "250-XFORWARD IDENT");
 	lmtpd_reply(d, "250 SIZE");
+}
+
+/*
+ * XFORWARD IDENT=<queue id> (Postfix's lmtp_send_xforward_command): the
+ * log lines of the next transaction carry the MTA's queue id.  Nothing else
+ * is taken from it; a value that is not a plain queue id is ignored.
+ */
+static void
+lmtpd_cmd_xforward(struct lmtpd *d, const char *args)
+{
+	const char *v;
+	size_t n;
+
+	if (d->have_mail) {
+		lmtpd_reply(d, "503 5.5.1 XFORWARD inside a transaction");
+		return;
+	}
+	for (v = args; (v = strstr(v, "IDENT=")) != NULL; v += 6) {
+		if (v != args && v[-1] != ' ')
+			continue;
+		n = strspn(v + 6, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
+		if (n > 0 && n < sizeof(d->qid) && (v[6 + n] == ' ' || v[6 + n] == '\0'))
+			snprintf(d->qid, sizeof(d->qid), "%.*s", (int)n, v + 6);
+		break;
+	}
+	lmtpd_reply(d, "250 2.0.0 ok");
 }
 
 /* Does `line` start with command `word` (then end or `sep`)? *args gets the rest. */
@@ -673,7 +758,9 @@ lmtpd_dispatch(struct lmtpd *d, const char *line)
 	else if (lmtpd_is(line, "QUIT", &args)) {
 		lmtpd_reply(d, "221 2.0.0 bye");
 		return false;
-	} else if (lmtpd_is(line, "NOOP", &args))
+	} else if (lmtpd_is(line, "XFORWARD", &args))
+		lmtpd_cmd_xforward(d, args);
+	else if (lmtpd_is(line, "NOOP", &args))
 		lmtpd_reply(d, "250 2.0.0 ok");
 	else if (lmtpd_is(line, "RSET", &args)) {
 		lmtpd_end_transaction(d);
@@ -710,10 +797,13 @@ lmtpd_session(int fd, const struct lmtpd_params *p, const struct lmtpd_ops *ops)
 	d->fd = fd;
 	d->p = p;
 	d->ops = ops;
+	snprintf(d->qid, sizeof(d->qid), "L%lu", p->id);
+	snprintf(d->conn, sizeof(d->conn), "-");
+	snprintf(d->tls, sizeof(d->tls), "tls=none");
 	lmtpd_reply(d, "220 %s LMTP hoprelayd", p->myname);
 	while (!d->dead && lmtpd_command(d, cmd, sizeof(cmd), &toolong)) {
 		if (toolong) {
-			lmtpd_reply(d, "500 5.5.2 line too long");
+			lmtpd_reply(d, "500 5.5.2 line too long or with a NUL byte");
 			d->errors++;
 		} else if (!lmtpd_dispatch(d, cmd)) {
 			break;

@@ -27,7 +27,8 @@ relay_transport_hoprelayd_SOURCES = relay-transport/hoprelayd.c
 relay_transport_hoprelayd_LDADD = $(HOPRELAY_LIBS)
 
 dist_man_MANS += relay-transport/hoprelay.8 relay-transport/hoprelay.conf.5 relay-transport/hoprelayd.8
-EXTRA_DIST += relay-transport/hoprelay.conf relay-transport/hoprelayd.service.in
+EXTRA_DIST += relay-transport/hoprelay.conf relay-transport/hoprelayd.service.in \
+	relay-transport/hoprelayd.tmpfiles
 
 # The sample routes go to $(sysconfdir)/hopmilter/hoprelay.conf only where
 # no file exists yet, and leave on uninstall only while unchanged.  Mode
@@ -37,12 +38,14 @@ install-hoprelay-data:
 	$(MKDIR_P) '$(DESTDIR)$(systemdunitdir)'
 	$(HM_UNIT_SED) $(srcdir)/relay-transport/hoprelayd.service.in >'$(DESTDIR)$(systemdunitdir)/hoprelayd.service'
 	chmod 0644 '$(DESTDIR)$(systemdunitdir)/hoprelayd.service'
+	$(MKDIR_P) '$(DESTDIR)$(tmpfilesdir)'
+	$(INSTALL_DATA) $(srcdir)/relay-transport/hoprelayd.tmpfiles '$(DESTDIR)$(tmpfilesdir)/hoprelayd.conf'
 	$(MKDIR_P) '$(DESTDIR)$(sysconfdir)/hopmilter'
 	test -f '$(DESTDIR)$(sysconfdir)/hopmilter/hoprelay.conf' || \
 		$(INSTALL_DATA) $(srcdir)/relay-transport/hoprelay.conf '$(DESTDIR)$(sysconfdir)/hopmilter/hoprelay.conf'
 uninstall-local: uninstall-hoprelay-data
 uninstall-hoprelay-data:
-	rm -f '$(DESTDIR)$(systemdunitdir)/hoprelayd.service'
+	rm -f '$(DESTDIR)$(systemdunitdir)/hoprelayd.service' '$(DESTDIR)$(tmpfilesdir)/hoprelayd.conf'
 	if cmp -s $(srcdir)/relay-transport/hoprelay.conf '$(DESTDIR)$(sysconfdir)/hopmilter/hoprelay.conf'; then \
 		rm -f '$(DESTDIR)$(sysconfdir)/hopmilter/hoprelay.conf'; fi
 .PHONY: install-hoprelay-data uninstall-hoprelay-data

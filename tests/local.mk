@@ -128,7 +128,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 # memory error or definite leak fails the test.
 VALGRIND_TESTS = $(MILTERTEST_TESTS) $(RELAY_VALGRIND_TESTS)
 # hoprelay run directly by the tests (through Postfix it is not wrapped).
-RELAY_VALGRIND_TESTS = tests/integration/relay-tls.sh tests/integration/relay-message.sh \
+RELAY_VALGRIND_TESTS = tests/integration/relay-tls.sh tests/integration/relay-message.sh tests/integration/relayd.sh \
 	tests/integration/relay-protocol.sh tests/integration/relay-hostile.sh
 HM_VALGRIND = valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=definite \
 	--errors-for-leak-kinds=definite --track-origins=yes --vgdb=no --log-fd=2 \
@@ -160,7 +160,7 @@ bench: $(sbin_PROGRAMS) $(HM_BENCH_PROGS) tests/bench/rsspeak.so
 	abs_top_builddir='$(abs_top_builddir)' abs_top_srcdir='$(abs_top_srcdir)' \
 	$(BASH) $(top_srcdir)/tests/bench/bench.sh
 .PHONY: bench
-EXTRA_DIST += tests/bench/bench.sh tests/bench/analysis.md
+EXTRA_DIST += tests/bench/bench.sh tests/bench/analysis.md tests/bench/dnsdelay.py
 # Preloaded into hoprelay by the benchmark to split its memory by kind.
 tests/bench/rsspeak.so: $(top_srcdir)/tests/bench/rsspeak.c
 	$(AM_V_CC)$(MKDIR_P) tests/bench && $(CC) -O2 -shared -fPIC -o $@ $(top_srcdir)/tests/bench/rsspeak.c

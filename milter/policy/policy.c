@@ -27,6 +27,8 @@ struct policy {
 	struct spfcheck *spf;  /* NULL when spf.enabled is false; shared by all sessions */
 	struct ratelimit *rl;      /* NULL when ratelimit.enabled is false */
 	struct scrub_rules scrub;  /* outbound scrubbing, pointing into conf */
+	/* WOULD-BLOCK decisions per reason, for policy_log_shadow() */
+	atomic_ulong shadow[POLICY_REASON_COUNT];
 };
 
 /* Per-message state: reset at every MAIL FROM. */
@@ -113,6 +115,8 @@ policy_new(struct conf *conf, struct policy **out, char *err, size_t errsz)
 		return -1;
 	}
 	atomic_init(&p->refs, 1);
+	for (int r = 0; r < POLICY_REASON_COUNT; r++)
+		atomic_init(&p->shadow[r], 0);
 	p->conf = conf;
 	p->scrub = (struct scrub_rules){.received = conf->outbound.scrub_received,
 	    .nets_a = &conf->trusted_networks, .nets_b = &conf->internal_networks,
@@ -199,6 +203,28 @@ policy_acquire(void)
 	p = policy_current ? policy_ref(policy_current) : NULL;
 	pthread_mutex_unlock(&policy_current_lock);
 	return p;
+}
+
+void
+policy_log_shadow(struct policy *p, const char *when)
+{
+	char line[512] = "";
+	size_t len = 0;
+	unsigned long total = 0;
+
+	for (int r = 0; r < POLICY_REASON_COUNT; r++) {
+		unsigned long n = atomic_load(&p->shadow[r]);
+
+		if (n == 0)
+			continue;
+		total += n;
+		if (len < sizeof(line))
+			len += (size_t)snprintf(line + len, sizeof(line) - len, " %s=%lu",
+			    policy_reasons[r].name, n);
+	}
+	if (total > 0)
+		log_notice("shadow mode, %s: %lu decision(s) would have refused mail:%s", when, total,
+		    line);
 }
 
 const char *
@@ -392,6 +418,7 @@ policy_refuse_as(struct policy_session *s, enum policy_reason reason, enum polic
 	    v->action == POLICY_REJECT ? "reject" : "tempfail", s->ip,
 	    s->msg.from_log, to, s->helo);
 	if (shadow) {
+		atomic_fetch_add(&s->pol->shadow[reason], 1);
 		v->action = POLICY_CONTINUE;
 		v->rcode[0] = v->xcode[0] = '\0';
 	}

@@ -145,5 +145,13 @@ enum policy_class policy_session_class(const struct policy_session *s);
 /* The policy the session holds a reference to (a reload does not change it). */
 struct policy *policy_session_policy(const struct policy_session *s);
 const char *policy_reason_name(enum policy_reason r);
+/*
+ * One notice line with the WOULD-BLOCK decisions this policy made, per
+ * reason ("shadow mode, WHEN: N decision(s) would have refused mail:
+ * banned-domain=2 ratelimited=5"); nothing when there were none.  The
+ * daemon logs it for the old policy at a reload and at stop, so a trial
+ * run in shadow mode ends with its totals.
+ */
+void policy_log_shadow(struct policy *p, const char *when);
 
 #endif

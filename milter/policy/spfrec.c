@@ -514,11 +514,14 @@ spfrec_compiled_size(const char *r, size_t *mech, size_t *mod)
 		if (colon < len && t[colon] == '=') {
 			*mod += spfrec_align4(4 + colon) + spfrec_compiled(t + colon + 1, len - colon - 1);
 		} else {
+			/* The rewrite writes a CIDR only as "/N" or "//N" at the end. */
 			size_t arg = colon < len && t[colon] == ':' ? colon + 1 : len;
-			size_t end = arg + strcspn(t + arg, "/");
+			size_t cidr = spfrec_slash_digits(t, len), end = len - cidr;
 
-			*mech += 4 + (end < len ? 4 : 0) + spfrec_compiled(t + arg, (end < len ? end :
-			    len) - arg);
+			if (cidr > 0 && end > 0 && t[end - 1] == '/')
+				end--;
+			*mech += 4 + (cidr > 0 ? 4 : 0) + (end > arg ? spfrec_compiled(t + arg,
+			    end - arg) : 0);
 		}
 	}
 }

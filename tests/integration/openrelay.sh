@@ -49,6 +49,7 @@ for mode in "${modes[@]}"; do
 		'banned_domains = {"evil.example"}' \
 		"${extra[@]}"
 	hm_start_milter "$HM_TMP/hopmilter-$mode.conf" "$HM_TMP/milter.log"
+	eval "${mode}_pid=\$HM_MILTER_PID"
 	milter="smtpd_milters = { inet:127.0.0.1:$mport, default_action=tempfail, command_timeout=10s }
 milter_default_action = tempfail
 default_transport = smtp:[127.0.0.1]:$sink_port
@@ -64,6 +65,17 @@ hm_postfix listed "$listed_port" "
 relay_domains = example.com, example.org, .example.org
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 $enforce_milter" || exit 1
+# main.cf.edge's "belt and braces" alternative says the listed relay_domains
+# keep the edge closed even with the milter line removed: the same edge
+# without any milter, delivering to a sink of its own.
+nomilter_port=$(hm_free_port)
+sink2_port=$(hm_free_port)
+hm_start_sink sink2 "$sink2_port"
+hm_postfix listed-nomilter "$nomilter_port" "
+relay_domains = example.com, example.org, .example.org
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+default_transport = smtp:[127.0.0.1]:$sink2_port
+relay_transport = smtp:[127.0.0.1]:$sink2_port" || exit 1
 hm_check "the listed edge keeps Postfix's default allow_untrusted_routing = no" \
 	test "$(postconf -c "$HM_TMP/listed/etc" -h allow_untrusted_routing)" = no
 hm_check "the shipped edge opens relay_domains (hopmilter is its relay check)" \
@@ -143,10 +155,48 @@ for mode in "${modes[@]}"; do
 		good+=("banned-$n-$mode@test")
 	fi
 done
+# While a reload is in progress: SIGUSR1 to the dry-run milter every 50ms
+# (at most 400 signals) while ten relay attempts go through its edge; each
+# one meets either the old or the new policy, and both refuse.
+reloads_before=$(grep -c 'reloaded ' "$HM_TMP/milter.log")
+( for _ in $(seq 1 400); do kill -USR1 "$dryrun_pid" 2>/dev/null || exit 0; sleep 0.05; done ) &
+usr1_loop=$!
+hm_track "$usr1_loop"
+refused=0
+for i in $(seq 1 10); do
+	hm_swaks --server "127.0.0.1:$dryrun_port" --xclient-addr 192.0.2.46 --from a@sender.example \
+		--to "x$i@elsewhere.example" --header "Message-Id: <reload-$i@test>"
+	hm_reply_has '550 5\.7\.1 Recipient domain is not served here' && refused=$((refused + 1))
+	bad+=("reload-$i@test")
+done
+kill "$usr1_loop" 2>/dev/null
+wait "$usr1_loop" 2>/dev/null
+reloads=$(($(grep -c 'reloaded ' "$HM_TMP/milter.log") - reloads_before))
+hm_log "$reloads reloads during the ten relay attempts"
+hm_check "during reloads ($reloads): all ten relay attempts refused 550 5.7.1 ($refused)" \
+	eval "[ $refused = 10 ] && [ $reloads -gt 0 ]"
+hm_check "the first reload logged the dry run's totals (the banned sender it let through)" \
+	grep -q 'shadow mode, until this reload: 1 decision(s) would have refused mail: banned-domain=1$' "$HM_TMP/milter.log"
+
 hm_check "a shadow ban is logged WOULD-BLOCK" \
 	grep -q 'WOULD-BLOCK reason=banned-domain action=reject ip=192\.0\.2\.45 ' "$HM_TMP/milter.log"
 hm_check "no relay refusal is ever logged WOULD-BLOCK" \
 	eval "! grep -E 'WOULD-BLOCK reason=(unknown-rcpt-domain|outbound-disabled)' '$HM_TMP/milter.log'"
+
+# Postfix alone, with the listed domains: whatever it accepts is for one of
+# them (swaks splits the two-hop source route at its comma; its first half,
+# <@example.com>, is ""@example.com to Postfix).
+for f in "${forms[@]}"; do
+	rcpt=${f#*|}
+	hm_swaks --server "127.0.0.1:$nomilter_port" --xclient-addr 192.0.2.44 --from a@sender.example \
+		--to "$rcpt" --header "Message-Id: <nomilter@test>"
+done
+sleep 2
+hm_check "no milter, listed relay_domains: mail reached the sink (the check can see it)" \
+	eval "ls '$HM_TMP/sink-sink2'/m.* >/dev/null 2>&1"
+hm_check "no milter, listed relay_domains: every recipient it let through is in a listed domain" \
+	eval "! grep -h '^X-Rcpt-Args:' '$HM_TMP/sink-sink2'/m.* | grep -viE '^X-Rcpt-Args: <[^@%!]*@(example\.com|example\.org|[a-z0-9.-]+\.example\.org)>'"
+grep -h '^X-Rcpt-Args:' "$HM_TMP/sink-sink2"/m.* 2>/dev/null | sed 's/^/    nomilter sink| /' >&2
 
 for id in "${good[@]}"; do
 	hm_check "$id delivered" hm_sink_wait sink "$id"

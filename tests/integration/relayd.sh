@@ -60,6 +60,12 @@ notls_port=$(hm_free_port)
 hm_track $!
 hm_wait_port 127.0.0.1 "$notls_port"
 touch "$HM_TMP/notls.log"
+no8_port=$(hm_free_port)
+/usr/bin/python3 "$HM_SRCDIR/tests/lib/fakesmtp.py" --port "$no8_port" --log "$HM_TMP/no8.log" \
+	--keywords "PIPELINING" 2>>"$HM_TMP/no8.stderr" &
+hm_track $!
+hm_wait_port 127.0.0.1 "$no8_port"
+touch "$HM_TMP/no8.log"
 # A listener that accepts and never says a word.
 silent_port=$(hm_free_port)
 /usr/bin/python3 -c 'import socket,sys
@@ -102,6 +108,7 @@ route mutual {
 }
 route required { hops = {"127.0.0.1:$notls_port"}  pins = {"$pin_fake"} }
 route opportunistic { hops = {"127.0.0.1:$notls_port"}  tls = opportunistic }
+route no8 { hops = {"127.0.0.1:$no8_port"}  tls = none }
 route silent { hops = {"127.0.0.1:$silent_port"}  tls = none  greeting_timeout = 10s }
 EOF
 }
@@ -123,7 +130,7 @@ dlog=$HM_TMP/hoprelayd.log
 ${HM_WRAP:-} "$HOPRELAYD" -e -c "$conf" -s "$sockdir" -m 30 -H 4 -k 30 -t 20 >>"$dlog" 2>&1 </dev/null &
 dpid=$!
 hm_track "$dpid"
-hm_wait_file "$sockdir/pin" || { hm_fail "hoprelayd did not start"; cat "$dlog" >&2; hm_done; }
+hm_wait_grep "started:" "$dlog" 60 || { hm_fail "hoprelayd did not start"; cat "$dlog" >&2; hm_done; }
 hm_check "a socket per route" test -S "$sockdir/failover" -a -S "$sockdir/inject"
 hm_check "sockets are 0660" test "$(stat -c %a "$sockdir/pin")" = 660
 
@@ -236,6 +243,23 @@ hm_check "data: a line of a lone dot survives" eval 'hm_sink_message sink data-1
 hm_check "data: the 70000-byte line arrived complete" eval '[[ $(hm_sink_message sink data-1@test | tr -d "\r" |
 	awk "/^long:/ { on = 1 } /^end\$/ { on = 0 } on { n += gsub(/x/, \"\") } END { print n }") == 70000 ]]'
 
+# 9b. BODY=8BITMIME is a declaration: to a hop without 8BITMIME a 7-bit
+#     message goes as 7-bit, an 8-bit one is abandoned before its dot
+#     (554 5.6.3 per recipient), as the pipe mode does.
+lmtp8() { # ID BODY
+	out=$(msg "$1" "$2" | /usr/bin/python3 "$HM_SRCDIR/tests/lib/lmtpc.py" --socket "$sockdir/no8" \
+		--param BODY=8BITMIME --rcpt b@example.com --rcpt c@example.com --timeout 30)
+	sed "s/^/    $1| /" <<<"$out" >&2
+}
+lmtp8 no8-1@test "plain text"
+hm_check "no 8BITMIME, 7-bit message: delivered" has '^DOT <c@example.com> 250 '
+hm_check "no 8BITMIME, 7-bit message: MAIL FROM went without BODY=" eval 'grep "^C: MAIL FROM" "$HM_TMP/no8.log" | tail -1 | grep -qv BODY='
+lmtp8 no8-2@test "$(printf 'caf\xc3\xa9\n')"
+hm_check "no 8BITMIME, 8-bit message: 554 5.6.3 for each recipient" \
+	eval '[[ $(grep -c "^DOT <[bc]@example.com> 554 5\.6\.3 " <<<"$out") == 2 ]]'
+hm_check "no 8BITMIME, 8-bit message: the hop never got the final dot" \
+	hm_wait_grep '^DATA-ABORTED' "$HM_TMP/no8.log" 5
+
 # 10. The LMTP side, hostile: order, syntax, control bytes, parameters, limits.
 raw() { out=$(printf "$1" | /usr/bin/python3 "$HM_SRCDIR/tests/lib/lmtpc.py" --socket "$sockdir/pin" --raw --timeout 30); sed "s/^/    raw| /" <<<"$out" >&2; }
 raw 'MAIL FROM:<a@example.org>\nEHLO x\nLHLO x\nRCPT TO:<b@example.com>\nDATA\nQUIT\n'
@@ -256,7 +280,12 @@ hm_check "raw: UTF-8 recipient without SMTPUTF8: 553 5.6.7" eval '[[ $(sed -n 10
 hm_check "raw: DATA with no accepted recipient: 503" eval '[[ $(sed -n 11p <<<"$out") == "REPLY 503 5.5.1 no valid recipients" ]]'
 over=$(head -c 3000 /dev/zero | tr '\0' 'y')
 raw "LHLO x\nMAIL FROM:<$over@example.org>\nNOOP\nQUIT\n"
-hm_check "raw: over-long command: 500, and the session goes on" eval '[[ $(sed -n 3p <<<"$out") == "REPLY 500 5.5.2 line too long" && $(sed -n 4p <<<"$out") == "REPLY 250 2.0.0 ok" ]]'
+hm_check "raw: over-long command: 500, and the session goes on" eval '[[ $(sed -n 3p <<<"$out") == "REPLY 500 5.5.2 line too long or with a NUL byte" && $(sed -n 4p <<<"$out") == "REPLY 250 2.0.0 ok" ]]'
+raw 'LHLO x\nXFORWARD IDENT=ABC\r\nRSET\nRCPT TO:<b@example.com>\nQUIT\n'
+hm_check "raw: XFORWARD IDENT: 250" eval '[[ $(sed -n 3p <<<"$out") == "REPLY 250 2.0.0 ok" ]]'
+raw 'LHLO x\nMAIL FROM:<a@example.org>\x00 AUTH=<>\nRCPT TO:<b@example.com\x00>\nNOOP\nQUIT\n'
+hm_check "raw: a NUL in MAIL FROM: 500, nothing relayed" eval '[[ $(sed -n 3p <<<"$out") == "REPLY 500 5.5.2 line too long or with a NUL byte" ]]'
+hm_check "raw: a NUL in RCPT TO: 500" eval '[[ $(sed -n 4p <<<"$out") == "REPLY 500 5.5.2 line too long or with a NUL byte" && $(sed -n 5p <<<"$out") == "REPLY 250 2.0.0 ok" ]]'
 raw "$(for i in $(seq 1 12); do printf 'BOGUS\\n'; done)"
 hm_check "raw: ten bad commands: 421 and closed" eval 'has "^REPLY 421 4\.7\.0 too many errors" && has "^CLOSED"'
 
@@ -338,7 +367,7 @@ hm_check "reload: back to the right pin, delivered" has '^DOT <b@example.com> 25
 "$HOPRELAYD" -e -c "$conf" -s "$HM_TMP/sock2" -k 1 >>"$HM_TMP/hoprelayd2.log" 2>&1 </dev/null &
 d2pid=$!
 hm_track "$d2pid"
-hm_wait_file "$HM_TMP/sock2/pin"
+hm_wait_grep "started:" "$HM_TMP/hoprelayd2.log" 60
 sockdir_main=$sockdir
 sockdir=$HM_TMP/sock2
 lmtp pin resume-1@test b@example.com
@@ -353,7 +382,8 @@ hm_check "resumption: both delivered" eval 'hm_sink_wait sink resume-1@test && h
 # 15. Postfix's lmtp(8) in front: three recipients, one deferred by the hop.
 hm_postfix edge "$edge_port" "default_transport = lmtp:unix:$sockdir/pin
 relay_transport = lmtp:unix:$sockdir/pin
-lmtp_tls_security_level = none" "lmtp      unix  -       -       n       -       -       lmtp" || exit 1
+lmtp_tls_security_level = none
+lmtp_send_xforward_command = yes" "lmtp      unix  -       -       n       -       -       lmtp" || exit 1
 hm_swaks --server 127.0.0.1 --port "$edge_port" --from a@example.org \
 	--to b@example.com,busy@example.com,c@example.com --header "Message-Id: <edge-1@test>" --body "hello"
 hm_check "edge: delivered to the sink" hm_sink_wait sink edge-1@test
@@ -362,10 +392,16 @@ hm_check "edge: delivered exactly once" test "$(hm_sink_count sink edge-1@test)"
 hm_check "edge: Postfix logs b@ sent through the daemon" grep -qE "to=<b@example.com>, relay=[^,]*\[$sockdir/pin\].*status=sent" "$HM_TMP/edge/maillog"
 hm_check "edge: Postfix logs c@ sent" grep -qE "to=<c@example.com>.*status=sent" "$HM_TMP/edge/maillog"
 hm_check "edge: Postfix defers busy@ only, with the hop's 452" grep -qE "to=<busy@example.com>.*status=deferred.*452 4\.2\.2" "$HM_TMP/edge/maillog"
+edge_qid=$(sed -n 's/.* \([0-9A-F]\{6,\}\): message-id=<edge-1@test>.*/\1/p' "$HM_TMP/edge/maillog" | head -1)
+hm_check "edge: the daemon's log lines carry Postfix's queue id ($edge_qid, XFORWARD IDENT)" \
+	eval '[ -n "$edge_qid" ] && dlog_has "^.* $edge_qid: to=<b@example.com> route=pin .* result=sent "'
 hm_check "edge: busy@ is still in the queue" eval 'postqueue -c "$HM_TMP/edge/etc" -p | grep -q busy@example.com'
 
 kill -TERM "$dpid"
 hm_wait_grep "stopped" "$dlog" 15
+wait "$dpid"
+rc=$?
+hm_check "SIGTERM: exit 0 (under HM_WRAP=valgrind: no memory error, no definite leak)" test "$rc" = 0
 hm_check "SIGTERM: stopped, sockets removed" test ! -e "$sockdir/pin"
 hm_check "no error lines from the daemon's sanitizers" eval '! grep -qE "runtime error|AddressSanitizer|LeakSanitizer" "$dlog"'
 hm_done

@@ -408,7 +408,17 @@ test_ratelimit(void)
 	    "shadow line: %s", testpolicy_log);
 	policy_mail(s, "<a@evil.example>", NULL, NULL, &v);
 	CHECK(v.action == POLICY_REJECT, "the ban stays enforced beside a shadow rate limit");
+	policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
+	policy_log_shadow(p, "test");
+	CHECK_STR(testpolicy_log, "shadow mode, test: 2 decision(s) would have refused mail: "
+	    "ratelimited=2", "shadow totals: %s", testpolicy_log);
 	policy_session_free(s);
+	policy_unref(p);
+	/* No shadow decision: no line. */
+	p = make_policy("");
+	testpolicy_log[0] = '\0';
+	policy_log_shadow(p, "test");
+	CHECK(testpolicy_log[0] == '\0', "no shadow decision, no line: %s", testpolicy_log);
 	policy_unref(p);
 
 	/* Redis unreachable and on_redis_error = tempfail: 451 4.3.0. */

@@ -177,6 +177,20 @@ test_limits(void)
 		    "a-rather-long-label-for-an-include-target-of-forty");
 	CHECK(spfrec_vet(rec, n, &rw, out, sizeof(out), why, sizeof(why)) == SPFREC_LIMIT &&
 	    strstr(why, "too large") != NULL, "eleven long includes: %s", why);
+	/*
+	 * A '/' inside a domain-spec is no CIDR (fuzz_spfrec: the size estimate
+	 * stopped there, and libspf2 silently dropped the last mechanism).
+	 */
+	n = (size_t)snprintf(rec, sizeof(rec), "v=spf1");
+	for (int i = 0; i < 2; i++) {
+		n += (size_t)snprintf(rec + n, sizeof(rec) - n, " a:p/");
+		for (int j = 0; j < 230; j++)
+			rec[n++] = 'x';
+		n += (size_t)snprintf(rec + n, sizeof(rec) - n, ".com");
+	}
+	n += (size_t)snprintf(rec + n, sizeof(rec) - n, " a:b.com a:c.com a:d.com -all");
+	CHECK(spfrec_vet(rec, n, &rw, out, sizeof(out), why, sizeof(why)) == SPFREC_LIMIT,
+	    "two 240-byte terms with a '/' inside: %s", why);
 	/* Eight macros in a term are fine. */
 	snprintf(rec, sizeof(rec), "v=spf1 exists:%%{i}.%%{s}.%%{l}.%%{o}.%%{d}.%%{h}.%%{v}.%%{p}");
 	CHECK(spfrec_vet(rec, strlen(rec), &rw, out, sizeof(out), why, sizeof(why)) == SPFREC_OK,
