@@ -1,5 +1,5 @@
 /*
- * daemon - detach, pid file, privilege drop.  See daemon.h.
+ * daemon - detach, systemd readiness, pid file, privilege drop.  See daemon.h.
  */
 #include "config.h"
 
@@ -13,6 +13,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "daemon.h"
 
@@ -72,6 +76,29 @@ daemon_ready(int fd)
 		/* The parent is gone; nothing to tell. */
 	}
 	close(fd);
+}
+
+bool
+daemon_notify_wanted(void)
+{
+#ifdef HAVE_LIBSYSTEMD
+	const char *s = getenv("NOTIFY_SOCKET");
+
+	return s != NULL && s[0] != '\0';
+#else
+	return false;
+#endif
+}
+
+void
+daemon_notify(const char *state)
+{
+#ifdef HAVE_LIBSYSTEMD
+	/* Fire and forget: a lost notification shows as a start timeout. */
+	(void)sd_notify(0, state);
+#else
+	(void)state;
+#endif
 }
 
 int

@@ -18,6 +18,15 @@ int daemon_detach(void);
 /* Tell the waiting parent that start-up succeeded; closes `fd`.  No-op for -1. */
 void daemon_ready(int fd);
 
+/*
+ * systemd's Type=notify: true when systemd started us with NOTIFY_SOCKET
+ * and the build has libsystemd.  The daemon then stays in the foreground
+ * (systemd supervises the process it started) and logs to syslog.
+ */
+bool daemon_notify_wanted(void);
+/* Send `state` ("READY=1", "RELOADING=1", "STOPPING=1") to systemd; no-op otherwise. */
+void daemon_notify(const char *state);
+
 /* Write our pid to `path` (mode 0644).  0 or -1 (errno set). */
 int daemon_write_pidfile(const char *path);
 

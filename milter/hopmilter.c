@@ -32,10 +32,13 @@
 #include <libmilter/mfapi.h>
 
 #include "policy/conf.h"
+#include "ctl.h"
 #include "daemon.h"
+#include "httpmetrics.h"
 #include "log.h"
 #include "mlfi.h"
 #include "policy/policy.h"
+#include "policy/stats.h"
 
 static const char *hm_conf_path = CONF_DEFAULT_PATH;
 static sigset_t hm_usr1;
@@ -77,13 +80,14 @@ hm_block_signals(void)
 static void
 hm_usage(FILE *fp)
 {
-	fprintf(fp, "usage: hopmilter [-c FILE] [-f] [-n]\n"
+	fprintf(fp, "usage: hopmilter [-c FILE] [-f] [-n] [-C]\n"
 	    "       hopmilter -V | --version\n"
 	    "       hopmilter -h | --help\n"
 	    "  -c FILE  configuration file (default %s)\n"
 	    "  -f       stay in the foreground and log to stderr\n"
 	    "  -n       check what start-up checks (the file, the user, the socket's\n"
 	    "           directory), then exit (0 ok, 78 error)\n"
+	    "  -C       exit 1 while a valid configuration names no allowed_domains, else 0\n"
 	    "  -V       print the version and exit\n"
 	    "  -h       print this help and exit\n", CONF_DEFAULT_PATH);
 }
@@ -95,6 +99,17 @@ hm_version(void)
 
 	smfi_version(&maj, &min, &pl);
 	printf("hopmilter %s (libmilter %u.%u.%u)\n", PACKAGE_VERSION, maj, min, pl);
+}
+
+/* What the counters and `hopmilter-ctl status` say about the running configuration. */
+static void
+hm_loaded(const struct conf *c)
+{
+	char hash[65];
+
+	stats_file_sha256(hm_conf_path, hash);
+	stats_set_config(hm_conf_path, hash);
+	stats_set_enabled(c->counters);
 }
 
 /* Read the file and build a policy; "FILE:LINE: reason" in `err` on failure. */
@@ -121,8 +136,11 @@ hm_reload_warn(const struct conf *n, const struct policy *old)
 		return;
 	o = policy_conf(old);
 	if (strcmp(n->socket, o->socket) != 0 || strcmp(n->user, o->user) != 0 ||
-	    strcmp(n->pid_file, o->pid_file) != 0 || n->syslog_facility != o->syslog_facility)
-		log_warning("reload: socket, user, pid_file and syslog_facility change only on restart");
+	    strcmp(n->pid_file, o->pid_file) != 0 || n->syslog_facility != o->syslog_facility ||
+	    strcmp(n->control_socket, o->control_socket) != 0 ||
+	    strcmp(n->metrics_listen, o->metrics_listen) != 0)
+		log_warning("reload: socket, user, pid_file, syslog_facility, control_socket and "
+		    "metrics_listen change only on restart");
 }
 
 /* With hm_reload_lock held and a policy installed. */
@@ -131,18 +149,24 @@ hm_reload_locked(void)
 {
 	char err[1024];
 	struct policy *p = hm_load(hm_conf_path, err, sizeof(err)), *old;
+	const struct conf *n;
 
 	if (p == NULL) {
 		log_error("reload failed, keeping the running configuration: %s", err);
+		stats_reload(false);
 		return;
 	}
 	old = policy_acquire();
-	hm_reload_warn(policy_conf(p), old);
+	n = policy_conf(p);
+	hm_reload_warn(n, old);
 	if (old != NULL)
 		policy_log_shadow(old, "until this reload");
 	policy_unref(old);
-	log_set_level(policy_conf(p)->log_level);
+	log_set_level(n->log_level);
+	/* Before install: after it, `n` belongs to whoever replaces or stops the policy. */
+	hm_loaded(n);
 	policy_install(p);
+	stats_reload(true);
 	log_notice("reloaded %s: new sessions use it, running ones finish on the old one",
 	    hm_conf_path);
 }
@@ -171,8 +195,11 @@ hm_reload_thread(void *arg)
 	for (;;) {
 		if (sigwait(set, &sig) != 0)
 			continue;
-		if (sig == SIGUSR1)
+		if (sig == SIGUSR1) {
+			daemon_notify("RELOADING=1");
 			hm_reload();
+			daemon_notify("READY=1");
+		}
 	}
 	return NULL;
 }
@@ -253,15 +280,22 @@ hm_check_socket_dir(const struct conf *c)
 	return 0;
 }
 
-/* Socket, pid file, privileges: 0 or an exit status. */
+/* Socket, listeners, pid file, privileges: 0 or an exit status (the reload thread comes with the first policy). */
 static int
 hm_start(const struct conf *c, bool as_root, uid_t uid, gid_t gid)
 {
+	int ctl_fd = -1, http_fd = -1;
+
 	if (smfi_register(mlfi_desc) != MI_SUCCESS) {
 		fprintf(stderr, "hopmilter: smfi_register failed\n");
 		return EX_SOFTWARE;
 	}
 	if (hm_open_socket(c, as_root, uid, gid) != 0)
+		return EX_OSERR;
+	/* Both listeners are bound while still root, and served only once root is gone. */
+	if (c->control_socket[0] != '\0' && (ctl_fd = ctl_open(c->control_socket, as_root, gid)) < 0)
+		return EX_OSERR;
+	if (c->metrics_listen[0] != '\0' && (http_fd = httpmetrics_open(c->metrics_listen)) < 0)
 		return EX_OSERR;
 	if (c->pid_file[0] != '\0' && daemon_write_pidfile(c->pid_file) != 0) {
 		fprintf(stderr, "hopmilter: pid file %s: %s\n", c->pid_file, strerror(errno));
@@ -269,6 +303,10 @@ hm_start(const struct conf *c, bool as_root, uid_t uid, gid_t gid)
 	}
 	if (as_root && daemon_drop_privileges(c->user, uid, gid) != 0) {
 		fprintf(stderr, "hopmilter: cannot become user %s: %s\n", c->user, strerror(errno));
+		return EX_OSERR;
+	}
+	if ((ctl_fd >= 0 && ctl_start(ctl_fd) != 0) || (http_fd >= 0 && httpmetrics_start(http_fd) != 0)) {
+		fprintf(stderr, "hopmilter: cannot start the control socket or metrics listener\n");
 		return EX_OSERR;
 	}
 	return 0;
@@ -315,33 +353,58 @@ hm_uninstall(void)
 static int
 hm_serve(struct policy *pol, int ready_fd)
 {
-	/* A reload may replace `pol` as soon as it is installed: keep our own reference. */
-	struct policy *keep = policy_ref(pol);
-	const struct conf *c = policy_conf(keep);
+	const struct conf *c = policy_conf(pol);
 
-	if (hm_install_first(pol) != 0) {
-		policy_unref(keep);
-		hm_uninstall();
-		return EX_OSERR;
-	}
+	/* Everything that reads `c` comes first: once installed, a reload may free it. */
+	hm_loaded(c);
 	log_notice("starting hopmilter %s: socket=%s config=%s dry_run=%s", PACKAGE_VERSION,
 	    c->socket, hm_conf_path, c->dry_run ? "yes" : "no");
 	if (dset_count(c->allowed_domains) == 0)
 		log_warning("allowed_domains is empty: every inbound recipient will be refused");
-	policy_unref(keep);
+	if (hm_install_first(pol) != 0) {
+		hm_uninstall();
+		return EX_OSERR;
+	}
 	daemon_ready(ready_fd);
+	daemon_notify("READY=1");
 
 	if (smfi_main() != MI_SUCCESS)
 		log_error("smfi_main failed");
+	daemon_notify("STOPPING=1");
 	log_notice("stopping");
 	hm_uninstall();
 	return 0;
 }
 
+/*
+ * -C, the unit's ExecCondition=: an edge whose allowed_domains is still the
+ * shipped empty list would refuse every inbound recipient with a 5xx, so
+ * the unit is skipped (exit 1) instead of started.  An invalid file passes
+ * (exit 0): ExecStartPre's -n then fails the unit with FILE:LINE, which a
+ * skipped condition would hide.
+ */
+static int
+hm_ready_check(struct policy *pol, const char *err)
+{
+	int rc = 0;
+
+	if (pol == NULL) {
+		fprintf(stderr, "hopmilter: %s\n", err);
+		return 0;
+	}
+	if (dset_count(policy_conf(pol)->allowed_domains) == 0) {
+		fprintf(stderr, "hopmilter: %s: allowed_domains is empty: not starting until it names "
+		    "the domains this edge accepts mail for\n", hm_conf_path);
+		rc = 1;
+	}
+	policy_unref(pol);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
-	bool foreground = false, check_only = false, as_root = geteuid() == 0;
+	bool foreground = false, check_only = false, ready_check = false, as_root = geteuid() == 0;
 	char err[1024];
 	struct policy *pol;
 	uid_t uid = 0;
@@ -355,11 +418,12 @@ main(int argc, char **argv)
 
 	/* Before anything else: an early SIGUSR1 must wait, not kill (its default action). */
 	hm_block_signals();
-	while ((opt = getopt_long(argc, argv, "c:fnVh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:fnCVh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': hm_conf_path = optarg; break;
 		case 'f': foreground = true; break;
 		case 'n': check_only = true; break;
+		case 'C': ready_check = true; break;
 		case 'V': hm_version(); return 0;
 		case 'h': hm_usage(stdout); return 0;
 		default: hm_usage(stderr); return EX_USAGE;
@@ -370,6 +434,8 @@ main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	pol = hm_load(hm_conf_path, err, sizeof(err));
+	if (ready_check)
+		return hm_ready_check(pol, err);
 	if (pol == NULL) {
 		fprintf(stderr, "hopmilter: %s\n", err);
 		return EX_CONFIG;
@@ -382,7 +448,9 @@ main(int argc, char **argv)
 	}
 	log_open("hopmilter", foreground, policy_conf(pol)->syslog_facility);
 	log_set_level(policy_conf(pol)->log_level);
-	if (!foreground && (ready_fd = daemon_detach()) < 0) {
+	/* Under systemd's Type=notify systemd keeps the process it started:
+	 * no fork, readiness by sd_notify (daemon.h). */
+	if (!foreground && !daemon_notify_wanted() && (ready_fd = daemon_detach()) < 0) {
 		fprintf(stderr, "hopmilter: cannot detach: %s\n", strerror(errno));
 		policy_unref(pol);
 		return EX_OSERR;

@@ -22,7 +22,8 @@ milter_policy_libhoppolicy_a_SOURCES = \
 	milter/policy/spfdns.c milter/policy/spfdns.h \
 	milter/policy/spfguard.c milter/policy/spfguard.h \
 	milter/policy/spfrec.c milter/policy/spfrec.h \
-	milter/policy/spfzone.c milter/policy/spfzone.h
+	milter/policy/spfzone.c milter/policy/spfzone.h \
+	milter/policy/stats.c milter/policy/stats.h
 nodist_milter_policy_libhoppolicy_a_SOURCES = milter/policy/rlscript.c
 # The generated rlscript.c sits in the build tree and finds its header here.
 milter_policy_libhoppolicy_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/milter/policy
@@ -47,10 +48,19 @@ sbin_PROGRAMS += milter/hopmilter
 milter_hopmilter_SOURCES = \
 	milter/hopmilter.c \
 	milter/mlfi.c milter/mlfi.h \
-	milter/daemon.c milter/daemon.h
-milter_hopmilter_LDADD = $(HOPPOLICY_LIBS) $(MILTER_LIBS)
+	milter/daemon.c milter/daemon.h \
+	milter/ctl.c milter/ctl.h \
+	milter/ctlcmd.c milter/ctlcmd.h \
+	milter/httpmetrics.c milter/httpmetrics.h
+milter_hopmilter_CPPFLAGS = $(AM_CPPFLAGS) $(MHD_CFLAGS)
+milter_hopmilter_LDADD = $(HOPPOLICY_LIBS) $(MILTER_LIBS) $(MHD_LIBS) $(SYSTEMD_LIBS)
 
-dist_man_MANS += milter/hopmilter.8 milter/hopmilter.conf.5
+# The control tool: a client of the daemon's control socket, nothing more.
+sbin_PROGRAMS += milter/hopmilter-ctl
+milter_hopmilter_ctl_SOURCES = milter/ctltool.c
+milter_hopmilter_ctl_LDADD = lib/libhopcommon.a
+
+dist_man_MANS += milter/hopmilter.8 milter/hopmilter.conf.5 milter/hopmilter-ctl.8
 EXTRA_DIST += milter/hopmilter.conf
 
 # ---------------------------------------------------------------------------
@@ -67,7 +77,7 @@ EXTRA_DIST += milter/hopmilter.service.in milter/hopmilter.sysusers milter/hopmi
 # The unit is written at install time, so its paths are those of the
 # installation (make install prefix=/usr ... works without reconfiguring).
 HM_UNIT_SED = sed -e 's|@sbindir[@]|$(sbindir)|g' -e 's|@sysconfdir[@]|$(sysconfdir)|g' \
-	-e 's|@runstatedir[@]|$(runstatedir)|g'
+	-e 's|@runstatedir[@]|$(runstatedir)|g' -e 's|@unit_type[@]|$(HM_UNIT_TYPE)|g'
 
 # The configuration is installed only where none exists yet, and removed on
 # uninstall only while it is still the unchanged sample.
@@ -96,10 +106,10 @@ install-hopmilter-data:
 # (SYSCONFDIR, RUNSTATEDIR): `hopmilter --help` and hopmilter(8) agree.
 install-data-hook: install-hopmilter-man
 install-hopmilter-man:
-	for m in man8/hopmilter.8 man5/hopmilter.conf.5 man8/hoprelay.8 man5/hoprelay.conf.5 \
-		man8/hoprelayd.8; do \
+	for m in man8/hopmilter.8 man8/hopmilter-ctl.8 man5/hopmilter.conf.5 man8/hoprelay.8 \
+		man5/hoprelay.conf.5 man8/hoprelayd.8; do \
 		f='$(DESTDIR)$(mandir)/'$$m; test -f "$$f" || continue; \
-		sed -e 's|/etc/hopmilter/|$(sysconfdir)/hopmilter/|g' \
+		sed -e 's|/etc/hopmilter/|$(sysconfdir)/hopmilter/|g' -e 's|/etc/hoprelay/|$(sysconfdir)/hoprelay/|g' \
 			-e 's|/etc/fail2ban/|$(sysconfdir)/fail2ban/|g' \
 			-e 's|/run/hopmilter/|$(runstatedir)/hopmilter/|g' "$$f" >"$$f.tmp" && \
 		mv "$$f.tmp" "$$f" || exit 1; \

@@ -27,25 +27,29 @@ relay_transport_hoprelayd_SOURCES = relay-transport/hoprelayd.c
 relay_transport_hoprelayd_LDADD = $(HOPRELAY_LIBS)
 
 dist_man_MANS += relay-transport/hoprelay.8 relay-transport/hoprelay.conf.5 relay-transport/hoprelayd.8
-EXTRA_DIST += relay-transport/hoprelay.conf relay-transport/hoprelayd.service.in \
-	relay-transport/hoprelayd.tmpfiles
+EXTRA_DIST += relay-transport/hoprelay.conf relay-transport/hoprelayd.service.in
 
-# The sample routes go to $(sysconfdir)/hopmilter/hoprelay.conf only where
+# The sample routes go to $(sysconfdir)/hoprelay/hoprelay.conf only where
 # no file exists yet, and leave on uninstall only while unchanged.  Mode
-# 0644: the pipe(8) user must read it; it holds paths and pins, no secrets.
+# 0644: the pipe(8) user (hoprelay, from sysusers.d/hoprelay.conf) must read
+# it; it holds paths and pins, no secrets.  Its own directory, because
+# hopmilter's (/etc/hopmilter, 0750 root:hopmilter) is closed to it and a hop
+# node runs no hopmilter at all.
+EXTRA_DIST += relay-transport/hoprelay.sysusers relay-transport/hoprelay.tmpfiles
 install-data-local: install-hoprelay-data
 install-hoprelay-data:
-	$(MKDIR_P) '$(DESTDIR)$(systemdunitdir)'
+	$(MKDIR_P) '$(DESTDIR)$(systemdunitdir)' '$(DESTDIR)$(sysconfdir)/hoprelay' '$(DESTDIR)$(sysusersdir)' \
+		'$(DESTDIR)$(tmpfilesdir)'
 	$(HM_UNIT_SED) $(srcdir)/relay-transport/hoprelayd.service.in >'$(DESTDIR)$(systemdunitdir)/hoprelayd.service'
 	chmod 0644 '$(DESTDIR)$(systemdunitdir)/hoprelayd.service'
-	$(MKDIR_P) '$(DESTDIR)$(tmpfilesdir)'
-	$(INSTALL_DATA) $(srcdir)/relay-transport/hoprelayd.tmpfiles '$(DESTDIR)$(tmpfilesdir)/hoprelayd.conf'
-	$(MKDIR_P) '$(DESTDIR)$(sysconfdir)/hopmilter'
-	test -f '$(DESTDIR)$(sysconfdir)/hopmilter/hoprelay.conf' || \
-		$(INSTALL_DATA) $(srcdir)/relay-transport/hoprelay.conf '$(DESTDIR)$(sysconfdir)/hopmilter/hoprelay.conf'
+	test -f '$(DESTDIR)$(sysconfdir)/hoprelay/hoprelay.conf' || \
+		$(INSTALL_DATA) $(srcdir)/relay-transport/hoprelay.conf '$(DESTDIR)$(sysconfdir)/hoprelay/hoprelay.conf'
+	$(INSTALL_DATA) $(srcdir)/relay-transport/hoprelay.sysusers '$(DESTDIR)$(sysusersdir)/hoprelay.conf'
+	$(INSTALL_DATA) $(srcdir)/relay-transport/hoprelay.tmpfiles '$(DESTDIR)$(tmpfilesdir)/hoprelay.conf'
 uninstall-local: uninstall-hoprelay-data
 uninstall-hoprelay-data:
-	rm -f '$(DESTDIR)$(systemdunitdir)/hoprelayd.service' '$(DESTDIR)$(tmpfilesdir)/hoprelayd.conf'
-	if cmp -s $(srcdir)/relay-transport/hoprelay.conf '$(DESTDIR)$(sysconfdir)/hopmilter/hoprelay.conf'; then \
-		rm -f '$(DESTDIR)$(sysconfdir)/hopmilter/hoprelay.conf'; fi
+	rm -f '$(DESTDIR)$(systemdunitdir)/hoprelayd.service'
+	if cmp -s $(srcdir)/relay-transport/hoprelay.conf '$(DESTDIR)$(sysconfdir)/hoprelay/hoprelay.conf'; then \
+		rm -f '$(DESTDIR)$(sysconfdir)/hoprelay/hoprelay.conf'; fi
+	rm -f '$(DESTDIR)$(sysusersdir)/hoprelay.conf' '$(DESTDIR)$(tmpfilesdir)/hoprelay.conf'
 .PHONY: install-hoprelay-data uninstall-hoprelay-data

@@ -41,6 +41,64 @@ outcome_set(struct outcome *out, const char *status, int exit_code)
 	out->exit_code = exit_code;
 }
 
+/*
+ * The queue id the hop gave, from the usual reply shapes: Postfix "...
+ * queued as ID", Exim "OK id=ID", Sendmail "2.0.0 ID Message accepted".
+ * Only [A-Za-z0-9._-], at most `idsz` - 1 of them; "" when none is found.
+ */
+static void
+outcome_queue_id(const char *reply, char *id, size_t idsz)
+{
+	const char *p = NULL, *q;
+	size_t n = 0;
+
+	if ((q = strstr(reply, "queued as ")) != NULL)
+		p = q + strlen("queued as ");
+	else if ((q = strstr(reply, "id=")) != NULL)
+		p = q + strlen("id=");
+	else if ((q = strstr(reply, " Message accepted")) != NULL) {
+		for (p = q; p > reply && p[-1] != ' '; p--)
+			;
+	}
+	id[0] = '\0';
+	if (p == NULL)
+		return;
+	while (n + 1 < idsz && (p[n] == '.' || p[n] == '_' || p[n] == '-' ||
+	    (p[n] >= '0' && p[n] <= '9') || (p[n] >= 'A' && p[n] <= 'Z') || (p[n] >= 'a' && p[n] <= 'z')))
+		n++;
+	/* An id cut short is no id: leave it out rather than show a wrong one. */
+	if (n + 1 == idsz && p[n] != '\0' && p[n] != ' ' && p[n] != ')' && p[n] != ',')
+		n = 0;
+	memcpy(id, p, n);
+	id[n] = '\0';
+}
+
+/*
+ * Success.  Postfix's pipe(8) keeps only the first OUTCOME_SENT_MAX
+ * characters of the line (status included), so it is short and whole:
+ * "2.0.0 sent to 10.200.0.2:25 as 4XyZ1, TLSv1.3, pin 1" (pin N: which
+ * configured pin matched).  The hop's full reply is in hoprelay's own log
+ * line.  A hop name too long to fit is left out (that log line has it).
+ */
+#define OUTCOME_SENT_MAX 100
+
+static void
+outcome_sent(const struct xfer_status *st, const char *hop, const char *reply, struct outcome *out)
+{
+	char id[33], as[40] = "", tls[64] = ", no TLS";
+	size_t room = OUTCOME_SENT_MAX - strlen(out->status) - 1;
+
+	outcome_queue_id(reply, id, sizeof(id));
+	if (id[0] != '\0')
+		snprintf(as, sizeof(as), " as %s", id);
+	if (st->tls && st->tlsinfo.pin_index > 0)
+		snprintf(tls, sizeof(tls), ", %.16s, pin %d", st->tlsinfo.version, st->tlsinfo.pin_index);
+	else if (st->tls)
+		snprintf(tls, sizeof(tls), ", %.16s", st->tlsinfo.version);
+	if ((size_t)snprintf(out->text, sizeof(out->text), "sent to %s%s%s", hop, as, tls) > room)
+		snprintf(out->text, sizeof(out->text), "sent%s%s", as, tls);
+}
+
 /* A server reply decided it: its own status, in the class of the result. */
 static void
 outcome_from_reply(const struct xfer_status *st, const char *hop, struct outcome *out)
@@ -54,6 +112,10 @@ outcome_from_reply(const struct xfer_status *st, const char *hop, struct outcome
 	if (st->result == XFER_PERM && st->stage == XFER_AT_RCPT && strncmp(status, "5.1.", 4) == 0)
 		out->exit_code = EX_NOUSER;
 	snprintf(out->status, sizeof(out->status), "%s", status);
+	if (st->result == XFER_OK && out->exit_code == EX_OK) {
+		outcome_sent(st, hop, reply, out);
+		return;
+	}
 	snprintf(out->text, sizeof(out->text), "host %.100s said: %.700s (in reply to %s command)", hop,
 	    reply, xfer_stage_name(st->stage));
 }

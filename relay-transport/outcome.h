@@ -3,7 +3,9 @@
  * status line, mapped once from the result of each attempt.
  *
  * The status line goes first on stderr and starts with an RFC 3463 code,
- * "4.4.1 connect to 10.200.0.2:25: Connection refused", "5.1.1 host
+ * "2.0.0 sent to 10.200.0.2:25 as 4XyZ1, TLSv1.3, pin 1" (short: Postfix's
+ * pipe(8) keeps 100 characters), "4.4.1 connect to 10.200.0.2:25:
+ * Connection refused", "5.1.1 host
  * 10.200.0.2:25 said: 550 5.1.1 <bob@example.com>: ... (in reply to RCPT TO
  * command)".  Postfix's pipe(8) lets that code take precedence over the exit
  * status, so the line's class and the exit status must always agree:

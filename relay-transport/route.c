@@ -10,6 +10,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "cfgx.h"
 #include "domain.h"
 #include "log.h"
@@ -446,41 +448,29 @@ route_hop_format(const struct route_hop *h, char *buf, size_t bufsz)
 	return buf;
 }
 
-static int
-route_b64_value(char c)
-{
-	static const char alphabet[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const char *p = c != '\0' ? strchr(alphabet, c) : NULL;
-
-	return p != NULL ? (int)(p - alphabet) : -1;
-}
-
 int
 route_parse_pin(const char *text, struct route_pin *out, const char **why)
 {
 	unsigned char buf[33];
-	size_t o = 0;
+	char again[45];
 
 	/* 32 bytes are 43 base64 digits and one '=' of padding. */
-	if (strlen(text) != 44 || text[43] != '=') {
+	if (strlen(text) != 44 || text[43] != '=' || text[42] == '=') {
 		*why = "a pin is 44 characters of base64 (hoprelay --probe prints it)";
 		return -1;
 	}
-	for (size_t i = 0; i < 44; i += 4) {
-		int v[4];
-
-		for (size_t k = 0; k < 4; k++)
-			v[k] = i + k == 43 ? 0 : route_b64_value(text[i + k]);
-		if (v[0] < 0 || v[1] < 0 || v[2] < 0 || v[3] < 0) {
-			*why = "not base64";
-			return -1;
-		}
-		buf[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
-		buf[o++] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
-		buf[o++] = (unsigned char)((v[2] & 3) << 6 | v[3]);
+	/* OpenSSL decodes; it counts the padding as a zero byte (33). */
+	if (EVP_DecodeBlock(buf, (const unsigned char *)text, 44) != 33) {
+		*why = "not base64";
+		return -1;
 	}
-	if (buf[32] != 0 || (route_b64_value(text[42]) & 3) != 0) {
+	/*
+	 * EVP_DecodeBlock skips leading blanks and ignores the unused low bits
+	 * of the last digit: only a pin that encodes back to the same text is
+	 * the one --probe printed, so two spellings never name one key.
+	 */
+	EVP_EncodeBlock((unsigned char *)again, buf, ROUTE_PIN_LEN);
+	if (strcmp(again, text) != 0) {
 		*why = "not a canonical base64 SHA-256";
 		return -1;
 	}

@@ -20,7 +20,7 @@
 
 #include "netaddr.h"
 
-#define ROUTE_DEFAULT_PATH SYSCONFDIR "/hopmilter/hoprelay.conf"
+#define ROUTE_DEFAULT_PATH SYSCONFDIR "/hoprelay/hoprelay.conf"
 #define ROUTE_PIN_LEN 32        /* SHA-256 */
 #define ROUTE_HOST_MAX 255
 

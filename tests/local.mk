@@ -15,6 +15,7 @@ UNIT_TESTS = \
 	tests/unit/lib/netaddr_test \
 	tests/unit/policy/conf_test \
 	tests/unit/policy/dset_test \
+	tests/unit/policy/observe_test \
 	tests/unit/policy/policy_test \
 	tests/unit/policy/ratelimit_test \
 	tests/unit/policy/rlbreaker_test \
@@ -32,6 +33,10 @@ UNIT_TESTS = \
 	tests/unit/relay/route_test \
 	tests/unit/relay/smtpc_test
 check_PROGRAMS += $(UNIT_TESTS)
+# The unit tests alone (no root, no servers): what a package build runs.
+check-unit:
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS="$(UNIT_TESTS)" check_PROGRAMS="$(UNIT_TESTS)"
+.PHONY: check-unit
 # What several tests of one layer share (tests/unit/policy/testpolicy.h).
 check_LIBRARIES = tests/unit/policy/libtestpolicy.a
 tests_unit_policy_libtestpolicy_a_SOURCES = tests/unit/policy/testpolicy.c \
@@ -55,8 +60,12 @@ INTEGRATION_TESTS = \
 	tests/integration/cli.sh \
 	tests/integration/signal-races.sh \
 	tests/integration/config-paths.sh \
+	tests/integration/ctl.sh \
 	tests/integration/concurrency.sh \
 	tests/integration/install.sh \
+	tests/integration/debpkg.sh \
+	tests/integration/deps.sh \
+	tests/integration/notify.sh \
 	tests/integration/postfix-policy.sh \
 	tests/integration/sendmail.sh \
 	tests/integration/spf-miltertest.sh \
@@ -119,7 +128,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/integration/concurrency-client.lua tests/tsan.supp tests/valgrind.supp \
 	tests/lib/harness.sh tests/lib/sendmail-instance.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
-	tests/lib/fakesmtp.py tests/lib/fakeredis.py tests/lib/lmtpc.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py \
+	tests/lib/fakesmtp.py tests/lib/fakeredis.py tests/lib/lmtpc.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py tests/lib/ctlload.py tests/lib/notify-listener.py \
 	tests/miltertest/rl-client.lua tests/corpus/scrub-headers.txt tests/lib/scrubcorpus.py \
 	fail2ban
 
@@ -148,7 +157,7 @@ EXTRA_DIST += tests/fuzz
 # `make bench`: side-by-side performance measurements (tests/bench/bench.sh,
 # which writes BENCHMARKS.md).  The load driver and the no-op floor filter
 # are check programs, so `make check` keeps them compiling.
-HM_BENCH_PROGS = tests/bench/mdriver tests/bench/noop
+HM_BENCH_PROGS = tests/bench/mdriver tests/bench/noop tests/bench/statscost
 check_PROGRAMS += $(HM_BENCH_PROGS)
 tests_bench_mdriver_SOURCES = tests/bench/mdriver.c tests/bench/mproto.c tests/bench/mproto.h \
 	tests/bench/hist.c tests/bench/hist.h
@@ -156,6 +165,8 @@ tests_bench_mdriver_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/bench
 tests_bench_mdriver_LDADD =
 tests_bench_noop_SOURCES = tests/bench/noop.c
 tests_bench_noop_LDADD = $(MILTER_LIBS)
+# The counters' own cost per message (section 6), with the default LDADD.
+tests_bench_statscost_SOURCES = tests/bench/statscost.c
 bench: $(sbin_PROGRAMS) $(HM_BENCH_PROGS) tests/bench/rsspeak.so
 	abs_top_builddir='$(abs_top_builddir)' abs_top_srcdir='$(abs_top_srcdir)' \
 	$(BASH) $(top_srcdir)/tests/bench/bench.sh

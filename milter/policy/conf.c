@@ -19,50 +19,50 @@
 #include "scrub.h"
 #include "log.h"
 
+static const struct cfgx_enum conf_facilities[] = {
+	{"mail", LOG_MAIL}, {"daemon", LOG_DAEMON}, {"user", LOG_USER},
+	{"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2},
+	{"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},
+	{"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}, {NULL, 0},
+};
+
 static int
 conf_cb_facility(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
-	static const struct cfgx_enum table[] = {
-		{"mail", LOG_MAIL}, {"daemon", LOG_DAEMON}, {"user", LOG_USER},
-		{"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2},
-		{"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},
-		{"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}, {NULL, 0},
-	};
-
-	return cfgx_parse_enum(cfg, opt, value, result, table);
+	return cfgx_parse_enum(cfg, opt, value, result, conf_facilities);
 }
+
+static const struct cfgx_enum conf_levels[] = {
+	{"error", LOG_ERR}, {"warning", LOG_WARNING}, {"notice", LOG_NOTICE},
+	{"info", LOG_INFO}, {"debug", LOG_DEBUG}, {NULL, 0},
+};
 
 static int
 conf_cb_level(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
-	static const struct cfgx_enum table[] = {
-		{"error", LOG_ERR}, {"warning", LOG_WARNING}, {"notice", LOG_NOTICE},
-		{"info", LOG_INFO}, {"debug", LOG_DEBUG}, {NULL, 0},
-	};
-
-	return cfgx_parse_enum(cfg, opt, value, result, table);
+	return cfgx_parse_enum(cfg, opt, value, result, conf_levels);
 }
+
+static const struct cfgx_enum conf_spf_actions[] = {
+	{"reject", CONF_SPF_REJECT}, {"tempfail", CONF_SPF_TEMPFAIL},
+	{"accept", CONF_SPF_ACCEPT}, {NULL, 0},
+};
 
 static int
 conf_cb_spf_action(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
-	static const struct cfgx_enum table[] = {
-		{"reject", CONF_SPF_REJECT}, {"tempfail", CONF_SPF_TEMPFAIL},
-		{"accept", CONF_SPF_ACCEPT}, {NULL, 0},
-	};
-
-	return cfgx_parse_enum(cfg, opt, value, result, table);
+	return cfgx_parse_enum(cfg, opt, value, result, conf_spf_actions);
 }
+
+static const struct cfgx_enum conf_modes[] = {
+	{"enforce", CONF_MODE_ENFORCE}, {"shadow", CONF_MODE_SHADOW},
+	{"off", CONF_MODE_OFF}, {NULL, 0},
+};
 
 static int
 conf_cb_mode(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
-	static const struct cfgx_enum table[] = {
-		{"enforce", CONF_MODE_ENFORCE}, {"shadow", CONF_MODE_SHADOW},
-		{"off", CONF_MODE_OFF}, {NULL, 0},
-	};
-
-	return cfgx_parse_enum(cfg, opt, value, result, table);
+	return cfgx_parse_enum(cfg, opt, value, result, conf_modes);
 }
 
 /*
@@ -123,15 +123,15 @@ conf_validate_authserv_id(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+static const struct cfgx_enum conf_redis_errors[] = {
+	{"local", CONF_REDIS_ERROR_LOCAL}, {"accept", CONF_REDIS_ERROR_ACCEPT},
+	{"tempfail", CONF_REDIS_ERROR_TEMPFAIL}, {NULL, 0},
+};
+
 static int
 conf_cb_redis_error(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
-	static const struct cfgx_enum table[] = {
-		{"local", CONF_REDIS_ERROR_LOCAL}, {"accept", CONF_REDIS_ERROR_ACCEPT},
-		{"tempfail", CONF_REDIS_ERROR_TEMPFAIL}, {NULL, 0},
-	};
-
-	return cfgx_parse_enum(cfg, opt, value, result, table);
+	return cfgx_parse_enum(cfg, opt, value, result, conf_redis_errors);
 }
 
 static int
@@ -235,6 +235,47 @@ conf_parse_hostport(const char *s, struct conf_hostport *out, const char **why)
 		*why = "out of memory";
 		if (out->host == NULL)
 			return -1;
+	}
+	return 0;
+}
+
+/* control_socket: "" (off) or an absolute path that fits a sockaddr_un. */
+static int
+conf_validate_control_socket(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+
+	if (s == NULL || s[0] == '\0')
+		return 0;
+	if (s[0] != '/' || strlen(s) >= CONF_UNIX_PATH_MAX) {
+		cfg_error(cfg, "option 'control_socket': '%s': use an absolute path shorter than %d "
+		    "characters, or \"\" for none", s, CONF_UNIX_PATH_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* metrics_listen: "" (off) or IP:PORT / [IPv6]:PORT -- an address, never a name to resolve. */
+static int
+conf_validate_metrics_listen(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0), *why;
+	struct conf_hostport hp;
+	struct net_addr a;
+	int bad;
+
+	if (s == NULL || s[0] == '\0')
+		return 0;
+	if (conf_parse_hostport(s, &hp, &why) != 0) {
+		cfg_error(cfg, "option 'metrics_listen': '%s': %s", s, why);
+		return -1;
+	}
+	bad = net_addr_parse(hp.host, &a) != 0;
+	free(hp.host);
+	if (bad) {
+		cfg_error(cfg, "option 'metrics_listen': '%s': the host must be an IP address "
+		    "(127.0.0.1:9717, [::1]:9717)", s);
+		return -1;
 	}
 	return 0;
 }
@@ -411,6 +452,9 @@ static cfg_opt_t conf_opts[] = {
 	CFG_INT_CB("log_level", LOG_INFO, CFGF_NONE, conf_cb_level),
 	CFG_STR("authserv_id", "", CFGF_NONE),
 	CFG_BOOL("dry_run", cfg_false, CFGF_NONE),
+	CFG_BOOL("counters", cfg_true, CFGF_NONE),
+	CFG_STR("control_socket", "", CFGF_NONE),
+	CFG_STR("metrics_listen", "", CFGF_NONE),
 	CFG_STR_LIST("trusted_networks", "{\"127.0.0.0/8\", \"::1/128\"}", CFGF_NONE),
 	CFG_BOOL("allow_wide_trusted_networks", cfg_false, CFGF_NONE),
 	CFG_STR_LIST("internal_networks", "{}", CFGF_NONE),
@@ -462,6 +506,8 @@ conf_setup(cfg_t *cfg)
 {
 	cfg_set_validate_func(cfg, "socket", conf_validate_socket);
 	cfg_set_validate_func(cfg, "authserv_id", conf_validate_authserv_id);
+	cfg_set_validate_func(cfg, "control_socket", conf_validate_control_socket);
+	cfg_set_validate_func(cfg, "metrics_listen", conf_validate_metrics_listen);
 	cfg_set_validate_func(cfg, "trusted_networks", cfgx_validate_cidr_list);
 	cfg_set_validate_func(cfg, "internal_networks", cfgx_validate_cidr_list);
 	cfg_set_validate_func(cfg, "allowed_domains", cfgx_validate_domain_list);
@@ -688,6 +734,92 @@ conf_check_trusted_width(const struct net_list *trusted, const char *path, char 
 	return 0;
 }
 
+/* ------------------------------------------------ the effective configuration */
+
+/* The name of `v` in an enum table, or NULL. */
+static const char *
+conf_enum_name(const struct cfgx_enum *t, long v)
+{
+	for (; t->name != NULL; t++)
+		if (t->value == v)
+			return t->name;
+	return NULL;
+}
+
+/*
+ * One value as the file would spell it: durations with their unit, enum
+ * options by name, and secrets masked (the reader of `hopmilter-ctl
+ * config` may see the file's structure, never a password).
+ */
+static void
+conf_print_value(cfg_opt_t *opt, unsigned int index, FILE *fp)
+{
+	static const struct {
+		cfg_callback_t cb;
+		const struct cfgx_enum *t;
+	} enums[] = {
+		{conf_cb_facility, conf_facilities}, {conf_cb_level, conf_levels},
+		{conf_cb_spf_action, conf_spf_actions}, {conf_cb_redis_error, conf_redis_errors},
+		{conf_cb_mode, conf_modes},
+	};
+	const char *name;
+
+	if (strcmp(opt->name, "password") == 0) {
+		const char *v = cfg_opt_getnstr(opt, index);
+
+		fputs(v != NULL && v[0] != '\0' ? "\"********\"" : "\"\"", fp);
+		return;
+	}
+	if (opt->parsecb == cfgx_cb_duration_ms) {
+		fprintf(fp, "%ldms", cfg_opt_getnint(opt, index));
+		return;
+	}
+	for (size_t i = 0; i < sizeof(enums) / sizeof(enums[0]); i++) {
+		if (opt->parsecb == enums[i].cb &&
+		    (name = conf_enum_name(enums[i].t, cfg_opt_getnint(opt, index))) != NULL) {
+			fputs(name, fp);
+			return;
+		}
+	}
+	cfg_opt_nprint_var(opt, index, fp);
+}
+
+static void
+conf_set_printers(cfg_t *cfg)
+{
+	for (cfg_opt_t *opt = cfg->opts; opt != NULL && opt->name != NULL; opt++) {
+		if (opt->type == CFGT_SEC) {
+			for (unsigned i = 0; i < cfg_opt_size(opt); i++)
+				conf_set_printers(cfg_opt_getnsec(opt, i));
+		} else {
+			cfg_opt_set_print_func(opt, conf_print_value);
+		}
+	}
+}
+
+/* Every option with its value, defaults included, as a configuration file. */
+static char *
+conf_effective(cfg_t *cfg)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&text, &len);
+
+	if (fp == NULL)
+		return NULL;
+	conf_set_printers(cfg);
+	if (cfg_print(cfg, fp) != 0) {
+		fclose(fp);
+		free(text);
+		return NULL;
+	}
+	if (fclose(fp) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 static int
 conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t errsz)
 {
@@ -702,6 +834,9 @@ conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t er
 	c->log_level = (int)cfg_getint(cfg, "log_level");
 	c->dry_run = cfg_getbool(cfg, "dry_run");
 	c->ban_mode = conf_mode(true, cfg_getint(cfg, "banned_domains_mode"), c->dry_run);
+	c->counters = cfg_getbool(cfg, "counters");
+	c->control_socket = conf_strdup(cfg_getstr(cfg, "control_socket"));
+	c->metrics_listen = conf_strdup(cfg_getstr(cfg, "metrics_listen"));
 	if (cfg_getstr(cfg, "authserv_id")[0] != '\0') {
 		c->authserv_id = conf_strdup(cfg_getstr(cfg, "authserv_id"));
 	} else {
@@ -710,13 +845,18 @@ conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t er
 		host[sizeof(host) - 1] = '\0';
 		c->authserv_id = conf_strdup(host);
 	}
+	/* The effective value, not the empty default: what the headers will say. */
+	if (c->authserv_id != NULL)
+		cfg_setstr(cfg, "authserv_id", c->authserv_id);
+	c->effective = conf_effective(cfg);
 	c->outbound.enabled = cfg_getbool(ob, "enabled");
 	c->outbound.scrub_received = cfg_getbool(ob, "scrub_received");
 	c->allowed_domains = conf_fill_domains(cfg, "allowed_domains", true);
 	c->banned_domains = conf_fill_domains(cfg, "banned_domains", false);
 	c->internal_names = conf_fill_domains(cfg, "internal_names", true);
 	if (c->path == NULL || c->socket == NULL || c->user == NULL || c->pid_file == NULL ||
-	    c->authserv_id == NULL || c->allowed_domains == NULL || c->banned_domains == NULL ||
+	    c->authserv_id == NULL || c->control_socket == NULL || c->metrics_listen == NULL ||
+	    c->effective == NULL || c->allowed_domains == NULL || c->banned_domains == NULL ||
 	    c->internal_names == NULL ||
 	    conf_fill_names(ob, "remove_headers", &c->outbound.remove_headers) != 0 ||
 	    conf_fill_names(ob, "scrub_headers", &c->outbound.scrub_headers) != 0 ||
@@ -806,6 +946,9 @@ conf_free(struct conf *c)
 	free(c->user);
 	free(c->pid_file);
 	free(c->authserv_id);
+	free(c->control_socket);
+	free(c->metrics_listen);
+	free(c->effective);
 	net_list_free(&c->trusted_networks);
 	net_list_free(&c->internal_networks);
 	dset_free(c->allowed_domains);

@@ -16,6 +16,9 @@
 #include "dset.h"
 #include "netaddr.h"
 
+/* sizeof(sockaddr_un.sun_path) on Linux. */
+#define CONF_UNIX_PATH_MAX 108
+
 #define CONF_DEFAULT_PATH SYSCONFDIR "/hopmilter/hopmilter.conf"
 
 /*
@@ -122,6 +125,10 @@ struct conf {
 	char *authserv_id;     /* never empty: defaults to the host name */
 	bool dry_run;          /* as written; already applied to every mode */
 	enum conf_mode ban_mode;       /* banned_domains_mode, after dry_run */
+	bool counters;         /* keep the statistics (stats.h) */
+	char *control_socket;  /* "" = none; else the hopmilter-ctl socket's path */
+	char *metrics_listen;  /* "" = none; else IP:PORT of the HTTP /metrics listener */
+	char *effective;       /* every option as read, defaults included, secrets masked */
 	struct net_list trusted_networks;
 	struct net_list internal_networks;
 	struct dset *internal_names;   /* inner host names; ".corp.example" covers subdomains */

@@ -20,6 +20,7 @@
 #include "policy.h"
 #include "ratelimit.h"
 #include "scrub.h"
+#include "stats.h"
 
 struct policy {
 	atomic_uint refs;
@@ -41,7 +42,8 @@ struct policy_msg {
 	char from_log[600];        /* the sender as given, escaped for logs */
 	struct addr sender;
 	enum addr_status sender_status;
-	char first_rcpt_log[600];  /* first accepted recipient, escaped */
+	char rcpts_log[POLICY_LOG_RCPTS_MAX];  /* accepted recipients named so far, escaped, ',' between */
+	unsigned rcpts_named;      /* how many rcpts_log names (at most POLICY_LOG_RCPTS) */
 	unsigned nrcpt, nrcpt_refused;
 	struct scrub_msg *scrub;   /* trusted-side headers to delete (scrub.h); NULL until one */
 	size_t scrubbed;           /* headers deleted at end of message */
@@ -63,6 +65,7 @@ struct policy_session {
 	char helo[256];            /* escaped HELO argument */
 	char helo_raw[256];        /* HELO as given (for SPF) */
 	bool trusted_net;
+	bool probe;                /* hopmilter-ctl test: no log line, no counter, no charge */
 	struct policy_msg msg;
 };
 
@@ -177,6 +180,12 @@ const struct conf *
 policy_conf(const struct policy *p)
 {
 	return p->conf;
+}
+
+struct ratelimit *
+policy_rl(const struct policy *p)
+{
+	return p->rl;
 }
 
 void
@@ -295,8 +304,8 @@ policy_idx_push(unsigned **v, size_t *n, size_t *cap, unsigned idx)
 	return 0;
 }
 
-struct policy_session *
-policy_session_new(struct policy *pol, const struct sockaddr *sa, const char *hostname)
+static struct policy_session *
+policy_session_alloc(struct policy *pol, const struct sockaddr *sa, const char *hostname)
 {
 	struct policy_session *s = calloc(1, sizeof(*s));
 
@@ -315,6 +324,26 @@ policy_session_new(struct policy *pol, const struct sockaddr *sa, const char *ho
 	return s;
 }
 
+struct policy_session *
+policy_session_new(struct policy *pol, const struct sockaddr *sa, const char *hostname)
+{
+	struct policy_session *s = policy_session_alloc(pol, sa, hostname);
+
+	if (s != NULL)
+		stats_session();
+	return s;
+}
+
+struct policy_session *
+policy_probe_new(struct policy *pol, const struct sockaddr *sa)
+{
+	struct policy_session *s = policy_session_alloc(pol, sa, "unknown");
+
+	if (s != NULL)
+		s->probe = true;
+	return s;
+}
+
 void
 policy_session_free(struct policy_session *s)
 {
@@ -329,6 +358,12 @@ enum policy_class
 policy_session_class(const struct policy_session *s)
 {
 	return s->msg.trusted ? POLICY_TRUSTED : POLICY_INTERNET;
+}
+
+const struct spfcheck_answer *
+policy_session_spf(const struct policy_session *s)
+{
+	return s->msg.spf_done ? &s->msg.spf : NULL;
 }
 
 struct policy *
@@ -413,10 +448,13 @@ policy_refuse_as(struct policy_session *s, enum policy_reason reason, enum polic
 
 		snprintf(to, sizeof(to), " to=%s", esc_log(esc, sizeof(esc), rcpt));
 	}
-	log_msg(LOG_NOTICE, "%s: %s reason=%s action=%s ip=%s from=%s%s helo=%s",
-	    policy_qid(&s->msg), shadow ? "WOULD-BLOCK" : "BLOCKED", policy_reasons[reason].name,
-	    v->action == POLICY_REJECT ? "reject" : "tempfail", s->ip,
-	    s->msg.from_log, to, s->helo);
+	if (!s->probe) {
+		log_msg(LOG_NOTICE, "%s: %s reason=%s action=%s ip=%s from=%s%s helo=%s",
+		    policy_qid(&s->msg), shadow ? "WOULD-BLOCK" : "BLOCKED", policy_reasons[reason].name,
+		    v->action == POLICY_REJECT ? "reject" : "tempfail", s->ip,
+		    s->msg.from_log, to, s->helo);
+		stats_refusal(reason, v->action, shadow);
+	}
 	if (shadow) {
 		atomic_fetch_add(&s->pol->shadow[reason], 1);
 		v->action = POLICY_CONTINUE;
@@ -481,6 +519,8 @@ policy_spf(struct policy_session *s, struct policy_verdict *v)
 		env = sender;
 	spfcheck_message(s->pol->spf, &s->addr, s->helo_raw, env, &m->spf);
 	m->spf_done = true;
+	if (!s->probe)
+		stats_spf(m->spf.identity, m->spf.result);
 	log_debug("%s: spf %s identity=%s helo=%s helo_result=%s deadline=%s libspf2=%s", policy_qid(m),
 	    spfcheck_result_name(m->spf.result),
 	    m->spf.identity == SPFCHECK_ID_HELO ? "helo" : "mailfrom",
@@ -507,11 +547,15 @@ policy_ratelimit(struct policy_session *s, struct policy_verdict *v)
 	/* Unknown address (a pipe, a unix socket): nothing to key a limit on. */
 	if (s->pol->rl == NULL || s->addr.family == 0)
 		return;
-	res = ratelimit_check(s->pol->rl, &s->addr, &info);
+	res = s->probe ? ratelimit_peek(s->pol->rl, &s->addr, &info) :
+	    ratelimit_check(s->pol->rl, &s->addr, &info);
 	log_debug("%s: ratelimit ip=%s net=%s result=%s source=%s retry_after=%ldms",
 	    policy_qid(&s->msg), s->ip, info.net, res == RATELIMIT_ALLOWED ? "allowed" :
 	    res == RATELIMIT_LIMITED ? "limited" : "error", ratelimit_source_name(info.source),
 	    info.retry_after_ms);
+	if (!s->probe)
+		stats_ratelimit(info.source, res == RATELIMIT_ALLOWED ? STATS_RL_ALLOWED :
+		    res == RATELIMIT_LIMITED ? STATS_RL_LIMITED : STATS_RL_ERROR);
 	if (res == RATELIMIT_ERROR) {
 		policy_refuse(s, POLICY_REASON_RATELIMIT_UNAVAILABLE, NULL, v);
 	} else if (res == RATELIMIT_LIMITED) {
@@ -535,6 +579,8 @@ policy_mail(struct policy_session *s, const char *sender, const char *auth_authe
 	policy_verdict_continue(v);
 	/* Many messages per connection: nothing of the last one may leak in. */
 	policy_msg_reset(m);
+	if (!s->probe)
+		stats_message();
 	m->active = true;
 	m->auth = auth_authen != NULL && auth_authen[0] != '\0';
 	m->trusted = s->trusted_net || m->auth;
@@ -579,6 +625,37 @@ policy_rcpt_is_local(const struct conf *c, const struct addr *a, enum addr_statu
 	return st == ADDR_OK && dset_match(c->allowed_domains, a->domain);
 }
 
+/*
+ * Name an accepted recipient in the ACCEPTED line, while there is room.
+ * ',' separates them, so one inside an address is escaped like a space.
+ */
+static void
+policy_log_rcpt(struct policy_msg *m, const char *rcpt)
+{
+	char esc[560], one[sizeof(esc) * 2];
+	size_t o = 0, len = strlen(m->rcpts_log);
+
+	if (m->rcpts_named >= POLICY_LOG_RCPTS)
+		return;
+	esc_log(esc, sizeof(esc), rcpt);
+	for (const char *p = esc; *p != '\0'; p++) {
+		if (*p == ',') {
+			memcpy(one + o, "\\x2c", 4);
+			o += 4;
+		} else {
+			one[o++] = *p;
+		}
+	}
+	one[o] = '\0';
+	if (len + (len > 0) + o + 16 > sizeof(m->rcpts_log)) {
+		/* Full: no later recipient is named either, so the order stays clear. */
+		m->rcpts_named = POLICY_LOG_RCPTS;
+		return;
+	}
+	snprintf(m->rcpts_log + len, sizeof(m->rcpts_log) - len, "%s%s", len > 0 ? "," : "", one);
+	m->rcpts_named++;
+}
+
 void
 policy_rcpt(struct policy_session *s, const char *rcpt, const char *qid,
     struct policy_verdict *v)
@@ -599,12 +676,14 @@ policy_rcpt(struct policy_session *s, const char *rcpt, const char *qid,
 		policy_refuse(s, POLICY_REASON_UNKNOWN_RCPT_DOMAIN, rcpt, v);
 	else if (m->trusted && !local && !c->outbound.enabled)
 		policy_refuse(s, POLICY_REASON_OUTBOUND_DISABLED, rcpt, v);
+	if (!s->probe)
+		stats_recipient(v->action == POLICY_CONTINUE);
 	if (v->action != POLICY_CONTINUE) {
 		m->nrcpt_refused++;
 		return;
 	}
-	if (m->nrcpt++ == 0)
-		esc_log(m->first_rcpt_log, sizeof(m->first_rcpt_log), rcpt);
+	m->nrcpt++;
+	policy_log_rcpt(m, rcpt);
 }
 
 /*
@@ -808,7 +887,7 @@ policy_eom(struct policy_session *s, const char *qid, struct policy_edits *edits
     struct policy_verdict *v)
 {
 	struct policy_msg *m = &s->msg;
-	char names[400];
+	char more[24] = "", names[400];
 
 	policy_verdict_continue(v);
 	policy_set_qid(m, qid);
@@ -823,13 +902,16 @@ policy_eom(struct policy_session *s, const char *qid, struct policy_edits *edits
 	if (m->rspf_del_n > 0)
 		log_info("%s: deleting %zu Received-SPF header(s) an internet client sent",
 		    policy_qid(m), m->rspf_del_n);
+	if (m->nrcpt > m->rcpts_named && m->rcpts_log[0] != '\0')
+		snprintf(more, sizeof(more), ",+%u", m->nrcpt - m->rcpts_named);
 	policy_scrubbed_names(m, names, sizeof(names));
-	log_msg(LOG_INFO, "%s: ACCEPTED ip=%s class=%s from=%s to=%s nrcpt=%u refused=%u "
+	log_msg(LOG_INFO, "%s: ACCEPTED ip=%s class=%s from=%s to=%s%s nrcpt=%u refused=%u "
 	    "scrubbed=%zu scrubbed_names=%s spf=%s",
 	    policy_qid(m), s->ip, m->trusted ? (m->auth ? "authenticated" : "trusted") : "internet",
-	    m->from_log, m->first_rcpt_log[0] ? m->first_rcpt_log : "none", m->nrcpt,
+	    m->from_log, m->rcpts_log[0] ? m->rcpts_log : "none", more, m->nrcpt,
 	    m->nrcpt_refused, m->scrubbed, names,
 	    m->spf_done ? spfcheck_result_name(m->spf.result) : "skipped");
+	stats_message_accepted();
 	m->active = false;
 }
 

@@ -25,8 +25,12 @@
  *
  *   QID: BLOCKED reason=R action=reject|tempfail ip=IP from=<S> [to=<R>] helo=H
  *   QID: WOULD-BLOCK ...same fields...       (that check in shadow mode)
- *   QID: ACCEPTED ip=IP class=C from=<S> to=<R> nrcpt=N refused=M scrubbed=K
+ *   QID: ACCEPTED ip=IP class=C from=<S> to=<R1>,<R2>[,+N] nrcpt=N refused=M scrubbed=K
  *        scrubbed_names=NAME:COUNT,...|- spf=RESULT       (one line)
+ *
+ * to= names the accepted recipients, in order: the first POLICY_LOG_RCPTS
+ * that fit in POLICY_LOG_RCPTS_MAX bytes, then ",+N" for the N not named
+ * ("none" when there is none).  A ',' inside an address is escaped too.
  *
  * Relay protection (unknown-rcpt-domain, outbound-disabled) is enforced in
  * every mode: dry_run and the per-check modes never open the relay.
@@ -47,11 +51,16 @@
 
 struct policy;
 
+#define POLICY_LOG_RCPTS 10
+#define POLICY_LOG_RCPTS_MAX 2048
+
 /* Take ownership of `conf` and build the runtime objects.  0, or -1 with `err`. */
 int policy_new(struct conf *conf, struct policy **out, char *err, size_t errsz);
 struct policy *policy_ref(struct policy *p);
 void policy_unref(struct policy *p);
 const struct conf *policy_conf(const struct policy *p);
+/* The policy's rate limiter (ratelimit.h), NULL when ratelimit.enabled is false. */
+struct ratelimit *policy_rl(const struct policy *p);
 /*
  * For tests: evaluate SPF with `sc` (an offline checker, spfcheck.h), which
  * the policy takes over, whatever spf.enabled says.  Before any session.
@@ -125,6 +134,12 @@ struct policy_session;
 struct policy_session *policy_session_new(struct policy *pol, const struct sockaddr *sa,
     const char *hostname);
 void policy_session_free(struct policy_session *s);
+/*
+ * A session for `hopmilter-ctl test`: the same checks, but nothing is
+ * logged as BLOCKED (fail2ban must not ban an address an admin asked
+ * about), counted, or charged to the rate limit (ratelimit_peek()).
+ */
+struct policy_session *policy_probe_new(struct policy *pol, const struct sockaddr *sa);
 
 void policy_helo(struct policy_session *s, const char *helo);
 /* MAIL FROM.  `auth_authen` is the {auth_authen} macro (NULL if unset); `qid` may be NULL. */
@@ -142,6 +157,8 @@ void policy_eom(struct policy_session *s, const char *qid, struct policy_edits *
 void policy_abort(struct policy_session *s);
 
 enum policy_class policy_session_class(const struct policy_session *s);
+/* This message's SPF evaluation, or NULL when none was made (yet). */
+const struct spfcheck_answer *policy_session_spf(const struct policy_session *s);
 /* The policy the session holds a reference to (a reload does not change it). */
 struct policy *policy_session_policy(const struct policy_session *s);
 const char *policy_reason_name(enum policy_reason r);

@@ -35,6 +35,16 @@ ratelimit_source_name(enum ratelimit_source s)
 	return "?";
 }
 
+const char *
+ratelimit_redis_state(struct ratelimit *rl, char *server, size_t serversz)
+{
+	if (serversz > 0)
+		server[0] = '\0';
+	if (rl == NULL || rl->redis == NULL)
+		return "none";
+	return rlredis_state(rl->redis, server, serversz);
+}
+
 static bool
 ratelimit_has_redis(const struct conf_ratelimit *c)
 {
@@ -208,4 +218,134 @@ ratelimit_check(struct ratelimit *rl, const struct net_addr *client, struct rate
 	ratelimit_net(info->tier == 2 ? &rl->c->subnet : &rl->c->client, client, &net, info->net,
 	    sizeof(info->net));
 	return res;
+}
+
+/* ------------------------------------------------------- control socket */
+
+/* One tier's view from its TAT: how many messages fit now, or how long until one does. */
+static void
+ratelimit_tier_view(const struct conf_rl_tier *t, long long interval_us, long long tau_us,
+    long long now_us, long long tat_us, struct ratelimit_tier_state *out)
+{
+	long long ahead = (tat_us > now_us ? tat_us : now_us) - now_us;
+
+	out->burst = t->burst;
+	if (ahead <= tau_us) {
+		out->remaining = (long)((tau_us - ahead) / interval_us + 1);
+		out->retry_after_ms = 0;
+	} else {
+		out->remaining = 0;
+		out->retry_after_ms = (long)((ahead - tau_us + 999) / 1000);
+	}
+}
+
+/* The requests of both tiers for the local table, and their networks. */
+static int
+ratelimit_local_reqs(struct ratelimit *rl, const struct net_addr *client,
+    struct rllocal_req req[2], struct ratelimit_tier_state st[2])
+{
+	const struct conf_rl_tier *tier[2] = {&rl->c->client, &rl->c->subnet};
+	int n = rl->c->subnet_enabled ? 2 : 1;
+	struct net_cidr net;
+
+	for (int i = 0; i < n; i++) {
+		ratelimit_net(tier[i], client, &net, st[i].net, sizeof(st[i].net));
+		req[i] = (struct rllocal_req){.tier = i + 1, .net = net.addr, .prefix = net.prefix,
+		    .interval_us = rl->interval_us[i], .tau_us = rl->tau_us[i]};
+	}
+	return n;
+}
+
+/* The decision the tiers' views imply: the same rule as the script and rllocal_check(). */
+static enum ratelimit_result
+ratelimit_verdict(const struct ratelimit_tier_state *st, int n, struct ratelimit_info *info)
+{
+	for (int i = 0; i < n; i++) {
+		if (st[i].remaining == 0 && st[i].retry_after_ms >= info->retry_after_ms) {
+			info->retry_after_ms = st[i].retry_after_ms;
+			info->tier = i + 1;
+		}
+	}
+	return info->tier != 0 ? RATELIMIT_LIMITED : RATELIMIT_ALLOWED;
+}
+
+void
+ratelimit_show(struct ratelimit *rl, const struct net_addr *client, struct ratelimit_state *st)
+{
+	const struct conf_rl_tier *tier[2] = {&rl->c->client, &rl->c->subnet};
+	char keys[2][RATELIMIT_KEY_MAX];
+	const char *kp[2] = {keys[0], keys[1]};
+	struct rllocal_req req[2];
+	long long now, tat[2];
+	int n;
+
+	memset(st, 0, sizeof(*st));
+	n = ratelimit_local_reqs(rl, client, req, st->in_redis);
+	st->ntiers = n;
+	memcpy(st->in_local, st->in_redis, sizeof(st->in_local));
+	st->redis = "none";
+	if (rl->redis != NULL) {
+		st->redis = "unavailable";
+		if (ratelimit_format_keys(rl->c, client, keys) == n &&
+		    rlredis_peek(rl->redis, n, kp, &now, tat) == 0) {
+			st->redis = "ok";
+			for (int i = 0; i < n; i++) {
+				memcpy(st->in_redis[i].key, keys[i], sizeof(st->in_redis[i].key));
+				ratelimit_tier_view(tier[i], rl->interval_us[i], rl->tau_us[i], now, tat[i],
+				    &st->in_redis[i]);
+			}
+		}
+	}
+	st->has_local = rl->local != NULL;
+	if (st->has_local) {
+		now = monotime_us();
+		for (int i = 0; i < n; i++)
+			ratelimit_tier_view(tier[i], rl->interval_us[i], rl->tau_us[i], now,
+			    rllocal_peek(rl->local, &req[i], now), &st->in_local[i]);
+	}
+}
+
+enum ratelimit_result
+ratelimit_peek(struct ratelimit *rl, const struct net_addr *client, struct ratelimit_info *info)
+{
+	struct ratelimit_state st;
+	struct net_cidr net;
+	enum ratelimit_result res;
+
+	memset(info, 0, sizeof(*info));
+	ratelimit_show(rl, client, &st);
+	if (strcmp(st.redis, "ok") == 0) {
+		info->source = RATELIMIT_SOURCE_REDIS;
+		res = ratelimit_verdict(st.in_redis, st.ntiers, info);
+	} else if (rl->redis == NULL || rl->c->on_redis_error == CONF_REDIS_ERROR_LOCAL) {
+		info->source = RATELIMIT_SOURCE_LOCAL;
+		res = ratelimit_verdict(st.in_local, st.ntiers, info);
+	} else {
+		info->source = RATELIMIT_SOURCE_NONE;
+		res = rl->c->on_redis_error == CONF_REDIS_ERROR_ACCEPT ? RATELIMIT_ALLOWED :
+		    RATELIMIT_ERROR;
+	}
+	ratelimit_net(info->tier == 2 ? &rl->c->subnet : &rl->c->client, client, &net, info->net,
+	    sizeof(info->net));
+	return res;
+}
+
+void
+ratelimit_reset(struct ratelimit *rl, const struct net_addr *client, int *redis_deleted,
+    int *local_cleared)
+{
+	char keys[2][RATELIMIT_KEY_MAX];
+	const char *kp[2] = {keys[0], keys[1]};
+	struct ratelimit_tier_state st[2];
+	struct rllocal_req req[2];
+	int n = ratelimit_local_reqs(rl, client, req, st);
+	int64_t now = monotime_us();
+
+	*redis_deleted = -2;
+	if (rl->redis != NULL)
+		*redis_deleted = ratelimit_format_keys(rl->c, client, keys) == n ?
+		    rlredis_del(rl->redis, n, kp) : -1;
+	*local_cleared = 0;
+	for (int i = 0; rl->local != NULL && i < n; i++)
+		*local_cleared += rllocal_forget(rl->local, &req[i], now);
 }

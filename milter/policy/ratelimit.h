@@ -68,6 +68,48 @@ enum ratelimit_result ratelimit_check(struct ratelimit *rl, const struct net_add
 const char *ratelimit_source_name(enum ratelimit_source s);
 
 /*
+ * Redis as this limiter sees it: "up", "down" (breaker open), "starting"
+ * or "none" (no Redis configured); `server` gets host:port of the last
+ * good handshake ("" if none).
+ */
+const char *ratelimit_redis_state(struct ratelimit *rl, char *server, size_t serversz);
+
+/*
+ * For the control socket (hopmilter-ctl(8)).  Nothing here charges the
+ * client.
+ *
+ * ratelimit_peek(): what ratelimit_check() would answer now, from one
+ * read-only round trip to Redis (or a look at the local table when Redis
+ * cannot answer and on_redis_error = local).
+ *
+ * ratelimit_show(): both tiers as Redis and as the local table see them.
+ * ratelimit_reset(): empty both tiers in Redis and in the local table.
+ */
+struct ratelimit_tier_state {
+	char net[NET_ADDR_STRLEN + 4];   /* the bucket's network, CIDR form */
+	char key[RATELIMIT_KEY_MAX];     /* its Redis key */
+	long burst;                      /* configured */
+	long remaining;                  /* messages allowed back to back now */
+	long retry_after_ms;             /* until the next one is allowed; 0 if remaining > 0 */
+};
+
+struct ratelimit_state {
+	int ntiers;                      /* 1, or 2 with the subnet tier */
+	const char *redis;               /* "ok", "unavailable", or "none" (not configured) */
+	struct ratelimit_tier_state in_redis[2];
+	bool has_local;                  /* a local table exists (on_redis_error = local, or no Redis) */
+	struct ratelimit_tier_state in_local[2];
+};
+
+enum ratelimit_result ratelimit_peek(struct ratelimit *rl, const struct net_addr *client,
+    struct ratelimit_info *info);
+void ratelimit_show(struct ratelimit *rl, const struct net_addr *client,
+    struct ratelimit_state *st);
+/* `redis_deleted`: keys deleted in Redis, -1 when it could not be asked, -2 with no Redis. */
+void ratelimit_reset(struct ratelimit *rl, const struct net_addr *client, int *redis_deleted,
+    int *local_cleared);
+
+/*
  * The Redis keys for `client`: keys[0] is tier 1, keys[1] tier 2 when the
  * subnet tier is enabled.  Returns the number of keys (1 or 2), or -1 if
  * one does not fit.  Exposed for the unit tests.

@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "rlbreaker.h"
+#include "stats.h"
 
 void
 rlbreaker_init(struct rlbreaker *b, long retry_interval_ms, const char *server,
@@ -26,14 +27,18 @@ rlbreaker_init(struct rlbreaker *b, long retry_interval_ms, const char *server,
 void
 rlbreaker_trip(struct rlbreaker *b, const char *why)
 {
-	if (b->state != RLBREAKER_DOWN)
+	if (b->state != RLBREAKER_DOWN) {
 		log_warning("ratelimit: redis=down server=%s error=\"%s\"", b->server, why);
+		stats_redis_state(false);
+	}
 	b->state = RLBREAKER_DOWN;
 }
 
 void
 rlbreaker_close(struct rlbreaker *b, const char *server)
 {
+	if (b->state != RLBREAKER_UP)
+		stats_redis_state(true);
 	if (b->state != RLBREAKER_UP || strcmp(b->server, server) != 0)
 		log_notice("ratelimit: redis=up server=%s%s%s script=%s", server,
 		    b->master[0] ? " master=" : "", b->master, b->sha);

@@ -214,3 +214,49 @@ rllocal_count(struct rllocal *t, int64_t now_us)
 	}
 	return n;
 }
+
+/* The live entry for `req`, or NULL.  Stripe lock held. */
+static struct rllocal_entry *
+rllocal_find(struct rllocal *t, const struct rllocal_key *k, uint64_t h, int64_t now)
+{
+	struct rllocal_entry *v = t->stripes[h % RLLOCAL_STRIPES].v;
+	size_t start = (size_t)((h / RLLOCAL_STRIPES) % t->per_stripe);
+
+	for (size_t i = 0; i < RLLOCAL_PROBE; i++) {
+		struct rllocal_entry *e = &v[(start + i) % t->per_stripe];
+
+		if (e->used && memcmp(&e->key, k, sizeof(*k)) == 0)
+			return rllocal_live(e, now) ? e : NULL;
+	}
+	return NULL;
+}
+
+int64_t
+rllocal_peek(struct rllocal *t, const struct rllocal_req *req, int64_t now_us)
+{
+	struct rllocal_key k = rllocal_key_of(req);
+	uint64_t h = rllocal_hash(&k);
+	struct rllocal_entry *e;
+	int64_t tat;
+
+	pthread_mutex_lock(&t->stripes[h % RLLOCAL_STRIPES].lock);
+	e = rllocal_find(t, &k, h, now_us);
+	tat = e != NULL ? e->tat_us : now_us;
+	pthread_mutex_unlock(&t->stripes[h % RLLOCAL_STRIPES].lock);
+	return tat;
+}
+
+bool
+rllocal_forget(struct rllocal *t, const struct rllocal_req *req, int64_t now_us)
+{
+	struct rllocal_key k = rllocal_key_of(req);
+	uint64_t h = rllocal_hash(&k);
+	struct rllocal_entry *e;
+
+	pthread_mutex_lock(&t->stripes[h % RLLOCAL_STRIPES].lock);
+	e = rllocal_find(t, &k, h, now_us);
+	if (e != NULL)
+		e->used = false;
+	pthread_mutex_unlock(&t->stripes[h % RLLOCAL_STRIPES].lock);
+	return e != NULL;
+}

@@ -48,6 +48,15 @@ void rllocal_free(struct rllocal *t);
 bool rllocal_check(struct rllocal *t, const struct rllocal_req *reqs, int n, int64_t now_us,
     int64_t *retry_after_us, int *tier);
 
+/*
+ * For the control socket: the TAT of one bucket at `now_us` (`now_us`
+ * itself when the table knows nothing about it, i.e. a full bucket),
+ * without charging or creating anything.  rllocal_forget() empties it;
+ * true when there was something to forget.
+ */
+int64_t rllocal_peek(struct rllocal *t, const struct rllocal_req *req, int64_t now_us);
+bool rllocal_forget(struct rllocal *t, const struct rllocal_req *req, int64_t now_us);
+
 /* How many entries still hold information at `now_us` (tests, debugging). */
 size_t rllocal_count(struct rllocal *t, int64_t now_us);
 /* The number of slots. */

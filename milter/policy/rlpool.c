@@ -277,6 +277,18 @@ rlpool_release(struct rlpool *p, struct rlpool_slot *s, bool keep, const char *d
 	pthread_mutex_unlock(&p->lock);
 }
 
+const char *
+rlpool_state(struct rlpool *p, char *buf, size_t bufsz)
+{
+	enum rlbreaker_state st;
+
+	pthread_mutex_lock(&p->lock);
+	st = p->breaker.state;
+	snprintf(buf, bufsz, "%s", p->breaker.server);
+	pthread_mutex_unlock(&p->lock);
+	return st == RLBREAKER_UP ? "up" : st == RLBREAKER_DOWN ? "down" : "starting";
+}
+
 void
 rlpool_server(struct rlpool *p, char *buf, size_t bufsz)
 {

@@ -59,5 +59,7 @@ void rlpool_release(struct rlpool *p, struct rlpool_slot *s, bool keep, const ch
 
 /* "host:port" of the last good handshake (or the configured name), into `buf`. */
 void rlpool_server(struct rlpool *p, char *buf, size_t bufsz);
+/* "up", "down" or "starting", and the server as rlpool_server() gives it. */
+const char *rlpool_state(struct rlpool *p, char *buf, size_t bufsz);
 
 #endif

@@ -24,6 +24,7 @@
 #include "rlredis.h"
 #include "rlsentinel.h"
 #include "rlwire.h"
+#include "stats.h"
 
 #define RLREDIS_WARN_EVERY_MS 10000
 
@@ -284,15 +285,21 @@ rlredis_gcra(struct rlredis *r, int nkeys, const char *const *keys,
 	struct rlpool_slot *slot = NULL;
 	redisReply *rep = NULL;
 	enum rlwire_result wr;
+	int64_t t0;
 	enum rlredis_result res = RLREDIS_UNAVAILABLE;
 
 	if (nkeys < 1 || nkeys > 2)
 		return RLREDIS_UNAVAILABLE;
 	rlredis_start(r);
 	argc = rlredis_build(r, nkeys, keys, interval_us, tau_us, argv, lens, num);
+	t0 = stats_now_us();
 	wr = rlredis_roundtrip(r, deadline, argc, argv, lens, &slot, &rep, why, sizeof(why));
 	if (slot == NULL)
 		return RLREDIS_UNAVAILABLE;   /* no context before the deadline, or the breaker is open */
+	if (wr == RLWIRE_OK)
+		stats_redis_roundtrip_us(stats_now_us() - t0);
+	if (wr != RLWIRE_OK || rep->type == REDIS_REPLY_ERROR)
+		stats_redis_error();
 	if (wr == RLWIRE_LATE) {
 		/* Nothing was sent: the context is clean, and Redis did nothing wrong. */
 		rlpool_release(r->pool, slot, true, NULL);
@@ -310,10 +317,130 @@ rlredis_gcra(struct rlredis *r, int nkeys, const char *const *keys,
 		rlpool_release(r->pool, slot, false, rlredis_error_means_down(rep->str) ? why : NULL);
 	} else {
 		res = rlredis_interpret(rep, nkeys, retry_after_ms, tier);
-		if (res == RLREDIS_UNAVAILABLE)
+		if (res == RLREDIS_UNAVAILABLE) {
+			stats_redis_error();
 			rlredis_warn_reply(r, "not the script's {allowed, retry_after_ms, tier}");
+		}
 		rlpool_release(r->pool, slot, res != RLREDIS_UNAVAILABLE, NULL);
 	}
 	freeReplyObject(rep);
 	return res;
+}
+
+const char *
+rlredis_state(struct rlredis *r, char *server, size_t serversz)
+{
+	return rlpool_state(r->pool, server, serversz);
+}
+
+/*
+ * One command for the control socket on a pooled context: the reply, or
+ * NULL (and the context closed; the decisions find out about an outage
+ * themselves).  The caller releases the slot (rlpool_release) after a reply.
+ */
+static redisReply *
+rlredis_ctl_cmd(struct rlredis *r, int argc, const char **argv, size_t *lens,
+    struct rlpool_slot **slot)
+{
+	int64_t deadline = monotime_ms() + r->conn.timeout_ms;
+	redisReply *rep;
+	enum rlwire_result wr;
+	char why[512];
+	bool got;
+
+	rlredis_start(r);
+	if ((*slot = rlredis_checkout(r, deadline)) == NULL)
+		return NULL;
+	wr = rlwire_call((*slot)->c, argc, argv, lens, deadline, &rep, &got, why, sizeof(why));
+	if (wr != RLWIRE_OK || rep->type == REDIS_REPLY_ERROR) {
+		freeReplyObject(rep);
+		/* Only a command never sent leaves the context clean. */
+		rlpool_release(r->pool, *slot, wr == RLWIRE_LATE, NULL);
+		return NULL;
+	}
+	return rep;
+}
+
+/* Read-only: the clock and each key, in one reply.  Missing keys come back as "". */
+static const char rlredis_peek_script[] =
+    "local t = redis.call('TIME') "
+    "local r = {t[1], t[2]} "
+    "for i = 1, #KEYS do r[#r + 1] = redis.call('GET', KEYS[i]) or '' end "
+    "return r";
+
+/* A decimal integer in a bulk or status string; -1 if it is not one. */
+static long long
+rlredis_reply_ll(const redisReply *e)
+{
+	char buf[32], *end;
+	long long v;
+
+	if (e == NULL || (e->type != REDIS_REPLY_STRING && e->type != REDIS_REPLY_STATUS) ||
+	    e->len == 0 || e->len >= sizeof(buf))
+		return -1;
+	memcpy(buf, e->str, e->len);
+	buf[e->len] = '\0';
+	v = strtoll(buf, &end, 10);
+	return *end == '\0' && v >= 0 ? v : -1;
+}
+
+int
+rlredis_peek(struct rlredis *r, int nkeys, const char *const *keys, long long *now_us,
+    long long *tat_us)
+{
+	const char *argv[5] = {"EVAL", rlredis_peek_script, nkeys == 2 ? "2" : "1"};
+	size_t lens[5];
+	redisReply *rep;
+	long long sec, usec;
+	struct rlpool_slot *slot;
+	int rc = -1;
+
+	if (nkeys < 1 || nkeys > 2)
+		return -1;
+	for (int i = 0; i < nkeys; i++)
+		argv[3 + i] = keys[i];
+	for (int i = 0; i < 3 + nkeys; i++)
+		lens[i] = strlen(argv[i]);
+	if ((rep = rlredis_ctl_cmd(r, 3 + nkeys, argv, lens, &slot)) == NULL)
+		return -1;
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == (size_t)(2 + nkeys) &&
+	    (sec = rlredis_reply_ll(rep->element[0])) >= 0 && (usec = rlredis_reply_ll(rep->element[1])) >= 0) {
+		*now_us = sec * 1000000 + usec;
+		rc = 0;
+		for (int i = 0; i < nkeys; i++) {
+			const redisReply *e = rep->element[2 + i];
+
+			if (e->type == REDIS_REPLY_STRING && e->len == 0)
+				tat_us[i] = *now_us;
+			else if ((tat_us[i] = rlredis_reply_ll(e)) < 0)
+				rc = -1;
+		}
+	}
+	freeReplyObject(rep);
+	rlpool_release(r->pool, slot, rc == 0, NULL);
+	return rc;
+}
+
+int
+rlredis_del(struct rlredis *r, int nkeys, const char *const *keys)
+{
+	const char *argv[3] = {"DEL"};
+	size_t lens[3];
+	redisReply *rep;
+	struct rlpool_slot *slot;
+	int rc = -1;
+
+	if (nkeys < 1 || nkeys > 2)
+		return -1;
+	for (int i = 0; i < nkeys; i++)
+		argv[1 + i] = keys[i];
+	for (int i = 0; i < 1 + nkeys; i++)
+		lens[i] = strlen(argv[i]);
+	if ((rep = rlredis_ctl_cmd(r, 1 + nkeys, argv, lens, &slot)) == NULL)
+		return -1;
+	if (rep->type == REDIS_REPLY_INTEGER && rep->integer >= 0 && rep->integer <= nkeys)
+		rc = (int)rep->integer;
+	freeReplyObject(rep);
+	rlpool_release(r->pool, slot, rc >= 0, NULL);
+	return rc;
 }

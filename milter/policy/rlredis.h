@@ -67,6 +67,19 @@ int rlredis_new(const struct conf_redis *c, const unsigned char *script, size_t 
 void rlredis_start(struct rlredis *r);
 void rlredis_free(struct rlredis *r);
 
+/* "up", "down" or "starting", and the host:port of the last good handshake. */
+const char *rlredis_state(struct rlredis *r, char *server, size_t serversz);
+
+/*
+ * For the control socket, each one round trip within `timeout`, charging
+ * nothing.  rlredis_peek(): Redis's clock and the TAT stored under each
+ * key (the clock itself for a missing key: a full bucket); 0 or -1.
+ * rlredis_del(): delete the keys; how many existed, or -1.
+ */
+int rlredis_peek(struct rlredis *r, int nkeys, const char *const *keys, long long *now_us,
+    long long *tat_us);
+int rlredis_del(struct rlredis *r, int nkeys, const char *const *keys);
+
 /* The script's SHA1, 40 hex digits. */
 const char *rlredis_sha1(const struct rlredis *r);
 

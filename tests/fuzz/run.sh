@@ -39,6 +39,7 @@ declare -A SOURCES=(
 	[fuzz_spf]="$LIB_SRC $POLICY_SRC"
 	[fuzz_spfrec]="$LIB_SRC $POLICY_SRC"
 	[fuzz_rlreply]="$LIB_SRC $POLICY_SRC"
+	[fuzz_ctl]="$LIB_SRC $POLICY_SRC milter/ctlcmd.c"
 )
 # Extra harnesses register themselves in tests/fuzz/*.list: "name: sources...".
 for l in "$srcdir"/tests/fuzz/*.list; do

@@ -274,7 +274,20 @@ delivered "$(hm_sink_files internet out-around@example.com | head -1)" >"$HM_TMP
 hm_check "out-around: no inner address or name (hop2's Received removed at the edge)" \
 	eval '! leaks "$HM_TMP/out-around.eml"'
 
-# --- 7. fail2ban over the edge's log -----------------------------------------
+# --- 7. what each node's Postfix logged for hoprelay's deliveries ---------------
+# pipe(8) keeps 100 characters of the transport's status line: every
+# "status=sent" line must end in hoprelay's whole, compact text (hop, the
+# next hop's queue id, TLS and pin), never in a cut "(in reply to ... comman))".
+sent_re='status=sent \(delivered via hoprelay service \(2\.0\.0 sent( to [^ ]+)?( as [A-Za-z0-9._-]+)?, (TLSv1\.[23](, pin [0-9]+)?|no TLS)\)\)$'
+for n in "${HM_CHAIN_NODES[@]}"; do
+	all=$(grep -c 'relay=hoprelay, .*status=sent' "$HM_TMP/$n/maillog")
+	whole=$(grep -cE "relay=hoprelay, .*$sent_re" "$HM_TMP/$n/maillog")
+	grep -E 'relay=hoprelay, .*status=sent' "$HM_TMP/$n/maillog" | grep -vE "$sent_re" | head -3 | sed "s/^/    $n| /" >&2
+	hm_check "$n: each of its $all hoprelay deliveries logs a whole status text (pin and queue id included)" \
+		eval '[ "$all" -gt 0 ] && [ "$whole" = "$all" ] && grep -E "relay=hoprelay, .*$sent_re" "$HM_TMP/$n/maillog" | grep -qE " as [A-Za-z0-9]+, TLSv1\.[23], pin [0-9]+\)\)$"'
+done
+
+# --- 8. fail2ban over the edge's log -----------------------------------------
 mkdir -p "$HM_TMP/filter.d"
 cp "$HM_SRCDIR/fail2ban/filter.d/hopmilter.conf" "$HM_TMP/filter.d/"
 ln -sf /etc/fail2ban/filter.d/common.conf "$HM_TMP/filter.d/common.conf"

@@ -102,7 +102,7 @@ hm_check "log: unknown-rcpt-domain line for the IPv6 client" grep -qE \
 hm_check "log: outbound-disabled line" grep -qE \
 	'BLOCKED reason=outbound-disabled action=reject ip=10\.200\.0\.3 ' "$log"
 hm_check "log: ACCEPTED line with the queue id" grep -qE \
-	'[0-9A-Za-z]+: ACCEPTED ip=2001:db8::25 class=internet from=<alice@sender\.example> to=<bob@example\.com> nrcpt=2 refused=1' "$log"
+	'[0-9A-Za-z]+: ACCEPTED ip=2001:db8::25 class=internet from=<alice@sender\.example> to=<bob@example\.com>,<dave@sub\.example\.org> nrcpt=2 refused=1' "$log"
 hm_check "log: one Received header scrubbed by hopmilter" grep -qE \
 	'ACCEPTED ip=10\.200\.0\.3 class=trusted .* scrubbed=1' "$log"
 

@@ -62,8 +62,9 @@ edge_log=$HM_TMP/edge/maillog
 hm_swaks $S --from a@example.org --to b@example.com --header "Message-Id: <pf-1@test>"
 hm_check "queued by the edge" hm_reply_has '250 2\.0\.0 Ok: queued'
 hm_check "arrived at the hop's sink" hm_sink_wait sink pf-1@test
-hm_check "edge logged status=sent via hoprelay with the hop's reply" hm_wait_grep \
-	"relay=hoprelay, .*status=sent \(delivered via hoprelay service \(2\.0\.0 host 127\.0\.0\.1:$hop_port said: 250 2\.0\.0 Ok: queued as" "$edge_log"
+# pipe(8) keeps 100 characters of the status line: it must fit whole.
+hm_check "edge logged status=sent via hoprelay: hop, the hop's queue id, TLS and pin, whole" hm_wait_grep \
+	"relay=hoprelay, .*status=sent \(delivered via hoprelay service \(2\.0\.0 sent to 127\.0\.0\.1:$hop_port as [0-9A-Za-z]+, TLSv1\.[23], pin 1\)\)\$" "$edge_log"
 hm_check "the hop received it with ESMTPS" eval 'hm_sink_message sink pf-1@test | grep -q "with ESMTPS"'
 
 # 2. Hop down: deferred, still in the queue, nothing lost.

@@ -128,7 +128,7 @@ for page in hoprelay.8 hoprelay.conf.5; do
 done
 hm_check "-V prints the version" eval 'hm_hoprelay -V | grep -q "^hoprelay [0-9]"'
 hm_check "-n on a good file: exit 0, silent" eval '[[ -z $(hm_hoprelay -n -c "$conf" 2>&1) ]]'
-hm_check "the sample hoprelay.conf parses" eval 'hm_hoprelay -n -c "$HM_SRCDIR/relay-transport/hoprelay.conf" 2>&1 | grep -q "cannot load ca_file /etc/hopmilter/vpn-ca.crt"'
+hm_check "the sample hoprelay.conf parses" eval 'hm_hoprelay -n -c "$HM_SRCDIR/relay-transport/hoprelay.conf" 2>&1 | grep -q "cannot load ca_file /etc/hoprelay/vpn-ca.crt"'
 bad=$HM_TMP/bad.conf
 printf 'route a {\n  hops = {"10.0.0.1:25",\n    "10.0.0.2:99999"}\n  pins = {"%s"}\n}\n' "$pin_fake" >"$bad"
 out=$(hm_hoprelay -n -c "$bad" 2>&1); rc=$?

@@ -172,7 +172,9 @@ no_transaction() {
 # 1. CA verification with the configured name.
 relay ca ca-1@test b@example.com
 hm_check "CA: exit 0" test "$rc" = 0
-hm_check "CA: status line 2.0.0 with the hop's reply" eval '[[ $status == "2.0.0 host 127.0.0.1:$hop1_port said: 250 2.0.0 Ok: queued as "* ]]'
+hm_check "CA: status line 2.0.0 with the hop, its queue id and TLS (no pin configured)" \
+	eval '[[ $status =~ ^2\.0\.0\ sent\ to\ 127\.0\.0\.1:$hop1_port\ as\ [0-9A-Za-z]+,\ TLSv1\.[23]$ ]]'
+hm_check "CA: the hop's full reply in the log line" eval 'grep -qE "Qca-1@test: .* result=sent .* reply=\"250 2\.0\.0 Ok: queued as [0-9A-Z]+\"" <<<"$err"'
 hm_check "CA: delivered to the sink" hm_sink_wait sink ca-1@test
 hm_check "CA: the hop received it over TLS (ESMTPS)" eval 'hm_sink_message sink ca-1@test | grep -q "with ESMTPS"'
 hm_check "CA: log line with TLS version and cipher" eval 'grep -qE "Qca-1@test: to=<b@example.com> route=ca hop=127.0.0.1:$hop1_port result=sent status=2.0.0 tls=TLSv1.[23] cipher=[A-Z0-9_-]+ pin=- " <<<"$err"'

@@ -3,6 +3,9 @@
 # sendmail-conf/hopmilter.mc: the same refusals and replies as under
 # Postfix (the rate limit counted in Redis), Sendmail's queue ids in the
 # log, and F=T turning an unreachable filter into a temporary failure.
+# A second filter in the same Sendmail (tests/bench/noop -m, standing for
+# OpenDKIM or OpenDMARC) still gets Sendmail's default macros: the shipped
+# snippet adds to the macro lists instead of replacing them.
 # Accepted mail leaves through the shipped hoprelay mailer
 # (sendmail-conf/hoprelay.mc, mailertable.hoprelay): hoprelay carries it
 # with TLS and a pinned key to a next-hop Postfix, which hands it to a sink.
@@ -10,7 +13,8 @@
 . "$HM_LIBDIR/sendmail-instance.sh"
 
 hm_need_sendmail
-hm_need swaks smtp-sink postfix openssl redis-server "$HOPMILTER" "$HOPRELAY"
+NOOP=$HM_BUILDDIR/tests/bench/noop
+hm_need swaks smtp-sink postfix openssl redis-server "$HOPMILTER" "$HOPRELAY" "$NOOP"
 [ -x "$HM_SENDMAIL_CACHE/root/usr/sbin/makemap" ] || hm_skip "no makemap in $HM_SENDMAIL_CACHE (run tools/deps)"
 
 sink_port=$(hm_free_port)
@@ -18,6 +22,7 @@ mta_port=$(hm_free_port)
 milter_port=$(hm_free_port)
 redis_port=$(hm_free_port)
 hop_port=$(hm_free_port)
+noop_port=$(hm_free_port)
 
 # Sendmail cannot present chosen client addresses the way XCLIENT does, so
 # the clients connect from distinct loopback addresses: 127.0.0.2 plays the
@@ -66,11 +71,36 @@ grep -v '^#' "$HM_SRCDIR/sendmail-conf/mailertable.hoprelay" >"$d/mailertable"
 hm_check "makemap builds the shipped mailertable" \
 	"$HM_SENDMAIL_CACHE/root/usr/sbin/makemap" -C "$d/makemap.cf" hash "$d/mailertable" <"$d/mailertable"
 
+# The snippet appends: a list an earlier line (another milter's snippet)
+# set is kept, and Sendmail's defaults survive where nothing set them.
+cf=$HM_SENDMAIL_CACHE/root/usr/share/sendmail/cf
+{
+	echo "include(\`$cf/m4/cf.m4')dnl"
+	echo "OSTYPE(\`linux')dnl"
+	echo "define(\`confMILTER_MACROS_EOM', defn(\`confMILTER_MACROS_EOM')\`, {other_milter}')dnl"
+	cat "$HM_SRCDIR/sendmail-conf/hopmilter.mc"
+	echo "MAILER(\`smtp')dnl"
+} >"$HM_TMP/macros.mc"
+m4 "$HM_TMP/macros.mc" 2>&1 | grep '^O Milter\.macros' >"$HM_TMP/macros.cf"
+sed 's/^/    macros| /' "$HM_TMP/macros.cf" >&2
+hm_check "macros: an earlier line's addition is kept, i appended (eom)" \
+	grep -qx 'O Milter.macros.eom={msg_id}, {other_milter}, i' "$HM_TMP/macros.cf"
+hm_check "macros: Sendmail's default lists kept, i appended (envrcpt)" \
+	grep -qx 'O Milter.macros.envrcpt={rcpt_mailer}, {rcpt_host}, {rcpt_addr}, i' "$HM_TMP/macros.cf"
+hm_check "macros: the defaults carry what hopmilter reads at MAIL (i, {auth_authen}) and CONNECT" eval \
+	'grep -q "^O Milter.macros.envfrom=i, .*{auth_authen}.*{mail_addr}" "$HM_TMP/macros.cf" &&
+	grep -q "^O Milter.macros.connect=j, _, {daemon_name}, {if_name}, {if_addr}$" "$HM_TMP/macros.cf"'
+
 hm_start_redis rl "$redis_port"
 hm_start_milter "$HM_TMP/hopmilter.conf"
+"$NOOP" -m '{mail_addr}' -m '{msg_id}' -m i "inet:$noop_port@127.0.0.1" \
+	>"$HM_TMP/noop.log" 2>&1 </dev/null &
+hm_track $!
+hm_wait_port 127.0.0.1 "$noop_port" || hm_fail "the second filter did not start"
 # The scratch directory is under /tmp, which Sendmail calls unsafe for maps.
 hm_sendmail mx "$mta_port" "inet:$milter_port@127.0.0.1" "$sink_port" 127.0.0.1 \
 	"define(\`confDONT_BLAME_SENDMAIL', \`MapInUnsafeDirPath')dnl
+INPUT_MAIL_FILTER(\`second', \`S=inet:$noop_port@127.0.0.1, F=T')dnl
 $(cat "$HM_TMP/hoprelay.mc")" ||
 	{ hm_fail "sendmail did not start"; hm_done; }
 mx6_port=$(hm_free_port)
@@ -113,6 +143,17 @@ hm_check "rate-limited messages: the three accepted ones arrived" eval \
 	'hm_sink_wait sink sm-rl1@test 40 && hm_sink_wait sink sm-rl2@test 40 && hm_sink_wait sink sm-rl3@test 40'
 hm_check "refused mail never relayed" eval '! hm_sink_has sink sm-banned@test && ! hm_sink_has sink sm-outbound@test &&
 	! hm_sink_has sink sm-rl4@test'
+
+# Both filters got their macros for the good message.
+nl=$HM_TMP/noop.log
+# ({if_addr}, the CONNECT default the old snippet dropped, is never set for
+# loopback connections, so MAIL and end of message tell here.)
+hm_check "second filter: {mail_addr} at MAIL (a Sendmail default)" grep -qx 'noop: envfrom {mail_addr}=alice@sender.example' "$nl"
+hm_check "second filter: {msg_id} at end of message (a Sendmail default)" grep -qE '^noop: eom \{msg_id\}=<?sm-good@test>?$' "$nl"
+hm_check "second filter: the queue id hopmilter added at RCPT and end of message" eval \
+	'grep -qE "^noop: envrcpt i=[0-9A-Za-z]{14}$" "$nl" && grep -qE "^noop: eom i=[0-9A-Za-z]{14}$" "$nl"'
+hm_check "hopmilter: Sendmail's queue id at end of message (ACCEPTED)" grep -qE \
+	'[0-9A-Za-z]{14}: ACCEPTED ip=127\.0\.0\.7 ' "$HM_TMP/milter.log"
 
 log=$HM_TMP/milter.log
 # Sendmail gives the queue id already at MAIL FROM.

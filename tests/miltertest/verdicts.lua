@@ -48,7 +48,7 @@ hm.eom(c, SMFIR_CONTINUE, "message accepted")
 hm.check(not mt.eom_check(c, MT_HDRDELETE), "inbound mail keeps its Received headers")
 hm.log_has("BLOCKED reason=unknown%-rcpt%-domain action=reject ip=192%.0%.2%.7 from=<alice@sender%.example> to=<carol@foreign%.example>",
 	"unknown-rcpt-domain log line")
-hm.log_has("NOQUEUE: ACCEPTED ip=192%.0%.2%.7 class=internet from=<alice@sender%.example> to=<bob@example%.com> nrcpt=4 refused=5",
+hm.log_has("NOQUEUE: ACCEPTED ip=192%.0%.2%.7 class=internet from=<alice@sender%.example> to=<bob@example%.com>,<dave@Mail%.Example%.ORG%.>,<@hop%.example:frank@example%.com>,<\"x\\x20y\"@example%.com> nrcpt=4 refused=5",
 	"ACCEPTED log line")
 
 -- Message 3: the null sender is never banned.

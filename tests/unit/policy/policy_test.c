@@ -113,7 +113,10 @@ test_inbound(void)
 	CHECK(v.action == POLICY_CONTINUE, "eom continues");
 	CHECK(e.n == 0, "inbound mail is never scrubbed");
 	CHECK_STR(testpolicy_log, "4Xb9Z1: ACCEPTED ip=192.0.2.7 class=internet from=<alice@sender.example> "
-	    "to=<bob@Example.COM> nrcpt=8 refused=21 scrubbed=0 scrubbed_names=- spf=skipped", "accepted log line");
+	    "to=<bob@Example.COM>,<dave@deep.sub.example.org>,<@relay.example:frank@example.com>,"
+	    "<Postmaster>,<x@example.com.>,<x@EXAMPLE.Com>,<\"x\\x20y\"@example.com>,<x@sub.example.org> "
+	    "nrcpt=8 refused=21 scrubbed=0 scrubbed_names=- spf=skipped",
+	    "accepted log line names every recipient");
 	policy_edits_free(&e);
 	policy_session_free(s);
 	policy_unref(p);

@@ -25,8 +25,7 @@ test_table(void)
 		int exit_code;
 		const char *line;
 	} cases[] = {
-		{XFER_OK, XFER_AT_DOT, "250 2.0.0 Ok: queued as ABC", EX_OK,
-		    "2.0.0 host h:25 said: 250 2.0.0 Ok: queued as ABC (in reply to end of DATA command)"},
+		{XFER_OK, XFER_AT_DOT, "250 2.0.0 Ok: queued as ABC", EX_OK, "2.0.0 sent to h:25 as ABC, no TLS"},
 		{XFER_CONNECT, XFER_AT_CONNECT, NULL, EX_TEMPFAIL, "4.4.1 connect to h:25: why"},
 		{XFER_LOST, XFER_AT_BODY, NULL, EX_TEMPFAIL, "4.4.2 h:25: why"},
 		{XFER_PROTOCOL, XFER_AT_EHLO, NULL, EX_TEMPFAIL, "4.5.0 h:25: why"},
@@ -82,6 +81,54 @@ test_table(void)
 	}
 }
 
+/*
+ * Success lines stay whole within pipe(8)'s 100 characters: the queue id
+ * from each MTA's reply shape, TLS and the matching pin, hostile or long
+ * replies and hop names.
+ */
+static void
+test_sent(void)
+{
+	static const struct {
+		const char *hop;
+		const char *reply;
+		int tls;            /* 0 none, 1 TLS, 2 TLS + pin 2 */
+		const char *line;
+	} cases[] = {
+		{"10.200.0.2:25", "250 2.0.0 Ok: queued as 4XyZ1abC", 2, "2.0.0 sent to 10.200.0.2:25 as 4XyZ1abC, TLSv1.3, pin 2"},
+		{"10.200.0.2:25", "250 2.0.0 5B1AbC012345 Message accepted for delivery", 1,
+		    "2.0.0 sent to 10.200.0.2:25 as 5B1AbC012345, TLSv1.3"},
+		{"[2001:db8::2]:25", "250 OK id=1rABCd-000123-Xy", 0, "2.0.0 sent to [2001:db8::2]:25 as 1rABCd-000123-Xy, no TLS"},
+		{"h:25", "250 2.0.0 Ok", 2, "2.0.0 sent to h:25, TLSv1.3, pin 2"},
+		/* A reply smuggling text into the id: only the id's characters. */
+		{"h:25", "250 queued as AB\"C) (in reply to x", 0, "2.0.0 sent to h:25 as AB, no TLS"},
+		/* An id too long to show whole is left out, never cut. */
+		{"h:25", "250 queued as 0123456789012345678901234567890123456789", 0, "2.0.0 sent to h:25, no TLS"},
+		/* A long host name does not fit: the line stays whole without it. */
+		{"a-very-long-host-name-for-the-next-hop.vpn.internal.example.com.example.net.example.org:2525",
+		    "250 2.0.0 Ok: queued as 4XyZ1", 2, "2.0.0 sent as 4XyZ1, TLSv1.3, pin 2"},
+	};
+	struct xfer_status st;
+	struct outcome o;
+	char line[1200];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&st, 0, sizeof(st));
+		st.result = XFER_OK;
+		st.stage = XFER_AT_DOT;
+		set_reply(&st, cases[i].reply);
+		if (cases[i].tls > 0) {
+			st.tls = true;
+			snprintf(st.tlsinfo.version, sizeof(st.tlsinfo.version), "TLSv1.3");
+			st.tlsinfo.pin_index = cases[i].tls == 2 ? 2 : 0;
+		}
+		outcome_from_xfer(&st, cases[i].hop, &o);
+		CHECK(o.exit_code == EX_OK, "sent case %zu: exit 0", i);
+		CHECK_STR(outcome_line(&o, line, sizeof(line)), cases[i].line, "sent case %zu", i);
+		CHECK(strlen(line) <= 100, "sent case %zu: %zu characters, at most 100", i, strlen(line));
+	}
+}
+
 static void
 test_combined(void)
 {
@@ -114,6 +161,7 @@ int
 main(void)
 {
 	test_table();
+	test_sent();
 	test_combined();
 	return check_done("outcome_test");
 }

@@ -51,12 +51,29 @@ test_pins(void)
 	    "GTIFZ8xBpBcyvxqWsaxH2yurcvcinE3HErYvmgh1rlM==",
 	    "GTIFZ8xBpBcyvxqWsaxH2yurcvcinE3HErYvmgh1rl!=",
 	    "GTIFZ8xBpBcyvxqWsaxH2yurcvcinE3HErYvmgh1rlN=",  /* non-zero padding bits */
-	    "sha256/GTIFZ8xBpBcyvxqWsaxH2yurcvcinE3HErYvmgh1rlM="};
+	    "GTIFZ8xBpBcyvxqWsaxH2yurcvcinE3HErYvmgh1rlP=",  /* the same, other bits */
+	    "sha256/GTIFZ8xBpBcyvxqWsaxH2yurcvcinE3HErYvmgh1rlM=",
+	    " TIFZ8xBpBcyvxqWsaxH2yurcvcinE3HErYvmgh1rlM=",  /* a blank OpenSSL would skip */
+	    "\tTIFZ8xBpBcyvxqWsaxH2yurcvcinE3HErYvmgh1rlM=",
+	    "GTIFZ8xBpBcyvxqWsaxH2 urcvcinE3HErYvmgh1rlM=",  /* inside */
+	    "GTIFZ8xBpBcyvxqWsaxH2\nurcvcinE3HErYvmgh1rlM=",
+	    "GTIFZ8xBpBcyvxqWsaxH2-urcvcinE3HErYvmgh1rlM=",  /* base64url's alphabet */
+	    "GTIFZ8xBpBcyvxqWsaxH2_urcvcinE3HErYvmgh1rlM=",
+	    "GTIFZ8xBpBcyvxqWsaxH2=urcvcinE3HErYvmgh1rlM=",  /* padding inside */
+	    "GTIFZ8xBpBcyvxqWsaxH2yurcvcinE3HErYvmgh1r==",   /* 31 bytes, padded to 44 */
+	    "============================================",
+	    "GTIFZ8xBpBcyvxqWsaxH2yurcvcinE3HErYvmgh1rl\xc3=",
+	    "GTIFZ8xBpBcyvxqWsaxH2yurcvcinE3HErYvmgh1rlM=\n"};
+	static const unsigned char zero[32];
 	struct route_pin p;
 	const char *why;
 
 	CHECK(route_parse_pin(PIN_A, &p, &why) == 0, "good pin");
 	CHECK(p.sha256[0] == 0x19 && p.sha256[1] == 0x32 && p.sha256[31] == 0x53, "pin bytes");
+	CHECK(route_parse_pin("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", &p, &why) == 0 &&
+	    memcmp(p.sha256, zero, 32) == 0, "all-zero pin");
+	CHECK(route_parse_pin("//////////////////////////////////////////8=", &p, &why) == 0 &&
+	    p.sha256[0] == 0xff && p.sha256[31] == 0xff, "all-ones pin (+ and / digits)");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK(route_parse_pin(bad[i], &p, &why) != 0, "bad pin %zu accepted", i);
 }
