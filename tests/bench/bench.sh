@@ -22,7 +22,8 @@
 # (default 5), BENCH_ONLY (sections: "floor postfix relay memory relayd observe"),
 # BENCH_PF_VARIANTS (the Postfix section's variants, "none noop hm rspamd
 # hmdns rsdns"; the quick run leaves out rspamd's two), BENCH_PF_MSGS
-# (messages per Postfix run), BENCH_DNS_DELAY_MS (20),
+# (messages per Postfix run; the extra variant hmnospf is hopmilter with
+# SPF off, for a diagnosis), BENCH_DNS_DELAY_MS (20),
 # BENCH_RELAYD_MSGS (section 6's messages per round, default 1000),
 # BENCH_RELAYD_VARIANTS ("lmtp smtp pipe"),
 # BENCH_CONNS (the floor's connection counts, "1 8 64"), BENCH_POOL
@@ -174,9 +175,10 @@ dns_slow_queries() {
 
 # hopmilter.conf with every check on: domain lists, SPF, both rate-limit
 # tiers through Redis with limits nobody reaches.  A third argument is
-# appended (one more option).
+# appended (one more option); SPF (the fourth) = false turns SPF off (the
+# hmnospf diagnosis variant).
 bench_hm_conf() {
-	local sock=$1 conf=$2 extra=${3:-}
+	local sock=$1 conf=$2 extra=${3:-} spf=${4:-true}
 	cat >"$conf" <<CONF
 socket = "$sock"
 user = "nobody"
@@ -188,7 +190,7 @@ internal_networks = {"192.168.0.0/16"}
 allowed_domains = {"example.com", ".example.org", "example.net", "customer1.example",
 	"customer2.example", "customer3.example", ".lists.example"}
 banned_domains = {"spam.example", "evil.example", "bulk.example", "phish.example"}
-spf { enabled = true  dns_timeout = 2s  timeout = 5s }
+spf { enabled = $spf  dns_timeout = 2s  timeout = 5s }
 ratelimit {
 	enabled = true
 	rate = 100000  period = 1s  burst = 100000
@@ -200,14 +202,15 @@ CONF
 	chmod 0644 "$conf"
 }
 
-# bench_start_hm NAME [RESOLV [OPTION]]: a hopmilter on unix:$HM_TMP/NAME.sock;
-# its PID in HM_PID_<NAME>, its log in $HM_TMP/NAME.log.  With RESOLV, it
-# runs in a mount namespace of its own where that file is /etc/resolv.conf
-# (the libc resolver reads no other), so it asks the slow resolver.  OPTION
-# is one more line for its hopmilter.conf.
+# bench_start_hm NAME [RESOLV [OPTION [SPF]]]: a hopmilter on
+# unix:$HM_TMP/NAME.sock; its PID in HM_PID_<NAME>, its log in
+# $HM_TMP/NAME.log.  With RESOLV, it runs in a mount namespace of its own
+# where that file is /etc/resolv.conf (the libc resolver reads no other), so
+# it asks the slow resolver.  OPTION is one more line for its hopmilter.conf;
+# SPF as bench_hm_conf's.
 bench_start_hm() {
 	local name=$1 resolv=${2:-}
-	bench_hm_conf "unix:$HM_TMP/$name.sock" "$HM_TMP/$name.conf" "${3:-}"
+	bench_hm_conf "unix:$HM_TMP/$name.sock" "$HM_TMP/$name.conf" "${3:-}" "${4:-true}"
 	if [ -n "$resolv" ]; then
 		unshare --mount --propagation private "${BASH:-bash}" -c \
 			'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"' \
@@ -425,7 +428,10 @@ step_p99() {
 # equal between the variants.
 #
 # BENCH_PF_VARIANTS picks some of them ("none noop hm rspamd hmdns rsdns");
-# hm is always run (the ratios are against it).
+# hm is always run (the ratios are against it).  One more is there for a
+# diagnosis and in no default list: hmnospf, hopmilter with SPF off (it
+# then inserts no header either), to tell on a quiet machine what SPF
+# itself costs in throughput and busy share.
 # The quick run (CI) leaves rspamd out: its rounds alone would add half a minute.
 if [ -n "$QUICK" ]; then
 	PF_VARIANTS=${BENCH_PF_VARIANTS:-none noop hm hmdns}
@@ -439,7 +445,7 @@ pf_milter() {
 	case $1 in
 	none) echo "" ;;
 	noop) echo "unix:$HM_TMP/noop.sock" ;;
-	hm | hmdns) echo "unix:$HM_TMP/$1.sock" ;;
+	hm | hmdns | hmnospf) echo "unix:$HM_TMP/$1.sock" ;;
 	rspamd | rsdns) echo "unix:$HM_TMP/$1/milter.sock" ;;
 	esac
 }
@@ -451,6 +457,7 @@ pf_filter_cpu() {
 	noop) cpu_proc "$NOOP_PID" ;;
 	hm) cpu_proc "$HM_PID_hm" ;;
 	hmdns) cpu_proc "$HM_PID_hmdns" ;;
+	hmnospf) cpu_proc "$HM_PID_hmnospf" ;;
 	rspamd) cpu_tree "$RS_PID_rspamd" ;;
 	rsdns) cpu_tree "$RS_PID_rsdns" ;;
 	esac
@@ -469,6 +476,7 @@ pf_setup() {
 		bench_dns_slow
 	fi
 	pf_has hmdns && bench_start_hm hmdns "$HM_TMP/resolv-slow.conf"
+	pf_has hmnospf && bench_start_hm hmnospf "" "" false
 	# rspamd's own Redis, so that each filter's commands can be counted.
 	if pf_has rspamd || pf_has rsdns; then
 		RS_REDIS_PORT=$(hm_free_port)
@@ -545,7 +553,7 @@ pf_run() {
 # pf_accepted VARIANT: messages the filter let through so far, from its log.
 pf_accepted() {
 	case $1 in
-	hm | hmdns) grep -c ': ACCEPTED ' "$HM_TMP/$1.log" ;;
+	hm | hmdns | hmnospf) grep -c ': ACCEPTED ' "$HM_TMP/$1.log" ;;
 	rspamd | rsdns) grep -c 'rspamd_task_write_log' "$HM_TMP/$1/rspamd.log" ;;
 	*) echo 0 ;;
 	esac
@@ -553,7 +561,7 @@ pf_accepted() {
 # pf_spf_pass VARIANT: messages the filter logged an SPF pass for.
 pf_spf_pass() {
 	case $1 in
-	hm | hmdns) grep -c ': ACCEPTED .* spf=pass' "$HM_TMP/$1.log" ;;
+	hm | hmdns | hmnospf) grep -c ': ACCEPTED .* spf=pass' "$HM_TMP/$1.log" ;;
 	rspamd | rsdns) grep -c 'rspamd_task_write_log.*R_SPF_ALLOW' "$HM_TMP/$1/rspamd.log" ;;
 	*) echo 0 ;;
 	esac
@@ -561,7 +569,7 @@ pf_spf_pass() {
 
 pf_section() {
 	local r v warm=$((PF_MSGS / 10)) calls0 calls1 rs0= refused
-	local -A tps cpu mcpu busy dns acc0 ratios
+	local -A tps cpu mcpu busy dns acc0 spf0 ratios
 	pf_setup
 	# Warm-up: processes forked, caches filled, Redis script loaded.
 	for v in $PF_VARIANTS; do pf_run "$v" "$warm"; done
@@ -569,7 +577,7 @@ pf_section() {
 	PF[idle0]=$(idle_busy 2)
 	calls0=$(redis_calls)
 	[ -n "${RS_REDIS_PORT:-}" ] && rs0=$(redis_calls "$RS_REDIS_PORT")
-	for v in $PF_VARIANTS; do acc0[$v]=$(pf_accepted "$v"); done
+	for v in $PF_VARIANTS; do acc0[$v]=$(pf_accepted "$v") spf0[$v]=$(pf_spf_pass "$v"); done
 	for r in $(seq 1 "$ROUNDS"); do
 		for v in $PF_VARIANTS; do
 			pf_run "$v" "$PF_MSGS"
@@ -596,12 +604,11 @@ pf_section() {
 		PF[acc,$v]=$(( $(pf_accepted "$v") - acc0[$v] ))
 		[ "${PF[acc,$v]}" = $((ROUNDS * PF_MSGS)) ] ||
 			bench_die "$v let through ${PF[acc,$v]} of $((ROUNDS * PF_MSGS)) messages"
-		PF[spf,$v]=$(pf_spf_pass "$v")
+		PF[spf,$v]=$(( $(pf_spf_pass "$v") - spf0[$v] ))
 	done
-	# Both hopmilter instances share one Redis; both rspamd instances theirs.
-	REDIS_PF="x $(( ${PF[acc,hm]} + ${PF[acc,hmdns]:-0} ))"
+	# The hopmilter instances share one Redis; the rspamd instances theirs.
+	REDIS_PF="x $(( ${PF[acc,hm]} + ${PF[acc,hmdns]:-0} + ${PF[acc,hmnospf]:-0} ))"
 	[ -n "${RS_REDIS_PORT:-}" ] && REDIS_RS="x $(( ${PF[acc,rspamd]:-0} + ${PF[acc,rsdns]:-0} ))"
-	PF_SPF=${PF[spf,hm]}
 	for v in $PF_VARIANTS; do
 		PF[tps,$v]=$(median ${tps[$v]})
 		PF[cpu,$v]=$(median ${cpu[$v]})
@@ -1142,7 +1149,7 @@ the lookups column says how many lookups per message really went out and
 waited.
 
 MD
-	echo "SPF passes logged: $(for v in $PF_VARIANTS; do [ -n "${PF[spf,$v]:-}" ] && printf '%s %s; ' "$v" "${PF[spf,$v]}"; done)"
+	echo "SPF passes logged over the rounds (of $((ROUNDS * PF_MSGS)) messages each): $(for v in $PF_VARIANTS; do [ -n "${PF[spf,$v]:-}" ] && printf '%s %s; ' "$v" "${PF[spf,$v]}"; done)"
 	echo
 	if [ "$(ge "${PF[idle0]}" 10)" = 1 ] || [ "$(ge "${PF[idle1]}" 10)" = 1 ]; then
 		PF[valid]=0
@@ -1170,6 +1177,7 @@ MD
 			target="≥ 0.8× hopmilter: **${PF[ratio,hmdns/hm]}** (${PF[ratios,hmdns/hm]}) $(verdict "$(ge "${PF[ratio,hmdns/hm]}" 0.8)")"
 			pf_has rsdns && target+="; ≥ 1× rspamd at 20 ms: **${PF[ratio,hmdns/rsdns]}** (${PF[ratios,hmdns/rsdns]}) $(verdict "$(ge "${PF[ratio,hmdns/rsdns]}" 1)")" ;;
 		rsdns) name="rspamd, 20 ms DNS" ;;
+		hmnospf) name="hopmilter, SPF off (diagnosis)" ;;
 		esac
 		[ "${PF[valid]}" = 1 ] || target="not judged (run not valid)"
 		t="**${PF[ratio,hm/$v]}** (${PF[ratios,hm/$v]})"

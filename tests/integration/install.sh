@@ -35,7 +35,7 @@ if [ -x "$HM_BUILDDIR/relay-transport/hoprelay" ]; then
 	for f in usr/share/man/man8/hoprelay.8 usr/share/man/man5/hoprelay.conf.5 etc/hoprelay/hoprelay.conf \
 		usr/share/doc/hopmilter/examples/postfix-conf/transport.edge \
 		usr/share/doc/hopmilter/examples/sendmail-conf/hoprelay.mc \
-		usr/share/man/man8/hoprelayd.8 usr/lib/systemd/system/hoprelayd.service usr/lib/tmpfiles.d/hoprelayd.conf \
+		usr/share/man/man8/hoprelayd.8 usr/lib/systemd/system/hoprelayd.service usr/lib/tmpfiles.d/hoprelay.conf \
 		usr/share/doc/hopmilter/examples/postfix-conf/main.cf.hoprelayd \
 		usr/share/doc/hopmilter/examples/postfix-conf/transport.hoprelayd; do
 		hm_check "installed /$f" test -f "$dest/$f"
