@@ -13,6 +13,7 @@ milter_policy_libhoppolicy_a_SOURCES = \
 	milter/policy/rllocal.c milter/policy/rllocal.h \
 	milter/policy/rlbreaker.c milter/policy/rlbreaker.h \
 	milter/policy/rlconn.c milter/policy/rlconn.h \
+	milter/policy/rlwire.c milter/policy/rlwire.h \
 	milter/policy/rlpool.c milter/policy/rlpool.h \
 	milter/policy/rlredis.c milter/policy/rlredis.h \
 	milter/policy/rlsentinel.c milter/policy/rlsentinel.h \

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <stdio.h>
@@ -487,6 +488,7 @@ static cfg_opt_t conf_opts[] = {
 	CFG_STR("control_socket", "", CFGF_NONE),
 	CFG_STR("metrics_listen", "", CFGF_NONE),
 	CFG_STR_LIST("trusted_networks", "{\"127.0.0.0/8\", \"::1/128\"}", CFGF_NONE),
+	CFG_BOOL("allow_wide_trusted_networks", cfg_false, CFGF_NONE),
 	CFG_STR_LIST("internal_networks", "{}", CFGF_NONE),
 	CFG_STR_LIST("internal_names", "{}", CFGF_NONE),
 	CFG_STR_LIST("allowed_domains", "{}", CFGF_NONE),
@@ -773,6 +775,46 @@ conf_free_ratelimit(struct conf_ratelimit *rl)
 	dset_free(rl->exempt_sender_domains);
 }
 
+/*
+ * The most of the public internet trusted_networks may cover: the public
+ * addresses of a /8 (IPv4) or a /32 (IPv6, an ISP's whole allocation).
+ * A client there skips SPF and may relay outbound, so "0.0.0.0/0", "::/0",
+ * "::ffff:0:0/96" (all of IPv4, v4-mapped), "2000::/3" or a split such as
+ * "0.0.0.0/1" + "128.0.0.0/1" is almost always a mistake (or a test set-up
+ * copied to production).  Private and other special-purpose ranges do not
+ * count (netaddr.h), so 10.0.0.0/8 with the rest of RFC 1918 is fine.
+ */
+#define CONF_TRUSTED_V4_MAX 16777216.0          /* 2^24 */
+#define CONF_TRUSTED_V6_MAX 79228162514264337593543950336.0   /* 2^96 */
+
+static int
+conf_check_trusted_width(const struct net_list *trusted, const char *path, char *err,
+    size_t errsz)
+{
+	static const struct {
+		int family;
+		double max;
+		const char *name, *size;
+	} fam[] = {
+		{AF_INET, CONF_TRUSTED_V4_MAX, "IPv4", "a /8"},
+		{AF_INET6, CONF_TRUSTED_V6_MAX, "IPv6", "a /32"},
+	};
+	char widest[NET_ADDR_STRLEN + 8];
+
+	for (size_t i = 0; i < sizeof(fam) / sizeof(fam[0]); i++) {
+		if (net_list_public_size(trusted, fam[i].family) <= fam[i].max)
+			continue;
+		net_cidr_format(net_list_widest_public(trusted, fam[i].family), widest,
+		    sizeof(widest));
+		cfgx_error_after(err, errsz, path, "option 'trusted_networks': trusts more public "
+		    "%s addresses than %s (widest: %s); clients there skip SPF and may relay "
+		    "outbound. Set allow_wide_trusted_networks = true if that is meant",
+		    fam[i].name, fam[i].size, widest);
+		return -1;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------ the effective configuration */
 
 /* The name of `v` in an enum table, or NULL. */
@@ -905,6 +947,9 @@ conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t er
 		cfgx_error_after(err, errsz, path, "out of memory");
 		return -1;
 	}
+	if (!cfg_getbool(cfg, "allow_wide_trusted_networks") &&
+	    conf_check_trusted_width(&c->trusted_networks, path, err, errsz) != 0)
+		return -1;
 	if (c->pid_file[0] != '\0' && c->pid_file[0] != '/') {
 		cfgx_error_after(err, errsz, path, "option 'pid_file': '%s' must be an absolute path",
 		    c->pid_file);

@@ -11,17 +11,24 @@
  *               AUTH (password, or ACL user and password), SELECT, ROLE
  *               (only a master will do), SCRIPT LOAD (which also checks that
  *               our SHA1 matches what Redis computes)
- *   rlsentinel  with Sentinel, the discovery of the master first
+ *   rlwire      one command and its whole reply under a deadline, with every
+               reply's declared sizes checked before hiredis sees them
+   rlsentinel  with Sentinel, the discovery of the master first
  *   rlbreaker   the circuit breaker: state, backoff, redis=down/up lines
  *   rlredis     this: one decision, and what the script's reply means
  *
  * A decision only checks a ready context out and sends one EVALSHA --
  * EVAL when Redis answers NOSCRIPT (restart, failover, SCRIPT FLUSH) -- all
- * within one deadline of `timeout` milliseconds, however Redis misbehaves.
+ * within one deadline of `timeout` milliseconds from its start to the last
+ * byte of the reply, however Redis misbehaves (rlwire).  A context the
+ * server closed while it sat in the pool is noticed at checkout and
+ * replaced; one found closed before any reply byte came is replaced once
+ * more, within the same deadline.
  *
  * A context that saw any error is closed, never reused: after a timeout a
  * late reply could be paired with the next question.  An I/O error, a
- * timeout or a reply saying Redis cannot serve (READONLY, LOADING, BUSY,
+ * timeout, a reply too large or malformed (rlwire.h), or a reply saying
+ * Redis cannot serve (READONLY, LOADING, BUSY,
  * MASTERDOWN, OOM, ...) opens the circuit breaker: state "down", logged
  * once as redis=down, and every decision answers RLREDIS_UNAVAILABLE at
  * once without touching the network.  The maintenance thread retries (with

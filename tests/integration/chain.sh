@@ -278,13 +278,22 @@ hm_check "out-around: no inner address or name (hop2's Received removed at the e
 # pipe(8) keeps 100 characters of the transport's status line: every
 # "status=sent" line must end in hoprelay's whole, compact text (hop, the
 # next hop's queue id, TLS and pin), never in a cut "(in reply to ... comman))".
-sent_re='status=sent \(delivered via hoprelay service \(2\.0\.0 sent( to [^ ]+)?( as [A-Za-z0-9._-]+)?, (TLSv1\.[23](, pin [0-9]+)?|no TLS)\)\)$'
+# Through hoprelayd, Postfix's lmtp(8) logs the next hop's own reply, whole.
+if [ "$HM_CHAIN_RELAY" = lmtp ]; then
+	sent_pat='relay=[^ ]*\[hoprelay/[a-z0-9]+\], .*status=sent'
+	sent_re='status=sent \(250 2\.0\.0 Ok: queued as [0-9A-Z]+\)$'
+	sent_full=$sent_re
+else
+	sent_pat='relay=hoprelay, .*status=sent'
+	sent_re='status=sent \(delivered via hoprelay service \(2\.0\.0 sent( to [^ ]+)?( as [A-Za-z0-9._-]+)?, (TLSv1\.[23](, pin [0-9]+)?|no TLS)\)\)$'
+	sent_full=' as [A-Za-z0-9]+, TLSv1\.[23], pin [0-9]+\)\)$'
+fi
 for n in "${HM_CHAIN_NODES[@]}"; do
-	all=$(grep -c 'relay=hoprelay, .*status=sent' "$HM_TMP/$n/maillog")
-	whole=$(grep -cE "relay=hoprelay, .*$sent_re" "$HM_TMP/$n/maillog")
-	grep -E 'relay=hoprelay, .*status=sent' "$HM_TMP/$n/maillog" | grep -vE "$sent_re" | head -3 | sed "s/^/    $n| /" >&2
-	hm_check "$n: each of its $all hoprelay deliveries logs a whole status text (pin and queue id included)" \
-		eval '[ "$all" -gt 0 ] && [ "$whole" = "$all" ] && grep -E "relay=hoprelay, .*$sent_re" "$HM_TMP/$n/maillog" | grep -qE " as [A-Za-z0-9]+, TLSv1\.[23], pin [0-9]+\)\)$"'
+	all=$(grep -cE "$sent_pat" "$HM_TMP/$n/maillog")
+	whole=$(grep -E "$sent_pat" "$HM_TMP/$n/maillog" | grep -cE "$sent_re")
+	grep -E "$sent_pat" "$HM_TMP/$n/maillog" | grep -vE "$sent_re" | head -3 | sed "s/^/    $n| /" >&2
+	hm_check "$n: each of its $all deliveries through the VPN legs logs a whole status text" \
+		eval '[ "$all" -gt 0 ] && [ "$whole" = "$all" ] && grep -E "$sent_pat" "$HM_TMP/$n/maillog" | grep -qE "$sent_full"'
 done
 
 # --- 8. fail2ban over the edge's log -----------------------------------------

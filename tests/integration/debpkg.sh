@@ -71,10 +71,10 @@ hm_check "the copy has no configured or built files" \
 hm_check "dpkg-buildpackage -us -uc -b succeeds" test $? = 0
 debs=("$HM_TMP"/pkg/hopmilter_*.deb "$HM_TMP"/pkg/hoprelay_*.deb)
 hm_check "both binary packages are built" eval 'test -f "${debs[0]}" && test -f "${debs[1]}"'
-[ -f "${debs[0]}" ] && [ -f "${debs[1]}" ] || { tail -30 "$HM_TMP/build.log" >&2; hm_done; }
 hm_check "the package build ran the unit tests" grep -q '^# FAIL: *0' "$HM_TMP/build.log"
 # The copy's own test files would match hm_done's sanitizer scan.
 rm -rf "$src"
+[ -f "${debs[0]}" ] && [ -f "${debs[1]}" ] || { tail -30 "$HM_TMP/build.log" >&2; hm_done; }
 
 lintian --tag-display-limit 0 "$HM_TMP"/pkg/hopmilter_*.changes >"$HM_TMP/lintian.log" 2>&1
 sed 's/^/    lintian| /' "$HM_TMP/lintian.log" >&2
@@ -82,7 +82,7 @@ hm_check "lintian: no errors" eval '! grep -q "^E:" "$HM_TMP/lintian.log"'
 hm_check "lintian: no warnings" eval '! grep -q "^W:" "$HM_TMP/lintian.log"'
 
 contents() { dpkg-deb -c "$1" | awk '{print $6}' | sed 's|^\./|/|'; }
-for f in /usr/sbin/hopmilter /usr/share/man/man8/hopmilter.8.gz /usr/share/man/man5/hopmilter.conf.5.gz \
+for f in /usr/sbin/hopmilter /usr/sbin/hopmilter-ctl /usr/share/man/man8/hopmilter-ctl.8.gz /usr/share/man/man8/hopmilter.8.gz /usr/share/man/man5/hopmilter.conf.5.gz \
 	/etc/hopmilter/hopmilter.conf /lib/systemd/system/hopmilter.service /usr/lib/tmpfiles.d/hopmilter.conf \
 	/etc/fail2ban/filter.d/hopmilter.conf /etc/fail2ban/jail.d/hopmilter.conf \
 	/usr/share/doc/hopmilter/examples/postfix-conf/main.cf.edge \
