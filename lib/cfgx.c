@@ -4,12 +4,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cfgtext.h"
@@ -88,59 +90,108 @@ cfgx_run(cfg_opt_t *opts, const char *path, char *text, void (*setup)(cfg_t *),
 	return cfg;
 }
 
-/* The whole file as one NUL-terminated string (malloc), or NULL with `err`. */
-static char *
-cfgx_read(const char *path, char *err, size_t errsz)
+/* What kind of thing `st` is, for "not a regular file (a directory)". */
+static const char *
+cfgx_file_kind(const struct stat *st)
 {
-	FILE *fp = fopen(path, "r");
-	char *text = NULL;
-	size_t len = 0, cap = 0;
+	if (S_ISDIR(st->st_mode))
+		return "a directory";
+	if (S_ISFIFO(st->st_mode))
+		return "a FIFO";
+	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
+		return "a device";
+	if (S_ISSOCK(st->st_mode))
+		return "a socket";
+	return "not a plain file";
+}
 
-	if (fp == NULL) {
-		snprintf(err, errsz, "%s: cannot read: %s", path, strerror(errno));
-		return NULL;
-	}
+/* Read all of `fd` into a new buffer; more than CFGX_FILE_MAX bytes is an error. */
+static int
+cfgx_read_fd(int fd, const char *path, char **text, size_t *len, char *err, size_t errsz)
+{
+	size_t cap = 0, have = 0;
+	char *buf = NULL;
+
 	for (;;) {
-		if (cap - len < 4096) {
-			char *t = realloc(text, cap += 65536);
+		ssize_t r;
 
-			if (t == NULL) {
+		if (have + 1 >= cap) {
+			char *nb = realloc(buf, cap = cap == 0 ? 8192 : cap * 2);
+
+			if (nb == NULL) {
 				snprintf(err, errsz, "%s: out of memory", path);
 				goto fail;
 			}
-			text = t;
+			buf = nb;
 		}
-		size_t n = fread(text + len, 1, cap - len - 1, fp);
-
-		len += n;
-		if (n == 0)
+		r = read(fd, buf + have, cap - 1 - have);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, errsz, "%s: cannot read: %s", path, strerror(errno));
+			goto fail;
+		}
+		if (r == 0)
 			break;
+		/* Checked as it is read: the file may have grown since fstat. */
+		if ((have += (size_t)r) > CFGX_FILE_MAX) {
+			snprintf(err, errsz, "%s: larger than %d bytes", path, CFGX_FILE_MAX);
+			goto fail;
+		}
 	}
-	if (ferror(fp)) {
-		snprintf(err, errsz, "%s: cannot read: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (memchr(text, '\0', len) != NULL) {
-		snprintf(err, errsz, "%s: holds a NUL byte: not a configuration file", path);
-		goto fail;
-	}
-	text[len] = '\0';
-	fclose(fp);
-	return text;
+	buf[have] = '\0';
+	*text = buf;
+	*len = have;
+	return 0;
 fail:
-	free(text);
-	fclose(fp);
-	return NULL;
+	free(buf);
+	return -1;
+}
+
+int
+cfgx_read_file(const char *path, char **text, size_t *len, char *err, size_t errsz)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY), rc = -1;
+
+	*text = NULL;
+	*len = 0;
+	if (fd < 0) {
+		snprintf(err, errsz, "%s: cannot read: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0)
+		snprintf(err, errsz, "%s: cannot read: %s", path, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		snprintf(err, errsz, "%s: not a regular file (%s)", path, cfgx_file_kind(&st));
+	else if (st.st_size > CFGX_FILE_MAX)
+		snprintf(err, errsz, "%s: larger than %d bytes", path, CFGX_FILE_MAX);
+	else
+		rc = cfgx_read_fd(fd, path, text, len, err, errsz);
+	close(fd);
+	if (rc != 0)
+		return -1;
+	/* libconfuse would stop at a NUL without a word and use half a file. */
+	const char *nul = memchr(*text, '\0', *len);
+	if (nul != NULL) {
+		snprintf(err, errsz, "%s: holds a NUL byte (at offset %zu): not a text file", path,
+		    (size_t)(nul - *text));
+		free(*text);
+		*text = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 cfg_t *
 cfgx_parse_file(cfg_opt_t *opts, const char *path, void (*setup)(cfg_t *), char *err,
     size_t errsz)
 {
-	char *text = cfgx_read(path, err, errsz);
+	char *text;
+	size_t len;
 	cfg_t *cfg;
 
-	if (text == NULL)
+	if (cfgx_read_file(path, &text, &len, err, errsz) != 0)
 		return NULL;
 	cfg = cfgx_run(opts, path, text, setup, err, errsz);
 	free(text);

@@ -17,11 +17,27 @@
 #include <confuse.h>
 #include <stddef.h>
 
+/* The largest configuration file read (cfgx_read_file). */
+#define CFGX_FILE_MAX (4 * 1024 * 1024)
+
+/*
+ * Read the file at `path` whole into a new NUL-terminated buffer, which the
+ * caller frees.  Only a regular file (a symbolic link to one is fine) of at
+ * most CFGX_FILE_MAX bytes without a NUL byte is read: a directory, a FIFO,
+ * a device or a socket is refused without blocking (the file is opened
+ * with O_NONBLOCK and checked with fstat on the open descriptor), because
+ * libconfuse's scanner exits the process when reading fails and waits
+ * forever on a FIFO.  0, or -1 with "FILE: reason" in `err`.
+ */
+int cfgx_read_file(const char *path, char **text, size_t *len, char *err, size_t errsz);
+
 /*
  * Parse `path` with `opts` into a new cfg_t.  Returns NULL and fills `err`
  * with "FILE:LINE: reason" (or "FILE: reason") on any error, including a
  * missing or unreadable file.  The caller frees the result with cfg_free().
- * `setup` (may be NULL) runs after cfg_init, to attach validators.
+ * `setup` (may be NULL) runs after cfg_init, to attach validators.  The
+ * file is read with cfgx_read_file() and parsed from memory: libconfuse
+ * never touches the file itself.
  */
 cfg_t *cfgx_parse_file(cfg_opt_t *opts, const char *path, void (*setup)(cfg_t *),
     char *err, size_t errsz);

@@ -7,6 +7,7 @@ lib_libhopcommon_a_SOURCES = \
 	lib/cfgx.c lib/cfgx.h \
 	lib/domain.c lib/domain.h \
 	lib/esc.c lib/esc.h \
+	lib/listfile.c lib/listfile.h \
 	lib/log.c lib/log.h \
 	lib/monotime.c lib/monotime.h \
 	lib/netaddr.c lib/netaddr.h

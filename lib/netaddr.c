@@ -204,3 +204,101 @@ net_list_free(struct net_list *l)
 	l->v = NULL;
 	l->n = 0;
 }
+
+/*
+ * Not reachable as a client address from the internet (RFC 6890 and its
+ * updates).  CIDR blocks are either nested or disjoint, and these are
+ * pairwise disjoint, which keeps the counting below a sum.
+ */
+static const char *const net_special_v4[] = {
+	"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+	"172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15",
+	"198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+};
+static const char *const net_special_v6[] = {
+	"::/128", "::1/128", "100::/64", "2001:db8::/32", "fc00::/7",
+	"fe80::/10", "ff00::/8",
+};
+
+/* `inner` lies within `outer` (the same network counts as within). */
+static bool
+net_cidr_within(const struct net_cidr *inner, const struct net_cidr *outer)
+{
+	return inner->addr.family == outer->addr.family && outer->prefix <= inner->prefix &&
+	    net_cidr_contains(outer, &inner->addr);
+}
+
+static double
+net_cidr_size(const struct net_cidr *c)
+{
+	double size = 1;
+
+	for (unsigned k = c->prefix; k < net_family_bits(c->addr.family); k++)
+		size *= 2;
+	return size;
+}
+
+/* The public addresses of `c` alone: its size less the special blocks in it. */
+static double
+net_cidr_public_size(const struct net_cidr *c)
+{
+	bool v4 = c->addr.family == AF_INET;
+	const char *const *sp = v4 ? net_special_v4 : net_special_v6;
+	size_t n = v4 ? sizeof(net_special_v4) / sizeof(net_special_v4[0]) :
+	    sizeof(net_special_v6) / sizeof(net_special_v6[0]);
+	double size = net_cidr_size(c);
+
+	for (size_t i = 0; i < n; i++) {
+		struct net_cidr s;
+		const char *why;
+
+		if (net_cidr_parse(sp[i], &s, &why) != 0)
+			continue;   /* cannot happen: the table is tested */
+		if (net_cidr_within(c, &s))
+			return 0;
+		if (net_cidr_within(&s, c))
+			size -= net_cidr_size(&s);
+	}
+	return size;
+}
+
+/* Entry i is inside another entry (the first of equal ones counts). */
+static bool
+net_list_shadowed(const struct net_list *l, size_t i)
+{
+	for (size_t j = 0; j < l->n; j++)
+		if (j != i && net_cidr_within(&l->v[i], &l->v[j]) &&
+		    (l->v[j].prefix < l->v[i].prefix || j < i))
+			return true;
+	return false;
+}
+
+double
+net_list_public_size(const struct net_list *l, int family)
+{
+	double total = 0;
+
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].addr.family == family && !net_list_shadowed(l, i))
+			total += net_cidr_public_size(&l->v[i]);
+	return total;
+}
+
+const struct net_cidr *
+net_list_widest_public(const struct net_list *l, int family)
+{
+	const struct net_cidr *best = NULL;
+	double most = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		double n;
+
+		if (l->v[i].addr.family != family || net_list_shadowed(l, i))
+			continue;
+		if ((n = net_cidr_public_size(&l->v[i])) > most) {
+			most = n;
+			best = &l->v[i];
+		}
+	}
+	return best;
+}

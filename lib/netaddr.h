@@ -56,4 +56,21 @@ bool net_list_contains(const struct net_list *l, const struct net_addr *a);
 int net_list_add(struct net_list *l, const struct net_cidr *net);
 void net_list_free(struct net_list *l);
 
+/*
+ * How many addresses of `family` the list covers that a client on the
+ * internet can have: the special-purpose ranges of RFC 6890 (private,
+ * shared, loopback, link-local, documentation, benchmarking, multicast,
+ * reserved; for IPv6 also unique-local) are not counted, and an entry
+ * inside another entry counts once.  A v4-mapped network
+ * ("::ffff:0:0/96") is an IPv4 network here, as everywhere in netaddr.
+ * A double: the sizes are powers of two and their sums, exact where the
+ * comparison with a limit matters.
+ */
+double net_list_public_size(const struct net_list *l, int family);
+/*
+ * Of the entries that add to net_list_public_size(), the widest, or NULL
+ * when none does.
+ */
+const struct net_cidr *net_list_widest_public(const struct net_list *l, int family);
+
 #endif

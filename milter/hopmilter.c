@@ -9,7 +9,11 @@
  *
  * Signals: libmilter's own signal thread owns SIGHUP/SIGTERM/SIGINT (they
  * stop the filter); configuration reload therefore uses SIGUSR1, taken by a
- * dedicated thread with sigwait().
+ * dedicated thread with sigwait().  That thread starts only once the first
+ * policy is installed (a SIGUSR1 during start-up waits, blocked, and is
+ * taken then), and a reload and the shutdown exclude each other: after the
+ * policy is uninstalled no reload runs, so none can find it missing or
+ * install one behind the shutdown's back.
  */
 #include "config.h"
 
@@ -17,6 +21,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +42,16 @@
 
 static const char *hm_conf_path = CONF_DEFAULT_PATH;
 static sigset_t hm_usr1;
+
+/* Held by a whole reload, and by the shutdown while it uninstalls the policy. */
+static pthread_mutex_t hm_reload_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool hm_serving;   /* a policy is installed and reloads may replace it */
+/*
+ * Set by the shutdown before it waits for the lock: a storm of SIGUSR1
+ * keeps the reload thread taking the lock again and again (mutexes are not
+ * fair), and each reload would otherwise delay the stop further.
+ */
+static atomic_bool hm_stopping;
 
 /*
  * Block the signals first thing, before any thread exists and before the
@@ -111,12 +126,30 @@ hm_load(const char *path, char *err, size_t errsz)
 	return p;
 }
 
+/* Say which settings of `n` a reload cannot apply; `old` may be NULL. */
 static void
-hm_reload(void)
+hm_reload_warn(const struct conf *n, const struct policy *old)
+{
+	const struct conf *o;
+
+	if (old == NULL)
+		return;
+	o = policy_conf(old);
+	if (strcmp(n->socket, o->socket) != 0 || strcmp(n->user, o->user) != 0 ||
+	    strcmp(n->pid_file, o->pid_file) != 0 || n->syslog_facility != o->syslog_facility ||
+	    strcmp(n->control_socket, o->control_socket) != 0 ||
+	    strcmp(n->metrics_listen, o->metrics_listen) != 0)
+		log_warning("reload: socket, user, pid_file, syslog_facility, control_socket and "
+		    "metrics_listen change only on restart");
+}
+
+/* With hm_reload_lock held and a policy installed. */
+static void
+hm_reload_locked(void)
 {
 	char err[1024];
 	struct policy *p = hm_load(hm_conf_path, err, sizeof(err)), *old;
-	const struct conf *n, *o;
+	const struct conf *n;
 
 	if (p == NULL) {
 		log_error("reload failed, keeping the running configuration: %s", err);
@@ -125,14 +158,9 @@ hm_reload(void)
 	}
 	old = policy_acquire();
 	n = policy_conf(p);
-	o = policy_conf(old);
-	if (strcmp(n->socket, o->socket) != 0 || strcmp(n->user, o->user) != 0 ||
-	    strcmp(n->pid_file, o->pid_file) != 0 || n->syslog_facility != o->syslog_facility ||
-	    strcmp(n->control_socket, o->control_socket) != 0 ||
-	    strcmp(n->metrics_listen, o->metrics_listen) != 0)
-		log_warning("reload: socket, user, pid_file, syslog_facility, control_socket and "
-		    "metrics_listen change only on restart");
-	policy_log_shadow(old, "until this reload");
+	hm_reload_warn(n, old);
+	if (old != NULL)
+		policy_log_shadow(old, "until this reload");
 	policy_unref(old);
 	log_set_level(n->log_level);
 	/* Before install: after it, `n` belongs to whoever replaces or stops the policy. */
@@ -141,6 +169,21 @@ hm_reload(void)
 	stats_reload(true);
 	log_notice("reloaded %s: new sessions use it, running ones finish on the old one",
 	    hm_conf_path);
+}
+
+static void
+hm_reload(void)
+{
+	static bool said;
+
+	pthread_mutex_lock(&hm_reload_lock);
+	if (hm_serving && !atomic_load(&hm_stopping))
+		hm_reload_locked();
+	else if (!said) {
+		said = true;   /* once: a storm of signals must not flood the log */
+		log_notice("reload ignored: hopmilter is stopping");
+	}
+	pthread_mutex_unlock(&hm_reload_lock);
 }
 
 static void *
@@ -237,11 +280,10 @@ hm_check_socket_dir(const struct conf *c)
 	return 0;
 }
 
-/* Socket, pid file, privileges, reload thread: 0 or an exit status. */
+/* Socket, listeners, pid file, privileges: 0 or an exit status (the reload thread comes with the first policy). */
 static int
 hm_start(const struct conf *c, bool as_root, uid_t uid, gid_t gid)
 {
-	pthread_t tid;
 	int ctl_fd = -1, http_fd = -1;
 
 	if (smfi_register(mlfi_desc) != MI_SUCCESS) {
@@ -263,16 +305,48 @@ hm_start(const struct conf *c, bool as_root, uid_t uid, gid_t gid)
 		fprintf(stderr, "hopmilter: cannot become user %s: %s\n", c->user, strerror(errno));
 		return EX_OSERR;
 	}
-	if (pthread_create(&tid, NULL, hm_reload_thread, &hm_usr1) != 0) {
-		fprintf(stderr, "hopmilter: cannot start the reload thread\n");
-		return EX_OSERR;
-	}
-	pthread_detach(tid);
 	if ((ctl_fd >= 0 && ctl_start(ctl_fd) != 0) || (http_fd >= 0 && httpmetrics_start(http_fd) != 0)) {
 		fprintf(stderr, "hopmilter: cannot start the control socket or metrics listener\n");
 		return EX_OSERR;
 	}
 	return 0;
+}
+
+/* Install the first policy, then let reloads replace it. */
+static int
+hm_install_first(struct policy *pol)
+{
+	pthread_t tid;
+
+	pthread_mutex_lock(&hm_reload_lock);
+	policy_install(pol);
+	hm_serving = true;
+	pthread_mutex_unlock(&hm_reload_lock);
+	if (pthread_create(&tid, NULL, hm_reload_thread, &hm_usr1) != 0) {
+		log_error("cannot start the reload thread");
+		return -1;
+	}
+	pthread_detach(tid);
+	return 0;
+}
+
+/* Stop reloads (waiting for one under way), remove the pid file, uninstall. */
+static void
+hm_uninstall(void)
+{
+	struct policy *pol;
+
+	atomic_store(&hm_stopping, true);
+	pthread_mutex_lock(&hm_reload_lock);
+	hm_serving = false;
+	pol = policy_acquire();
+	if (pol != NULL)
+		policy_log_shadow(pol, "since the last start or reload");
+	if (pol != NULL && policy_conf(pol)->pid_file[0] != '\0')
+		unlink(policy_conf(pol)->pid_file);
+	policy_unref(pol);
+	policy_install(NULL);
+	pthread_mutex_unlock(&hm_reload_lock);
 }
 
 /* Serve until libmilter stops (SIGTERM/SIGINT/SIGHUP); takes over `pol`. */
@@ -287,7 +361,10 @@ hm_serve(struct policy *pol, int ready_fd)
 	    c->socket, hm_conf_path, c->dry_run ? "yes" : "no");
 	if (dset_count(c->allowed_domains) == 0)
 		log_warning("allowed_domains is empty: every inbound recipient will be refused");
-	policy_install(pol);
+	if (hm_install_first(pol) != 0) {
+		hm_uninstall();
+		return EX_OSERR;
+	}
 	daemon_ready(ready_fd);
 	daemon_notify("READY=1");
 
@@ -295,13 +372,7 @@ hm_serve(struct policy *pol, int ready_fd)
 		log_error("smfi_main failed");
 	daemon_notify("STOPPING=1");
 	log_notice("stopping");
-	pol = policy_acquire();
-	if (pol != NULL)
-		policy_log_shadow(pol, "since the last start or reload");
-	if (pol != NULL && policy_conf(pol)->pid_file[0] != '\0')
-		unlink(policy_conf(pol)->pid_file);
-	policy_unref(pol);
-	policy_install(NULL);
+	hm_uninstall();
 	return 0;
 }
 
@@ -345,6 +416,8 @@ main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 
+	/* Before anything else: an early SIGUSR1 must wait, not kill (its default action). */
+	hm_block_signals();
 	while ((opt = getopt_long(argc, argv, "c:fnCVh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': hm_conf_path = optarg; break;
@@ -367,7 +440,6 @@ main(int argc, char **argv)
 		fprintf(stderr, "hopmilter: %s\n", err);
 		return EX_CONFIG;
 	}
-	hm_block_signals();
 	/* -n checks what start-up checks, in the same order. */
 	if ((rc = hm_check_user(policy_conf(pol), as_root, check_only, &uid, &gid)) != 0 ||
 	    (rc = hm_check_socket_dir(policy_conf(pol))) != 0 || check_only) {

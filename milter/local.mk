@@ -6,12 +6,14 @@ noinst_LIBRARIES += milter/policy/libhoppolicy.a
 milter_policy_libhoppolicy_a_SOURCES = \
 	milter/policy/authres.c milter/policy/authres.h \
 	milter/policy/conf.c milter/policy/conf.h \
+	milter/policy/conflist.c milter/policy/conflist.h \
 	milter/policy/dset.c milter/policy/dset.h \
 	milter/policy/policy.c milter/policy/policy.h \
 	milter/policy/ratelimit.c milter/policy/ratelimit.h \
 	milter/policy/rllocal.c milter/policy/rllocal.h \
 	milter/policy/rlbreaker.c milter/policy/rlbreaker.h \
 	milter/policy/rlconn.c milter/policy/rlconn.h \
+	milter/policy/rlwire.c milter/policy/rlwire.h \
 	milter/policy/rlpool.c milter/policy/rlpool.h \
 	milter/policy/rlredis.c milter/policy/rlredis.h \
 	milter/policy/rlsentinel.c milter/policy/rlsentinel.h \
@@ -92,6 +94,7 @@ install-hopmilter-data:
 	$(INSTALL_DATA) $(srcdir)/milter/hopmilter.sysusers '$(DESTDIR)$(sysusersdir)/hopmilter.conf'
 	$(INSTALL_DATA) $(srcdir)/milter/hopmilter.tmpfiles '$(DESTDIR)$(tmpfilesdir)/hopmilter.conf'
 	$(INSTALL_DATA) $(srcdir)/fail2ban/filter.d/hopmilter.conf '$(DESTDIR)$(fail2bandir)/filter.d/hopmilter.conf'
+	$(INSTALL_DATA) $(srcdir)/fail2ban/filter.d/hopmilter-ratelimit.conf '$(DESTDIR)$(fail2bandir)/filter.d/hopmilter-ratelimit.conf'
 	$(INSTALL_DATA) $(srcdir)/fail2ban/jail.d/hopmilter.conf '$(DESTDIR)$(fail2bandir)/jail.d/hopmilter.conf'
 	for d in postfix-conf sendmail-conf redis deploy; do \
 		$(MKDIR_P) '$(DESTDIR)$(examplesdir)/'$$d; \
@@ -121,6 +124,7 @@ uninstall-hopmilter-data:
 		rm -f '$(DESTDIR)$(hmconfdir)/hopmilter.conf'; fi
 	rm -f '$(DESTDIR)$(systemdunitdir)/hopmilter.service'
 	rm -f '$(DESTDIR)$(sysusersdir)/hopmilter.conf' '$(DESTDIR)$(tmpfilesdir)/hopmilter.conf' \
-		'$(DESTDIR)$(fail2bandir)/filter.d/hopmilter.conf' '$(DESTDIR)$(fail2bandir)/jail.d/hopmilter.conf'
+		'$(DESTDIR)$(fail2bandir)/filter.d/hopmilter.conf' '$(DESTDIR)$(fail2bandir)/jail.d/hopmilter.conf' \
+		'$(DESTDIR)$(fail2bandir)/filter.d/hopmilter-ratelimit.conf'
 	rm -rf '$(DESTDIR)$(examplesdir)'
 .PHONY: install-hopmilter-data uninstall-hopmilter-data

@@ -2,11 +2,13 @@
  * mlfi - libmilter callbacks for hopmilter.  See mlfi.h.
  *
  * Protocol steps: hopmilter needs CONNECT, HELO, MAIL, RCPT, the headers and
- * end of message.  It negotiates away DATA, EOH, BODY and unknown commands,
- * and asks for no reply at CONNECT, HELO and each header, where it never
- * refuses: every step skipped or unanswered is a round trip the MTA does
- * not wait for (see BENCHMARKS.md).  MAIL, RCPT and EOM can refuse and are
- * answered.
+ * end of message, and DATA only while the recipient budget is on (the end
+ * of the envelope, where the message and its recipients are charged in one
+ * decision).  It negotiates away EOH, BODY, unknown commands and -- with
+ * the budget off -- DATA, and asks for no reply at CONNECT, HELO and each
+ * header, where it never refuses: every step skipped or unanswered is a
+ * round trip the MTA does not wait for (see BENCHMARKS.md).  MAIL, RCPT,
+ * DATA and EOM can refuse and are answered.
  */
 #include "config.h"
 
@@ -33,6 +35,20 @@ mlfi_noreply_or_continue(unsigned long step)
 	return (atomic_load(&mlfi_noreply) & step) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
+/*
+ * Does the current policy decide at DATA?  Asked per connection; a reload
+ * between this and the session's DATA is caught at end of message.
+ */
+static bool
+mlfi_wants_data(void)
+{
+	struct policy *pol = policy_acquire();
+	bool yes = policy_wants_data(pol);
+
+	policy_unref(pol);
+	return yes;
+}
+
 static sfsistat
 mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
     unsigned long f3, unsigned long *pf0, unsigned long *pf1, unsigned long *pf2,
@@ -48,12 +64,17 @@ mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f
 	}
 	*pf0 = MLFI_WANT_ACTIONS | (f0 & SMFIF_SETSYMLIST);
 	*pf1 = (MLFI_SKIP_STEPS | MLFI_NR_STEPS) & f1;
+	if (mlfi_wants_data())
+		*pf1 &= ~(unsigned long)SMFIP_NODATA;
 	*pf2 = *pf3 = 0;
 	atomic_store(&mlfi_noreply, *pf1 & MLFI_NR_STEPS);
 	if (f0 & SMFIF_SETSYMLIST) {
 		/* Only what the callbacks read; each list replaces the MTA's own. */
-		if (smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen}") != MI_SUCCESS ||
+		if (smfi_setsymlist(ctx, SMFIM_CONNECT, "{client_name} {client_resolve}") !=
+		    MI_SUCCESS ||
+		    smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen}") != MI_SUCCESS ||
 		    smfi_setsymlist(ctx, SMFIM_ENVRCPT, "i") != MI_SUCCESS ||
+		    smfi_setsymlist(ctx, SMFIM_DATA, "i") != MI_SUCCESS ||
 		    smfi_setsymlist(ctx, SMFIM_EOM, "i") != MI_SUCCESS)
 			log_warning("smfi_setsymlist failed; relying on the MTA's default macros");
 	}
@@ -139,6 +160,9 @@ mlfi_connect_step(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	policy_unref(pol);
 	if (s == NULL)
 		log_error("connect from %s: out of memory", hostname ? hostname : "unknown");
+	else
+		policy_client_name(s, mlfi_macro(ctx, "{client_name}"),
+		    mlfi_macro(ctx, "{client_resolve}"));
 	smfi_setpriv(ctx, s);
 	return mlfi_noreply_or_continue(SMFIP_NR_CONN);
 }
@@ -174,6 +198,18 @@ mlfi_envrcpt_step(SMFICTX *ctx, char **argv)
 	if (s == NULL)
 		return mlfi_no_session(ctx, "RCPT");
 	policy_rcpt(s, argv[0], mlfi_macro(ctx, "i"), &v);
+	return mlfi_apply(ctx, &v);
+}
+
+static sfsistat
+mlfi_data(SMFICTX *ctx)
+{
+	struct policy_session *s = smfi_getpriv(ctx);
+	struct policy_verdict v;
+
+	if (s == NULL)
+		return mlfi_no_session(ctx, "DATA");
+	policy_data(s, mlfi_macro(ctx, "i"), &v);
 	return mlfi_apply(ctx, &v);
 }
 
@@ -291,6 +327,7 @@ struct smfiDesc mlfi_desc = {
 	.xxfi_helo = mlfi_helo,
 	.xxfi_envfrom = mlfi_envfrom,
 	.xxfi_envrcpt = mlfi_envrcpt,
+	.xxfi_data = mlfi_data,
 	.xxfi_header = mlfi_header,
 	.xxfi_eom = mlfi_eom,
 	.xxfi_abort = mlfi_abort,

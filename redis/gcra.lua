@@ -10,11 +10,15 @@
 --             (optional).  Both keys carry the same {hash tag}.
 -- ARGV[2i-1]  emission interval T of tier i, in microseconds (period / rate)
 -- ARGV[2i]    burst tolerance tau of tier i, in microseconds: T * (burst - 1)
+-- ARGV[2n+i]  optional (n = #KEYS): the cost c of this request in tier i,
+--             a whole number >= 1 (a message's accepted recipients); 1
+--             when absent, so a call without costs is the call of before.
 --
 -- Each key holds one number, the theoretical arrival time (TAT) of the
 -- tier in microseconds of Redis's clock.  A request is allowed when
--- TAT - now <= tau for every tier; only then is every TAT advanced by its
--- T, so a refused request costs nothing.  A key expires exactly when its
+-- TAT + (c - 1) * T - now <= tau for every tier (c requests at once); only
+-- then is every TAT advanced by its c * T, so a refused request costs
+-- nothing.  The caller keeps c <= burst, or the request could never pass.  A key expires exactly when its
 -- bucket is full again (TAT reached), when it carries no information.
 --
 -- Returns {allowed, retry_after_ms, tier}: {1, 0, 0} when allowed, else
@@ -35,12 +39,14 @@ local wait, wait_tier = 0, 0
 for i = 1, #KEYS do
 	local T = tonumber(ARGV[2 * i - 1])
 	local tau = tonumber(ARGV[2 * i])
+	local c = tonumber(ARGV[2 * #KEYS + i]) or 1
 	local tat = tonumber(redis.call('GET', KEYS[i])) or now
 	if tat < now then tat = now end
-	if tat - now - tau > wait then
-		wait, wait_tier = tat - now - tau, i
+	local over = tat + (c - 1) * T - now - tau
+	if over > wait then
+		wait, wait_tier = over, i
 	end
-	tats[i] = tat + T
+	tats[i] = tat + c * T
 end
 
 if wait_tier > 0 then

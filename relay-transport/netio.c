@@ -251,7 +251,17 @@ netio_read_line(struct netio *n, char *line, size_t size, long long deadline)
 	if (fr != NETIO_OK)
 		return fr;
 	for (;;) {
-		char *nl = memchr(n->buf + n->off, '\n', n->len - n->off);
+		char *nl;
+
+		/*
+		 * Checked before every line, not only when nothing is waiting: a
+		 * server that never pauses would otherwise never meet its deadline.
+		 */
+		if (monotime_ms() >= deadline) {
+			snprintf(n->why, sizeof(n->why), "timed out waiting for the server");
+			return NETIO_TIMEOUT;
+		}
+		nl = memchr(n->buf + n->off, '\n', n->len - n->off);
 
 		if (nl != NULL) {
 			size_t l = (size_t)(nl - (n->buf + n->off));
@@ -380,6 +390,20 @@ netio_pending(struct netio *n)
 	if (n->fd >= 0 && ioctl(n->fd, FIONREAD, &queued) == 0 && queued > 0)
 		have += (size_t)queued;
 	return have;
+}
+
+size_t
+netio_peek_input(struct netio *n)
+{
+	size_t got = 0;
+	short ev;
+
+	if (n->off == n->len)
+		n->off = n->len = 0;
+	if (n->fd >= 0 && n->len < sizeof(n->buf) &&
+	    netio_read_some(n, &got, &ev) == NETIO_OK && got > 0)
+		n->len += got;
+	return n->len - n->off;
 }
 
 void

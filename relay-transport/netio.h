@@ -66,7 +66,11 @@ int netio_resolve(const char *host, unsigned port, struct addrinfo **out, char *
 enum netio_result netio_connect(struct netio *n, const struct sockaddr *sa, socklen_t salen,
     const struct net_addr *source, long long deadline);
 
-/* Send what is buffered, then read one line, without its CRLF (or LF), into `line`. */
+/*
+ * Send what is buffered, then read one line, without its CRLF (or LF), into
+ * `line`.  NETIO_TIMEOUT once `deadline` has passed, even when bytes keep
+ * arriving: the caller passes one deadline for all the lines of a reply.
+ */
 enum netio_result netio_read_line(struct netio *n, char *line, size_t size, long long deadline);
 /* Queue all of `buf`: it is sent by the next flush or read, or when the buffer fills. */
 enum netio_result netio_write(struct netio *n, const void *buf, size_t len, long long deadline);
@@ -77,6 +81,14 @@ enum netio_result netio_flush(struct netio *n, long long deadline);
  * (without waiting) those queued in the kernel.  Only for the plain phase.
  */
 size_t netio_pending(struct netio *n);
+/*
+ * Whether the server sent something not yet read, without waiting: reads
+ * what can be read now (through TLS too, where the kernel's byte count
+ * would include records that carry no data) into the buffer, and returns
+ * the bytes buffered.  An end of file or an error is left for the next read
+ * to find.  Only between complete writes (never inside a flush).
+ */
+size_t netio_peek_input(struct netio *n);
 /* Close the socket.  The SSL object, if any, is the caller's to free first. */
 void netio_close(struct netio *n);
 

@@ -29,18 +29,20 @@ probe_reply(struct netio *n, int want, FILE *err)
 	struct smtpc_reply r;
 	char line[SMTPC_LINE_MAX], one[SMTPC_TEXT_MAX + 8];
 	enum smtpc_feed f = SMTPC_MORE;
+	long long deadline = monotime_ms() + PROBE_TIMEOUT;   /* for the whole reply */
 
 	smtpc_reply_init(&r);
 	while (f == SMTPC_MORE) {
-		if (netio_read_line(n, line, sizeof(line), monotime_ms() + PROBE_TIMEOUT) != NETIO_OK) {
+		if (netio_read_line(n, line, sizeof(line), deadline) != NETIO_OK) {
 			fprintf(err, "hoprelay: probe: %s\n", n->why);
 			return -1;
 		}
 		f = smtpc_reply_feed(&r, line);
 	}
-	if (f == SMTPC_BAD || smtpc_reply_class(&r) != want) {
+	if (f != SMTPC_DONE || smtpc_reply_class(&r) != want) {
 		fprintf(err, "hoprelay: probe: unexpected reply: %s\n",
-		    f == SMTPC_BAD ? "(not SMTP)" : smtpc_reply_oneline(&r, one, sizeof(one)));
+		    f == SMTPC_BAD ? "(not SMTP)" : f == SMTPC_TOOBIG ? "(too long)" :
+		    smtpc_reply_oneline(&r, one, sizeof(one)));
 		return -1;
 	}
 	return 0;

@@ -62,6 +62,9 @@ smtpc_reply_feed(struct smtpc_reply *r, const char *line)
 	if (code < 200 || code > 599 || (r->nlines > 0 && code != r->code))
 		return SMTPC_BAD;
 	r->code = code;
+	r->nbytes += strlen(line) + 2;
+	if (r->nlines >= SMTPC_REPLY_LINES_MAX || r->nbytes > SMTPC_REPLY_BYTES_MAX)
+		return SMTPC_TOOBIG;
 	if (r->nlines == 0 && line[3] != '\0' && (n = smtpc_enhanced_len(line + 4)) > 0 &&
 	    n < sizeof(r->enhanced)) {
 		memcpy(r->enhanced, line + 4, n);

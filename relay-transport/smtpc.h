@@ -14,6 +14,13 @@
 #define SMTPC_LINE_MAX 2048   /* RFC 5321 says 512; servers are sloppier */
 #define SMTPC_TEXT_MAX 1024   /* kept of a multi-line reply */
 #define SMTPC_ADDR_MAX 512    /* local part + '@' + domain, with room for quoting */
+/*
+ * The most one reply may be.  A real server's longest is its EHLO list,
+ * some 20 lines; a server streaming continuation lines without end must
+ * not keep hoprelay reading (and burning CPU) until a deadline.
+ */
+#define SMTPC_REPLY_LINES_MAX 100
+#define SMTPC_REPLY_BYTES_MAX 32768   /* counted with each line's CRLF */
 
 /*
  * One server reply, possibly of several lines ("250-a", "250-b", "250 c").
@@ -25,6 +32,7 @@ struct smtpc_reply {
 	char enhanced[16];     /* "5.1.1", or "" when the server gave none */
 	char text[SMTPC_TEXT_MAX];
 	size_t nlines;
+	size_t nbytes;         /* of every line fed, CRLF included */
 	bool done;             /* the final line ("NNN " or "NNN") was seen */
 };
 
@@ -32,6 +40,7 @@ enum smtpc_feed {
 	SMTPC_MORE,   /* a continuation line: feed the next one */
 	SMTPC_DONE,   /* the reply is complete */
 	SMTPC_BAD,    /* not a reply line, or the code changed between lines */
+	SMTPC_TOOBIG, /* more than SMTPC_REPLY_LINES_MAX lines or SMTPC_REPLY_BYTES_MAX bytes */
 };
 
 void smtpc_reply_init(struct smtpc_reply *r);

@@ -66,7 +66,10 @@ xfer_io_fail(struct xfer *x, enum netio_result nr)
 	    xfer_stage_name(x->st->stage), x->io.why);
 }
 
-/* Read one complete reply within `timeout_ms`. */
+/*
+ * Read one complete reply within `timeout_ms`: one deadline for all its
+ * lines, and no more lines or bytes than smtpc allows one reply.
+ */
 static enum xfer_result
 xfer_read_reply(struct xfer *x, struct smtpc_reply *r, long timeout_ms)
 {
@@ -85,6 +88,12 @@ xfer_read_reply(struct xfer *x, struct smtpc_reply *r, long timeout_ms)
 		x->healthy = false;
 		return xfer_fail(x, XFER_PROTOCOL, "protocol error during %s: not an SMTP reply: %.80s",
 		    xfer_stage_name(x->st->stage), x->line);
+	}
+	if (f == SMTPC_TOOBIG) {
+		x->healthy = false;
+		return xfer_fail(x, XFER_PROTOCOL, "protocol error during %s: a reply of more than "
+		    "%d lines or %d bytes", xfer_stage_name(x->st->stage), SMTPC_REPLY_LINES_MAX,
+		    SMTPC_REPLY_BYTES_MAX);
 	}
 	return XFER_OK;
 }
@@ -301,6 +310,24 @@ xfer_envelope(struct xfer *x, long size)
 	return refused ? x->st->result : XFER_OK;
 }
 
+/*
+ * A reply before the final dot is a protocol violation: a hop that answers
+ * "250" to the data it has not read, then closes, would have hoprelay
+ * report success for a message nobody has.  Looked for after the 354 and
+ * before each piece of the message.
+ * XXX A reply that arrives while the last piece (with the dot) is on its
+ * way cannot be told from the real one.
+ */
+static enum xfer_result
+xfer_check_early(struct xfer *x)
+{
+	if (netio_peek_input(&x->io) == 0)
+		return XFER_OK;
+	x->healthy = false;
+	return xfer_fail(x, XFER_PROTOCOL, "protocol error during %s: the server replied before "
+	    "the end of the message data", xfer_stage_name(x->st->stage));
+}
+
 static enum xfer_result
 xfer_body(struct xfer *x)
 {
@@ -315,6 +342,8 @@ xfer_body(struct xfer *x)
 		switch (msgin_next(m, &p, &len)) {
 		case MSGIN_END:
 			/* The last piece and ".": sent now, while this is still the transfer. */
+			if (xfer_check_early(x) != XFER_OK)
+				return x->st->result;
 			nr = netio_flush(&x->io, monotime_ms() + x->route->timeouts.data_block);
 			return nr == NETIO_OK ? XFER_OK : xfer_io_fail(x, nr);
 		case MSGIN_STOP_8BIT:
@@ -328,6 +357,8 @@ xfer_body(struct xfer *x)
 		case MSGIN_OK:
 			break;
 		}
+		if (xfer_check_early(x) != XFER_OK)
+			return x->st->result;
 		x->st->body_started = true;
 		nr = netio_write(&x->io, p, len, monotime_ms() + x->route->timeouts.data_block);
 		if (nr != NETIO_OK)

@@ -11,22 +11,26 @@ UNIT_TESTS = \
 	tests/unit/lib/addr_test \
 	tests/unit/lib/cfgtext_test \
 	tests/unit/lib/esc_test \
+	tests/unit/lib/listfile_test \
 	tests/unit/lib/monotime_test \
 	tests/unit/lib/netaddr_test \
 	tests/unit/policy/conf_test \
 	tests/unit/policy/dset_test \
+	tests/unit/policy/exempt_test \
 	tests/unit/policy/observe_test \
 	tests/unit/policy/policy_test \
 	tests/unit/policy/ratelimit_test \
 	tests/unit/policy/rlbreaker_test \
 	tests/unit/policy/rlconn_test \
 	tests/unit/policy/rllocal_test \
+	tests/unit/policy/rlwire_test \
 	tests/unit/policy/scrub_test \
 	tests/unit/policy/spf_policy_test \
 	tests/unit/policy/spfcheck_test \
 	tests/unit/policy/spfguard_test \
 	tests/unit/policy/spfrec_test \
 	tests/unit/relay/msgin_test \
+	tests/unit/relay/netio_test \
 	tests/unit/relay/outcome_test \
 	tests/unit/relay/route_test \
 	tests/unit/relay/smtpc_test
@@ -56,6 +60,8 @@ MILTERTEST_TESTS = \
 
 INTEGRATION_TESTS = \
 	tests/integration/cli.sh \
+	tests/integration/signal-races.sh \
+	tests/integration/config-paths.sh \
 	tests/integration/ctl.sh \
 	tests/integration/concurrency.sh \
 	tests/integration/install.sh \
@@ -68,7 +74,11 @@ INTEGRATION_TESTS = \
 	tests/integration/spf-amplification.sh \
 	tests/integration/redis-script.sh \
 	tests/integration/ratelimit-nodes.sh \
+	tests/integration/ratelimit-budget.sh \
+	tests/integration/listfile.sh \
+	tests/integration/postfix-limits.sh \
 	tests/integration/ratelimit-outage.sh \
+	tests/integration/redis-hostile.sh \
 	tests/integration/ratelimit-sentinel.sh \
 	tests/integration/postfix-ratelimit.sh \
 	tests/integration/postfix-spf.sh \
@@ -89,6 +99,7 @@ RELAY_INTEGRATION_TESTS = \
 	tests/integration/relay-message.sh \
 	tests/integration/relay-postfix.sh \
 	tests/integration/relay-protocol.sh \
+	tests/integration/relay-hostile.sh \
 	tests/integration/relayd.sh \
 	tests/integration/faults-relayd.sh
 
@@ -122,8 +133,9 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/integration/concurrency-client.lua tests/tsan.supp tests/valgrind.supp \
 	tests/lib/harness.sh tests/lib/sendmail-instance.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
-	tests/lib/fakesmtp.py tests/lib/lmtpc.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py tests/lib/ctlload.py tests/lib/notify-listener.py \
+	tests/lib/fakesmtp.py tests/lib/fakeredis.py tests/lib/lmtpc.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py tests/lib/ctlload.py tests/lib/notify-listener.py \
 	tests/miltertest/rl-client.lua tests/corpus/scrub-headers.txt tests/lib/scrubcorpus.py \
+	tests/miltertest/rl-envelope.lua \
 	fail2ban
 
 # `make check-valgrind`: the miltertest scripts and the transport's
@@ -132,7 +144,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 VALGRIND_TESTS = $(MILTERTEST_TESTS) $(RELAY_VALGRIND_TESTS)
 # hoprelay run directly by the tests (through Postfix it is not wrapped).
 RELAY_VALGRIND_TESTS = tests/integration/relay-tls.sh tests/integration/relay-message.sh tests/integration/relayd.sh \
-	tests/integration/relay-protocol.sh
+	tests/integration/relay-protocol.sh tests/integration/relay-hostile.sh
 HM_VALGRIND = valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=definite \
 	--errors-for-leak-kinds=definite --track-origins=yes --vgdb=no --log-fd=2 \
 	--suppressions=$(abs_top_srcdir)/tests/valgrind.supp

@@ -91,6 +91,19 @@ authres_spf(const struct spfcheck_answer *a, const char *authserv_id, char *buf,
 	    a->identity == SPFCHECK_ID_HELO ? "helo" : "mailfrom", a->domain);
 }
 
+int
+authres_spf_skipped(const char *authserv_id, const char *why, const char *domain, char *buf,
+    size_t bufsz)
+{
+	size_t len = 0;
+
+	if (authres_cat(buf, bufsz, &len, "%s; spf=none reason=\"%s\"", authserv_id, why) != 0)
+		return -1;
+	if (domain == NULL || !authres_is_name(domain))
+		return 0;
+	return authres_cat(buf, bufsz, &len, " smtp.mailfrom=%s", domain);
+}
+
 /* The comment RFC 7208 section 9.1 suggests, naming only the (cleaned) domain. */
 static int
 authres_comment(const struct spfcheck_answer *a, const char *receiver, char *buf,

@@ -42,6 +42,17 @@ int authres_received_spf(const struct spfcheck_answer *a, const char *receiver, 
     size_t bufsz);
 
 /*
+ * Authentication-Results for a message whose SPF verdict was skipped on
+ * purpose (spf.exempt_*): "ID; spf=none reason="WHY" [smtp.mailfrom=DOMAIN]".
+ * RFC 8601 has no "not checked" result for SPF; "none" is the one that
+ * gives the sender no credit (a DMARC evaluator sees no SPF pass), and
+ * the reason says why (section 2.3).  `why` is ours, never client text;
+ * `domain` (may be NULL) is the envelope sender's.
+ */
+int authres_spf_skipped(const char *authserv_id, const char *why, const char *domain,
+    char *buf, size_t bufsz);
+
+/*
  * Does this Authentication-Results value claim to come from `authserv_id`?
  * Its authserv-id as RFC 8601 writes it -- after any comments and folding,
  * a token or a quoted-string, perhaps followed by a version ("id 1;") --

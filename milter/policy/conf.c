@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <stdio.h>
@@ -14,6 +15,7 @@
 
 #include "cfgx.h"
 #include "conf.h"
+#include "conflist.h"
 #include "domain.h"
 #include "scrub.h"
 #include "log.h"
@@ -329,6 +331,12 @@ conf_validate_ratelimit(cfg_t *cfg, cfg_opt_t *opt)
 		cfg_error(cfg, "ratelimit.redis.sentinel: set both 'master' and 'addresses', or neither");
 		return -1;
 	}
+	if (cfg_getbool(cfg_getsec(rl, "recipients"), "enabled") &&
+	    conf_check_tier(cfg, cfg_getsec(rl, "recipients"), "ratelimit.recipients") != 0)
+		return -1;
+	if (cfg_getbool(cfg_getsec(rl, "outbound"), "enabled") &&
+	    conf_check_tier(cfg, cfg_getsec(rl, "outbound"), "ratelimit.outbound") != 0)
+		return -1;
 	if (!cfg_getbool(sub, "enabled"))
 		return 0;
 	if (conf_check_tier(cfg, sub, "ratelimit.subnet") != 0)
@@ -368,25 +376,48 @@ static cfg_opt_t conf_redis_opts[] = {
 
 static cfg_opt_t conf_subnet_opts[] = {
 	CFG_BOOL("enabled", cfg_false, CFGF_NONE),
-	CFG_INT("rate", 10, CFGF_NONE),
-	CFG_INT_CB("period", 1000, CFGF_NONE, cfgx_cb_duration_ms),
-	CFG_INT("burst", 20, CFGF_NONE),
+	CFG_INT("rate", 120, CFGF_NONE),
+	CFG_INT_CB("period", 60000, CFGF_NONE, cfgx_cb_duration_ms),
+	CFG_INT("burst", 200, CFGF_NONE),
 	CFG_INT("ipv4_prefix", 24, CFGF_NONE),
 	CFG_INT("ipv6_prefix", 48, CFGF_NONE),
+	CFG_END(),
+};
+
+/* The recipient budget and the outbound limit: a rate, nothing keyed by prefix. */
+static cfg_opt_t conf_recipients_opts[] = {
+	CFG_BOOL("enabled", cfg_false, CFGF_NONE),
+	CFG_INT("rate", 500, CFGF_NONE),
+	CFG_INT_CB("period", 3600000, CFGF_NONE, cfgx_cb_duration_ms),
+	CFG_INT("burst", 500, CFGF_NONE),
+	CFG_END(),
+};
+
+static cfg_opt_t conf_rl_outbound_opts[] = {
+	CFG_BOOL("enabled", cfg_false, CFGF_NONE),
+	CFG_INT("rate", 200, CFGF_NONE),
+	CFG_INT_CB("period", 3600000, CFGF_NONE, cfgx_cb_duration_ms),
+	CFG_INT("burst", 100, CFGF_NONE),
 	CFG_END(),
 };
 
 static cfg_opt_t conf_ratelimit_opts[] = {
 	CFG_BOOL("enabled", cfg_true, CFGF_NONE),
 	CFG_INT_CB("mode", CONF_MODE_ENFORCE, CFGF_NONE, conf_cb_mode),
-	CFG_INT("rate", 1, CFGF_NONE),
-	CFG_INT_CB("period", 1000, CFGF_NONE, cfgx_cb_duration_ms),
-	CFG_INT("burst", 1, CFGF_NONE),
+	/* hopmilter.conf(5), CHOOSING LIMITS: what a large provider's one server sends. */
+	CFG_INT("rate", 30, CFGF_NONE),
+	CFG_INT_CB("period", 60000, CFGF_NONE, cfgx_cb_duration_ms),
+	CFG_INT("burst", 50, CFGF_NONE),
 	CFG_INT("ipv4_prefix", 32, CFGF_NONE),
 	CFG_INT("ipv6_prefix", 64, CFGF_NONE),
 	CFG_INT_CB("on_redis_error", CONF_REDIS_ERROR_LOCAL, CFGF_NONE, conf_cb_redis_error),
 	CFG_INT("local_max_entries", 65536, CFGF_NONE),
 	CFG_SEC("subnet", conf_subnet_opts, CFGF_NONE),
+	CFG_SEC("recipients", conf_recipients_opts, CFGF_NONE),
+	CFG_SEC("outbound", conf_rl_outbound_opts, CFGF_NONE),
+	CFG_STR_LIST("exempt_networks", "{}", CFGF_NONE),
+	CFG_STR_LIST("exempt_client_names", "{}", CFGF_NONE),
+	CFG_STR_LIST("exempt_sender_domains", "{}", CFGF_NONE),
 	CFG_SEC("redis", conf_redis_opts, CFGF_NONE),
 	CFG_END(),
 };
@@ -440,6 +471,8 @@ static cfg_opt_t conf_spf_opts[] = {
 	CFG_BOOL("received_spf", cfg_true, CFGF_NONE),
 	CFG_INT_CB("dns_timeout", 5000, CFGF_NONE, cfgx_cb_duration_ms),
 	CFG_INT_CB("timeout", 15000, CFGF_NONE, cfgx_cb_duration_ms),
+	CFG_STR_LIST("exempt_networks", "{}", CFGF_NONE),
+	CFG_STR_LIST("exempt_client_names", "{}", CFGF_NONE),
 	CFG_END(),
 };
 
@@ -455,6 +488,7 @@ static cfg_opt_t conf_opts[] = {
 	CFG_STR("control_socket", "", CFGF_NONE),
 	CFG_STR("metrics_listen", "", CFGF_NONE),
 	CFG_STR_LIST("trusted_networks", "{\"127.0.0.0/8\", \"::1/128\"}", CFGF_NONE),
+	CFG_BOOL("allow_wide_trusted_networks", cfg_false, CFGF_NONE),
 	CFG_STR_LIST("internal_networks", "{}", CFGF_NONE),
 	CFG_STR_LIST("internal_names", "{}", CFGF_NONE),
 	CFG_STR_LIST("allowed_domains", "{}", CFGF_NONE),
@@ -485,6 +519,17 @@ conf_setup_ratelimit(cfg_t *cfg)
 		{"ratelimit|subnet|burst", cfgx_validate_positive},
 		{"ratelimit|subnet|ipv4_prefix", conf_validate_v4prefix},
 		{"ratelimit|subnet|ipv6_prefix", conf_validate_v6prefix},
+		{"ratelimit|recipients|rate", cfgx_validate_positive},
+		{"ratelimit|recipients|period", conf_validate_duration},
+		{"ratelimit|recipients|burst", cfgx_validate_positive},
+		{"ratelimit|outbound|rate", cfgx_validate_positive},
+		{"ratelimit|outbound|period", conf_validate_duration},
+		{"ratelimit|outbound|burst", cfgx_validate_positive},
+		{"ratelimit|exempt_networks", conflist_validate_nets},
+		{"ratelimit|exempt_client_names", conflist_validate_domains},
+		{"ratelimit|exempt_sender_domains", conflist_validate_domains},
+		{"spf|exempt_networks", conflist_validate_nets},
+		{"spf|exempt_client_names", conflist_validate_domains},
 		{"ratelimit|redis|port", cfgx_validate_port},
 		{"ratelimit|redis|db", cfgx_validate_nonneg},
 		{"ratelimit|redis|prefix", conf_validate_prefix},
@@ -508,8 +553,8 @@ conf_setup(cfg_t *cfg)
 	cfg_set_validate_func(cfg, "metrics_listen", conf_validate_metrics_listen);
 	cfg_set_validate_func(cfg, "trusted_networks", cfgx_validate_cidr_list);
 	cfg_set_validate_func(cfg, "internal_networks", cfgx_validate_cidr_list);
-	cfg_set_validate_func(cfg, "allowed_domains", cfgx_validate_domain_list);
-	cfg_set_validate_func(cfg, "banned_domains", cfgx_validate_domain_list);
+	cfg_set_validate_func(cfg, "allowed_domains", conflist_validate_domains);
+	cfg_set_validate_func(cfg, "banned_domains", conflist_validate_domains);
 	cfg_set_validate_func(cfg, "internal_names", cfgx_validate_domain_list);
 	cfg_set_validate_func(cfg, "outbound|remove_headers", conf_validate_header_list);
 	cfg_set_validate_func(cfg, "outbound|scrub_headers", conf_validate_header_list);
@@ -660,6 +705,39 @@ conf_fill_redis(cfg_t *sec, struct conf_redis *r)
 	return conf_fill_sentinel(cfg_getsec(sec, "sentinel"), &r->sentinel);
 }
 
+/* A rate without prefixes (recipients, outbound). */
+static void
+conf_fill_rate(cfg_t *sec, bool *enabled, struct conf_rl_tier *t)
+{
+	*enabled = cfg_getbool(sec, "enabled");
+	t->rate = cfg_getint(sec, "rate");
+	t->period_ms = cfg_getint(sec, "period");
+	t->burst = cfg_getint(sec, "burst");
+}
+
+/*
+ * The lists that may name list files (conflist.h): allowed and banned
+ * domains, and the exemptions.  0, or -1 with "LISTFILE:LINE: reason".
+ */
+static int
+conf_fill_lists(cfg_t *cfg, struct conf *c, char *err, size_t errsz)
+{
+	cfg_t *rl = cfg_getsec(cfg, "ratelimit"), *spf = cfg_getsec(cfg, "spf");
+
+	if (conflist_domains(cfg, "allowed_domains", true, &c->allowed_domains, err, errsz) != 0 ||
+	    conflist_domains(cfg, "banned_domains", false, &c->banned_domains, err, errsz) != 0 ||
+	    conflist_nets(rl, "exempt_networks", &c->ratelimit.exempt_networks, err, errsz) != 0 ||
+	    conflist_domains(rl, "exempt_client_names", true, &c->ratelimit.exempt_client_names,
+	    err, errsz) != 0 ||
+	    conflist_domains(rl, "exempt_sender_domains", true,
+	    &c->ratelimit.exempt_sender_domains, err, errsz) != 0 ||
+	    conflist_nets(spf, "exempt_networks", &c->spf.exempt_networks, err, errsz) != 0 ||
+	    conflist_domains(spf, "exempt_client_names", true, &c->spf.exempt_client_names, err,
+	    errsz) != 0)
+		return -1;
+	return 0;
+}
+
 static int
 conf_fill_ratelimit(cfg_t *sec, bool dry_run, struct conf_ratelimit *rl)
 {
@@ -667,6 +745,8 @@ conf_fill_ratelimit(cfg_t *sec, bool dry_run, struct conf_ratelimit *rl)
 
 	rl->mode = conf_mode(cfg_getbool(sec, "enabled"), cfg_getint(sec, "mode"), dry_run);
 	rl->enabled = rl->mode != CONF_MODE_OFF;
+	conf_fill_rate(cfg_getsec(sec, "recipients"), &rl->recipients_enabled, &rl->recipients);
+	conf_fill_rate(cfg_getsec(sec, "outbound"), &rl->outbound_enabled, &rl->outbound);
 	conf_fill_tier(sec, &rl->client);
 	rl->subnet_enabled = cfg_getbool(sub, "enabled");
 	conf_fill_tier(sub, &rl->subnet);
@@ -690,6 +770,49 @@ conf_free_ratelimit(struct conf_ratelimit *rl)
 	for (size_t i = 0; i < r->sentinel.naddrs; i++)
 		free(r->sentinel.addrs[i].host);
 	free(r->sentinel.addrs);
+	net_list_free(&rl->exempt_networks);
+	dset_free(rl->exempt_client_names);
+	dset_free(rl->exempt_sender_domains);
+}
+
+/*
+ * The most of the public internet trusted_networks may cover: the public
+ * addresses of a /8 (IPv4) or a /32 (IPv6, an ISP's whole allocation).
+ * A client there skips SPF and may relay outbound, so "0.0.0.0/0", "::/0",
+ * "::ffff:0:0/96" (all of IPv4, v4-mapped), "2000::/3" or a split such as
+ * "0.0.0.0/1" + "128.0.0.0/1" is almost always a mistake (or a test set-up
+ * copied to production).  Private and other special-purpose ranges do not
+ * count (netaddr.h), so 10.0.0.0/8 with the rest of RFC 1918 is fine.
+ */
+#define CONF_TRUSTED_V4_MAX 16777216.0          /* 2^24 */
+#define CONF_TRUSTED_V6_MAX 79228162514264337593543950336.0   /* 2^96 */
+
+static int
+conf_check_trusted_width(const struct net_list *trusted, const char *path, char *err,
+    size_t errsz)
+{
+	static const struct {
+		int family;
+		double max;
+		const char *name, *size;
+	} fam[] = {
+		{AF_INET, CONF_TRUSTED_V4_MAX, "IPv4", "a /8"},
+		{AF_INET6, CONF_TRUSTED_V6_MAX, "IPv6", "a /32"},
+	};
+	char widest[NET_ADDR_STRLEN + 8];
+
+	for (size_t i = 0; i < sizeof(fam) / sizeof(fam[0]); i++) {
+		if (net_list_public_size(trusted, fam[i].family) <= fam[i].max)
+			continue;
+		net_cidr_format(net_list_widest_public(trusted, fam[i].family), widest,
+		    sizeof(widest));
+		cfgx_error_after(err, errsz, path, "option 'trusted_networks': trusts more public "
+		    "%s addresses than %s (widest: %s); clients there skip SPF and may relay "
+		    "outbound. Set allow_wide_trusted_networks = true if that is meant",
+		    fam[i].name, fam[i].size, widest);
+		return -1;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------ the effective configuration */
@@ -809,8 +932,8 @@ conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t er
 	c->effective = conf_effective(cfg);
 	c->outbound.enabled = cfg_getbool(ob, "enabled");
 	c->outbound.scrub_received = cfg_getbool(ob, "scrub_received");
-	c->allowed_domains = conf_fill_domains(cfg, "allowed_domains", true);
-	c->banned_domains = conf_fill_domains(cfg, "banned_domains", false);
+	if (conf_fill_lists(cfg, c, err, errsz) != 0)
+		return -1;
 	c->internal_names = conf_fill_domains(cfg, "internal_names", true);
 	if (c->path == NULL || c->socket == NULL || c->user == NULL || c->pid_file == NULL ||
 	    c->authserv_id == NULL || c->control_socket == NULL || c->metrics_listen == NULL ||
@@ -824,6 +947,9 @@ conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t er
 		cfgx_error_after(err, errsz, path, "out of memory");
 		return -1;
 	}
+	if (!cfg_getbool(cfg, "allow_wide_trusted_networks") &&
+	    conf_check_trusted_width(&c->trusted_networks, path, err, errsz) != 0)
+		return -1;
 	if (c->pid_file[0] != '\0' && c->pid_file[0] != '/') {
 		cfgx_error_after(err, errsz, path, "option 'pid_file': '%s' must be an absolute path",
 		    c->pid_file);
@@ -908,6 +1034,8 @@ conf_free(struct conf *c)
 	net_list_free(&c->internal_networks);
 	dset_free(c->allowed_domains);
 	dset_free(c->banned_domains);
+	net_list_free(&c->spf.exempt_networks);
+	dset_free(c->spf.exempt_client_names);
 	dset_free(c->internal_names);
 	conf_free_names(&c->outbound.remove_headers);
 	conf_free_names(&c->outbound.scrub_headers);

@@ -59,6 +59,9 @@ struct conf_spf {
 	bool received_spf;     /* add a Received-SPF header besides Authentication-Results */
 	long dns_timeout_ms;   /* one DNS query, all servers and retries */
 	long timeout_ms;       /* every lookup of one message (HELO and MAIL FROM) */
+	/* Clients whose mail skips the SPF verdict (backup MX, forwarder, list host). */
+	struct net_list exempt_networks;
+	struct dset *exempt_client_names;  /* forward-confirmed names; ".example.org" = below */
 };
 
 /* One rate-limit tier: `rate` messages per `period_ms`, `burst` back to back. */
@@ -113,6 +116,16 @@ struct conf_ratelimit {
 	enum conf_redis_error on_redis_error;
 	long local_max_entries;        /* size of the in-process table */
 	struct conf_redis redis;
+	/* Charged per accepted recipient, per client network (tier 1's prefixes). */
+	bool recipients_enabled;
+	struct conf_rl_tier recipients;
+	/* Trusted clients: per SASL login, else per envelope sender (prefixes unused). */
+	bool outbound_enabled;
+	struct conf_rl_tier outbound;
+	/* Never charged inbound (exemption lifts the limit only, no other check). */
+	struct net_list exempt_networks;
+	struct dset *exempt_client_names;   /* forward-confirmed; ".example.org" = below */
+	struct dset *exempt_sender_domains; /* only with SPF pass for this client */
 };
 
 struct conf {

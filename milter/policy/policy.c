@@ -14,6 +14,7 @@
 
 #include "addr.h"
 #include "authres.h"
+#include "domain.h"
 #include "esc.h"
 #include "log.h"
 #include "netaddr.h"
@@ -48,6 +49,9 @@ struct policy_msg {
 	struct scrub_msg *scrub;   /* trusted-side headers to delete (scrub.h); NULL until one */
 	size_t scrubbed;           /* headers deleted at end of message */
 	bool spf_done;             /* `spf` holds this message's SPF evaluation */
+	const char *spf_skipped;   /* why SPF was skipped on purpose (spf.exempt_*), or NULL */
+	const char *rl_exempt;     /* why no rate limit was charged, or NULL */
+	bool rl_pending;           /* the inbound charge waits for the end of the envelope */
 	struct spfcheck_answer spf;
 	unsigned ar_seen;          /* Authentication-Results headers seen so far */
 	unsigned *ar_forged;       /* indices of those claiming our authserv_id */
@@ -65,6 +69,9 @@ struct policy_session {
 	char helo[256];            /* escaped HELO argument */
 	char helo_raw[256];        /* HELO as given (for SPF) */
 	bool trusted_net;
+	char name[DOMAIN_MAX + 1]; /* forward-confirmed client name, normalised; "" = none */
+	const char *rl_exempt;     /* "network", "client-name" or NULL (ratelimit.exempt_*) */
+	const char *spf_exempt;    /* the same for spf.exempt_* */
 	bool probe;                /* hopmilter-ctl test: no log line, no counter, no charge */
 	struct policy_msg msg;
 };
@@ -101,6 +108,12 @@ static const struct {
 	    "Too many messages from your network, try again later"},
 	[POLICY_REASON_RATELIMIT_UNAVAILABLE] = {"ratelimit-unavailable", POLICY_TEMPFAIL, "451",
 	    "4.3.0", "Temporary local problem, try again later"},
+	/* policy_ratelimit_refuse() adds the retry-after hint to both. */
+	[POLICY_REASON_RECIPIENTS_RATELIMITED] = {"rcpt-ratelimited", POLICY_TEMPFAIL, "450",
+	    "4.7.1", "Too many recipients from your network, try again later"},
+	/* A trusted sender over its own limit: never a reason to ban the client (the core). */
+	[POLICY_REASON_OUTBOUND_RATELIMITED] = {"outbound-ratelimited", POLICY_TEMPFAIL, "451",
+	    "4.7.1", "Too many messages from this sender, try again later"},
 };
 
 static pthread_mutex_t policy_current_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -304,6 +317,61 @@ policy_idx_push(unsigned **v, size_t *n, size_t *cap, unsigned idx)
 	return 0;
 }
 
+/*
+ * The client-scoped exemptions.  They only lift a check: an exempt client
+ * is still an internet client for the ban, the recipient domains and the
+ * outbound gate, and only trusted_networks or SASL make it trusted.
+ */
+static void
+policy_exemptions(struct policy_session *s)
+{
+	const struct conf *c = s->pol->conf;
+
+	s->rl_exempt = s->spf_exempt = NULL;
+	if (s->addr.family == 0)
+		return;
+	/* Without a rate limit there is nothing to lift, and nothing to log. */
+	if (s->pol->rl != NULL && net_list_contains(&c->ratelimit.exempt_networks, &s->addr))
+		s->rl_exempt = "network";
+	else if (s->pol->rl != NULL && s->name[0] != '\0' &&
+	    dset_match(c->ratelimit.exempt_client_names, s->name))
+		s->rl_exempt = "client-name";
+	if (net_list_contains(&c->spf.exempt_networks, &s->addr))
+		s->spf_exempt = "client in spf.exempt_networks";
+	else if (s->name[0] != '\0' && dset_match(c->spf.exempt_client_names, s->name))
+		s->spf_exempt = "client in spf.exempt_client_names";
+}
+
+void
+policy_client_name(struct policy_session *s, const char *client_name,
+    const char *client_resolve)
+{
+	const char *why;
+
+	s->name[0] = '\0';
+	/* Postfix: "unknown" unless forward-confirmed; Sendmail: only {client_resolve} OK. */
+	if (client_name != NULL && client_name[0] != '\0' && client_name[0] != '[' &&
+	    strcasecmp(client_name, "unknown") != 0 &&
+	    (client_resolve == NULL || strcmp(client_resolve, "OK") == 0) &&
+	    domain_normalize(client_name, s->name, sizeof(s->name), &why) != 0)
+		s->name[0] = '\0';
+	policy_exemptions(s);
+	if (log_enabled(LOG_DEBUG)) {
+		char raw[300];
+
+		log_debug("connect ip=%s client_name=%s confirmed=%s ratelimit_exempt=%s "
+		    "spf_exempt=%s", s->ip, esc_log(raw, sizeof(raw), client_name ? client_name : ""),
+		    s->name[0] ? s->name : "none", s->rl_exempt ? s->rl_exempt : "no",
+		    s->spf_exempt ? "yes" : "no");
+	}
+}
+
+bool
+policy_wants_data(const struct policy *p)
+{
+	return p != NULL && ratelimit_wants_recipients(p->rl);
+}
+
 static struct policy_session *
 policy_session_alloc(struct policy *pol, const struct sockaddr *sa, const char *hostname)
 {
@@ -321,6 +389,7 @@ policy_session_alloc(struct policy *pol, const struct sockaddr *sa, const char *
 	}
 	esc_log(s->host, sizeof(s->host), hostname ? hostname : "unknown");
 	snprintf(s->helo, sizeof(s->helo), "none");
+	policy_exemptions(s);
 	return s;
 }
 
@@ -413,6 +482,8 @@ policy_reason_mode(const struct conf *c, enum policy_reason reason)
 		return c->spf.mode;
 	case POLICY_REASON_RATELIMITED:
 	case POLICY_REASON_RATELIMIT_UNAVAILABLE:
+	case POLICY_REASON_RECIPIENTS_RATELIMITED:
+	case POLICY_REASON_OUTBOUND_RATELIMITED:
 		return c->ratelimit.mode;
 	default:
 		return CONF_MODE_ENFORCE;
@@ -533,40 +604,156 @@ policy_spf(struct policy_session *s, struct policy_verdict *v)
 		    NULL, m->spf.detail, v);
 }
 
+/* A rate-limit answer as a verdict: the reason by the bucket that refused, and the wait. */
+static void
+policy_ratelimit_verdict(struct policy_session *s, enum ratelimit_result res,
+    const struct ratelimit_info *info, struct policy_verdict *v)
+{
+	enum policy_reason reason = POLICY_REASON_RATELIMITED;
+	const char *what = "messages from your network";
+	long secs = (info->retry_after_ms + 999) / 1000;
+	char text[200];
+
+	if (res == RATELIMIT_ERROR) {
+		policy_refuse(s, POLICY_REASON_RATELIMIT_UNAVAILABLE, NULL, v);
+		return;
+	}
+	if (res != RATELIMIT_LIMITED)
+		return;
+	if (info->tier == RATELIMIT_TIER_RECIPIENTS) {
+		reason = POLICY_REASON_RECIPIENTS_RATELIMITED;
+		what = "recipients from your network";
+	} else if (info->tier == RATELIMIT_TIER_OUTBOUND) {
+		reason = POLICY_REASON_OUTBOUND_RATELIMITED;
+		what = "messages from this sender";
+	}
+	policy_refuse(s, reason, NULL, v);
+	snprintf(text, sizeof(text), "Too many %s, try again in %ld second%s", what,
+	    secs < 1 ? 1 : secs, secs > 1 ? "s" : "");
+	if (v->action != POLICY_CONTINUE)
+		esc_reply(v->text, sizeof(v->text), text);
+}
+
+static void
+policy_ratelimit_debug(struct policy_session *s, const char *what, enum ratelimit_result res,
+    const struct ratelimit_info *info)
+{
+	log_debug("%s: ratelimit ip=%s net=%s result=%s source=%s retry_after=%ldms%s",
+	    policy_qid(&s->msg), s->ip, info->net, res == RATELIMIT_ALLOWED ? "allowed" :
+	    res == RATELIMIT_LIMITED ? "limited" : "error", ratelimit_source_name(info->source),
+	    info->retry_after_ms, what);
+}
+
 /*
- * Charge this message to the client's network.  Over the limit: 450 4.7.1
- * with the time to wait in the text.
+ * Charge an internet message to the client's network: at MAIL FROM (the
+ * message alone), or -- with the recipient budget on -- at the end of the
+ * envelope, the message and its accepted recipients in one round trip.
+ * Over the limit: 450 4.7.1 with the time to wait in the text.  Exempt
+ * clients and senders are not charged at all.
  */
 static void
-policy_ratelimit(struct policy_session *s, struct policy_verdict *v)
+policy_ratelimit(struct policy_session *s, bool envelope, struct policy_verdict *v)
 {
+	struct policy_msg *m = &s->msg;
 	struct ratelimit_info info;
 	enum ratelimit_result res;
-	char text[200];
+	char what[32];
 
 	/* Unknown address (a pipe, a unix socket): nothing to key a limit on. */
 	if (s->pol->rl == NULL || s->addr.family == 0)
 		return;
-	res = s->probe ? ratelimit_peek(s->pol->rl, &s->addr, &info) :
-	    ratelimit_check(s->pol->rl, &s->addr, &info);
-	log_debug("%s: ratelimit ip=%s net=%s result=%s source=%s retry_after=%ldms",
-	    policy_qid(&s->msg), s->ip, info.net, res == RATELIMIT_ALLOWED ? "allowed" :
-	    res == RATELIMIT_LIMITED ? "limited" : "error", ratelimit_source_name(info.source),
-	    info.retry_after_ms);
+	if (s->rl_exempt != NULL || m->rl_exempt != NULL) {
+		log_debug("%s: ratelimit ip=%s exempt=%s", policy_qid(m), s->ip,
+		    s->rl_exempt != NULL ? s->rl_exempt : m->rl_exempt);
+		return;
+	}
+	/* A probe (hopmilter-ctl test) peeks at the message tiers at MAIL and charges nothing. */
+	if (!envelope && !s->probe && ratelimit_wants_recipients(s->pol->rl)) {
+		m->rl_pending = true;   /* decided at DATA, with the recipients */
+		return;
+	}
+	m->rl_pending = false;
+	if (s->probe) {
+		res = ratelimit_peek(s->pol->rl, &s->addr, &info);
+		what[0] = '\0';
+	} else if (envelope) {
+		res = ratelimit_check_envelope(s->pol->rl, &s->addr, m->nrcpt, &info);
+		snprintf(what, sizeof(what), " nrcpt=%u", m->nrcpt);
+	} else {
+		res = ratelimit_check(s->pol->rl, &s->addr, &info);
+		what[0] = '\0';
+	}
+	policy_ratelimit_debug(s, what, res, &info);
 	if (!s->probe)
 		stats_ratelimit(info.source, res == RATELIMIT_ALLOWED ? STATS_RL_ALLOWED :
 		    res == RATELIMIT_LIMITED ? STATS_RL_LIMITED : STATS_RL_ERROR);
-	if (res == RATELIMIT_ERROR) {
-		policy_refuse(s, POLICY_REASON_RATELIMIT_UNAVAILABLE, NULL, v);
-	} else if (res == RATELIMIT_LIMITED) {
-		long secs = (info.retry_after_ms + 999) / 1000;
+	policy_ratelimit_verdict(s, res, &info, v);
+}
 
-		policy_refuse(s, POLICY_REASON_RATELIMITED, NULL, v);
-		snprintf(text, sizeof(text), "Too many messages from your network, try again in "
-		    "%ld second%s", secs < 1 ? 1 : secs, secs > 1 ? "s" : "");
-		if (v->action != POLICY_CONTINUE)
-			esc_reply(v->text, sizeof(v->text), text);
+/*
+ * A trusted client's message, charged to its SASL login, or to the
+ * envelope sender when it did not authenticate.  The refusal is a 451
+ * logged as outbound-ratelimited, a reason no fail2ban jail matches:
+ * the client here is our own core, never to be banned.
+ */
+static void
+policy_ratelimit_outbound(struct policy_session *s, const char *auth_authen,
+    struct policy_verdict *v)
+{
+	struct policy_msg *m = &s->msg;
+	const struct conf *c = s->pol->conf;
+	char sender[600], who[700];
+	struct ratelimit_info info;
+	enum ratelimit_result res;
+
+	/* A probe charges nothing, and there is no peek for this bucket: not evaluated. */
+	if (s->pol->rl == NULL || !c->ratelimit.outbound_enabled || s->probe)
+		return;
+	if (m->sender_status == ADDR_OK)
+		snprintf(sender, sizeof(sender), "%s@%s", m->sender.local, m->sender.domain);
+	else
+		snprintf(sender, sizeof(sender), "%s", m->sender_status == ADDR_NULL ? "" : m->from_log);
+	res = ratelimit_check_outbound(s->pol->rl, m->auth ? auth_authen : NULL, sender, &info);
+	if (m->auth) {
+		char esc[600];
+
+		snprintf(who, sizeof(who), "sasl=%s", esc_log(esc, sizeof(esc), auth_authen));
+	} else {
+		snprintf(who, sizeof(who), "sender=%s", m->from_log);
 	}
+	log_debug("%s: ratelimit outbound %s result=%s source=%s retry_after=%ldms",
+	    policy_qid(m), who, res == RATELIMIT_ALLOWED ? "allowed" :
+	    res == RATELIMIT_LIMITED ? "limited" : "error", ratelimit_source_name(info.source),
+	    info.retry_after_ms);
+	if (res == RATELIMIT_ALLOWED)
+		return;
+	/* Which account: the line an admin needs to find a compromised one. */
+	if (res == RATELIMIT_LIMITED)
+		log_msg(LOG_NOTICE, "%s: outbound limit reached by %s", policy_qid(m), who);
+	/* RATELIMIT_ERROR: ratelimit-unavailable, 451 4.3.0, which no jail counts either. */
+	policy_ratelimit_verdict(s, res, &info, v);
+}
+
+/*
+ * ratelimit.exempt_sender_domains: the sender's domain is exempt only when
+ * SPF passed for it from this client -- anyone can write the domain, only
+ * its own servers can pass.  SPF is evaluated first for such a sender (the
+ * other ones keep the cheap order: the limit before any DNS).
+ */
+static void
+policy_sender_exemption(struct policy_session *s, struct policy_verdict *v)
+{
+	struct policy_msg *m = &s->msg;
+	const struct conf *c = s->pol->conf;
+
+	if (s->pol->rl == NULL || m->sender_status != ADDR_OK || s->pol->spf == NULL ||
+	    s->spf_exempt != NULL ||
+	    !dset_match(c->ratelimit.exempt_sender_domains, m->sender.domain))
+		return;
+	policy_spf(s, v);
+	if (m->spf_done && m->spf.result == SPFCHECK_PASS &&
+	    m->spf.identity == SPFCHECK_ID_MAILFROM)
+		m->rl_exempt = "sender-domain";
 }
 
 void
@@ -590,18 +777,41 @@ policy_mail(struct policy_session *s, const char *sender, const char *auth_authe
 	esc_log(m->from_log, sizeof(m->from_log), sender);
 	m->sender_status = addr_parse(sender, &m->sender);
 
-	if (m->trusted)
+	if (m->trusted) {
+		policy_ratelimit_outbound(s, auth_authen, v);
 		return;
+	}
 	/* An invalid IDN label below a banned domain is still banned (addr.h). */
 	if (c->ban_mode != CONF_MODE_OFF &&
 	    (m->sender_status == ADDR_OK || m->sender_status == ADDR_INVALID) &&
 	    m->sender.domain[0] != '\0' && dset_match(c->banned_domains, m->sender.domain))
 		policy_refuse(s, POLICY_REASON_BANNED_DOMAIN, NULL, v);
+	if (v->reason == POLICY_REASON_NONE)
+		policy_sender_exemption(s, v);
 	/* Only a message that would otherwise go on is charged (shadow: would go on). */
 	if (v->reason == POLICY_REASON_NONE)
-		policy_ratelimit(s, v);
-	if (v->action == POLICY_CONTINUE && s->pol->spf != NULL)
+		policy_ratelimit(s, false, v);
+	if (v->action != POLICY_CONTINUE || m->spf_done)
+		return;
+	if (s->spf_exempt != NULL && s->pol->spf != NULL) {
+		/* Recorded as skipped in Authentication-Results; the client stays an internet one. */
+		m->spf_skipped = s->spf_exempt;
+		log_debug("%s: spf skipped ip=%s: %s", policy_qid(m), s->ip, s->spf_exempt);
+	} else if (s->pol->spf != NULL) {
 		policy_spf(s, v);
+	}
+}
+
+void
+policy_data(struct policy_session *s, const char *qid, struct policy_verdict *v)
+{
+	struct policy_msg *m = &s->msg;
+
+	policy_verdict_continue(v);
+	policy_set_qid(m, qid);
+	/* Refused recipients never reached nrcpt: they cost nothing. */
+	if (m->active && m->rl_pending)
+		policy_ratelimit(s, true, v);
 }
 
 /*
@@ -773,6 +983,22 @@ fail:
 	return -1;
 }
 
+/* Authentication-Results saying SPF was not checked, and why (authres.h). */
+static int
+policy_spf_skipped_header(struct policy_session *s, struct policy_edits *edits)
+{
+	struct policy_msg *m = &s->msg;
+	char *ar = malloc(1024);
+
+	if (ar == NULL || authres_spf_skipped(s->pol->conf->authserv_id, m->spf_skipped,
+	    m->sender_status == ADDR_OK ? m->sender.domain : NULL, ar, 1024) != 0 ||
+	    policy_edits_add(edits, true, "Authentication-Results", 0, ar) != 0) {
+		free(ar);
+		return -1;
+	}
+	return 0;
+}
+
 /* Deletions of one name from the highest index down; names in any order. */
 static int
 policy_edit_order(const void *a, const void *b)
@@ -839,6 +1065,8 @@ policy_eom_edits(struct policy_session *s, struct policy_edits *edits)
 		return -1;
 	if (edits->n > 1)
 		qsort(edits->v, edits->n, sizeof(edits->v[0]), policy_edit_order);
+	if (m->spf_skipped != NULL)
+		return policy_spf_skipped_header(s, edits);
 	return m->spf_done ? policy_spf_headers(s, edits) : 0;
 }
 
@@ -891,6 +1119,14 @@ policy_eom(struct policy_session *s, const char *qid, struct policy_edits *edits
 
 	policy_verdict_continue(v);
 	policy_set_qid(m, qid);
+	/* The MTA skipped DATA (negotiated before a reload turned the budget on). */
+	if (m->rl_pending) {
+		policy_ratelimit(s, true, v);
+		if (v->action != POLICY_CONTINUE) {
+			m->active = false;
+			return;
+		}
+	}
 	if (m->failed || policy_eom_edits(s, edits) != 0) {
 		policy_edits_free(edits);
 		policy_refuse(s, POLICY_REASON_INTERNAL, NULL, v);
@@ -906,11 +1142,13 @@ policy_eom(struct policy_session *s, const char *qid, struct policy_edits *edits
 		snprintf(more, sizeof(more), ",+%u", m->nrcpt - m->rcpts_named);
 	policy_scrubbed_names(m, names, sizeof(names));
 	log_msg(LOG_INFO, "%s: ACCEPTED ip=%s class=%s from=%s to=%s%s nrcpt=%u refused=%u "
-	    "scrubbed=%zu scrubbed_names=%s spf=%s",
+	    "scrubbed=%zu scrubbed_names=%s spf=%s%s%s",
 	    policy_qid(m), s->ip, m->trusted ? (m->auth ? "authenticated" : "trusted") : "internet",
 	    m->from_log, m->rcpts_log[0] ? m->rcpts_log : "none", more, m->nrcpt,
 	    m->nrcpt_refused, m->scrubbed, names,
-	    m->spf_done ? spfcheck_result_name(m->spf.result) : "skipped");
+	    m->spf_done ? spfcheck_result_name(m->spf.result) : "skipped",
+	    s->rl_exempt != NULL || m->rl_exempt != NULL ? " ratelimit_exempt=" : "",
+	    s->rl_exempt != NULL ? s->rl_exempt : m->rl_exempt != NULL ? m->rl_exempt : "");
 	stats_message_accepted();
 	m->active = false;
 }

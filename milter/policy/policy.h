@@ -26,7 +26,7 @@
  *   QID: BLOCKED reason=R action=reject|tempfail ip=IP from=<S> [to=<R>] helo=H
  *   QID: WOULD-BLOCK ...same fields...       (that check in shadow mode)
  *   QID: ACCEPTED ip=IP class=C from=<S> to=<R1>,<R2>[,+N] nrcpt=N refused=M scrubbed=K
- *        scrubbed_names=NAME:COUNT,...|- spf=RESULT       (one line)
+ *        scrubbed_names=NAME:COUNT,...|- spf=RESULT [ratelimit_exempt=WHY]  (one line)
  *
  * to= names the accepted recipients, in order: the first POLICY_LOG_RCPTS
  * that fit in POLICY_LOG_RCPTS_MAX bytes, then ",+N" for the N not named
@@ -34,6 +34,11 @@
  *
  * Relay protection (unknown-rcpt-domain, outbound-disabled) is enforced in
  * every mode: dry_run and the per-check modes never open the relay.
+ *
+ * Reasons fail2ban's default jail bans for are the hard refusals; the
+ * rate-limit deferrals (ratelimited, rcpt-ratelimited) have a jail of
+ * their own, off by default, and outbound-ratelimited (a trusted sender,
+ * seen from the core) is matched by no jail at all.
  *
  * QID is the MTA's queue id, or NOQUEUE before the MTA has one.  Nothing a
  * client controls appears before ip=, and every client-supplied value is
@@ -95,6 +100,8 @@ enum policy_reason {
 	POLICY_REASON_SPF_PERMERROR,
 	POLICY_REASON_RATELIMITED,   /* MAIL FROM over the client network's rate */
 	POLICY_REASON_RATELIMIT_UNAVAILABLE, /* Redis away and on_redis_error = tempfail */
+	POLICY_REASON_RECIPIENTS_RATELIMITED, /* DATA over the client network's recipient budget */
+	POLICY_REASON_OUTBOUND_RATELIMITED,  /* a trusted sender (SASL login or sender) over its limit */
 	POLICY_REASON_COUNT
 };
 
@@ -141,6 +148,20 @@ void policy_session_free(struct policy_session *s);
  */
 struct policy_session *policy_probe_new(struct policy *pol, const struct sockaddr *sa);
 
+/*
+ * The client's host name as the MTA verified it, from the connect macros:
+ * Postfix's {client_name} is the forward-confirmed name or "unknown";
+ * Sendmail's {client_name} is the PTR name, forward-confirmed only when
+ * {client_resolve} is "OK".  So a name counts only when `client_resolve`
+ * is NULL (Postfix) or "OK", and it is no "unknown" or "[address]".  Only
+ * such a name can match ratelimit.exempt_client_names and
+ * spf.exempt_client_names.  Call right after policy_session_new().
+ */
+void policy_client_name(struct policy_session *s, const char *client_name,
+    const char *client_resolve);
+/* Does the current policy decide at DATA (the face then asks for that step)? */
+bool policy_wants_data(const struct policy *p);
+
 void policy_helo(struct policy_session *s, const char *helo);
 /* MAIL FROM.  `auth_authen` is the {auth_authen} macro (NULL if unset); `qid` may be NULL. */
 void policy_mail(struct policy_session *s, const char *sender, const char *auth_authen,
@@ -148,6 +169,12 @@ void policy_mail(struct policy_session *s, const char *sender, const char *auth_
 /* RCPT TO: a refusal concerns this recipient only. */
 void policy_rcpt(struct policy_session *s, const char *rcpt, const char *qid,
     struct policy_verdict *v);
+/*
+ * DATA: the end of the envelope.  With ratelimit.recipients on, the inbound
+ * charge -- the message and its accepted recipients, in one round trip --
+ * is made here (or at end of message when the MTA skipped this step).
+ */
+void policy_data(struct policy_session *s, const char *qid, struct policy_verdict *v);
 /* One header, in message order. */
 void policy_header(struct policy_session *s, const char *name, const char *value);
 /* End of message: fills `edits` (the caller frees them) and the final verdict. */

@@ -4,9 +4,12 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "monotime.h"
 #include "ratelimit.h"
@@ -22,6 +25,14 @@ struct ratelimit {
 	struct rlredis *redis;      /* NULL: no Redis configured */
 	struct rllocal *local;      /* NULL unless it may be needed */
 	long long interval_us[2], tau_us[2];
+	long long rcpt_interval_us, rcpt_tau_us;   /* the recipient budget */
+	long long out_interval_us, out_tau_us;     /* the outbound limit */
+};
+
+/* One bucket of a decision: its key in Redis and in the local table. */
+struct ratelimit_bucket {
+	const char *key;
+	struct rllocal_req local;   /* tier, net/prefix (or digest), T, tau, cost */
 };
 
 const char *
@@ -72,6 +83,8 @@ ratelimit_new(const struct conf_ratelimit *c, struct ratelimit **out, char *err,
 	rl->c = c;
 	ratelimit_params(&c->client, &rl->interval_us[0], &rl->tau_us[0]);
 	ratelimit_params(&c->subnet, &rl->interval_us[1], &rl->tau_us[1]);
+	ratelimit_params(&c->recipients, &rl->rcpt_interval_us, &rl->rcpt_tau_us);
+	ratelimit_params(&c->outbound, &rl->out_interval_us, &rl->out_tau_us);
 	if (ratelimit_has_redis(c) &&
 	    rlredis_new(&c->redis, rlscript_gcra, rlscript_gcra_len, &rl->redis, err, errsz) != 0) {
 		free(rl);
@@ -145,22 +158,74 @@ ratelimit_format_keys(const struct conf_ratelimit *c, const struct net_addr *cli
 	return len > 0 && len < RATELIMIT_KEY_MAX ? 2 : -1;
 }
 
-static enum ratelimit_result
-ratelimit_local(struct ratelimit *rl, const struct net_addr *client, struct ratelimit_info *info)
+bool
+ratelimit_wants_recipients(const struct ratelimit *rl)
 {
-	const struct conf_rl_tier *tier[2] = {&rl->c->client, &rl->c->subnet};
-	struct rllocal_req req[2];
-	int n = rl->c->subnet_enabled ? 2 : 1, which = 0;
+	return rl != NULL && rl->c->recipients_enabled;
+}
+
+/*
+ * A login or sender as one key word: lower case (a limit must not be
+ * escaped by spelling the name in capitals), bytes outside '!'..'~' and
+ * the three that matter to us as %XX.  Names longer than
+ * RATELIMIT_WHO_MAX are cut: two such names sharing their first 320
+ * bytes share a bucket, which errs towards limiting.
+ */
+static void
+ratelimit_escape_who(const char *in, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; in[i] != '\0' && i < RATELIMIT_WHO_MAX && o + 4 < outsz; i++) {
+		unsigned char ch = (unsigned char)in[i];
+
+		if (ch <= ' ' || ch >= 0x7f || ch == '%' || ch == '{' || ch == '}')
+			o += (size_t)snprintf(out + o, outsz - o, "%%%02X", ch);
+		else
+			out[o++] = (char)tolower(ch);
+	}
+	out[o] = '\0';
+}
+
+int
+ratelimit_format_outbound_key(const struct conf_ratelimit *c, const char *sasl,
+    const char *sender, char key[RATELIMIT_OUT_KEY_MAX])
+{
+	bool by_login = sasl != NULL && sasl[0] != '\0';
+	char who[3 * RATELIMIT_WHO_MAX + 1];
+	int len;
+
+	ratelimit_escape_who(by_login ? sasl : sender != NULL ? sender : "", who, sizeof(who));
+	len = snprintf(key, RATELIMIT_OUT_KEY_MAX, "%srl:" RATELIMIT_KEY_VERSION ":{out:%s:%s}",
+	    c->redis.prefix, by_login ? "sasl" : "from", who);
+	return len > 0 && len < RATELIMIT_OUT_KEY_MAX ? 0 : -1;
+}
+
+/* A name's bucket in the local table: the first 16 bytes of its key's SHA-256. */
+static int
+ratelimit_digest(const char *key, struct net_addr *out)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (EVP_Digest(key, strlen(key), md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 16)
+		return -1;
+	memcpy(out->bytes, md, 16);
+	return 0;
+}
+
+static enum ratelimit_result
+ratelimit_local(struct ratelimit *rl, const struct ratelimit_bucket *b, int n,
+    struct ratelimit_info *info)
+{
+	struct rllocal_req req[RLLOCAL_MAX_REQS];
 	int64_t wait_us = 0;
-	struct net_cidr net;
-	char buf[NET_ADDR_STRLEN + 4];
+	int which = 0;
 
 	info->source = RATELIMIT_SOURCE_LOCAL;
-	for (int i = 0; i < n; i++) {
-		ratelimit_net(tier[i], client, &net, buf, sizeof(buf));
-		req[i] = (struct rllocal_req){.tier = i + 1, .net = net.addr, .prefix = net.prefix,
-		    .interval_us = rl->interval_us[i], .tau_us = rl->tau_us[i]};
-	}
+	for (int i = 0; i < n; i++)
+		req[i] = b[i].local;
 	if (rllocal_check(rl->local, req, n, monotime_us(), &wait_us, &which))
 		return RATELIMIT_ALLOWED;
 	info->tier = which;
@@ -170,12 +235,12 @@ ratelimit_local(struct ratelimit *rl, const struct net_addr *client, struct rate
 
 /* Redis could not decide: on_redis_error. */
 static enum ratelimit_result
-ratelimit_fallback(struct ratelimit *rl, const struct net_addr *client,
+ratelimit_fallback(struct ratelimit *rl, const struct ratelimit_bucket *b, int n,
     struct ratelimit_info *info)
 {
 	switch (rl->c->on_redis_error) {
 	case CONF_REDIS_ERROR_LOCAL:
-		return ratelimit_local(rl, client, info);
+		return ratelimit_local(rl, b, n, info);
 	case CONF_REDIS_ERROR_ACCEPT:
 		return RATELIMIT_ALLOWED;
 	case CONF_REDIS_ERROR_TEMPFAIL:
@@ -184,40 +249,111 @@ ratelimit_fallback(struct ratelimit *rl, const struct net_addr *client,
 	return RATELIMIT_ERROR;
 }
 
-enum ratelimit_result
-ratelimit_check(struct ratelimit *rl, const struct net_addr *client, struct ratelimit_info *info)
+/* One decision over `n` buckets: one script call, or the fallback. */
+static enum ratelimit_result
+ratelimit_decide(struct ratelimit *rl, const struct ratelimit_bucket *b, int n, bool costs,
+    struct ratelimit_info *info)
 {
-	char keys[2][RATELIMIT_KEY_MAX];
-	const char *kp[2] = {keys[0], keys[1]};
+	const char *keys[RLREDIS_MAX_KEYS];
+	long long interval[RLREDIS_MAX_KEYS], tau[RLREDIS_MAX_KEYS], cost[RLREDIS_MAX_KEYS];
+	int pos = 0;
+
+	if (rl->redis == NULL)
+		return ratelimit_local(rl, b, n, info);
+	for (int i = 0; i < n; i++) {
+		if (b[i].key == NULL)   /* a key that did not fit */
+			return ratelimit_fallback(rl, b, n, info);
+		keys[i] = b[i].key;
+		interval[i] = b[i].local.interval_us;
+		tau[i] = b[i].local.tau_us;
+		cost[i] = b[i].local.cost > 0 ? b[i].local.cost : 1;
+	}
+	switch (rlredis_gcra(rl->redis, n, keys, interval, tau, costs ? cost : NULL,
+	    &info->retry_after_ms, &pos)) {
+	case RLREDIS_ALLOWED:
+		info->source = RATELIMIT_SOURCE_REDIS;
+		return RATELIMIT_ALLOWED;
+	case RLREDIS_LIMITED:
+		info->source = RATELIMIT_SOURCE_REDIS;
+		info->tier = pos >= 1 && pos <= n ? b[pos - 1].local.tier : b[0].local.tier;
+		return RATELIMIT_LIMITED;
+	default:
+		return ratelimit_fallback(rl, b, n, info);
+	}
+}
+
+/* The client's buckets: tier 1, the subnet, and with `nrcpt` > 0 the recipient budget. */
+static enum ratelimit_result
+ratelimit_inbound(struct ratelimit *rl, const struct net_addr *client, unsigned nrcpt,
+    struct ratelimit_info *info)
+{
+	const struct conf_rl_tier *tier[2] = {&rl->c->client, &rl->c->subnet};
+	char keys[2][RATELIMIT_KEY_MAX], rkey[RATELIMIT_KEY_MAX + 8];
+	struct ratelimit_bucket b[3];
+	int nk, n = rl->c->subnet_enabled ? 2 : 1;
 	struct net_cidr net;
 	enum ratelimit_result res;
-	int n;
+	char buf[NET_ADDR_STRLEN + 4];
 
 	memset(info, 0, sizeof(*info));
 	info->source = RATELIMIT_SOURCE_NONE;
-	if (rl->redis == NULL) {
-		res = ratelimit_local(rl, client, info);
-	} else if ((n = ratelimit_format_keys(rl->c, client, keys)) < 0) {
-		res = ratelimit_fallback(rl, client, info);
-	} else {
-		switch (rlredis_gcra(rl->redis, n, kp, rl->interval_us, rl->tau_us,
-		    &info->retry_after_ms, &info->tier)) {
-		case RLREDIS_ALLOWED:
-			info->source = RATELIMIT_SOURCE_REDIS;
-			res = RATELIMIT_ALLOWED;
-			break;
-		case RLREDIS_LIMITED:
-			info->source = RATELIMIT_SOURCE_REDIS;
-			res = RATELIMIT_LIMITED;
-			break;
-		default:
-			res = ratelimit_fallback(rl, client, info);
-			break;
-		}
+	nk = ratelimit_format_keys(rl->c, client, keys);
+	for (int i = 0; i < n; i++) {
+		ratelimit_net(tier[i], client, &net, buf, sizeof(buf));
+		b[i] = (struct ratelimit_bucket){.key = nk == n ? keys[i] : NULL,
+		    .local = {.tier = i + 1, .net = net.addr, .prefix = net.prefix,
+		    .interval_us = rl->interval_us[i], .tau_us = rl->tau_us[i], .cost = 1}};
 	}
-	ratelimit_net(info->tier == 2 ? &rl->c->subnet : &rl->c->client, client, &net, info->net,
-	    sizeof(info->net));
+	if (nrcpt > 0 && rl->c->recipients_enabled) {
+		long long cost = nrcpt < (unsigned long)rl->c->recipients.burst ?
+		    (long long)nrcpt : rl->c->recipients.burst;
+		int len = snprintf(rkey, sizeof(rkey), "%s:rcpt", keys[0]);
+
+		b[n] = b[0];
+		b[n].key = nk == n && len > 0 && (size_t)len < sizeof(rkey) ? rkey : NULL;
+		b[n].local.tier = RATELIMIT_TIER_RECIPIENTS;
+		b[n].local.interval_us = rl->rcpt_interval_us;
+		b[n].local.tau_us = rl->rcpt_tau_us;
+		b[n].local.cost = cost;
+		n++;
+		res = ratelimit_decide(rl, b, n, true, info);
+	} else {
+		res = ratelimit_decide(rl, b, n, false, info);
+	}
+	ratelimit_net(info->tier == RATELIMIT_TIER_SUBNET ? &rl->c->subnet : &rl->c->client,
+	    client, &net, info->net, sizeof(info->net));
 	return res;
+}
+
+enum ratelimit_result
+ratelimit_check(struct ratelimit *rl, const struct net_addr *client, struct ratelimit_info *info)
+{
+	return ratelimit_inbound(rl, client, 0, info);
+}
+
+enum ratelimit_result
+ratelimit_check_envelope(struct ratelimit *rl, const struct net_addr *client, unsigned nrcpt,
+    struct ratelimit_info *info)
+{
+	return ratelimit_inbound(rl, client, nrcpt, info);
+}
+
+enum ratelimit_result
+ratelimit_check_outbound(struct ratelimit *rl, const char *sasl, const char *sender,
+    struct ratelimit_info *info)
+{
+	char key[RATELIMIT_OUT_KEY_MAX];
+	struct ratelimit_bucket b = {.key = key, .local = {.tier = RATELIMIT_TIER_OUTBOUND,
+	    .prefix = 128, .interval_us = rl->out_interval_us, .tau_us = rl->out_tau_us,
+	    .cost = 1}};
+
+	memset(info, 0, sizeof(*info));
+	info->source = RATELIMIT_SOURCE_NONE;
+	/* Neither can fail short of a broken libcrypto: then no limit can be told apart. */
+	if (ratelimit_format_outbound_key(rl->c, sasl, sender, key) != 0 ||
+	    ratelimit_digest(key, &b.local.net) != 0)
+		return RATELIMIT_ERROR;
+	return ratelimit_decide(rl, &b, 1, false, info);
 }
 
 /* ------------------------------------------------------- control socket */
@@ -334,18 +470,30 @@ void
 ratelimit_reset(struct ratelimit *rl, const struct net_addr *client, int *redis_deleted,
     int *local_cleared)
 {
-	char keys[2][RATELIMIT_KEY_MAX];
-	const char *kp[2] = {keys[0], keys[1]};
+	char keys[2][RATELIMIT_KEY_MAX], rkey[RATELIMIT_KEY_MAX + 8];
+	const char *kp[3] = {keys[0], keys[1], rkey};
 	struct ratelimit_tier_state st[2];
-	struct rllocal_req req[2];
-	int n = ratelimit_local_reqs(rl, client, req, st);
+	struct rllocal_req req[3];
+	int n = ratelimit_local_reqs(rl, client, req, st), nk = n;
 	int64_t now = monotime_us();
 
+	/* The recipient budget's bucket goes with the client's (same network, tier 3). */
+	if (rl->c->recipients_enabled) {
+		req[nk] = req[0];
+		req[nk].tier = RATELIMIT_TIER_RECIPIENTS;
+		nk++;
+	}
 	*redis_deleted = -2;
-	if (rl->redis != NULL)
-		*redis_deleted = ratelimit_format_keys(rl->c, client, keys) == n ?
-		    rlredis_del(rl->redis, n, kp) : -1;
+	if (rl->redis != NULL) {
+		*redis_deleted = -1;
+		if (ratelimit_format_keys(rl->c, client, keys) == n &&
+		    (nk == n || (size_t)snprintf(rkey, sizeof(rkey), "%s:rcpt", keys[0]) < sizeof(rkey))) {
+			if (nk > n)
+				kp[n] = rkey;
+			*redis_deleted = rlredis_del(rl->redis, nk, kp);
+		}
+	}
 	*local_cleared = 0;
-	for (int i = 0; rl->local != NULL && i < n; i++)
+	for (int i = 0; rl->local != NULL && i < nk; i++)
 		*local_cleared += rllocal_forget(rl->local, &req[i], now);
 }

@@ -1,36 +1,61 @@
 /*
- * ratelimit - the per-client-network rate limit, as the policy sees it.
+ * ratelimit - the shared rate limits, as the policy sees it.
  *
- * One call per message decides: the client's network (IPv4 /32 and IPv6
- * /64 by default; v4-mapped addresses arrive unwrapped) and optionally its
- * subnet (the second tier) are checked and charged together by the GCRA
- * script in Redis (rlredis), so every edge node sharing that Redis shares
- * one exact limit.  A refused message is not charged.  When Redis cannot
- * answer, `on_redis_error` decides: the same GCRA in this process
- * (rllocal), accept, or an error the policy turns into a tempfail.  With
- * an empty redis.host there is no Redis at all: the local table decides.
+ * Inbound, per client network: the client's network (IPv4 /32 and IPv6
+ * /64 by default; v4-mapped addresses arrive unwrapped), optionally its
+ * subnet (the second tier), and optionally a recipient budget of that
+ * same client network, charged one unit per accepted recipient.
+ * Outbound, for trusted clients: one bucket per SASL login, or per
+ * envelope sender when there is none.  Every bucket of one decision is
+ * checked and charged together by one call of the GCRA script in Redis
+ * (rlredis), so every edge node sharing that Redis shares one exact limit,
+ * and a decision is one round trip however many limits are on.  A refused
+ * request is not charged.  When Redis cannot answer, `on_redis_error`
+ * decides: the same GCRA in this process (rllocal), accept, or an error
+ * the policy turns into a tempfail.  With an empty redis.host there is no
+ * Redis at all: the local table decides.
  *
- * Keys (versioned, one hash tag so both tiers of a call live in one Redis
- * Cluster slot):
+ * Keys (versioned, one hash tag per decision so every key of a call lives
+ * in one Redis Cluster slot):
  *     one tier:   PREFIX "rl:v1:{" NET1 "}"          hopmilter:rl:v1:{192.0.2.7/32}
  *     two tiers:  PREFIX "rl:v1:{" NET2 "}"          hopmilter:rl:v1:{192.0.2.0/24}
  *                 PREFIX "rl:v1:{" NET2 "}" NET1     hopmilter:rl:v1:{192.0.2.0/24}192.0.2.7/32
+ *     recipients: the tier-1 key and ":rcpt"         hopmilter:rl:v1:{192.0.2.7/32}:rcpt
+ *     outbound:   PREFIX "rl:v1:{out:sasl:" LOGIN "}"     hopmilter:rl:v1:{out:sasl:alice}
+ *                 PREFIX "rl:v1:{out:from:" SENDER "}"    hopmilter:rl:v1:{out:from:a@example.org}
+ * LOGIN and SENDER are lower-cased, and every byte outside '!'..'~' and
+ * '%', '{', '}' is written %XX, so a key is one printable word whose hash
+ * tag is the whole name.  A call with costs is the v1 script's call with
+ * optional arguments (redis/gcra.lua): the keys' meaning did not change.
  *
  * Lifetime: created by policy_new() from the policy's configuration, which
  * must outlive it.  A reload builds a new policy and so a new ratelimit
  * (new Redis connections, an empty local table); the shared state lives in
- * Redis and carries over.  ratelimit_check() is thread-safe.
+ * Redis and carries over.  The check functions are thread-safe.
  */
 #ifndef HOP_RATELIMIT_H
 #define HOP_RATELIMIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "conf.h"
 #include "netaddr.h"
 
-/* Longest key: a 64-byte prefix, "rl:v1:{}" and two IPv6 CIDRs. */
+/* Longest key: a 64-byte prefix, "rl:v1:{}", two IPv6 CIDRs and ":rcpt". */
 #define RATELIMIT_KEY_MAX 192
+/* Longest outbound name (login or sender) kept in a key, before escaping. */
+#define RATELIMIT_WHO_MAX 320
+/* Longest outbound key: prefix, "rl:v1:{out:sasl:}" and the name, escaped. */
+#define RATELIMIT_OUT_KEY_MAX (96 + 3 * RATELIMIT_WHO_MAX)
+
+/* Which bucket refused: info.tier. */
+enum ratelimit_tier {
+	RATELIMIT_TIER_CLIENT = 1,
+	RATELIMIT_TIER_SUBNET = 2,
+	RATELIMIT_TIER_RECIPIENTS = 3,
+	RATELIMIT_TIER_OUTBOUND = 4,
+};
 
 struct ratelimit;
 
@@ -49,7 +74,7 @@ enum ratelimit_source {
 /* What a decision was about, for log lines. */
 struct ratelimit_info {
 	long retry_after_ms;        /* LIMITED only */
-	int tier;                   /* LIMITED only: 1 client network, 2 subnet */
+	int tier;                   /* LIMITED only: enum ratelimit_tier */
 	enum ratelimit_source source;
 	char net[NET_ADDR_STRLEN + 4];  /* the network of the tier concerned, CIDR form */
 };
@@ -64,6 +89,25 @@ void ratelimit_free(struct ratelimit *rl);
 /* Decide for one message from `client` (family AF_INET or AF_INET6), and charge it if allowed. */
 enum ratelimit_result ratelimit_check(struct ratelimit *rl, const struct net_addr *client,
     struct ratelimit_info *info);
+
+/*
+ * The same at the end of the envelope, with the recipient budget: the
+ * message and its `nrcpt` accepted recipients, in one call.  `nrcpt` is
+ * charged as at most the budget's burst, so a message within Postfix's
+ * recipient limit can always pass once the bucket is full again.
+ */
+enum ratelimit_result ratelimit_check_envelope(struct ratelimit *rl,
+    const struct net_addr *client, unsigned nrcpt, struct ratelimit_info *info);
+
+/*
+ * One outbound message of a trusted client: `sasl` is the SASL login (NULL
+ * or "" when none), else `sender` the envelope sender ("" for <>).
+ */
+enum ratelimit_result ratelimit_check_outbound(struct ratelimit *rl, const char *sasl,
+    const char *sender, struct ratelimit_info *info);
+
+/* Does this configuration charge recipients (then the decision waits for DATA)? */
+bool ratelimit_wants_recipients(const struct ratelimit *rl);
 
 const char *ratelimit_source_name(enum ratelimit_source s);
 
@@ -83,7 +127,8 @@ const char *ratelimit_redis_state(struct ratelimit *rl, char *server, size_t ser
  * cannot answer and on_redis_error = local).
  *
  * ratelimit_show(): both tiers as Redis and as the local table see them.
- * ratelimit_reset(): empty both tiers in Redis and in the local table.
+ * ratelimit_reset(): empty both tiers, and the recipient budget when it is
+ * on, in Redis and in the local table.
  */
 struct ratelimit_tier_state {
 	char net[NET_ADDR_STRLEN + 4];   /* the bucket's network, CIDR form */
@@ -116,5 +161,8 @@ void ratelimit_reset(struct ratelimit *rl, const struct net_addr *client, int *r
  */
 int ratelimit_format_keys(const struct conf_ratelimit *c, const struct net_addr *client,
     char keys[2][RATELIMIT_KEY_MAX]);
+/* The outbound key (see above) into `key`; 0, or -1 if it does not fit. */
+int ratelimit_format_outbound_key(const struct conf_ratelimit *c, const char *sasl,
+    const char *sender, char key[RATELIMIT_OUT_KEY_MAX]);
 
 #endif

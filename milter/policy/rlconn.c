@@ -1,6 +1,7 @@
 /*
  * rlconn - connect to Redis and run the handshake (AUTH, SELECT, ROLE,
- * SCRIPT LOAD) on a blocking hiredis context.  See rlconn.h.
+ * SCRIPT LOAD); every command goes through rlwire (a deadline per command,
+ * a size cap on every reply).  See rlconn.h.
  */
 #include "config.h"
 
@@ -8,7 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "monotime.h"
 #include "rlconn.h"
+#include "rlwire.h"
 
 struct timeval
 rlconn_tv(long ms)
@@ -32,15 +35,28 @@ rlconn_why(char *why, size_t whysz, const char *fmt, ...)
 }
 
 redisReply *
-rlconn_cmd(redisContext *c, int argc, const char **argv, char *why, size_t whysz)
+rlconn_call(redisContext *c, int argc, const char **argv, const size_t *lens, long timeout_ms,
+    char *why, size_t whysz)
 {
-	redisReply *rep = redisCommandArgv(c, argc, argv, NULL);
+	redisReply *rep;
+	bool got;
+	char w[400];
 
-	if (rep == NULL) {
-		rlconn_why(why, whysz, "%s: %s", argv[0], c->errstr);
+	if (rlwire_call(c, argc, argv, lens, monotime_ms() + timeout_ms, &rep, &got, w,
+	    sizeof(w)) != RLWIRE_OK) {
+		rlconn_why(why, whysz, "%s: %s", argv[0], w);
 		return NULL;
 	}
-	if (rep->type == REDIS_REPLY_ERROR) {
+	return rep;
+}
+
+redisReply *
+rlconn_cmd(redisContext *c, int argc, const char **argv, long timeout_ms, char *why,
+    size_t whysz)
+{
+	redisReply *rep = rlconn_call(c, argc, argv, NULL, timeout_ms, why, whysz);
+
+	if (rep != NULL && rep->type == REDIS_REPLY_ERROR) {
 		rlconn_why(why, whysz, "%s: %s", argv[0], rep->str);
 		freeReplyObject(rep);
 		return NULL;
@@ -50,9 +66,10 @@ rlconn_cmd(redisContext *c, int argc, const char **argv, char *why, size_t whysz
 
 /* A command whose reply only has to be a non-error. */
 static int
-rlconn_cmd_ok(redisContext *c, int argc, const char **argv, char *why, size_t whysz)
+rlconn_cmd_ok(redisContext *c, int argc, const char **argv, long timeout_ms, char *why,
+    size_t whysz)
 {
-	redisReply *rep = rlconn_cmd(c, argc, argv, why, whysz);
+	redisReply *rep = rlconn_cmd(c, argc, argv, timeout_ms, why, whysz);
 
 	freeReplyObject(rep);
 	return rep != NULL ? 0 : -1;
@@ -82,7 +99,8 @@ rlconn_connect(const char *host, int port, long connect_ms, long timeout_ms, cha
 }
 
 int
-rlconn_auth(redisContext *c, const char *user, const char *password, char *why, size_t whysz)
+rlconn_auth(redisContext *c, const char *user, const char *password, long timeout_ms, char *why,
+    size_t whysz)
 {
 	const char *argv[3] = {"AUTH", user, password};
 
@@ -90,9 +108,9 @@ rlconn_auth(redisContext *c, const char *user, const char *password, char *why, 
 		return 0;
 	if (user[0] == '\0') {
 		argv[1] = password;
-		return rlconn_cmd_ok(c, 2, argv, why, whysz);
+		return rlconn_cmd_ok(c, 2, argv, timeout_ms, why, whysz);
 	}
-	return rlconn_cmd_ok(c, 3, argv, why, whysz);
+	return rlconn_cmd_ok(c, 3, argv, timeout_ms, why, whysz);
 }
 
 /*
@@ -102,16 +120,14 @@ rlconn_auth(redisContext *c, const char *user, const char *password, char *why, 
  * given the benefit of the doubt; a write would still meet READONLY.
  */
 static int
-rlconn_check_role(redisContext *c, char *why, size_t whysz)
+rlconn_check_role(redisContext *c, long timeout_ms, char *why, size_t whysz)
 {
 	const char *argv[1] = {"ROLE"};
-	redisReply *rep = redisCommandArgv(c, 1, argv, NULL);
+	redisReply *rep = rlconn_call(c, 1, argv, NULL, timeout_ms, why, whysz);
 	int rc = -1;
 
-	if (rep == NULL) {
-		rlconn_why(why, whysz, "ROLE: %s", c->errstr);
+	if (rep == NULL)
 		return -1;
-	}
 	if (rep->type == REDIS_REPLY_ERROR && (strncmp(rep->str, "NOPERM", 6) == 0 ||
 	    strncmp(rep->str, "ERR unknown command", 19) == 0))
 		rc = 0;
@@ -131,11 +147,11 @@ rlconn_load_script(const struct rlconn_cfg *cfg, redisContext *c, char *why, siz
 {
 	const char *argv[3] = {"SCRIPT", "LOAD", (const char *)cfg->script};
 	size_t lens[3] = {6, 4, cfg->script_len};
-	redisReply *rep = redisCommandArgv(c, 3, argv, lens);
+	redisReply *rep = rlconn_call(c, 3, argv, lens, cfg->timeout_ms, why, whysz);
 	int rc = -1;
 
 	if (rep == NULL)
-		rlconn_why(why, whysz, "SCRIPT LOAD: %s", c->errstr);
+		;   /* `why` says it */
 	else if (rep->type != REDIS_REPLY_STRING)
 		rlconn_why(why, whysz, "SCRIPT LOAD: %s", rep->type == REDIS_REPLY_ERROR ? rep->str :
 		    "unexpected reply");
@@ -158,9 +174,9 @@ rlconn_ready(const struct rlconn_cfg *cfg, const char *host, int port, char *why
 	if (c == NULL)
 		return NULL;
 	snprintf(db, sizeof(db), "%d", cfg->db);
-	if (rlconn_auth(c, cfg->user, cfg->password, why, whysz) != 0 ||
-	    (cfg->db != 0 && rlconn_cmd_ok(c, 2, sel, why, whysz) != 0) ||
-	    rlconn_check_role(c, why, whysz) != 0 ||
+	if (rlconn_auth(c, cfg->user, cfg->password, cfg->timeout_ms, why, whysz) != 0 ||
+	    (cfg->db != 0 && rlconn_cmd_ok(c, 2, sel, cfg->timeout_ms, why, whysz) != 0) ||
+	    rlconn_check_role(c, cfg->timeout_ms, why, whysz) != 0 ||
 	    rlconn_load_script(cfg, c, why, whysz) != 0) {
 		redisFree(c);
 		return NULL;

@@ -7,9 +7,10 @@
  * sends (rlsentinel) and the one-line error text every rl* module logs.
  *
  * Nothing here keeps state or takes a lock: every call blocks for at most
- * the timeouts it is given, and a context that saw an error is the
- * caller's to close (never to reuse: a late reply could be paired with the
- * next question).  Only the rl* modules include this header; the rest of
+ * the timeouts it is given (each command with its whole reply, under
+ * rlwire's size limits), and a context that saw an error is the caller's
+ * to close (never to reuse: a late reply could be paired with the next
+ * question).  Only the rl* modules include this header; the rest of
  * the tree uses rlredis.h.
  */
 #ifndef HOP_RLCONN_H
@@ -49,12 +50,20 @@ void rlconn_why(char *why, size_t whysz, const char *fmt, ...)
 redisContext *rlconn_connect(const char *host, int port, long connect_ms, long timeout_ms,
     char *why, size_t whysz);
 
-/* One command; NULL with `why` on an I/O error or an error reply. */
-redisReply *rlconn_cmd(redisContext *c, int argc, const char **argv, char *why, size_t whysz);
+/*
+ * One command and its whole reply within `timeout_ms`, through rlwire (its
+ * size limits apply); error replies included.  NULL with `why` otherwise:
+ * the context is then dead.
+ */
+redisReply *rlconn_call(redisContext *c, int argc, const char **argv, const size_t *lens,
+    long timeout_ms, char *why, size_t whysz);
+/* The same, with an error reply also NULL with `why`. */
+redisReply *rlconn_cmd(redisContext *c, int argc, const char **argv, long timeout_ms, char *why,
+    size_t whysz);
 
 /* AUTH with a password, or an ACL user and password; nothing when both are empty.  0 or -1. */
-int rlconn_auth(redisContext *c, const char *user, const char *password, char *why,
-    size_t whysz);
+int rlconn_auth(redisContext *c, const char *user, const char *password, long timeout_ms,
+    char *why, size_t whysz);
 
 /*
  * Connect to host:port and make the context ready for EVALSHA: AUTH,

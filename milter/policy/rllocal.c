@@ -110,14 +110,27 @@ rllocal_live(const struct rllocal_entry *e, int64_t now)
 	return e->used && e->tat_us > now && now - e->seen_us < RLLOCAL_IDLE_US;
 }
 
+/* True if `e` is one of the `n` entries in `avoid`. */
+static bool
+rllocal_taken(const struct rllocal_entry *e, struct rllocal_entry *const *avoid, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (avoid[i] == e)
+			return true;
+	return false;
+}
+
 /*
  * The entry for `k` in its window, creating it (as an empty bucket) in a
- * free slot, or over the live entry with the smallest TAT.  `avoid` is a
- * slot the caller already holds for its other tier.  Stripe lock held.
+ * free slot, or over the live entry with the smallest TAT.  `avoid` holds
+ * the `navoid` slots the caller already holds for its other buckets (at
+ * most RLLOCAL_MAX_REQS - 1 of the RLLOCAL_PROBE candidates, so one is
+ * always left).  Stripe lock held.
  */
+
 static struct rllocal_entry *
 rllocal_slot(struct rllocal *t, const struct rllocal_key *k, uint64_t h, int64_t now,
-    const struct rllocal_entry *avoid)
+    struct rllocal_entry *const *avoid, int navoid)
 {
 	struct rllocal_entry *v = t->stripes[h % RLLOCAL_STRIPES].v, *pick = NULL;
 	size_t start = (size_t)((h / RLLOCAL_STRIPES) % t->per_stripe);
@@ -131,7 +144,7 @@ rllocal_slot(struct rllocal *t, const struct rllocal_key *k, uint64_t h, int64_t
 	for (size_t i = 0; i < RLLOCAL_PROBE; i++) {
 		struct rllocal_entry *e = &v[(start + i) % t->per_stripe];
 
-		if (e == avoid)
+		if (rllocal_taken(e, avoid, navoid))
 			continue;
 		if (!rllocal_live(e, now)) {
 			pick = e;
@@ -148,20 +161,41 @@ rllocal_slot(struct rllocal *t, const struct rllocal_key *k, uint64_t h, int64_t
 }
 
 /* Lock the stripes of `h[0..n)` in index order (once when they coincide). */
+static bool
+rllocal_has(const size_t *v, int n, size_t x)
+{
+	for (int i = 0; i < n; i++)
+		if (v[i] == x)
+			return true;
+	return false;
+}
+
+/* Lock (or unlock) the distinct stripes of `h`, always in ascending order. */
 static void
 rllocal_lock(struct rllocal *t, const uint64_t *h, int n, bool lock)
 {
-	size_t a = h[0] % RLLOCAL_STRIPES, b = n > 1 ? h[1] % RLLOCAL_STRIPES : a;
-	size_t lo = a < b ? a : b, hi = a < b ? b : a;
+	size_t st[RLLOCAL_MAX_REQS];
+	int m = 0;
 
+	for (int i = 0; i < n; i++) {
+		size_t x = h[i] % RLLOCAL_STRIPES;
+		int j = m;
+
+		if (rllocal_has(st, m, x))
+			continue;
+		while (j > 0 && st[j - 1] > x) {
+			st[j] = st[j - 1];
+			j--;
+		}
+		st[j] = x;
+		m++;
+	}
 	if (lock) {
-		pthread_mutex_lock(&t->stripes[lo].lock);
-		if (hi != lo)
-			pthread_mutex_lock(&t->stripes[hi].lock);
+		for (int i = 0; i < m; i++)
+			pthread_mutex_lock(&t->stripes[st[i]].lock);
 	} else {
-		if (hi != lo)
-			pthread_mutex_unlock(&t->stripes[hi].lock);
-		pthread_mutex_unlock(&t->stripes[lo].lock);
+		for (int i = m; i-- > 0;)
+			pthread_mutex_unlock(&t->stripes[st[i]].lock);
 	}
 }
 
@@ -169,13 +203,13 @@ bool
 rllocal_check(struct rllocal *t, const struct rllocal_req *reqs, int n, int64_t now_us,
     int64_t *retry_after_us, int *tier)
 {
-	struct rllocal_key k[2];
-	struct rllocal_entry *e[2] = {NULL, NULL};
-	uint64_t h[2];
-	int64_t tat[2], wait = 0;
+	struct rllocal_key k[RLLOCAL_MAX_REQS];
+	struct rllocal_entry *e[RLLOCAL_MAX_REQS] = {NULL};
+	uint64_t h[RLLOCAL_MAX_REQS];
+	int64_t tat[RLLOCAL_MAX_REQS], wait = 0;
 	int wait_tier = 0;
 
-	if (n < 1 || n > 2)
+	if (n < 1 || n > RLLOCAL_MAX_REQS)
 		return true;
 	for (int i = 0; i < n; i++) {
 		k[i] = rllocal_key_of(&reqs[i]);
@@ -183,17 +217,22 @@ rllocal_check(struct rllocal *t, const struct rllocal_req *reqs, int n, int64_t 
 	}
 	rllocal_lock(t, h, n, true);
 	for (int i = 0; i < n; i++) {
-		e[i] = rllocal_slot(t, &k[i], h[i], now_us, e[0]);
+		int64_t cost = reqs[i].cost > 0 ? reqs[i].cost : 1;
+		int64_t over;
+
+		e[i] = rllocal_slot(t, &k[i], h[i], now_us, e, i);
 		tat[i] = rllocal_live(e[i], now_us) ? e[i]->tat_us : now_us;
 		e[i]->seen_us = now_us;
-		if (tat[i] - now_us - reqs[i].tau_us > wait) {
-			wait = tat[i] - now_us - reqs[i].tau_us;
+		over = tat[i] + (cost - 1) * reqs[i].interval_us - now_us - reqs[i].tau_us;
+		if (over > wait) {
+			wait = over;
 			wait_tier = reqs[i].tier;
 		}
+		tat[i] += cost * reqs[i].interval_us;
 	}
 	if (wait_tier == 0) {
 		for (int i = 0; i < n; i++)
-			e[i]->tat_us = tat[i] + reqs[i].interval_us;
+			e[i]->tat_us = tat[i];
 	}
 	rllocal_lock(t, h, n, false);
 	*retry_after_us = wait;

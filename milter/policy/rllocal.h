@@ -27,13 +27,21 @@
 
 struct rllocal;
 
-/* One bucket to check: a client network of one tier, and its GCRA parameters. */
+/* The most buckets one decision checks (ratelimit.h: message, subnet, recipients). */
+#define RLLOCAL_MAX_REQS 4
+
+/*
+ * One bucket to check: a client network of one tier (or, for the buckets
+ * keyed by a name, the name's digest in `net.bytes`), its GCRA parameters
+ * and what this request costs.
+ */
 struct rllocal_req {
-	int tier;                 /* 1 or 2: part of the key */
+	int tier;                 /* part of the key: 1, 2, ... (ratelimit.h) */
 	struct net_addr net;      /* already masked to `prefix` */
 	unsigned prefix;
 	int64_t interval_us;      /* T = period / rate */
 	int64_t tau_us;           /* T * (burst - 1) */
+	int64_t cost;             /* units charged (recipients); 0 counts as 1 */
 };
 
 /* A table of at least `max_entries` slots.  NULL when out of memory. */
@@ -41,9 +49,12 @@ struct rllocal *rllocal_new(size_t max_entries);
 void rllocal_free(struct rllocal *t);
 
 /*
- * Check `n` (1 or 2) buckets at time `now_us` and charge all of them only
- * if every one allows.  Returns true when allowed; otherwise fills
- * `*retry_after_us` and `*tier` (the tier that waits longest).
+ * Check `n` (1 to RLLOCAL_MAX_REQS) buckets at time `now_us` and charge all
+ * of them only if every one allows.  A request of cost c is allowed when
+ * TAT + (c - 1) * T - now <= tau, and advances TAT by c * T (the GCRA of
+ * c requests at once, as redis/gcra.lua).  Returns true when allowed;
+ * otherwise fills `*retry_after_us` and `*tier` (the tier that waits
+ * longest).
  */
 bool rllocal_check(struct rllocal *t, const struct rllocal_req *reqs, int n, int64_t now_us,
     int64_t *retry_after_us, int *tier);

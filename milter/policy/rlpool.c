@@ -110,7 +110,6 @@ static void
 rlpool_set_up(struct rlpool *p, int i, redisContext *c, const char *server)
 {
 	p->slots[i].c = c;
-	p->slots[i].tmo_ms = p->conn->timeout_ms;   /* rlconn_connect set it */
 	rlbreaker_close(&p->breaker, server);
 	pthread_cond_broadcast(&p->ready);
 }

@@ -33,7 +33,6 @@ struct rlpool;
 struct rlpool_slot {
 	redisContext *c;  /* NULL: empty, the maintenance thread fills it */
 	bool busy;        /* checked out, or being connected */
-	long tmo_ms;      /* the command timeout now set on c's socket */
 };
 
 /*

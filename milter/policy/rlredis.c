@@ -23,6 +23,7 @@
 #include "rlpool.h"
 #include "rlredis.h"
 #include "rlsentinel.h"
+#include "rlwire.h"
 #include "stats.h"
 
 #define RLREDIS_WARN_EVERY_MS 10000
@@ -153,31 +154,23 @@ rlredis_warn_reply(struct rlredis *r, const char *what)
 }
 
 /*
- * One command within the decision's deadline.  NULL: the context is dead,
- * or -- with *late set -- the deadline passed before anything was sent
- * (waiting for a free context under load): the context is still good, and
- * Redis did nothing wrong.
+ * A ready context that still looks alive, before the deadline; NULL when
+ * none is (the breaker is open, or the deadline passed).  A context the
+ * server closed while it sat in the pool (its idle timeout, a proxy, a
+ * failover) is closed here and the next one taken; the maintenance thread
+ * refills the slot, and rlpool_checkout() waits for that within the
+ * deadline, so the loop ends by then at the latest.
  */
-static redisReply *
-rlredis_timed_cmd(struct rlpool_slot *slot, int64_t deadline_ms, int argc, const char **argv,
-    const size_t *lens, bool *late)
+static struct rlpool_slot *
+rlredis_checkout(struct rlredis *r, int64_t deadline_ms)
 {
-	long left = (long)(deadline_ms - monotime_ms());
+	struct rlpool_slot *slot;
 
-	*late = left < 1;
-	if (*late)
-		return NULL;
-	/*
-	 * The socket timeout must not exceed the time left; setting it costs
-	 * two system calls, so only when it must shrink, or when it is far
-	 * shorter than the time left (it never exceeds the decision's budget).
-	 */
-	if (left < slot->tmo_ms || left > slot->tmo_ms + slot->tmo_ms / 8) {
-		if (redisSetTimeout(slot->c, rlconn_tv(left)) != REDIS_OK)
-			return NULL;
-		slot->tmo_ms = left;
+	while ((slot = rlpool_checkout(r->pool, deadline_ms)) != NULL && !rlwire_idle_ok(slot->c)) {
+		log_debug("ratelimit: a pooled redis connection was closed while idle");
+		rlpool_release(r->pool, slot, false, NULL);
 	}
-	return redisCommandArgv(slot->c, argc, argv, lens);
+	return slot;
 }
 
 /* Map the script's {allowed, retry_after_ms, tier} (rlredis.h). */
@@ -205,73 +198,128 @@ rlredis_interpret(const void *reply, int nkeys, long *retry_after_ms, int *tier)
 }
 
 /*
- * EVALSHA, and EVAL when the script cache lost it.  Returns the reply (or
- * NULL with the context dead); the caller frees it.
+ * EVALSHA, and EVAL when the script cache lost it, each with its whole
+ * reply before the one deadline (rlwire).  *got_byte: a reply byte came.
  */
-static redisReply *
+static enum rlwire_result
 rlredis_eval(struct rlredis *r, struct rlpool_slot *slot, int64_t deadline_ms, int argc,
-    const char **argv, size_t *lens, bool *late)
+    const char **argv, size_t *lens, redisReply **rep, bool *got_byte, char *why, size_t whysz)
 {
-	redisReply *rep = rlredis_timed_cmd(slot, deadline_ms, argc, argv, lens, late);
+	enum rlwire_result res = rlwire_call(slot->c, argc, argv, lens, deadline_ms, rep, got_byte,
+	    why, whysz);
+	bool again;
 
-	if (rep != NULL && rep->type == REDIS_REPLY_ERROR &&
-	    strncmp(rep->str, "NOSCRIPT", 8) == 0) {
-		freeReplyObject(rep);
+	if (res == RLWIRE_OK && (*rep)->type == REDIS_REPLY_ERROR &&
+	    strncmp((*rep)->str, "NOSCRIPT", 8) == 0) {
+		freeReplyObject(*rep);
 		argv[0] = "EVAL";
 		lens[0] = 4;
 		argv[1] = (const char *)r->conn.script;
 		lens[1] = r->conn.script_len;
-		rep = rlredis_timed_cmd(slot, deadline_ms, argc, argv, lens, late);
+		res = rlwire_call(slot->c, argc, argv, lens, deadline_ms, rep, &again, why, whysz);
 	}
-	return rep;
+	return res;
 }
 
-enum rlredis_result
-rlredis_gcra(struct rlredis *r, int nkeys, const char *const *keys,
-    const long long *interval_us, const long long *tau_us, long *retry_after_ms, int *tier)
-{
-	int64_t deadline = monotime_ms() + r->conn.timeout_ms;
-	const char *argv[9];
-	size_t lens[9];
-	char num[5][24], why[512];
-	int argc = 0;
-	bool late;
-	struct rlpool_slot *slot;
-	redisReply *rep;
-	int64_t t0;
-	enum rlredis_result res = RLREDIS_UNAVAILABLE;
+/* EVALSHA, the script, the key count, and per key: the key, T, tau and a cost. */
+#define RLREDIS_ARGV_MAX (3 + 4 * RLREDIS_MAX_KEYS)
+#define RLREDIS_NUM_MAX (1 + 3 * RLREDIS_MAX_KEYS)
 
-	if (nkeys < 1 || nkeys > 2)
-		return RLREDIS_UNAVAILABLE;
-	rlredis_start(r);
-	if ((slot = rlpool_checkout(r->pool, deadline)) == NULL)
-		return RLREDIS_UNAVAILABLE;
-	snprintf(num[0], sizeof(num[0]), "%d", nkeys);
+/*
+ * The command for one decision into argv/lens (num holds the numbers);
+ * argc.  Without costs the call is byte for byte the one of a single
+ * charge (redis/gcra.lua: the costs are optional arguments).
+ */
+static int
+rlredis_build(const struct rlredis *r, int nkeys, const char *const *keys,
+    const long long *interval_us, const long long *tau_us, const long long *cost,
+    const char **argv, size_t *lens, char num[RLREDIS_NUM_MAX][24])
+{
+	int argc = 0, nn = 1;
+
+	snprintf(num[0], 24, "%d", nkeys);
 	argv[argc++] = "EVALSHA";
 	argv[argc++] = r->conn.sha;
 	argv[argc++] = num[0];
 	for (int i = 0; i < nkeys; i++)
 		argv[argc++] = keys[i];
 	for (int i = 0; i < nkeys; i++) {
-		snprintf(num[1 + 2 * i], sizeof(num[0]), "%lld", interval_us[i]);
-		snprintf(num[2 + 2 * i], sizeof(num[0]), "%lld", tau_us[i]);
-		argv[argc++] = num[1 + 2 * i];
-		argv[argc++] = num[2 + 2 * i];
+		snprintf(num[nn], 24, "%lld", interval_us[i]);
+		argv[argc++] = num[nn++];
+		snprintf(num[nn], 24, "%lld", tau_us[i]);
+		argv[argc++] = num[nn++];
+	}
+	for (int i = 0; cost != NULL && i < nkeys; i++) {
+		snprintf(num[nn], 24, "%lld", cost[i] > 0 ? cost[i] : 1);
+		argv[argc++] = num[nn++];
 	}
 	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
+	return argc;
+}
+
+/*
+ * Send the decision's command on a pooled context and read its reply, all
+ * before `deadline_ms`.  A connection that turns out closed before any
+ * reply byte came (the idle check raced the server's close) is replaced
+ * once.  On return *slot is the context used, or NULL (none to be had).
+ */
+static enum rlwire_result
+rlredis_roundtrip(struct rlredis *r, int64_t deadline_ms, int argc, const char **argv,
+    size_t *lens, struct rlpool_slot **slot, redisReply **rep, char *why, size_t whysz)
+{
+	enum rlwire_result res = RLWIRE_LATE;
+	bool got;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if ((*slot = rlredis_checkout(r, deadline_ms)) == NULL)
+			return RLWIRE_LATE;
+		res = rlredis_eval(r, *slot, deadline_ms, argc, argv, lens, rep, &got, why, whysz);
+		if (res != RLWIRE_CLOSED || got || attempt > 0)
+			break;
+		log_debug("ratelimit: redis connection closed before the reply (%s); once more "
+		    "on another", why);
+		rlpool_release(r->pool, *slot, false, NULL);
+		*slot = NULL;
+	}
+	return res;
+}
+
+enum rlredis_result
+rlredis_gcra(struct rlredis *r, int nkeys, const char *const *keys,
+    const long long *interval_us, const long long *tau_us, const long long *cost,
+    long *retry_after_ms, int *tier)
+{
+	int64_t deadline = monotime_ms() + r->conn.timeout_ms;
+	const char *argv[RLREDIS_ARGV_MAX];
+	size_t lens[RLREDIS_ARGV_MAX];
+	char num[RLREDIS_NUM_MAX][24], why[512];
+	int argc;
+	struct rlpool_slot *slot = NULL;
+	redisReply *rep = NULL;
+	enum rlwire_result wr;
+	int64_t t0;
+	enum rlredis_result res = RLREDIS_UNAVAILABLE;
+
+	if (nkeys < 1 || nkeys > RLREDIS_MAX_KEYS)
+		return RLREDIS_UNAVAILABLE;
+	rlredis_start(r);
+	argc = rlredis_build(r, nkeys, keys, interval_us, tau_us, cost, argv, lens, num);
 	t0 = stats_now_us();
-	rep = rlredis_eval(r, slot, deadline, argc, argv, lens, &late);
-	if (rep != NULL)
+	wr = rlredis_roundtrip(r, deadline, argc, argv, lens, &slot, &rep, why, sizeof(why));
+	if (slot == NULL)
+		return RLREDIS_UNAVAILABLE;   /* no context before the deadline, or the breaker is open */
+	if (wr == RLWIRE_OK)
 		stats_redis_roundtrip_us(stats_now_us() - t0);
-	if (rep == NULL || rep->type == REDIS_REPLY_ERROR)
+	if (wr != RLWIRE_OK || rep->type == REDIS_REPLY_ERROR)
 		stats_redis_error();
-	if (rep == NULL && late) {
+	if (wr == RLWIRE_LATE) {
+		/* Nothing was sent: the context is clean, and Redis did nothing wrong. */
 		rlpool_release(r->pool, slot, true, NULL);
 		return RLREDIS_UNAVAILABLE;
 	}
-	if (rep == NULL) {
-		rlconn_why(why, sizeof(why), "%s", slot->c->errstr);
+	if (wr != RLWIRE_OK) {
+		/* A timeout, a close, an oversized or malformed reply: the breaker opens. */
 		rlpool_release(r->pool, slot, false, why);
 		return RLREDIS_UNAVAILABLE;
 	}
@@ -309,16 +357,18 @@ rlredis_ctl_cmd(struct rlredis *r, int argc, const char **argv, size_t *lens,
 {
 	int64_t deadline = monotime_ms() + r->conn.timeout_ms;
 	redisReply *rep;
-	bool late;
+	enum rlwire_result wr;
+	char why[512];
+	bool got;
 
 	rlredis_start(r);
-	if ((*slot = rlpool_checkout(r->pool, deadline)) == NULL)
+	if ((*slot = rlredis_checkout(r, deadline)) == NULL)
 		return NULL;
-	rep = rlredis_timed_cmd(*slot, deadline, argc, argv, lens, &late);
-	if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
-		if (rep != NULL)
-			freeReplyObject(rep);
-		rlpool_release(r->pool, *slot, late, NULL);
+	wr = rlwire_call((*slot)->c, argc, argv, lens, deadline, &rep, &got, why, sizeof(why));
+	if (wr != RLWIRE_OK || rep->type == REDIS_REPLY_ERROR) {
+		freeReplyObject(rep);
+		/* Only a command never sent leaves the context clean. */
+		rlpool_release(r->pool, *slot, wr == RLWIRE_LATE, NULL);
 		return NULL;
 	}
 	return rep;
@@ -387,13 +437,13 @@ rlredis_peek(struct rlredis *r, int nkeys, const char *const *keys, long long *n
 int
 rlredis_del(struct rlredis *r, int nkeys, const char *const *keys)
 {
-	const char *argv[3] = {"DEL"};
-	size_t lens[3];
+	const char *argv[1 + RLREDIS_MAX_KEYS] = {"DEL"};
+	size_t lens[1 + RLREDIS_MAX_KEYS];
 	redisReply *rep;
 	struct rlpool_slot *slot;
 	int rc = -1;
 
-	if (nkeys < 1 || nkeys > 2)
+	if (nkeys < 1 || nkeys > RLREDIS_MAX_KEYS)
 		return -1;
 	for (int i = 0; i < nkeys; i++)
 		argv[1 + i] = keys[i];

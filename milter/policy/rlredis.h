@@ -11,17 +11,24 @@
  *               AUTH (password, or ACL user and password), SELECT, ROLE
  *               (only a master will do), SCRIPT LOAD (which also checks that
  *               our SHA1 matches what Redis computes)
- *   rlsentinel  with Sentinel, the discovery of the master first
+ *   rlwire      one command and its whole reply under a deadline, with every
+               reply's declared sizes checked before hiredis sees them
+   rlsentinel  with Sentinel, the discovery of the master first
  *   rlbreaker   the circuit breaker: state, backoff, redis=down/up lines
  *   rlredis     this: one decision, and what the script's reply means
  *
  * A decision only checks a ready context out and sends one EVALSHA --
  * EVAL when Redis answers NOSCRIPT (restart, failover, SCRIPT FLUSH) -- all
- * within one deadline of `timeout` milliseconds, however Redis misbehaves.
+ * within one deadline of `timeout` milliseconds from its start to the last
+ * byte of the reply, however Redis misbehaves (rlwire).  A context the
+ * server closed while it sat in the pool is noticed at checkout and
+ * replaced; one found closed before any reply byte came is replaced once
+ * more, within the same deadline.
  *
  * A context that saw any error is closed, never reused: after a timeout a
  * late reply could be paired with the next question.  An I/O error, a
- * timeout or a reply saying Redis cannot serve (READONLY, LOADING, BUSY,
+ * timeout, a reply too large or malformed (rlwire.h), or a reply saying
+ * Redis cannot serve (READONLY, LOADING, BUSY,
  * MASTERDOWN, OOM, ...) opens the circuit breaker: state "down", logged
  * once as redis=down, and every decision answers RLREDIS_UNAVAILABLE at
  * once without touching the network.  The maintenance thread retries (with
@@ -76,13 +83,20 @@ int rlredis_del(struct rlredis *r, int nkeys, const char *const *keys);
 /* The script's SHA1, 40 hex digits. */
 const char *rlredis_sha1(const struct rlredis *r);
 
+/* The most keys one decision charges (message, subnet, recipients). */
+#define RLREDIS_MAX_KEYS 4
+
 /*
- * One decision: run the script over `nkeys` (1 or 2) keys with the
- * microsecond parameters interval[i], tau[i].  On RLREDIS_LIMITED fills
- * `*retry_after_ms` and `*tier`.
+ * One decision: run the script over `nkeys` (1 to RLREDIS_MAX_KEYS) keys,
+ * which must share one {hash tag}, with the microsecond parameters
+ * interval[i], tau[i] and the cost of this request in each, cost[i] (NULL:
+ * 1 each, and the costs are not sent).  On RLREDIS_LIMITED fills
+ * `*retry_after_ms` and `*tier` (the position of the key that waits
+ * longest, 1-based).
  */
 enum rlredis_result rlredis_gcra(struct rlredis *r, int nkeys, const char *const *keys,
-    const long long *interval_us, const long long *tau_us, long *retry_after_ms, int *tier);
+    const long long *interval_us, const long long *tau_us, const long long *cost,
+    long *retry_after_ms, int *tier);
 
 /*
  * What the script's reply means, for rlredis_gcra() and the fuzz harness:

@@ -57,8 +57,8 @@ rlsentinel_discover(const struct rlsentinel *s, long connect_ms, long timeout_ms
 		    timeout_ms, why, whysz);
 		redisReply *rep = NULL;
 
-		if (c != NULL && rlconn_auth(c, s->user, s->password, why, whysz) == 0)
-			rep = rlconn_cmd(c, 3, argv, why, whysz);
+		if (c != NULL && rlconn_auth(c, s->user, s->password, timeout_ms, why, whysz) == 0)
+			rep = rlconn_cmd(c, 3, argv, timeout_ms, why, whysz);
 		if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
 		    rep->element[0]->type == REDIS_REPLY_STRING &&
 		    rep->element[1]->type == REDIS_REPLY_STRING) {

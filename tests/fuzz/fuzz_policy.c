@@ -30,7 +30,7 @@ fuzz_init(void)
 	    "internal_networks = {\"192.168.0.0/16\"}\n"
 	    "allowed_domains = {\"example.com\", \".example.org\"}\n"
 	    "banned_domains = {\"evil.example\"}\n"
-	    "ratelimit { burst = 3  subnet { enabled = true }  redis { host = \"\" } }\n";
+	    "ratelimit { rate = 1  period = 1s  burst = 3  subnet { enabled = true  rate = 10  period = 1s  burst = 20 }  redis { host = \"\" } }\n";
 	char err[512];
 	struct conf *c;
 

@@ -1,53 +1,59 @@
 /*
  * fuzz_rlreply - libFuzzer harness: bytes a Redis server (or something
- * pretending to be one) sends back for the rate-limit script, through
- * hiredis's reply parser, into rlredis_interpret().
+ * pretending to be one) sends back for the rate-limit script, the way
+ * hopmilter reads them: rlwire's framing scan first (which refuses huge
+ * declared sizes, RESP3 and bytes after the reply), then hiredis's reader
+ * on what the scan let through, then rlredis_interpret().
  *
- * The first byte picks the number of keys (1 or 2); the rest is fed to a
- * hiredis reader in two pieces, as a network would split it.  Whatever the
- * reply, a "limited" verdict must carry a retry time and a tier within
- * their ranges: those numbers end up in an SMTP reply.
+ * The first byte picks the number of keys (1 or 2); the rest arrives in two
+ * pieces, as a network would split it.  Checked: the scan and hiredis
+ * agree on where the reply ends (DONE: hiredis has a reply or an error;
+ * MORE: hiredis has none yet), and a "limited" verdict carries a retry time
+ * and a tier within their ranges (those numbers end up in an SMTP reply).
+ * No input is skipped: what the scan passes is small by construction.
  */
 #include <hiredis/hiredis.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "milter/policy/rlredis.h"
+#include "milter/policy/rlwire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/*
- * hiredis 0.14 allocates a multi-bulk's declared element count (and
- * trusts a bulk's length) before any element arrives: "*2000000000" is
- * gigabytes at once.  That is hiredis's (hiredis 1.0 added maxelements),
- * and our Redis is a server we run; inputs declaring more than 4096 are
- * skipped so the run explores the rest instead of the allocator.
- */
-static int
-huge_count(const uint8_t *d, size_t n)
+/* Scan and feed one piece; the scan's verdict (TOOBIG and BAD stop here). */
+static enum rlwire_scan_state
+piece(struct rlwire_scan *sc, redisReader *rd, const uint8_t *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		long v = 0;
-		size_t j = i + 1;
+	size_t used;
+	enum rlwire_scan_state st = rlwire_scan_feed(sc, (const char *)p, n, &used);
 
-		if (d[i] != '*' && d[i] != '$')
-			continue;
-		if (j < n && d[j] == '-')
-			j++;
-		for (; j < n && d[j] >= '0' && d[j] <= '9' && v <= 4096; j++)
-			v = v * 10 + (d[j] - '0');
-		if (v > 4096)
-			return 1;
-	}
-	return 0;
+	if (st == RLWIRE_SCAN_TOOBIG || st == RLWIRE_SCAN_BAD)
+		return st;
+	if (used > RLWIRE_MAX_REPLY || redisReaderFeed(rd, (const char *)p, used) != REDIS_OK)
+		abort();
+	return st;
+}
+
+static void
+check_reply(void *reply, int nkeys)
+{
+	long retry = -1;
+	int tier = -1;
+
+	if (rlredis_interpret(reply, nkeys, &retry, &tier) == RLREDIS_LIMITED &&
+	    (retry < 0 || retry > RLREDIS_RETRY_MAX || tier < 1 || tier > nkeys))
+		abort();
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct rlwire_scan sc;
+	enum rlwire_scan_state st;
 	redisReader *rd;
 	void *reply = NULL;
-	int nkeys;
+	int nkeys, rc;
 	size_t cut;
 
 	if (size < 1)
@@ -55,23 +61,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	nkeys = 1 + (data[0] & 1);
 	data++;
 	size--;
-	if (huge_count(data, size))
-		return 0;
 	if ((rd = redisReaderCreate()) == NULL)
 		return 0;
+	rlwire_scan_init(&sc);
 	cut = size / 2;
-	if (redisReaderFeed(rd, (const char *)data, cut) == REDIS_OK &&
-	    redisReaderFeed(rd, (const char *)data + cut, size - cut) == REDIS_OK) {
-		while (redisReaderGetReply(rd, &reply) == REDIS_OK && reply != NULL) {
-			long retry = -1;
-			int tier = -1;
-
-			if (rlredis_interpret(reply, nkeys, &retry, &tier) == RLREDIS_LIMITED &&
-			    (retry < 0 || retry > RLREDIS_RETRY_MAX || tier < 1 || tier > nkeys))
-				abort();
-			freeReplyObject(reply);
-			reply = NULL;
-		}
+	st = piece(&sc, rd, data, cut);
+	if (st == RLWIRE_SCAN_MORE)
+		st = piece(&sc, rd, data + cut, size - cut);
+	if (st == RLWIRE_SCAN_DONE || st == RLWIRE_SCAN_MORE) {
+		rc = redisReaderGetReply(rd, &reply);
+		/* The scan and hiredis must agree on the reply's end. */
+		if (rc == REDIS_OK && (reply != NULL) != (st == RLWIRE_SCAN_DONE))
+			abort();
+		if (reply != NULL)
+			check_reply(reply, nkeys);
+		freeReplyObject(reply);
 	}
 	redisReaderFree(rd);
 	return 0;

@@ -75,6 +75,13 @@ hm_check "unknown option message" test "$out" = "hopmilter: $bad:1: no such opti
 out=$("$HOPMILTER" -n -c "$HM_TMP/missing.conf" 2>&1); rc=$?
 hm_check "missing file exits 78" test "$rc" = 78
 hm_check "missing file message" test "$out" = "hopmilter: $HM_TMP/missing.conf: cannot read: No such file or directory"
+# trusted_networks that trust the internet: refused, unless the admin says so.
+printf 'allowed_domains = {"example.com"}\ntrusted_networks = {"10.200.0.0/24", "0.0.0.0/1", "128.0.0.0/1"}\n' >"$bad"
+out=$("$HOPMILTER" -n -c "$bad" 2>&1); rc=$?
+hm_check "trusted_networks 0.0.0.0/1 + 128.0.0.0/1: exit 78" test "$rc" = 78
+hm_check "trusted_networks too wide: says why and what to set" test "$out" = "hopmilter: $bad: option 'trusted_networks': trusts more public IPv4 addresses than a /8 (widest: 0.0.0.0/1); clients there skip SPF and may relay outbound. Set allow_wide_trusted_networks = true if that is meant"
+hm_write_milter_conf "$bad" "unix:$HM_TMP/m.sock" 'trusted_networks = {"::/0"}' 'allow_wide_trusted_networks = true'
+hm_check "trusted_networks ::/0 with allow_wide_trusted_networks: 0" "$HOPMILTER" -n -c "$bad"
 "$HOPMILTER" -x >/dev/null 2>&1; rc=$?
 hm_check "bad flag exits 64 (EX_USAGE)" test "$rc" = 64
 

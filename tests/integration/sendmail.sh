@@ -87,9 +87,9 @@ hm_check "macros: an earlier line's addition is kept, i appended (eom)" \
 	grep -qx 'O Milter.macros.eom={msg_id}, {other_milter}, i' "$HM_TMP/macros.cf"
 hm_check "macros: Sendmail's default lists kept, i appended (envrcpt)" \
 	grep -qx 'O Milter.macros.envrcpt={rcpt_mailer}, {rcpt_host}, {rcpt_addr}, i' "$HM_TMP/macros.cf"
-hm_check "macros: the defaults carry what hopmilter reads at MAIL (i, {auth_authen}) and CONNECT" eval \
+hm_check "macros: the defaults carry what hopmilter reads at MAIL (i, {auth_authen}); CONNECT keeps them and gets {client_name} {client_resolve}" eval \
 	'grep -q "^O Milter.macros.envfrom=i, .*{auth_authen}.*{mail_addr}" "$HM_TMP/macros.cf" &&
-	grep -q "^O Milter.macros.connect=j, _, {daemon_name}, {if_name}, {if_addr}$" "$HM_TMP/macros.cf"'
+	grep -q "^O Milter.macros.connect=j, _, {daemon_name}, {if_name}, {if_addr}, {client_name}, {client_resolve}$" "$HM_TMP/macros.cf"'
 
 hm_start_redis rl "$redis_port"
 hm_start_milter "$HM_TMP/hopmilter.conf"

@@ -10,11 +10,18 @@ Each command line received is appended to LOG as "C: <line>"; after DATA,
 the raw bytes up to and including the final "." line go to LOG.data.N
 (N counts messages) and "DATA-END N <bytes>" is logged; a connection
 closed before the final "." is logged as "DATA-ABORTED <bytes>".
+
+Hostile modes: --endless greeting|ehlo streams continuation lines
+("220-...", "250-...") without end (every --endless-delay seconds, at most
+--endless-for seconds), logging "ENDLESS-STOPPED <lines>" when the client
+goes; --early-reply answers DATA with the 354 and a "250" in one packet,
+then closes without reading the message ("EARLY-REPLY").
 """
 import argparse
 import socket
 import ssl
 import sys
+import time
 
 
 def parse():
@@ -31,6 +38,14 @@ def parse():
     p.add_argument("--cert", help="certificate+key file for a real STARTTLS")
     p.add_argument("--hang-quit", action="store_true",
                    help="never answer QUIT (hold the connection for a minute)")
+    p.add_argument("--endless", choices=["greeting", "ehlo"],
+                   help="stream continuation lines without end at this step")
+    p.add_argument("--endless-delay", type=float, default=0.0,
+                   help="seconds between two endless lines (0: as fast as possible)")
+    p.add_argument("--endless-for", type=float, default=60.0,
+                   help="give up streaming after this many seconds")
+    p.add_argument("--early-reply", action="store_true",
+                   help="354 and 250 in one packet to DATA, then close unread")
     return p.parse_args()
 
 
@@ -57,6 +72,24 @@ class Session:
         line, self.buf = self.buf.split(b"\n", 1)
         return line + b"\n"
 
+    def endless(self, code):
+        """Continuation lines until the client goes (or --endless-for)."""
+        n = 0
+        stop = time.monotonic() + self.args.endless_for
+        # Without a delay, whole blocks of lines: the client must always
+        # find more waiting, never an empty socket.
+        per = 1 if self.args.endless_delay > 0 else 8000
+        block = b"%d-endless line of a reply that never ends\r\n" % code * per
+        try:
+            while time.monotonic() < stop:
+                self.sock.sendall(block)
+                n += per
+                if self.args.endless_delay > 0:
+                    time.sleep(self.args.endless_delay)
+        except OSError:
+            pass
+        self.log("ENDLESS-STOPPED %d" % n)
+
     def ehlo(self, name):
         kws = [k for k in self.args.keywords.split(",") if k]
         lines = ["fake.test.invalid hello " + name] + kws
@@ -64,6 +97,10 @@ class Session:
             self.send(("250 " if i == len(lines) - 1 else "250-") + l)
 
     def data(self):
+        if self.args.early_reply:
+            self.sock.sendall(b"354 go ahead\r\n250 2.0.0 queued early\r\n")
+            self.log("EARLY-REPLY")
+            return False
         self.send("354 go ahead")
         raw = b""
         while True:
@@ -100,6 +137,9 @@ class Session:
         return True
 
     def run(self):
+        if self.args.endless == "greeting":
+            self.endless(220)
+            return
         self.send(self.args.greeting)
         if not self.args.greeting.startswith("220"):
             return
@@ -112,6 +152,9 @@ class Session:
             self.log("C: " + cmd)
             verb = cmd.split(" ", 1)[0].upper()
             if verb == "EHLO":
+                if self.args.endless == "ehlo":
+                    self.endless(250)
+                    return
                 if self.args.no_ehlo:
                     self.send("502 5.5.2 EHLO not implemented")
                 else:

@@ -9,7 +9,7 @@ trusted_networks = {"10.200.0.0/24"}
 allowed_domains = {"example.com"}
 banned_domains = {"evil.example"}
 spf { enabled = false }
-ratelimit { period = 1h  redis { host = "" } }
+ratelimit { rate = 1  period = 1h  burst = 1  redis { host = "" } }
 ]])
 
 local c = hm.client("192.0.2.50", "dry.example")

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <string.h>
 
 #include "tests/unit/check.h"
 #include "netaddr.h"
@@ -106,6 +107,71 @@ test_mask(void)
 	CHECK_STR(net_addr_format(&a, buf, sizeof(buf)), "198.51.100.77", "mask /32 is identity");
 }
 
+/* A list from a NULL-terminated array of CIDR texts. */
+static void
+list_of(struct net_list *l, const char *const *nets)
+{
+	memset(l, 0, sizeof(*l));
+	for (size_t i = 0; nets[i] != NULL; i++) {
+		struct net_cidr c;
+		const char *why;
+
+		CHECK(net_cidr_parse(nets[i], &c, &why) == 0 && net_list_add(l, &c) == 0,
+		    "list entry %s", nets[i]);
+	}
+}
+
+static void
+test_public_size(void)
+{
+	static const struct {
+		const char *nets[6];
+		double v4, v6;
+		const char *widest4;
+	} cases[] = {
+		{{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "fd00::/8", NULL},
+		    0, 0, NULL},
+		{{"100.64.0.0/10", "169.254.0.0/16", "fe80::/10", "::1", "2001:db8::/32", NULL}, 0, 0, NULL},
+		{{"198.51.100.7", NULL}, 0, 0, NULL},   /* documentation range */
+		{{"44.0.0.0/8", NULL}, 16777216.0, 0, "44.0.0.0/8"},
+		{{"44.0.0.0/8", "44.1.0.0/16", "44.1.2.3", NULL}, 16777216.0, 0, "44.0.0.0/8"},
+		{{"44.1.0.0/16", "44.1.0.0/16", NULL}, 65536.0, 0, "44.1.0.0/16"},
+		{{"192.0.2.1", "8.8.8.8", NULL}, 1, 0, "8.8.8.8/32"},
+		/* All of IPv4 less the special blocks: 3 /8, a /10, 2 /16, a /12, 4 /24, a /15, 2 /4. */
+		{{"0.0.0.0/0", NULL}, 4294967296.0 - 592708608.0, 0, "0.0.0.0/0"},
+		{{"0.0.0.0/1", "128.0.0.0/1", NULL}, 4294967296.0 - 592708608.0, 0, "0.0.0.0/1"},
+		{{"::ffff:0:0/96", NULL}, 4294967296.0 - 592708608.0, 0, "0.0.0.0/0"},
+		{{"10.0.0.0/7", NULL}, 16777216.0, 0, "10.0.0.0/7"},   /* 11.0.0.0/8 is public */
+		{{"2a00::/32", "fc00::/7", NULL}, 0, 79228162514264337593543950336.0, NULL},
+	};
+	struct net_list l;
+	char buf[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct net_cidr *w;
+
+		list_of(&l, cases[i].nets);
+		CHECK(net_list_public_size(&l, AF_INET) == cases[i].v4, "case %zu: IPv4 %.0f, want %.0f",
+		    i, net_list_public_size(&l, AF_INET), cases[i].v4);
+		CHECK(net_list_public_size(&l, AF_INET6) == cases[i].v6, "case %zu: IPv6 %.0f, want %.0f",
+		    i, net_list_public_size(&l, AF_INET6), cases[i].v6);
+		w = net_list_widest_public(&l, AF_INET);
+		if (cases[i].widest4 == NULL)
+			CHECK(w == NULL, "case %zu: no widest", i);
+		else
+			CHECK_STR(w ? net_cidr_format(w, buf, sizeof(buf)) : NULL, cases[i].widest4,
+			    "case %zu: widest", i);
+		net_list_free(&l);
+	}
+	/* IPv6: everything, and the global unicast block, are far past any limit. */
+	list_of(&l, (const char *const[]){"::/0", NULL});
+	CHECK(net_list_public_size(&l, AF_INET6) > 3.4e38 * 0.98, "::/0 is nearly all public");
+	net_list_free(&l);
+	list_of(&l, (const char *const[]){"2000::/3", NULL});
+	CHECK(net_list_public_size(&l, AF_INET6) > 4.2e37 * 0.99, "2000::/3 less 2001:db8::/32");
+	net_list_free(&l);
+}
+
 int
 main(void)
 {
@@ -113,5 +179,6 @@ main(void)
 	test_sockaddr();
 	test_cidr();
 	test_mask();
+	test_public_size();
 	return check_done("netaddr_test");
 }

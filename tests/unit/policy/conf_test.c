@@ -139,11 +139,65 @@ test_errors(void)
 	CHECK_STR(err, "/nonexistent/hopmilter.conf: cannot read: No such file or directory", "missing file");
 }
 
+/* trusted_networks wider than a /8 / a /32 of public space: refused unless allowed. */
+static void
+test_wide_trusted(void)
+{
+	static const struct {
+		const char *nets;
+		const char *want;   /* NULL: accepted */
+	} cases[] = {
+		{"\"0.0.0.0/0\"", "IPv4 addresses than a /8 (widest: 0.0.0.0/0)"},
+		{"\"::/0\"", "IPv6 addresses than a /32 (widest: ::/0)"},
+		{"\"::ffff:0:0/96\"", "IPv4 addresses than a /8 (widest: 0.0.0.0/0)"},
+		{"\"::FFFF:0.0.0.0/96\"", "IPv4 addresses than a /8 (widest: 0.0.0.0/0)"},
+		{"\"0.0.0.0/1\", \"128.0.0.0/1\"", "IPv4 addresses than a /8 (widest: 0.0.0.0/1)"},
+		{"\"2000::/3\"", "IPv6 addresses than a /32 (widest: 2000::/3)"},
+		{"\"44.0.0.0/8\", \"45.0.0.0/31\"", "IPv4 addresses than a /8 (widest: 44.0.0.0/8)"},
+		{"\"2a00::/31\"", "IPv6 addresses than a /32 (widest: 2a00::/31)"},
+		/* A wide entry hidden behind a narrow one still counts. */
+		{"\"10.200.0.0/24\", \"0.0.0.0/0\", \"10.0.0.0/8\"", "(widest: 0.0.0.0/0)"},
+		{"\"10.0.0.0/8\", \"172.16.0.0/12\", \"192.168.0.0/16\", \"100.64.0.0/10\", "
+		    "\"127.0.0.0/8\", \"169.254.0.0/16\", \"fc00::/7\", \"fe80::/10\", \"::1\"", NULL},
+		{"\"44.0.0.0/8\"", NULL},
+		{"\"2a00::/32\", \"fd00::/8\"", NULL},
+		{"\"44.0.0.0/8\", \"44.0.0.0/9\", \"44.0.0.0/8\"", NULL},   /* overlaps count once */
+	};
+	char text[512], err[1024];
+	struct conf *c;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "trusted_networks = {%s}\n", cases[i].nets);
+		err[0] = '\0';
+		c = NULL;
+		if (cases[i].want == NULL) {
+			CHECK(conf_load_string("wide.conf", text, &c, err, sizeof(err)) == 0,
+			    "case %zu refused: %s", i, err);
+		} else {
+			CHECK(conf_load_string("wide.conf", text, &c, err, sizeof(err)) != 0 && c == NULL,
+			    "case %zu accepted", i);
+			CHECK(strncmp(err, "wide.conf: option 'trusted_networks': trusts more public ", 57) == 0 &&
+			    strstr(err, cases[i].want) != NULL &&
+			    strstr(err, "Set allow_wide_trusted_networks = true if that is meant") != NULL,
+			    "case %zu: got \"%s\"", i, err);
+		}
+		conf_free(c);
+		/* The explicit option lets every one through. */
+		snprintf(text, sizeof(text), "trusted_networks = {%s}\nallow_wide_trusted_networks = true\n",
+		    cases[i].nets);
+		c = NULL;
+		CHECK(conf_load_string("wide.conf", text, &c, err, sizeof(err)) == 0,
+		    "case %zu with allow_wide_trusted_networks: %s", i, err);
+		conf_free(c);
+	}
+}
+
 int
 main(void)
 {
 	test_defaults();
 	test_full();
 	test_errors();
+	test_wide_trusted();
 	return check_done("conf_test");
 }

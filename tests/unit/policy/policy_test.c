@@ -391,7 +391,7 @@ test_ratelimit(void)
 	policy_unref(p);
 
 	/* Dry run and shadow mode: logged as WOULD-BLOCK, the message goes on. */
-	p = make_policy("dry_run = true\nratelimit { period = 1h  redis { host = \"\" } }");
+	p = make_policy("dry_run = true\nratelimit { rate = 1  period = 1h  burst = 1  redis { host = \"\" } }");
 	s = testpolicy_session(p, "2001:db8::44");
 	policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
 	policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
@@ -401,7 +401,7 @@ test_ratelimit(void)
 	policy_session_free(s);
 	policy_unref(p);
 
-	p = make_policy("ratelimit { mode = shadow  period = 1h  redis { host = \"\" } }");
+	p = make_policy("ratelimit { mode = shadow  rate = 1  period = 1h  burst = 1  redis { host = \"\" } }");
 	s = testpolicy_session(p, "192.0.2.46");
 	policy_mail(s, "<a@sender.example>", NULL, NULL, &v);
 	policy_mail(s, "<a@sender.example>", NULL, NULL, &v);

@@ -95,6 +95,76 @@ test_local_only(void)
 	conf_free(c);
 }
 
+/*
+ * The recipient budget and the outbound limit through the local table (the
+ * same GCRA as the script): c units pass iff TAT + (c - 1)T - now <= tau.
+ */
+static void
+test_budget_local(void)
+{
+	struct conf *c = load("ratelimit { rate = 1  period = 1h  burst = 100\n"
+	    "recipients { enabled = true  rate = 1  period = 1h  burst = 10 }\n"
+	    "outbound { enabled = true  rate = 1  period = 1h  burst = 2 }\n"
+	    "redis { host = \"\" } }");
+	struct ratelimit *rl;
+	struct ratelimit_info info;
+	struct net_addr a, b;
+	char err[256];
+	int ok = 0;
+
+	CHECK(ratelimit_new(&c->ratelimit, &rl, err, sizeof(err)) == 0, "new: %s", err);
+	CHECK(ratelimit_wants_recipients(rl), "the budget is on: decide at DATA");
+	net_addr_parse("192.0.2.1", &a);
+	net_addr_parse("192.0.2.2", &b);
+	for (int i = 0; i < 10; i++)
+		ok += ratelimit_check_envelope(rl, &a, 3, &info) == RATELIMIT_ALLOWED;
+	CHECK(ok == 3, "3 recipients against a burst of 10: floor(10/3) = 3 pass (%d)", ok);
+	CHECK(info.tier == RATELIMIT_TIER_RECIPIENTS, "the recipient bucket refused (tier %d)", info.tier);
+	CHECK(ratelimit_check_envelope(rl, &a, 1, &info) == RATELIMIT_ALLOWED,
+	    "one recipient still fits (refusals cost nothing)");
+	CHECK(ratelimit_check_envelope(rl, &a, 1, &info) == RATELIMIT_LIMITED, "then the budget is spent");
+	CHECK(ratelimit_check_envelope(rl, &b, 5000, &info) == RATELIMIT_ALLOWED,
+	    "more recipients than the burst: charged as the burst, passes on a full bucket");
+	CHECK(ratelimit_check_envelope(rl, &b, 1, &info) == RATELIMIT_LIMITED, "and empties it");
+	CHECK(ratelimit_check(rl, &b, &info) == RATELIMIT_ALLOWED,
+	    "without recipients only the message tiers are asked");
+
+	CHECK(ratelimit_check_outbound(rl, "alice", "x@example.com", &info) == RATELIMIT_ALLOWED &&
+	    ratelimit_check_outbound(rl, "Alice", "y@example.com", &info) == RATELIMIT_ALLOWED,
+	    "alice: burst 2, login without case, sender irrelevant");
+	CHECK(ratelimit_check_outbound(rl, "ALICE", NULL, &info) == RATELIMIT_LIMITED &&
+	    info.tier == RATELIMIT_TIER_OUTBOUND, "alice's third refused, outbound tier");
+	CHECK(ratelimit_check_outbound(rl, "bob", "x@example.com", &info) == RATELIMIT_ALLOWED,
+	    "bob has his own bucket");
+	CHECK(ratelimit_check_outbound(rl, NULL, "alice", &info) == RATELIMIT_ALLOWED,
+	    "a sender named like a login is another bucket (from: vs sasl:)");
+	ratelimit_free(rl);
+	conf_free(c);
+}
+
+static void
+test_outbound_keys(void)
+{
+	struct conf *c = load("ratelimit { redis { prefix = \"mx:\" } }");
+	char key[RATELIMIT_OUT_KEY_MAX], longname[600];
+
+	CHECK(ratelimit_format_outbound_key(&c->ratelimit, "Alice", "a@b.example", key) == 0, "fits");
+	CHECK_STR(key, "mx:rl:v1:{out:sasl:alice}", "by login, lower case");
+	ratelimit_format_outbound_key(&c->ratelimit, "", "Bob@Example.COM", key);
+	CHECK_STR(key, "mx:rl:v1:{out:from:bob@example.com}", "no login: by sender");
+	ratelimit_format_outbound_key(&c->ratelimit, NULL, "", key);
+	CHECK_STR(key, "mx:rl:v1:{out:from:}", "the null sender");
+	ratelimit_format_outbound_key(&c->ratelimit, "a}b{c d%\x01\xc3\xa9", NULL, key);
+	CHECK_STR(key, "mx:rl:v1:{out:sasl:a%7Db%7Bc%20d%25%01%C3%A9}",
+	    "braces, space, percent, control and 8-bit bytes escaped: one word, one hash tag");
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	CHECK(ratelimit_format_outbound_key(&c->ratelimit, longname, NULL, key) == 0 &&
+	    strlen(key) == strlen("mx:rl:v1:{out:sasl:}") + RATELIMIT_WHO_MAX,
+	    "an over-long login cut to %d bytes", RATELIMIT_WHO_MAX);
+	conf_free(c);
+}
+
 static void
 test_conf(void)
 {
@@ -129,8 +199,17 @@ test_conf(void)
 	char err[1024];
 
 	c = load("");
-	CHECK(c->ratelimit.enabled && c->ratelimit.client.rate == 1 && c->ratelimit.client.period_ms == 1000 &&
-	    c->ratelimit.client.burst == 1, "default: 1 message per second, burst 1");
+	CHECK(c->ratelimit.enabled && c->ratelimit.client.rate == 30 &&
+	    c->ratelimit.client.period_ms == 60000 && c->ratelimit.client.burst == 50,
+	    "default: 30 messages per minute, burst 50");
+	CHECK(c->ratelimit.subnet.rate == 120 && c->ratelimit.subnet.period_ms == 60000 &&
+	    c->ratelimit.subnet.burst == 200, "default subnet: 120 per minute, burst 200");
+	CHECK(!c->ratelimit.recipients_enabled && c->ratelimit.recipients.rate == 500 &&
+	    c->ratelimit.recipients.period_ms == 3600000 && c->ratelimit.recipients.burst == 500,
+	    "recipient budget off by default, 500 per hour, burst 500");
+	CHECK(!c->ratelimit.outbound_enabled && c->ratelimit.outbound.rate == 200 &&
+	    c->ratelimit.outbound.period_ms == 3600000 && c->ratelimit.outbound.burst == 100,
+	    "outbound limit off by default, 200 per hour, burst 100");
 	CHECK(c->ratelimit.client.ipv4_prefix == 32 && c->ratelimit.client.ipv6_prefix == 64, "default prefixes");
 	CHECK(!c->ratelimit.subnet_enabled, "no subnet tier by default");
 	CHECK(c->ratelimit.on_redis_error == CONF_REDIS_ERROR_LOCAL, "local fallback by default");
@@ -223,6 +302,8 @@ main(void)
 {
 	test_keys();
 	test_local_only();
+	test_budget_local();
+	test_outbound_keys();
 	test_conf();
 	test_interpret();
 	return check_done("ratelimit_test");

@@ -76,12 +76,51 @@ test_replies(void)
 	/* A finished reply takes no more lines. */
 	feed_all(&r, (const char *const[]){"250 ok", NULL});
 	CHECK(smtpc_reply_feed(&r, "250 again") == SMTPC_BAD, "line after the final one");
-	/* A huge multi-line reply is cut, not overflowed. */
+	/* A long multi-line reply within the limits is cut, not overflowed. */
 	smtpc_reply_init(&r);
-	for (int i = 0; i < 500; i++)
+	for (int i = 0; i < SMTPC_REPLY_LINES_MAX - 1; i++)
 		smtpc_reply_feed(&r, "250-0123456789012345678901234567890123456789");
 	CHECK(smtpc_reply_feed(&r, "250 end") == SMTPC_DONE && strlen(r.text) < SMTPC_TEXT_MAX,
 	    "long reply truncated");
+}
+
+/* A reply past its line or byte limit is refused, whatever comes next. */
+static void
+test_reply_limits(void)
+{
+	struct smtpc_reply r;
+	char big[SMTPC_LINE_MAX];
+	enum smtpc_feed f = SMTPC_MORE;
+	int n = 0;
+
+	smtpc_reply_init(&r);
+	while (f == SMTPC_MORE && n < 10 * SMTPC_REPLY_LINES_MAX)
+		f = smtpc_reply_feed(&r, n++ % 2 ? "220-x" : "220-");
+	CHECK(f == SMTPC_TOOBIG && n == SMTPC_REPLY_LINES_MAX + 1,
+	    "endless short continuation lines: TOOBIG at line %d (feed %d)", n, f);
+	/* The final line right at the limit is still fine. */
+	smtpc_reply_init(&r);
+	for (n = 0; n < SMTPC_REPLY_LINES_MAX - 1; n++)
+		smtpc_reply_feed(&r, "250-a");
+	CHECK(smtpc_reply_feed(&r, "250 b") == SMTPC_DONE, "%d lines accepted",
+	    SMTPC_REPLY_LINES_MAX);
+	/* Long lines reach the byte limit first. */
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "250-", 4);
+	smtpc_reply_init(&r);
+	f = SMTPC_MORE;
+	for (n = 0; f == SMTPC_MORE && n < SMTPC_REPLY_LINES_MAX; n++)
+		f = smtpc_reply_feed(&r, big);
+	CHECK(f == SMTPC_TOOBIG && (size_t)n * (sizeof(big) + 1) > SMTPC_REPLY_BYTES_MAX &&
+	    (size_t)(n - 1) * (sizeof(big) + 1) <= SMTPC_REPLY_BYTES_MAX,
+	    "long lines: TOOBIG after %d lines (%zu bytes each)", n, sizeof(big) + 1);
+	/* A final line that crosses the byte limit is refused too. */
+	smtpc_reply_init(&r);
+	for (n = 0; (size_t)(n + 1) * (sizeof(big) + 1) <= SMTPC_REPLY_BYTES_MAX; n++)
+		smtpc_reply_feed(&r, big);
+	big[3] = ' ';
+	CHECK(smtpc_reply_feed(&r, big) == SMTPC_TOOBIG, "a final line past the byte limit");
 }
 
 static void
@@ -170,6 +209,7 @@ int
 main(void)
 {
 	test_replies();
+	test_reply_limits();
 	test_caps();
 	test_commands();
 	test_addresses();
