@@ -67,7 +67,12 @@ mkdir -p "$src"
 (cd "$HM_SRCDIR" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -C "$src" -xf -
 hm_check "the copy has no configured or built files" \
 	eval '[ ! -e "$src/config.status" ] && [ ! -e "$src/_build" ] && [ ! -e "$src/configure" ]'
-(cd "$src" && dpkg-buildpackage -us -uc -b) >"$HM_TMP/build.log" 2>&1
+# Run from `make check`, this test inherits make's MAKEFLAGS, which carry
+# automake's own command-line variables (TEST_LOGS= every log of the suite):
+# the package build's make would take them and run the whole suite inside
+# the build.  An admin's build starts with none of them.
+(cd "$src" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES -u TESTS -u TEST_LOGS \
+	dpkg-buildpackage -us -uc -b) >"$HM_TMP/build.log" 2>&1
 hm_check "dpkg-buildpackage -us -uc -b succeeds" test $? = 0
 debs=("$HM_TMP"/pkg/hopmilter_*.deb "$HM_TMP"/pkg/hoprelay_*.deb)
 hm_check "both binary packages are built" eval 'test -f "${debs[0]}" && test -f "${debs[1]}"'
