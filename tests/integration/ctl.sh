@@ -173,6 +173,11 @@ hm_check "after reset (redis up) the next message is accepted" hm_reply_has '250
 
 # ---------------------------------------- ratelimit show / reset, Redis down
 kill "$(hm_redis_pid main)"
+# SIGTERM is asynchronous: the next MAIL must find Redis gone, not still
+# answering while it shuts down (then Redis decides, and the local table
+# sees only the second message).
+redis_gone() { ! hm_redis "$rport" PING >/dev/null 2>&1; }
+hm_check "Redis has stopped" eval 'for _ in $(seq 1 100); do redis_gone && break; sleep 0.1; done; redis_gone'
 hm_swaks $S --xclient-addr 192.0.2.77 --from alice@pass.example --to bob@example.com
 hm_check "redis down: first message accepted (local fallback)" hm_reply_has '250 2\.0\.0 Ok: queued'
 hm_check "hopmilter saw Redis go" hm_wait_grep "redis=down" "$HM_TMP/milter.log" 15
