@@ -18,6 +18,8 @@
 
 /* sizeof(sockaddr_un.sun_path) on Linux. */
 #define CONF_UNIX_PATH_MAX 108
+/* The longest authserv_id (hopmilter.conf(5)); authres_claims reads 255 bytes of one. */
+#define CONF_AUTHSERV_ID_MAX 255
 
 #define CONF_DEFAULT_PATH SYSCONFDIR "/hopmilter/hopmilter.conf"
 
