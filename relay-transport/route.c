@@ -28,32 +28,40 @@ route_cb_tls(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return cfgx_parse_enum(cfg, opt, value, result, table);
 }
 
+/*
+ * A name the log module knows (`lookup`: its value or -1).  The value is
+ * repeated in the message only when it is plain text of a sane length.
+ */
+static int
+route_cb_logname(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result,
+    int (*lookup)(const char *), const char *choices)
+{
+	int v = lookup(value);
+	char fault[64];
+
+	if (v >= 0) {
+		*(long *)result = v;
+		return 0;
+	}
+	if (cfgx_text_fault(value, 64, fault, sizeof(fault)) != NULL)
+		cfg_error(cfg, "option '%s': the value %s", opt->name, fault);
+	else
+		cfg_error(cfg, "option '%s': '%s' is not one of: %s", opt->name, value, choices);
+	return -1;
+}
+
 static int
 route_cb_facility(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
-	int f = log_facility_from_name(value);
-
-	if (f < 0) {
-		cfg_error(cfg, "option '%s': '%s' is not one of: mail, daemon, user, local0-local7",
-		    opt->name, value);
-		return -1;
-	}
-	*(long *)result = f;
-	return 0;
+	return route_cb_logname(cfg, opt, value, result, log_facility_from_name,
+	    "mail, daemon, user, local0-local7");
 }
 
 static int
 route_cb_level(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
-	int p = log_level_from_name(value);
-
-	if (p < 0) {
-		cfg_error(cfg, "option '%s': '%s' is not one of: error, warning, notice, info, debug",
-		    opt->name, value);
-		return -1;
-	}
-	*(long *)result = p;
-	return 0;
+	return route_cb_logname(cfg, opt, value, result, log_level_from_name,
+	    "error, warning, notice, info, debug");
 }
 
 /* List validators see the newest element (called after each one). */

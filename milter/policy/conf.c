@@ -351,14 +351,14 @@ conf_validate_pid_file(cfg_t *cfg, cfg_opt_t *opt)
 	return conf_check_newest(cfg, opt, conf_check_pid_file);
 }
 
-/* The Redis server: an IP address or a host name, never empty. */
+/* The Redis server: an IP address, a host name, or "" (no Redis: the local table). */
 static int
 conf_check_redis_host(const char *s, const char **why)
 {
 	struct net_addr a;
 	char norm[DOMAIN_MAX + 1];
 
-	if (net_addr_parse(s, &a) == 0)
+	if (s[0] == '\0' || net_addr_parse(s, &a) == 0)
 		return 0;
 	if (domain_normalize(s, norm, sizeof(norm), why) != 0) {
 		*why = "use an IP address or a host name";

@@ -416,6 +416,30 @@ test_authserv_id(void)
 		}
 		conf_free(c);
 	}
+	/* The Redis host: an address, a name, or "" for none; nothing else. */
+	static const struct {
+		const char *host;
+		bool ok;
+	} hosts[] = {
+		{"", true}, {"127.0.0.1", true}, {"::1", true}, {"Redis.Example.", true},
+		{"redis example", false}, {"redis:6379", false}, {"/run/redis.sock", false},
+		{"a..b", false},
+	};
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		snprintf(text, sizeof(text), "\nratelimit {\n redis { host = \"%s\" }\n}\n",
+		    hosts[i].host);
+		c = NULL;
+		err[0] = '\0';
+		if (hosts[i].ok)
+			CHECK(conf_load_string("bad.conf", text, &c, err, sizeof(err)) == 0,
+			    "redis host '%s': %s", hosts[i].host, err);
+		else
+			CHECK(conf_load_string("bad.conf", text, &c, err, sizeof(err)) != 0 &&
+			    strstr(err, "bad.conf:3: option 'host': ") == err &&
+			    strstr(err, "use an IP address or a host name") != NULL,
+			    "redis host '%s': got \"%s\"", hosts[i].host, err);
+		conf_free(c);
+	}
 	/* 255 bytes: the limit, still accepted; 256: refused. */
 	for (size_t len = 255; len <= 256; len++) {
 		char v[300];

@@ -167,7 +167,9 @@ test_errors(void)
 		{"route a { hops = {\"10.0.0.1\"} tls = none }\nroute a { hops = {\"10.0.0.2\"} tls = none }\n",
 		    "bad.conf:2: found duplicate title 'a'"},
 		{"default_route = \"b\"\nroute a { hops = {\"10.0.0.1\"} tls = none }\n",
-		    "bad.conf: option 'default_route': no route named 'b'"},
+		    "bad.conf:1: option 'default_route': no route named 'b'"},
+		{"route a { hops = {\"10.0.0.1\"} tls = none }\n\ndefault_route = \"b\"\n",
+		    "bad.conf:3: option 'default_route': no route named 'b'"},
 		{"log_level = debug\n", "bad.conf: no route defined"},
 		{"log_level = loud\n", "bad.conf:1: option 'log_level': 'loud' is not one of: error, warning, notice, info, debug"},
 		{"route a { hops = {\"10.0.0.1\"\n", "bad.conf:2: premature end of file"},
@@ -185,6 +187,89 @@ test_errors(void)
 	CHECK_STR(err, "/nonexistent/hoprelay.conf: cannot read: No such file or directory", "missing file");
 }
 
+/* `tmpl` with its '@' replaced by `ins`, into `out`. */
+static void
+fill(char *out, size_t outsz, const char *tmpl, const char *ins)
+{
+	const char *at = strchr(tmpl, '@');
+
+	snprintf(out, outsz, "%.*s%s%s", (int)(at - tmpl), tmpl, ins, at + 1);
+}
+
+/*
+ * Hostile text in every string option of hoprelay.conf, the route title
+ * included: a control character (escaped or raw), a NUL escape that would
+ * cut the value, megabytes.  Refused at the line, in one plain line.
+ */
+static void
+test_hostile_strings(void)
+{
+	static const char *const opts[] = {
+		"\ndefault_route = \"co@re\"\nroute core { hops = {\"10.0.0.1\"} tls = none }\n",
+		"\nroute core { hops = {\"10.0.0.1\", \"10.0.0.2:25@\"} tls = none }\n",
+		"\nroute core { hops = {\"10.0.0.1\"} pins = {\"@\"} }\n",
+		"\nroute core { hops = {\"10.0.0.1\"} ca_file = \"/etc/c@.pem\" }\n",
+		"\nroute core { hops = {\"10.0.0.1\"} tls = none client_cert = \"/etc/c@.pem\" }\n",
+		"\nroute core { hops = {\"10.0.0.1\"} tls = none client_key = \"/etc/k@.pem\" }\n",
+		"\nroute core { hops = {\"10.0.0.1\"} server_name = \"h@.example\" }\n",
+		"\nroute core { hops = {\"10.0.0.1\"} tls = none helo_name = \"h@.example\" }\n",
+		"\nroute core { hops = {\"10.0.0.1\"} tls = none source_address = \"10.0.0.9@\" }\n",
+		"\nroute core { hops = {\"10.0.0.1\"} tls = \"no@ne\" }\n",
+		"\nroute core { hops = {\"10.0.0.1\"} tls = none connect_timeout = \"5@s\" }\n",
+		"\nlog_level = \"inf@o\"\nroute core { hops = {\"10.0.0.1\"} tls = none }\n",
+		"\nsyslog_facility = \"ma@il\"\nroute core { hops = {\"10.0.0.1\"} tls = none }\n",
+		"\nroute \"co@re\" { hops = {\"10.0.0.1\"} tls = none }\n",
+	};
+	static const struct {
+		const char *ins, *want;
+	} bad[] = {
+		{"\\n", "holds a control character (0x0a)"},
+		{"\\t", "holds a control character (0x09)"},
+		{"\\e", "holds a control character (0x1b)"},
+		{"\\x7f", "holds a control character (0x7f)"},
+		{"\n", "a quoted string runs past the end of its line"},
+		{"\\0", "a string escape makes a NUL byte"},
+		{"\\x00", "a string escape makes a NUL byte"},
+	};
+	char text[1024], err[1024];
+	struct route_conf *c;
+
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		for (size_t j = 0; j < sizeof(bad) / sizeof(bad[0]); j++) {
+			fill(text, sizeof(text), opts[i], bad[j].ins);
+			c = NULL;
+			err[0] = '\0';
+			CHECK(route_load_string("bad.conf", text, &c, err, sizeof(err)) != 0 && c == NULL,
+			    "%s accepted", text);
+			CHECK(strncmp(err, "bad.conf:2: ", 12) == 0 && strstr(err, bad[j].want) != NULL &&
+			    strpbrk(err, "\n\t\x1b\x7f") == NULL,
+			    "%s: got \"%s\", want \"%s\"", text, err, bad[j].want);
+			route_conf_free(c);
+		}
+	}
+	/* Megabytes, and an empty route name. */
+	size_t big = 3 * 1024 * 1024;
+	char *v = malloc(big + 1), *t = malloc(big + 256);
+
+	if (v != NULL && t != NULL) {
+		memset(v, 'a', big);
+		v[big] = '\0';
+		fill(t, big + 256, "\nroute core { hops = {\"10.0.0.1\"} tls = none helo_name = \"@\" }\n", v);
+		CHECK(route_load_string("big.conf", t, &c, err, sizeof(err)) != 0 &&
+		    strcmp(err, "big.conf:2: option 'helo_name': the value is longer than 4096 bytes") == 0,
+		    "3 MB helo_name: %.200s", err);
+		fill(t, big + 256, "\nroute \"@\" { hops = {\"10.0.0.1\"} tls = none }\n", v);
+		CHECK(route_load_string("big.conf", t, &c, err, sizeof(err)) != 0 &&
+		    strcmp(err, "big.conf:2: a route's name is longer than 255 bytes") == 0,
+		    "3 MB route name: %.200s", err);
+	}
+	free(v);
+	free(t);
+	CHECK(route_load_string("bad.conf", "\n\nroute \"\" { hops = {\"10.0.0.1\"} tls = none }\n", &c, err,
+	    sizeof(err)) != 0 && strcmp(err, "bad.conf:3: a route's name must not be empty") == 0,
+	    "empty route name: %s", err);
+}
+
 int
 main(void)
 {
@@ -192,5 +277,6 @@ main(void)
 	test_pins();
 	test_load();
 	test_errors();
+	test_hostile_strings();
 	return check_done("route_test");
 }
