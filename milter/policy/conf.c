@@ -1005,6 +1005,8 @@ conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t er
 	c->path = conf_strdup(path);
 	c->socket = conf_strdup(cfg_getstr(cfg, "socket"));
 	c->user = conf_strdup(cfg_getstr(cfg, "user"));
+	c->user_line = cfgx_line(cfg, "user", 0);
+	c->socket_line = cfgx_line(cfg, "socket", 0);
 	c->pid_file = conf_strdup(cfg_getstr(cfg, "pid_file"));
 	c->syslog_facility = (int)cfg_getint(cfg, "syslog_facility");
 	c->log_level = (int)cfg_getint(cfg, "log_level");

@@ -152,6 +152,8 @@ struct conf {
 	struct conf_outbound outbound;
 	struct conf_spf spf;
 	struct conf_ratelimit ratelimit;
+	/* Where 'user' and 'socket' were set (0: the default), for start-up's checks. */
+	int user_line, socket_line;
 };
 
 /*
