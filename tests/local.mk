@@ -88,6 +88,7 @@ INTEGRATION_TESTS = \
 	tests/integration/firewall.sh \
 	tests/integration/openrelay.sh \
 	tests/integration/conf-lines.sh \
+	tests/integration/conf-hostile.sh \
 	tests/integration/authres-forged.sh \
 	tests/integration/idn-postfix.sh \
 	tests/integration/faults.sh \
