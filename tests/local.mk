@@ -45,7 +45,7 @@ tests_unit_policy_libtestpolicy_a_SOURCES = tests/unit/policy/testpolicy.c \
 	tests/unit/policy/testpolicy.h
 LDADD = tests/unit/policy/libtestpolicy.a milter/policy/libhoppolicy.a relay-transport/libhoprelay.a lib/libhopcommon.a $(IDN2_LIBS) \
 	$(CONFUSE_LIBS) $(SPF2_LIBS) $(HIREDIS_LIBS) $(OPENSSL_LIBS)
-EXTRA_DIST += tests/unit/check.h
+EXTRA_DIST += tests/unit/check.h tests/unit/hostiletext.h
 
 # The RFC 7208 test suite through spfcheck: a driver, not a test by itself.
 check_PROGRAMS += tests/conformance/spf_conformance

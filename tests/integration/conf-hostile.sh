@@ -142,10 +142,8 @@ hm_check "start-up with ::/0 trusted: 78 at line 5 ($out)" \
 printf '%s\nauthserv_id = "mx.example"\n' "$good" >"$conf"
 chown nobody "$conf"
 chmod 0600 "$conf"
-"$HOPMILTER" -f -c "$conf" >"$HM_TMP/reload.log" 2>&1 &
-rpid=$!
-hm_track "$rpid"
-hm_wait_file "$sock"
+hm_start_milter "$conf" "$HM_TMP/reload.log"
+rpid=$HM_MILTER_PID
 printf '%s\n\nauthserv_id = "mx.example\\r\\nX-Injected: yes"\n' "$good" >"$conf"
 kill -USR1 "$rpid"
 hm_check "reload with a control character: refused at line 5, running configuration kept" \

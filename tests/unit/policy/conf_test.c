@@ -6,6 +6,7 @@
 #include <syslog.h>
 
 #include "tests/unit/check.h"
+#include "tests/unit/hostiletext.h"
 #include "milter/policy/authres.h"
 #include "milter/policy/conf.h"
 
@@ -233,15 +234,6 @@ test_wide_trusted_line(void)
 	}
 }
 
-/* `tmpl` with its '@' replaced by `ins`, into `out`. */
-static void
-fill(char *out, size_t outsz, const char *tmpl, const char *ins)
-{
-	const char *at = strchr(tmpl, '@');
-
-	snprintf(out, outsz, "%.*s%s%s", (int)(at - tmpl), tmpl, ins, at + 1);
-}
-
 /*
  * Hostile values for every string option: a control character (through
  * an escape or written as is), a NUL escape that would silently cut the
@@ -283,36 +275,21 @@ test_hostile_strings(void)
 		"ratelimit { redis { sentinel { user = \"u@\" } } }\n",
 		"ratelimit { redis { sentinel { password = \"p@\" } } }\n",
 	};
-	static const struct {
-		const char *ins, *want;
-	} bad[] = {
-		{"\\n", "the value holds a control character (0x0a)"},
-		{"\\r", "the value holds a control character (0x0d)"},
-		{"\\t", "the value holds a control character (0x09)"},
-		{"\\e", "the value holds a control character (0x1b)"},
-		{"\\x7f", "the value holds a control character (0x7f)"},
-		{"\\001", "the value holds a control character (0x01)"},
-		{"\n", "a quoted string runs past the end of its line"},   /* a raw newline */
-		{"\\0", "a string escape makes a NUL byte"},
-		{"\\000", "a string escape makes a NUL byte"},
-		{"\\x00", "a string escape makes a NUL byte"},
-		{"\\x0", "a string escape makes a NUL byte"},
-	};
 	char text[1024], want[256], err[1024];
 	struct conf *c;
 
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
-		for (size_t j = 0; j < sizeof(bad) / sizeof(bad[0]); j++) {
+		for (size_t j = 0; j < sizeof(hostile_text) / sizeof(hostile_text[0]); j++) {
 			/* Two lines first, so the line number is not the default 1. */
 			int n = snprintf(text, sizeof(text), "# hostile\n\n");
 
-			fill(text + n, sizeof(text) - (size_t)n, opts[i], bad[j].ins);
-			snprintf(want, sizeof(want), "bad.conf:3: %s", bad[j].want);
+			check_fill(text + n, sizeof(text) - (size_t)n, opts[i], hostile_text[j].ins);
+			snprintf(want, sizeof(want), "bad.conf:3: %s", hostile_text[j].want);
 			c = NULL;
 			err[0] = '\0';
 			CHECK(conf_load_string("bad.conf", text, &c, err, sizeof(err)) != 0 && c == NULL,
 			    "%s accepted", text);
-			CHECK(strncmp(err, "bad.conf:3: ", 12) == 0 && strstr(err, bad[j].want) != NULL,
+			CHECK(strncmp(err, "bad.conf:3: ", 12) == 0 && strstr(err, hostile_text[j].want) != NULL,
 			    "%s: got \"%s\", want \"%s\"", text, err, want);
 			CHECK(strpbrk(err, "\n\r\t\x1b\x7f\x01") == NULL, "%s: the message is one plain line", text);
 			conf_free(c);
@@ -355,7 +332,7 @@ test_long_strings(void)
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
 		int n = snprintf(text, big + 256, "\n");
 
-		fill(text + n, big + 256 - (size_t)n, opts[i].fmt, v);
+		check_fill(text + n, big + 256 - (size_t)n, opts[i].fmt, v);
 		c = NULL;
 		CHECK(conf_load_string("big.conf", text, &c, err, sizeof(err)) != 0 && c == NULL,
 		    "option %zu: 3 MB accepted", i);

@@ -6,6 +6,7 @@
 #include <syslog.h>
 
 #include "tests/unit/check.h"
+#include "tests/unit/hostiletext.h"
 #include "relay-transport/route.h"
 
 #define PIN_A "GTIFZ8xBpBcyvxqWsaxH2yurcvcinE3HErYvmgh1rlM="
@@ -40,7 +41,7 @@ test_hops(void)
 		CHECK_STR(route_hop_format(&h, buf, sizeof(buf)), good[i].fmt, "hop %s format",
 		    good[i].text);
 	}
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (size_t i = 0; i < sizeof(hostile_text) / sizeof(hostile_text[0]); i++)
 		CHECK(route_parse_hop(bad[i], &h, &why) != 0, "bad hop '%s' accepted", bad[i]);
 }
 
@@ -74,7 +75,7 @@ test_pins(void)
 	    memcmp(p.sha256, zero, 32) == 0, "all-zero pin");
 	CHECK(route_parse_pin("//////////////////////////////////////////8=", &p, &why) == 0 &&
 	    p.sha256[0] == 0xff && p.sha256[31] == 0xff, "all-ones pin (+ and / digits)");
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (size_t i = 0; i < sizeof(hostile_text) / sizeof(hostile_text[0]); i++)
 		CHECK(route_parse_pin(bad[i], &p, &why) != 0, "bad pin %zu accepted", i);
 }
 
@@ -187,15 +188,6 @@ test_errors(void)
 	CHECK_STR(err, "/nonexistent/hoprelay.conf: cannot read: No such file or directory", "missing file");
 }
 
-/* `tmpl` with its '@' replaced by `ins`, into `out`. */
-static void
-fill(char *out, size_t outsz, const char *tmpl, const char *ins)
-{
-	const char *at = strchr(tmpl, '@');
-
-	snprintf(out, outsz, "%.*s%s%s", (int)(at - tmpl), tmpl, ins, at + 1);
-}
-
 /*
  * Hostile text in every string option of hoprelay.conf, the route title
  * included: a control character (escaped or raw), a NUL escape that would
@@ -220,30 +212,19 @@ test_hostile_strings(void)
 		"\nsyslog_facility = \"ma@il\"\nroute core { hops = {\"10.0.0.1\"} tls = none }\n",
 		"\nroute \"co@re\" { hops = {\"10.0.0.1\"} tls = none }\n",
 	};
-	static const struct {
-		const char *ins, *want;
-	} bad[] = {
-		{"\\n", "holds a control character (0x0a)"},
-		{"\\t", "holds a control character (0x09)"},
-		{"\\e", "holds a control character (0x1b)"},
-		{"\\x7f", "holds a control character (0x7f)"},
-		{"\n", "a quoted string runs past the end of its line"},
-		{"\\0", "a string escape makes a NUL byte"},
-		{"\\x00", "a string escape makes a NUL byte"},
-	};
 	char text[1024], err[1024];
 	struct route_conf *c;
 
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
-		for (size_t j = 0; j < sizeof(bad) / sizeof(bad[0]); j++) {
-			fill(text, sizeof(text), opts[i], bad[j].ins);
+		for (size_t j = 0; j < sizeof(hostile_text) / sizeof(hostile_text[0]); j++) {
+			check_fill(text, sizeof(text), opts[i], hostile_text[j].ins);
 			c = NULL;
 			err[0] = '\0';
 			CHECK(route_load_string("bad.conf", text, &c, err, sizeof(err)) != 0 && c == NULL,
 			    "%s accepted", text);
-			CHECK(strncmp(err, "bad.conf:2: ", 12) == 0 && strstr(err, bad[j].want) != NULL &&
+			CHECK(strncmp(err, "bad.conf:2: ", 12) == 0 && strstr(err, hostile_text[j].want) != NULL &&
 			    strpbrk(err, "\n\t\x1b\x7f") == NULL,
-			    "%s: got \"%s\", want \"%s\"", text, err, bad[j].want);
+			    "%s: got \"%s\", want \"%s\"", text, err, hostile_text[j].want);
 			route_conf_free(c);
 		}
 	}
@@ -254,11 +235,11 @@ test_hostile_strings(void)
 	if (v != NULL && t != NULL) {
 		memset(v, 'a', big);
 		v[big] = '\0';
-		fill(t, big + 256, "\nroute core { hops = {\"10.0.0.1\"} tls = none helo_name = \"@\" }\n", v);
+		check_fill(t, big + 256, "\nroute core { hops = {\"10.0.0.1\"} tls = none helo_name = \"@\" }\n", v);
 		CHECK(route_load_string("big.conf", t, &c, err, sizeof(err)) != 0 &&
 		    strcmp(err, "big.conf:2: option 'helo_name': the value is longer than 4096 bytes") == 0,
 		    "3 MB helo_name: %.200s", err);
-		fill(t, big + 256, "\nroute \"@\" { hops = {\"10.0.0.1\"} tls = none }\n", v);
+		check_fill(t, big + 256, "\nroute \"@\" { hops = {\"10.0.0.1\"} tls = none }\n", v);
 		CHECK(route_load_string("big.conf", t, &c, err, sizeof(err)) != 0 &&
 		    strcmp(err, "big.conf:2: a route's name is longer than 255 bytes") == 0,
 		    "3 MB route name: %.200s", err);
