@@ -463,8 +463,10 @@ ratelimit_ctl_views(struct ratelimit *rl, const struct ratelimit_ctl *x,
 	st->ntiers = x->n;
 	memcpy(st->in_redis, x->st, sizeof(st->in_redis));
 	memcpy(st->in_local, x->st, sizeof(st->in_local));
+	/* The local table keys a network by itself, a name by its key's digest: show that key. */
 	for (int i = 0; i < x->n; i++)
-		st->in_local[i].key[0] = '\0';
+		if (st->in_local[i].net[0] != '\0')
+			st->in_local[i].key[0] = '\0';
 	st->redis = "none";
 	if (rl->redis != NULL) {
 		st->redis = "unavailable";
