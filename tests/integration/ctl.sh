@@ -417,7 +417,7 @@ core() { hm_swaks --server "127.0.0.1:$smtp2" --xclient-addr 10.200.0.5 --from "
 	--header "Message-Id: <core-$2@test>"; }
 core Core@Example.COM 1; r1=$(queued && echo ok)
 core core@example.com 2; r2=$(queued && echo ok)
-core '<CORE@EXAMPLE.COM>' 3
+core CORE@EXAMPLE.COM 3
 hm_check "core@example.com (3 spellings): two accepted, the third 451 4.7.1" eval '[ "$r1$r2" = okok ] && out_limited'
 ctl2 ratelimit show sender '<Core@EXAMPLE.com>' >"$HM_TMP/sender.out"
 sed 's/^/    ctl| /' "$HM_TMP/sender.out" >&2
@@ -445,9 +445,9 @@ hm_check "show ADDR: message, subnet and recipient buckets" eval '
 	grep -qE "^redis tier=3 bucket=recipients net=192\.0\.2\.50/32 key=hopmilter:rl:v1:\{192\.0\.2\.0/24\}192\.0\.2\.50/32:rcpt burst=4 remaining=1 retry_after_ms=0$" "$HM_TMP/budget.out"'
 ctl2 test --ip 192.0.2.50 --from a@pass.example --rcpt b1@example.com --rcpt b2@example.com >"$HM_TMP/t6.out" 2>&1
 sed 's/^/    ctl| /' "$HM_TMP/t6.out" >&2
-hm_check "test with 2 recipients: recipients-ratelimited at the data step" eval '
-	grep -q "^data: action=tempfail reason=recipients-ratelimited reply=\"450 4.7.1 Too many recipients" "$HM_TMP/t6.out" &&
-	grep -q "^decision: tempfail reason=recipients-ratelimited$" "$HM_TMP/t6.out"'
+hm_check "test with 2 recipients: rcpt-ratelimited at the data step" eval '
+	grep -q "^data: action=tempfail reason=rcpt-ratelimited reply=\"450 4.7.1 Too many recipients" "$HM_TMP/t6.out" &&
+	grep -q "^decision: tempfail reason=rcpt-ratelimited$" "$HM_TMP/t6.out"'
 ctl2 test --ip 192.0.2.50 --from a@pass.example --rcpt b1@example.com >"$HM_TMP/t7.out" 2>&1
 hm_check "test with 1 recipient: accepted (the one left)" eval '
 	grep -q "^data: action=continue reason=none$" "$HM_TMP/t7.out" && grep -q "^decision: accept" "$HM_TMP/t7.out"'
