@@ -15,6 +15,7 @@ UNIT_TESTS = \
 	tests/unit/lib/monotime_test \
 	tests/unit/lib/netaddr_test \
 	tests/unit/policy/conf_test \
+	tests/unit/policy/ctlcmd_test \
 	tests/unit/policy/dset_test \
 	tests/unit/policy/exempt_test \
 	tests/unit/policy/observe_test \
@@ -46,6 +47,9 @@ tests_unit_policy_libtestpolicy_a_SOURCES = tests/unit/policy/testpolicy.c \
 LDADD = tests/unit/policy/libtestpolicy.a milter/policy/libhoppolicy.a relay-transport/libhoprelay.a lib/libhopcommon.a $(IDN2_LIBS) \
 	$(CONFUSE_LIBS) $(SPF2_LIBS) $(HIREDIS_LIBS) $(OPENSSL_LIBS)
 EXTRA_DIST += tests/unit/check.h
+# The control socket's commands are the milter face's, over the policy library.
+tests_unit_policy_ctlcmd_test_SOURCES = tests/unit/policy/ctlcmd_test.c milter/ctlcmd.c \
+	milter/ctlcmd.h
 
 # The RFC 7208 test suite through spfcheck: a driver, not a test by itself.
 check_PROGRAMS += tests/conformance/spf_conformance
