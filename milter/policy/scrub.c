@@ -74,13 +74,21 @@ scrub_alnum(char c)
 	return scrub_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
+static void
+scrub_v4(struct net_addr *a, const unsigned v[4])
+{
+	*a = (struct net_addr){.family = AF_INET};
+	for (int f = 0; f < 4; f++)
+		a->bytes[f] = (uint8_t)v[f];
+}
+
 /*
  * Four numbers of 1-3 digits (4 with a leading 0) joined by '.' or '-' at
- * `p`, up to `end`, and
- * not followed by a letter or digit ("ip-10-1-2-3", "010.001.002.003").
- * Read as a person reads them (decimal; leading zeros change nothing) and,
- * where that differs, as inet_aton(3) reads them (a leading 0: octal):
- * either reading that is an IPv4 address goes to out[]; returns how many.
+ * `p`, up to `end`, not followed by a letter or digit ("ip-10-1-2-3",
+ * "010.001.002.003").  Read as a person reads them (decimal; leading zeros
+ * change nothing) and, where that differs, as inet_aton(3) reads them (a
+ * leading 0 means octal): each reading that is an IPv4 address goes to
+ * out[]; returns how many.
  */
 static int
 scrub_quad(const char *p, const char *end, struct net_addr out[2])
@@ -104,8 +112,7 @@ scrub_quad(const char *p, const char *end, struct net_addr out[2])
 		for (const char *q = s; q < p; q++) {
 			dec[f] = dec[f] * 10 + (unsigned)(*q - '0');
 			oct[f] = oct[f] * 8 + (unsigned)(*q - '0');
-			if (*q > '7' && *s == '0')
-				octok = false;
+			octok &= *s != '0' || *q <= '7';
 		}
 		if (*s != '0')
 			oct[f] = dec[f];
@@ -115,16 +122,10 @@ scrub_quad(const char *p, const char *end, struct net_addr out[2])
 	}
 	if (p < end && scrub_alnum(*p))
 		return 0;
-	for (int k = 0; k < 2; k++) {
-		const unsigned *v = k == 0 ? dec : oct;
-
-		if (k == 0 ? !decok : !(octok && differs))
-			continue;
-		out[n] = (struct net_addr){.family = AF_INET};
-		for (int f = 0; f < 4; f++)
-			out[n].bytes[f] = (uint8_t)v[f];
-		n++;
-	}
+	if (decok)
+		scrub_v4(&out[n++], dec);
+	if (octok && differs)
+		scrub_v4(&out[n++], oct);
 	return n;
 }
 
@@ -146,10 +147,11 @@ scrub_token_internal(const char *tok, size_t len, const struct net_list *a,
 		return true;
 	}
 	for (size_t i = 0; i < len; i++) {
+		int nq;
+
 		if (!scrub_digit(tok[i]) || (i > 0 && scrub_alnum(tok[i - 1])))
 			continue;
-		int nq = scrub_quad(tok + i, tok + len, addr);
-
+		nq = scrub_quad(tok + i, tok + len, addr);
 		for (int k = 0; k < nq; k++)
 			if (scrub_in_lists(&addr[k], a, b)) {
 				*found = addr[k];

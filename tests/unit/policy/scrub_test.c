@@ -148,6 +148,15 @@ test_spellings(void)
 			CHECK(!scrub_names_internal(cases[i].outside, &t, &in, &found),
 			    "spelling %zu \"%s\": outside, want kept", i, cases[i].outside);
 	}
+	/* Link-local with a zone: inner only when listed (the address decides, not the zone). */
+	static const char *ll_s[] = {"fe80::/10", NULL};
+	struct net_list ll = nets(ll_s);
+
+	CHECK(scrub_names_internal("by mbx02 ([fe80::c5a3:2b1e:9f4:7d21%12])", &ll, NULL, &found),
+	    "fe80::/10 listed: a zoned link-local address is inner");
+	CHECK(!scrub_names_internal("by mbx02 ([fe80::c5a3:2b1e:9f4:7d21%12])", &t, &in, &found),
+	    "fe80::/10 not listed: kept");
+	net_list_free(&ll);
 	net_list_free(&t);
 	net_list_free(&in);
 }
