@@ -280,6 +280,7 @@ test_show_reset_buckets(void)
 	policy_mail(pr, "<x@example.com>", "bob", NULL, &v);
 	policy_mail(pr, "<x@example.com>", "bob", NULL, &v);
 	CHECK(v.action == POLICY_CONTINUE, "probe --sasl bob, three times: passes");
+	policy_session_free(pr);
 	ratelimit_show_outbound(rl, "bob", NULL, &st);
 	CHECK(st.in_local[0].remaining == 2, "the probes charged bob nothing");
 	ratelimit_reset_outbound(rl, "alice", NULL, &redis, &local);
