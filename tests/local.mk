@@ -101,7 +101,8 @@ RELAY_INTEGRATION_TESTS = \
 	tests/integration/relay-protocol.sh \
 	tests/integration/relay-hostile.sh \
 	tests/integration/relayd.sh \
-	tests/integration/faults-relayd.sh
+	tests/integration/faults-relayd.sh \
+	tests/integration/relayd-hostile.sh
 
 # fail2ban-regex reads the logs the other tests wrote, so it runs after them.
 LOG_CHECK_TESTS = tests/integration/fail2ban.sh
@@ -133,7 +134,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/integration/concurrency-client.lua tests/tsan.supp tests/valgrind.supp \
 	tests/lib/harness.sh tests/lib/sendmail-instance.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
-	tests/lib/fakesmtp.py tests/lib/fakeredis.py tests/lib/lmtpc.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py tests/lib/ctlload.py tests/lib/notify-listener.py \
+	tests/lib/fakesmtp.py tests/lib/fakeredis.py tests/lib/lmtpc.py tests/lib/lmtpraw.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py tests/lib/ctlload.py tests/lib/notify-listener.py \
 	tests/miltertest/rl-client.lua tests/corpus/scrub-headers.txt tests/lib/scrubcorpus.py \
 	tests/miltertest/rl-envelope.lua \
 	fail2ban
