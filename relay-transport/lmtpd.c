@@ -22,6 +22,8 @@
 #include "outcome.h"
 #include "smtpc.h"
 
+#define LMTPD_STR2(x) #x
+#define LMTPD_STR(x) LMTPD_STR2(x)
 #define LMTPD_IN 16384
 #define LMTPD_OUT 8192
 
@@ -68,6 +70,8 @@ struct lmtpd {
 static bool
 lmtpd_flush(struct lmtpd *d)
 {
+	/* One deadline for all of it: a peer reading a byte at a time does not renew it. */
+	long long deadline = monotime_ms() + d->p->timeout_ms;
 	size_t done = 0;
 
 	while (done < d->olen && !d->dead) {
@@ -77,7 +81,7 @@ lmtpd_flush(struct lmtpd *d)
 			done += (size_t)w;
 		else if (w < 0 && errno != EAGAIN && errno != EINTR)
 			d->dead = true;
-		else if (netio_wait(d->fd, POLLOUT, monotime_ms() + d->p->timeout_ms) <= 0) {
+		else if (netio_wait(d->fd, POLLOUT, deadline) <= 0) {
 			d->dead = d->timedout = true;
 			d->waiting = "writing replies";
 		}
@@ -913,7 +917,7 @@ lmtpd_session(int fd, const struct lmtpd_params *p, const struct lmtpd_ops *ops)
 	while (!d->dead && (got = lmtpd_command(d, cmd, sizeof(cmd))) != LMTPD_LINE_GONE) {
 		if (got == LMTPD_LINE_CUT) {
 			lmtpd_close421(d, "4.7.0", "command line too long (no line end in "
-			    "32768 bytes)");
+			    LMTPD_STR(LMTPD_CMD_CUT) " bytes)");
 			break;
 		}
 		if (got == LMTPD_LINE_BAD) {

@@ -29,6 +29,7 @@ UNIT_TESTS = \
 	tests/unit/policy/spfcheck_test \
 	tests/unit/policy/spfguard_test \
 	tests/unit/policy/spfrec_test \
+	tests/unit/relay/lmtpd_test \
 	tests/unit/relay/msgin_test \
 	tests/unit/relay/netio_test \
 	tests/unit/relay/outcome_test \
