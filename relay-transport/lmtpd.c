@@ -170,7 +170,8 @@ lmtpd_piece(struct lmtpd *d, size_t *len, bool *whole)
 
 enum lmtpd_line {
 	LMTPD_LINE_OK,
-	LMTPD_LINE_BAD,       /* too long, or a control character: 500, the session goes on */
+	LMTPD_LINE_LONG,      /* over the limit, ended: 500, the session goes on */
+	LMTPD_LINE_CTRL,      /* a NUL, bare CR or other control character: 500, goes on */
 	LMTPD_LINE_CUT,       /* no line end within LMTPD_CMD_CUT bytes: 421, closed */
 	LMTPD_LINE_GONE       /* the MTA closed or timed out */
 };
@@ -204,7 +205,7 @@ lmtpd_command(struct lmtpd *d, char *cmd, size_t size)
 			return LMTPD_LINE_CUT;
 	}
 	if (toolong)
-		return LMTPD_LINE_BAD;
+		return LMTPD_LINE_LONG;
 	/* One line end only: a CR before it, or anywhere, is a control character. */
 	total--;
 	if (total > 0 && cmd[total - 1] == '\r')
@@ -217,7 +218,7 @@ lmtpd_command(struct lmtpd *d, char *cmd, size_t size)
 	 */
 	for (size_t i = 0; i < total; i++)
 		if ((unsigned char)cmd[i] < 0x20 || cmd[i] == 0x7f)
-			return LMTPD_LINE_BAD;
+			return LMTPD_LINE_CTRL;
 	return LMTPD_LINE_OK;
 }
 
@@ -920,8 +921,9 @@ lmtpd_session(int fd, const struct lmtpd_params *p, const struct lmtpd_ops *ops)
 			    LMTPD_STR(LMTPD_CMD_CUT) " bytes)");
 			break;
 		}
-		if (got == LMTPD_LINE_BAD) {
-			lmtpd_reply(d, "500 5.5.2 line too long or with a control character");
+		if (got == LMTPD_LINE_LONG || got == LMTPD_LINE_CTRL) {
+			lmtpd_reply(d, got == LMTPD_LINE_LONG ? "500 5.5.2 line too long" :
+			    "500 5.5.2 NUL or control character in the command line");
 			d->errors++;
 		} else if (!lmtpd_dispatch(d, cmd)) {
 			break;

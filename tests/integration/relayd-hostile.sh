@@ -102,6 +102,12 @@ hm_check "NUL, bare CR, CRCRLF, tab: 500 each; 8-bit junk: 502; bare LF: a line 
 	eval '[[ $(grep "^R: [0-9][0-9][0-9] " <<<"$out" | cut -c4-6 | tr "\n" " ") == "220 250 500 500 500 500 502 250 221 " ]]'
 hm_check "bare CR inside MAIL: no transaction began" eval '! has "^R: 250 2\.1\.0"'
 
+# 5b. 8-bit junk in an address is not UTF-8: refused, never relayed with
+#     SMTPUTF8 (a Latin-1 byte, an overlong '@', a surrogate).
+raw fake --data "b'${LHLO}MAIL FROM:<j\xf6rg@example.org>\r\nMAIL FROM:<a\xc0\x80@example.org> SMTPUTF8\r\nMAIL FROM:<\xed\xa0\x80@example.org>\r\nQUIT\r\n'" --wait 10
+hm_check "malformed UTF-8 in the sender: 553 5.1.7 each, nothing relayed" \
+	eval '[[ $(count "^R: 553 5\.1\.7 bad sender") == 3 ]] && ! grep -q "^C: MAIL" "$flog"'
+
 # 6. Ten bad commands: 421 4.7.0 too many errors, closed, logged.
 raw clean --data "b'${LHLO}$(printf 'BDAT 10 LAST\\r\\n%.0s' $(seq 1 12))'" --wait 10
 hm_check "ten bad commands (BDAT, not offered): 502 each, then 421 and closed" \
