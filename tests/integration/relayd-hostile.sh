@@ -236,7 +236,10 @@ for i in 1 2 3 4 5 6 7 8; do
 	holders+=($!)
 done
 sleep 1
+rss_crowd=$(rss_kb)
 raw clean --wait 10
+hm_log "RSS with 8 sessions held: ${rss_crowd} kB (before: ${rss1} kB)"
+hm_check "8 sessions held: RSS grew by less than 8 MiB" test $((rss_crowd - rss1)) -lt 8192
 hm_check "ninth connection over -m 8: 421 4.3.2 busy, closed at once (within 5 s)" \
 	eval 'has "^R: 421 4\.3\.2 hoprelayd is busy" && eof_within 5'
 hm_check "over -m: logged" dlog_has 'session limit \(8\) reached'
