@@ -145,6 +145,16 @@ hm_check "the hop got only five RCPT TO" eval '[[ $(grep -c "^C: RCPT" "$flog") 
 raw fake --data "b'${LHLO}${MAIL}RCPT TO:<refuse@example.com>\r\nDATA\r\nQUIT\r\n'" --wait 20
 hm_check "DATA with no accepted recipient: 503" has '^R: 503 5\.5\.1 no valid recipients'
 
+# 7b. A CRLF split between two 16 KiB reads (a line of 16383 bytes and its
+#     CR fill the buffer, its LF comes next) is one CRLF at the hop, not
+#     CR CR LF.
+ends0=$(fake_ends)
+line16=$(printf 'y%.0s' $(seq 1 16383))
+raw fake --data "b'${LHLO}${MAIL}RCPT TO:<b@example.com>\r\nDATA\r\nSubject: split\r\n\r\n${line16}\r\nafter\r\n.\r\nQUIT\r\n'" --wait 20
+data=$HM_TMP/fake.log.data.$(fake_ends)
+hm_check "CRLF split between reads: relayed once, as CRLF (no CR CR LF)" \
+	eval 'test "$(fake_ends)" = $((ends0 + 1)) && ! grep -q $'"'"'\r\r'"'"' "$data" && grep -q "^after.\$" "$data" && [[ $(grep -c "^y\{16383\}.\$" "$data") == 1 ]]'
+
 # 8. The hop refuses one recipient and defers another: the replies after
 #    the dot are for the two it accepted, no more, no less.
 ends0=$(fake_ends)
@@ -244,6 +254,22 @@ hm_check "ninth connection over -m 8: 421 4.3.2 busy, closed at once (within 5 s
 	eval 'has "^R: 421 4\.3\.2 hoprelayd is busy" && eof_within 5'
 hm_check "over -m: logged" dlog_has 'session limit \(8\) reached'
 wait "${holders[@]}"
+# A burst of 60 connections at once: at most 8 sessions, the rest 421
+# 4.3.2 at once; each first line read within 10 s.
+burst=$(/usr/bin/python3 -c 'import socket, sys
+ss = []
+for i in range(60):
+    s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1]); ss.append(s)
+first = []
+for s in ss:
+    try:
+        first.append(s.recv(200).split(b" ")[0].decode())
+    except OSError:
+        first.append("none")
+print(first.count("220"), first.count("421"), len(first) - first.count("220") - first.count("421"))' "$sockdir/clean")
+hm_log "burst of 60 connections: 220 / 421 / other = $burst"
+hm_check "burst of 60: at most 8 greeted, the rest 421, none left unanswered" \
+	eval 'read -r g r o <<<"$burst"; [[ $g -ge 1 && $g -le 8 && $((g + r)) == 60 && $o == 0 ]]'
 sleep 1
 raw clean --data "b'${LHLO}QUIT\r\n'" --wait 10
 hm_check "after the crowd: a new session works" has '^R: 221 '
