@@ -146,7 +146,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 VALGRIND_TESTS = $(MILTERTEST_TESTS) $(RELAY_VALGRIND_TESTS)
 # hoprelay run directly by the tests (through Postfix it is not wrapped).
 RELAY_VALGRIND_TESTS = tests/integration/relay-tls.sh tests/integration/relay-message.sh tests/integration/relayd.sh \
-	tests/integration/relay-protocol.sh tests/integration/relay-hostile.sh
+	tests/integration/relay-protocol.sh tests/integration/relay-hostile.sh tests/integration/relayd-hostile.sh
 HM_VALGRIND = valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=definite \
 	--errors-for-leak-kinds=definite --track-origins=yes --vgdb=no --log-fd=2 \
 	--suppressions=$(abs_top_srcdir)/tests/valgrind.supp

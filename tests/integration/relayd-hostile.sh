@@ -249,7 +249,9 @@ sleep 1
 rss_crowd=$(rss_kb)
 raw clean --wait 10
 hm_log "RSS with 8 sessions held: ${rss_crowd} kB (before: ${rss1} kB)"
-hm_check "8 sessions held: RSS grew by less than 8 MiB" test $((rss_crowd - rss1)) -lt 8192
+# Under valgrind (HM_WRAP) each thread costs the tool's own stack too.
+crowd_bound=$([ -n "${HM_WRAP:-}" ] && echo 65536 || echo 8192)
+hm_check "8 sessions held: RSS grew by less than $((crowd_bound / 1024)) MiB" test $((rss_crowd - rss1)) -lt "$crowd_bound"
 hm_check "ninth connection over -m 8: 421 4.3.2 busy, closed at once (within 5 s)" \
 	eval 'has "^R: 421 4\.3\.2 hoprelayd is busy" && eof_within 5'
 hm_check "over -m: logged" dlog_has 'session limit \(8\) reached'
@@ -275,5 +277,10 @@ raw clean --data "b'${LHLO}QUIT\r\n'" --wait 10
 hm_check "after the crowd: a new session works" has '^R: 221 '
 
 hm_check "hoprelayd is still running" kill -0 "$dpid"
-hm_scan_sanitizers "$dlog"
+kill -TERM "$dpid"
+hm_wait_grep "stopped" "$dlog" 30
+wait "$dpid"
+rc=$?
+hm_check "SIGTERM: exit 0 (under HM_WRAP=valgrind: no memory error, no definite leak)" test "$rc" = 0
+hm_check "no error lines from the daemon's sanitizers" eval '! grep -qE "runtime error|AddressSanitizer|LeakSanitizer" "$dlog"'
 hm_done
