@@ -414,9 +414,23 @@ hrd_accept(const struct hrd_listener *l)
 		return;
 	}
 	if (atomic_fetch_add(&hrd.sessions, 1) >= hrd.a.max_sessions) {
+		/*
+		 * One line a second at most (this is the accepting thread only): a
+		 * flood of connections must not become a flood of log lines.
+		 */
+		static long long last_log = -1000000;
+		static unsigned long unlogged;
+		long long now = monotime_ms();
+
 		atomic_fetch_sub(&hrd.sessions, 1);
-		log_warning("session limit (%ld) reached: refusing a connection on %s",
-		    hrd.a.max_sessions, l->path);
+		if (now - last_log >= 1000) {
+			log_warning("session limit (%ld) reached: refusing a connection on %s (%lu more "
+			    "refused since the last such line)", hrd.a.max_sessions, l->path, unlogged);
+			last_log = now;
+			unlogged = 0;
+		} else {
+			unlogged++;
+		}
 		hrd_refuse(fd, "hoprelayd is busy: too many sessions");
 		return;
 	}

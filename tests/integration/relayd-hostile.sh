@@ -272,6 +272,11 @@ print(first.count("220"), first.count("421"), len(first) - first.count("220") - 
 hm_log "burst of 60 connections: 220 / 421 / other = $burst"
 hm_check "burst of 60: at most 8 greeted, the rest 421, none left unanswered" \
 	eval 'read -r g r o <<<"$burst"; [[ $g -ge 1 && $g -le 8 && $((g + r)) == 60 && $o == 0 ]]'
+# The refusals are logged, but not one line each: at most one a second,
+# with the count of the others (bound: 10 lines for a burst over in ms).
+hm_check "burst of 60: refusals logged at most once a second" \
+	eval '[[ $(grep -c "session limit (8) reached" "$dlog") -le 10 ]]'
+
 sleep 1
 raw clean --data "b'${LHLO}QUIT\r\n'" --wait 10
 hm_check "after the crowd: a new session works" has '^R: 221 '
