@@ -28,11 +28,11 @@ struct net_cidr {
 };
 
 /*
- * A list of networks.  `v` keeps the entries as written, in order, for the
+ * A list of networks.  `v` keeps the entries in the order written, for the
  * logs and ctl `config`; lookups go to the form net_list_build() makes of
  * them (per family, the networks merged into disjoint address ranges and
  * sorted, searched by bisection), so a list of 100 000 exempt networks
- * costs a message about 17 comparisons, not 100 000.
+ * costs a connection about 17 comparisons, not 100 000.
  */
 struct net_ranges;
 struct net_list {
