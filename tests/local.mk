@@ -31,6 +31,7 @@ UNIT_TESTS = \
 	tests/unit/policy/spfcheck_test \
 	tests/unit/policy/spfguard_test \
 	tests/unit/policy/spfrec_test \
+	tests/unit/relay/lmtpd_test \
 	tests/unit/relay/msgin_test \
 	tests/unit/relay/netio_test \
 	tests/unit/relay/outcome_test \
@@ -103,7 +104,8 @@ RELAY_INTEGRATION_TESTS = \
 	tests/integration/relay-protocol.sh \
 	tests/integration/relay-hostile.sh \
 	tests/integration/relayd.sh \
-	tests/integration/faults-relayd.sh
+	tests/integration/faults-relayd.sh \
+	tests/integration/relayd-hostile.sh
 
 # fail2ban-regex reads the logs the other tests wrote, so it runs after them.
 LOG_CHECK_TESTS = tests/integration/fail2ban.sh
@@ -135,7 +137,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/integration/concurrency-client.lua tests/tsan.supp tests/valgrind.supp \
 	tests/lib/harness.sh tests/lib/sendmail-instance.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
-	tests/lib/fakesmtp.py tests/lib/fakeredis.py tests/lib/lmtpc.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py tests/lib/ctlload.py tests/lib/notify-listener.py \
+	tests/lib/fakesmtp.py tests/lib/fakeredis.py tests/lib/lmtpc.py tests/lib/lmtpraw.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py tests/lib/ctlload.py tests/lib/notify-listener.py \
 	tests/miltertest/rl-client.lua tests/corpus/scrub-headers.txt tests/lib/scrubcorpus.py \
 	tests/miltertest/rl-envelope.lua \
 	fail2ban
@@ -146,7 +148,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 VALGRIND_TESTS = $(MILTERTEST_TESTS) $(RELAY_VALGRIND_TESTS)
 # hoprelay run directly by the tests (through Postfix it is not wrapped).
 RELAY_VALGRIND_TESTS = tests/integration/relay-tls.sh tests/integration/relay-message.sh tests/integration/relayd.sh \
-	tests/integration/relay-protocol.sh tests/integration/relay-hostile.sh
+	tests/integration/relay-protocol.sh tests/integration/relay-hostile.sh tests/integration/relayd-hostile.sh
 HM_VALGRIND = valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=definite \
 	--errors-for-leak-kinds=definite --track-origins=yes --vgdb=no --log-fd=2 \
 	--suppressions=$(abs_top_srcdir)/tests/valgrind.supp
