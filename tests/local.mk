@@ -14,6 +14,7 @@ UNIT_TESTS = \
 	tests/unit/lib/listfile_test \
 	tests/unit/lib/monotime_test \
 	tests/unit/lib/netaddr_test \
+	tests/unit/lib/netlist_test \
 	tests/unit/policy/conf_test \
 	tests/unit/policy/ctlcmd_test \
 	tests/unit/policy/dset_test \
@@ -170,7 +171,7 @@ EXTRA_DIST += tests/fuzz
 # `make bench`: side-by-side performance measurements (tests/bench/bench.sh,
 # which writes BENCHMARKS.md).  The load driver and the no-op floor filter
 # are check programs, so `make check` keeps them compiling.
-HM_BENCH_PROGS = tests/bench/mdriver tests/bench/noop tests/bench/statscost
+HM_BENCH_PROGS = tests/bench/mdriver tests/bench/noop tests/bench/statscost tests/bench/netcost
 check_PROGRAMS += $(HM_BENCH_PROGS)
 tests_bench_mdriver_SOURCES = tests/bench/mdriver.c tests/bench/mproto.c tests/bench/mproto.h \
 	tests/bench/hist.c tests/bench/hist.h
@@ -180,6 +181,8 @@ tests_bench_noop_SOURCES = tests/bench/noop.c
 tests_bench_noop_LDADD = $(MILTER_LIBS)
 # The counters' own cost per message (section 6), with the default LDADD.
 tests_bench_statscost_SOURCES = tests/bench/statscost.c
+# What a network list costs a message and a load, by its size (not run by any test).
+tests_bench_netcost_SOURCES = tests/bench/netcost.c
 bench: $(sbin_PROGRAMS) $(HM_BENCH_PROGS) tests/bench/rsspeak.so
 	abs_top_builddir='$(abs_top_builddir)' abs_top_srcdir='$(abs_top_srcdir)' \
 	$(BASH) $(top_srcdir)/tests/bench/bench.sh
