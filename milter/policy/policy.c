@@ -527,7 +527,9 @@ policy_refuse_as(struct policy_session *s, enum policy_reason reason, enum polic
 		stats_refusal(reason, v->action, shadow);
 	}
 	if (shadow) {
-		atomic_fetch_add(&s->pol->shadow[reason], 1);
+		/* A probe counts nothing here either: the summary at reload/stop is of real mail. */
+		if (!s->probe)
+			atomic_fetch_add(&s->pol->shadow[reason], 1);
 		v->action = POLICY_CONTINUE;
 		v->rcode[0] = v->xcode[0] = '\0';
 	}

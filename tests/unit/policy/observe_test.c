@@ -144,6 +144,27 @@ test_probe(void)
 	    "probe after a charged message: ratelimited");
 	policy_session_free(s);
 	policy_unref(p);
+
+	/* In shadow mode a probe still shows the refusal, and the shadow summary
+	 * (logged at reload and stop) stays a count of real mail only. */
+	p = make_policy("banned_domains_mode = shadow\n");
+	for (int i = 0; i < 2; i++) {
+		s = policy_probe_new(p, (struct sockaddr *)&a);
+		policy_mail(s, "<x@evil.example>", NULL, NULL, &v);
+		CHECK(v.reason == POLICY_REASON_BANNED_DOMAIN && v.action == POLICY_CONTINUE,
+		    "shadow probe %d: would refuse, lets through", i);
+		policy_session_free(s);
+	}
+	testpolicy_log[0] = '\0';
+	policy_log_shadow(p, "test");
+	CHECK(testpolicy_log[0] == '\0', "shadow probes counted nothing: %s", testpolicy_log);
+	s = testpolicy_session(p, "192.0.2.9");
+	policy_mail(s, "<x@evil.example>", NULL, "Q6", &v);
+	policy_session_free(s);
+	policy_log_shadow(p, "test");
+	CHECK_STR(testpolicy_log, "shadow mode, test: 1 decision(s) would have refused mail: "
+	    "banned-domain=1", "a real shadow decision is counted: %s", testpolicy_log);
+	policy_unref(p);
 }
 
 /* ratelimit show/reset on the local table, both tiers (no Redis configured). */
