@@ -479,6 +479,24 @@ smtpd_recipient_restrictions = check_recipient_access inline:{ {bad@example.com 
 EOF
 }
 
+# hm_tls_two_hops SINK HOP1 HOP2 BUSY: the two-hop TLS set-up of
+# relay-tls.sh and relayd.sh.  Certificates from the CA "ca": hop1 and hop2
+# (hop1.test.invalid, hop2.test.invalid) and edge (edge.test.invalid, the
+# client's for mutual TLS); their pins in pin1 and pin2; the smtp-sink
+# "sink" on port SINK; Postfix next hops hop1 on HOP1 and hop2 on HOP2
+# (hm_tls_hop_maincf, BUSY their reply to busy@example.com).  Non-zero,
+# having said why, when any of it fails.
+hm_tls_two_hops() {
+	local sink=$1 busy=$4 pki=$HM_TMP/pki
+	hm_ca ca && hm_cert ca hop1 hop1.test.invalid && hm_cert ca hop2 hop2.test.invalid &&
+		hm_cert ca edge edge.test.invalid || { hm_log "making certificates failed"; return 1; }
+	pin1=$(hm_pin "$pki/hop1.crt")
+	pin2=$(hm_pin "$pki/hop2.crt")
+	hm_start_sink sink "$sink" &&
+		hm_postfix hop1 "$2" "$(hm_tls_hop_maincf hop1 "$sink" "$busy")" &&
+		hm_postfix hop2 "$3" "$(hm_tls_hop_maincf hop2 "$sink" "$busy")"
+}
+
 # hm_hoprelay ARGS...: run hoprelay, under HM_WRAP when it is set.  The
 # wrapper's own messages go to a file in $HM_TMP (valgrind's --log-file;
 # hm_done scans it), so hoprelay's stderr -- its status line first --
