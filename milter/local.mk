@@ -18,6 +18,7 @@ milter_policy_libhoppolicy_a_SOURCES = \
 	milter/policy/rlredis.c milter/policy/rlredis.h \
 	milter/policy/rlsentinel.c milter/policy/rlsentinel.h \
 	milter/policy/rlscript.h \
+	milter/policy/rfc2047.c milter/policy/rfc2047.h \
 	milter/policy/scrub.c milter/policy/scrub.h \
 	milter/policy/spfcheck.c milter/policy/spfcheck.h \
 	milter/policy/spfdns.c milter/policy/spfdns.h \

@@ -20,6 +20,7 @@ UNIT_TESTS = \
 	tests/unit/policy/observe_test \
 	tests/unit/policy/policy_test \
 	tests/unit/policy/ratelimit_test \
+	tests/unit/policy/rfc2047_test \
 	tests/unit/policy/rlbreaker_test \
 	tests/unit/policy/rlconn_test \
 	tests/unit/policy/rllocal_test \

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "domain.h"
+#include "rfc2047.h"
 #include "scrub.h"
 
 /* Characters of a token: words, numbers, addresses, "IPv6:" prefixes. */
@@ -55,27 +56,130 @@ scrub_token_addr(const char *tok, size_t len, struct net_addr *out)
 	return false;
 }
 
+static bool
+scrub_in_lists(const struct net_addr *addr, const struct net_list *a, const struct net_list *b)
+{
+	return (a != NULL && net_list_contains(a, addr)) || (b != NULL && net_list_contains(b, addr));
+}
+
+static bool
+scrub_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool
+scrub_alnum(char c)
+{
+	return scrub_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static void
+scrub_v4(struct net_addr *a, const unsigned v[4])
+{
+	*a = (struct net_addr){.family = AF_INET};
+	for (int f = 0; f < 4; f++)
+		a->bytes[f] = (uint8_t)v[f];
+}
+
+/*
+ * Four numbers of 1-3 digits (4 with a leading 0) joined by '.' or '-' at
+ * `p`, up to `end`, not followed by a letter or digit ("ip-10-1-2-3",
+ * "010.001.002.003").  Read as a person reads them (decimal; leading zeros
+ * change nothing) and, where that differs, as inet_aton(3) reads them (a
+ * leading 0 means octal): each reading that is an IPv4 address goes to
+ * out[]; returns how many.
+ */
+static int
+scrub_quad(const char *p, const char *end, struct net_addr out[2])
+{
+	unsigned dec[4], oct[4];
+	bool decok = true, octok = true, differs = false;
+	int n = 0;
+
+	for (int f = 0; f < 4; f++) {
+		const char *s;
+
+		if (f > 0 && (p == end || (*p != '.' && *p != '-')))
+			return 0;
+		s = p += f > 0;
+		while (p < end && scrub_digit(*p))
+			p++;
+		/* 0377 is octal 255: a leading zero may make a fourth digit. */
+		if (p == s || p - s > 3 + (*s == '0'))
+			return 0;
+		dec[f] = oct[f] = 0;
+		for (const char *q = s; q < p; q++) {
+			dec[f] = dec[f] * 10 + (unsigned)(*q - '0');
+			oct[f] = oct[f] * 8 + (unsigned)(*q - '0');
+			octok &= *s != '0' || *q <= '7';
+		}
+		if (*s != '0')
+			oct[f] = dec[f];
+		differs |= oct[f] != dec[f];
+		decok &= dec[f] <= 255;
+		octok &= oct[f] <= 255;
+	}
+	if (p < end && scrub_alnum(*p))
+		return 0;
+	if (decok)
+		scrub_v4(&out[n++], dec);
+	if (octok && differs)
+		scrub_v4(&out[n++], oct);
+	return n;
+}
+
+/*
+ * One token: the whole of it as an address (IPv4, IPv6, "IPv6:", a zone,
+ * a port, a trailing dot), then every dotted or dashed IPv4 quad in it that
+ * starts the token or follows a character that is no letter or digit
+ * ("ip-10-1-2-3", "10-1-2-3.vpn.example", "::ffff:10.1.2.3"; not
+ * "host10.1.2.3").
+ */
+static bool
+scrub_token_internal(const char *tok, size_t len, const struct net_list *a,
+    const struct net_list *b, struct net_addr *found)
+{
+	struct net_addr addr[2];
+
+	if (scrub_token_addr(tok, len, &addr[0]) && scrub_in_lists(&addr[0], a, b)) {
+		*found = addr[0];
+		return true;
+	}
+	for (size_t i = 0; i < len; i++) {
+		int nq;
+
+		if (!scrub_digit(tok[i]) || (i > 0 && scrub_alnum(tok[i - 1])))
+			continue;
+		nq = scrub_quad(tok + i, tok + len, addr);
+		for (int k = 0; k < nq; k++)
+			if (scrub_in_lists(&addr[k], a, b)) {
+				*found = addr[k];
+				return true;
+			}
+	}
+	return false;
+}
+
 bool
 scrub_names_internal(const char *value, const struct net_list *a, const struct net_list *b,
     struct net_addr *found)
 {
 	const unsigned char *p = (const unsigned char *)value;
+	struct net_addr addr;
 
+	if (a == NULL && b == NULL)
+		return false;
 	while (*p != '\0') {
 		const unsigned char *start;
-		struct net_addr addr;
 
 		while (*p != '\0' && !scrub_tokchar(*p))
 			p++;
 		start = p;
 		while (*p != '\0' && scrub_tokchar(*p))
 			p++;
-		if (p == start)
-			continue;
-		if (!scrub_token_addr((const char *)start, (size_t)(p - start), &addr))
-			continue;
-		if ((a != NULL && net_list_contains(a, &addr)) ||
-		    (b != NULL && net_list_contains(b, &addr))) {
+		if (p > start && scrub_token_internal((const char *)start, (size_t)(p - start), a, b,
+		    &addr)) {
 			if (found != NULL)
 				*found = addr;
 			return true;
@@ -396,6 +500,48 @@ scrub_hit_add(struct scrub_msg *m, const char *name, unsigned index, enum scrub_
 	return h;
 }
 
+/* Does `text` name an inner address or name?  Which, in *reason and `what`. */
+static bool
+scrub_text_inner(const struct scrub_rules *r, const char *text, enum scrub_reason *reason,
+    char *what, size_t whatsz)
+{
+	struct net_addr a;
+
+	if (scrub_names_internal(text, r->nets_a, r->nets_b, &a)) {
+		*reason = SCRUB_INNER_ADDRESS;
+		net_addr_format(&a, what, whatsz);
+		return true;
+	}
+	if (scrub_names_inner_host(text, r->names, what, whatsz)) {
+		*reason = SCRUB_INNER_NAME;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The value as written and, when it has RFC 2047 words, as the reader
+ * outside decodes them (rfc2047.h).  1 inner, 0 not, -1 out of memory.
+ */
+static int
+scrub_value_inner(const struct scrub_rules *r, const char *value, enum scrub_reason *reason,
+    char *what, size_t whatsz)
+{
+	char *decoded;
+	bool inner;
+
+	if (scrub_text_inner(r, value, reason, what, whatsz))
+		return 1;
+	if (!rfc2047_has_words(value))
+		return 0;
+	if ((decoded = malloc(strlen(value) + 1)) == NULL)
+		return -1;
+	rfc2047_decode(value, decoded);
+	inner = scrub_text_inner(r, decoded, reason, what, whatsz);
+	free(decoded);
+	return inner;
+}
+
 const struct scrub_hit *
 scrub_msg_header(struct scrub_msg *m, const struct scrub_rules *r, const char *name,
     const char *value, bool count_only, bool *oom)
@@ -404,8 +550,8 @@ scrub_msg_header(struct scrub_msg *m, const struct scrub_rules *r, const char *n
 	const char *which = NULL;
 	enum scrub_reason reason;
 	char what[64];
-	struct net_addr a;
 	const struct scrub_hit *h;
+	int inner;
 
 	*oom = false;
 	if (c == NULL) {
@@ -426,12 +572,8 @@ scrub_msg_header(struct scrub_msg *m, const struct scrub_rules *r, const char *n
 	} else if (!((r->received && strcasecmp(name, "Received") == 0) ||
 	    scrub_name_listed(r->inspect, r->ninspect, name, &which))) {
 		return NULL;
-	} else if (scrub_names_internal(value, r->nets_a, r->nets_b, &a)) {
-		reason = SCRUB_INNER_ADDRESS;
-		net_addr_format(&a, what, sizeof(what));
-	} else if (scrub_names_inner_host(value, r->names, what, sizeof(what))) {
-		reason = SCRUB_INNER_NAME;
-	} else {
+	} else if ((inner = scrub_value_inner(r, value, &reason, what, sizeof(what))) <= 0) {
+		*oom = inner < 0;
 		return NULL;
 	}
 	h = scrub_hit_add(m, name, c->seen, reason, what);

@@ -11,6 +11,8 @@
  *     rules.inspect, when its value names an inner address (one of the two
  *     address lists) or an inner host name (rules.names) anywhere: any
  *     token, bracketed, "[IPv6:...]", inside comments, "helo=", "for <...>";
+ *     the value as written and, if it has RFC 2047 words, as decoded
+ *     (rfc2047.h), since the reader outside sees the decoded text;
  *   - a header whose name matches rules.remove, whatever its value.
  *
  * A header name pattern is a name, compared without regard to case, or a
@@ -39,6 +41,13 @@
 /*
  * True if `value` names an address inside `a` or `b` (either may be NULL).
  * When true and `found` is not NULL, the first such address is stored there.
+ * Besides whole tokens, an address is named by four numbers of up to three
+ * digits (four with a leading 0) joined by '.' or '-' anywhere in a token,
+ * starting it or after a character that is no letter or digit, and not
+ * followed by one ("ip-10-1-2-3.ec2.internal", "::ffff:10.1.2.3"); such a
+ * quad is read as decimal and, if it differs, as inet_aton(3) reads it
+ * (a leading 0 is octal).  False positives cost a public header; false
+ * negatives leak, so the rule is wide.  `value` is not decoded here.
  */
 bool scrub_names_internal(const char *value, const struct net_list *a,
     const struct net_list *b, struct net_addr *found);

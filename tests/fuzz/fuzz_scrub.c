@@ -3,6 +3,8 @@
  * (milter/policy/scrub.c): header values come straight from the message.
  *   - an address the scrubber reports must really lie in the networks;
  *   - a name it reports must really be in the name list;
+ *   - RFC 2047 decoding (rfc2047.h) never writes more than it read, and
+ *     what it decodes obeys the two rules above;
  *   - the input read as header lines ("Name: value", a signature's h=
  *     included) never yields a deletion index past the headers of that
  *     name, and a kept (signed) hit is one a signature lists.
@@ -16,6 +18,7 @@
 
 #include "dset.h"
 #include "netaddr.h"
+#include "milter/policy/rfc2047.h"
 #include "milter/policy/scrub.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -81,7 +84,7 @@ fuzz_message(char *s)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *s = malloc(size + 1);
+	char *s = malloc(size + 1), *d;
 	struct net_addr found;
 	char name[64];
 
@@ -91,12 +94,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_init();
 	memcpy(s, data, size);
 	s[size] = '\0';
-	if (scrub_names_internal(s, &fuzz_nets, NULL, &found) &&
-	    !net_list_contains(&fuzz_nets, &found))
+	if ((d = malloc(size + 1)) == NULL) {
+		free(s);
+		return 0;
+	}
+	rfc2047_decode(s, d);
+	if (strlen(d) > strlen(s))
 		abort();
-	if (scrub_names_inner_host(s, fuzz_names, name, sizeof(name)) &&
-	    strlen(name) < sizeof(name) - 1 && !dset_match(fuzz_names, name))
-		abort();
+	for (int k = 0; k < 2; k++) {
+		const char *v = k == 0 ? s : d;
+
+		if (scrub_names_internal(v, &fuzz_nets, NULL, &found) &&
+		    !net_list_contains(&fuzz_nets, &found))
+			abort();
+		if (scrub_names_inner_host(v, fuzz_names, name, sizeof(name)) &&
+		    strlen(name) < sizeof(name) - 1 && !dset_match(fuzz_names, name))
+			abort();
+	}
+	free(d);
 	fuzz_message(s);
 	free(s);
 	return 0;

@@ -49,7 +49,9 @@ hm_sink_message sink corpus-1@test >"$HM_TMP/corpus-delivered.eml"
 rc=$?
 sed 's/^/    corpus| /' "$HM_TMP/corpus-check.out" >&2
 hm_check "corpus: every inner header removed, every outside one kept line for line" test "$rc" = 0
-hm_check "corpus: the check saw the whole corpus" grep -qE '^[6-9][0-9] entries' "$HM_TMP/corpus-check.out"
+nentries=$(grep -cE '^(remove|keep) ' "$corpus")
+hm_check "corpus: the check saw the whole corpus ($nentries entries)" eval \
+	"[ '$nentries' -ge 90 ] && grep -qx '$nentries entries, 0 wrong' '$HM_TMP/corpus-check.out'"
 # Postfix never shows a milter the Received header it writes itself: the
 # shipped VPN listener drops it in its own cleanup (postfix-policy.sh and
 # chain.sh test that).  Here it is the one line left naming the client.

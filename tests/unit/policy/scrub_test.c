@@ -73,6 +73,94 @@ test_addresses(void)
 	net_list_free(&in);
 }
 
+/*
+ * Other spellings of an address (hopmilter.conf(5), scrub_received): each
+ * inner one, and the same spelling of an outside address next to it.
+ */
+static void
+test_spellings(void)
+{
+	static const char *trusted_s[] = {"10.200.0.0/24", "fd00:200::/64", NULL};
+	static const char *internal_s[] = {"192.168.0.0/16", "2001:db8:1::/48", NULL};
+	static const struct {
+		const char *inner, *outside, *want;  /* want: the inner address found */
+	} cases[] = {
+		/* Dashed, in host names (AWS, cloud and ISP reverse names). */
+		{"from ip-10-200-0-3.ec2.internal", "from ip-10-201-0-3.ec2.internal", "10.200.0.3"},
+		{"by 10-200-0-3.vpn.example", "by 10-201-0-3.vpn.example", "10.200.0.3"},
+		{"host-192-168-1-5.internal", "host-192-169-1-5.internal", "192.168.1.5"},
+		{"IP-10-200-0-3.EC2.INTERNAL.", "IP-10-201-0-3.EC2.INTERNAL.", "10.200.0.3"},
+		{"(ip-10-200-0-3)", "(ip-10-201-0-3)", "10.200.0.3"},
+		{"(helo=ip-10-200-0-3)", "(helo=ip-10-201-0-3)", "10.200.0.3"},
+		{"from x\n\t(ip-10-200-0-3.ec2.internal\n\t [203.0.113.4])",
+		 "from x\n\t(ip-10-201-0-3.ec2.internal\n\t [203.0.113.4])", "10.200.0.3"},
+		{"mail-1-10-200-0-3.example", "mail-1-10-201-0-3.example", "10.200.0.3"},  /* one of many */
+		{"a_10-200-0-3.example", "a_10-201-0-3.example", "10.200.0.3"},
+		{"10.200-0.3", "10.201-0.3", "10.200.0.3"},                               /* mixed */
+		{"app.10.200.0.3.nip.example", "app.10.201.0.3.nip.example", "10.200.0.3"},
+		{"10-200-0-3.", "10-201-0-3.", "10.200.0.3"},
+		/* Dotted with a trailing dot, or two. */
+		{"from [10.200.0.3.]", "from [10.201.0.3.]", "10.200.0.3"},
+		{"from 10.200.0.3..", "from 10.201.0.3..", "10.200.0.3"},
+		/* Leading zeros: as a person reads them, and as inet_aton(3) does (octal). */
+		{"from [010.200.000.003]", "from [010.201.000.003]", "10.200.0.3"},
+		{"ip-010-200-000-003", "ip-010-201-000-003", "10.200.0.3"},
+		{"from [012.200.0.3]", "from [012.201.0.3]", "10.200.0.3"},               /* octal 012 */
+		{"from [0300.0250.1.5]", "from [0300.0251.1.5]", "192.168.1.5"},         /* octal only */
+		{"from [00010.200.0.3]", NULL, NULL},                                   /* 5 digits: no field */
+		{NULL, "from [0777.0250.1.5]", NULL},                                   /* octal 511 */
+		/* IPv6 with a zone, in brackets. */
+		{"from x ([fd00:200::5%eth0])", "from x ([fd01:200::5%eth0])", "fd00:200::5"},
+		{"from x ([IPv6:FD00:200::5%ETH0])", "from x ([IPv6:2001:db8:2::5%eth0])", "fd00:200::5"},
+		{"from x ([fd00:200::5%25eth0])", "from x ([2001:db8:2::5%25eth0])", "fd00:200::5"},
+		{"from x ([2001:db8:1::9%1])", "from x ([2001:db8:2::9%1])", "2001:db8:1::9"},
+		/* IPv4-mapped and -embedded IPv6. */
+		{"from x (::ffff:10.200.0.3)", "from x (::ffff:10.201.0.3)", "10.200.0.3"},
+		{"from x ([IPv6:::ffff:10.200.0.3])", "from x ([IPv6:::ffff:203.0.113.3])", "10.200.0.3"},
+		{"from x ([IPv6:::FFFF:192.168.7.20])", "from x ([IPv6:::FFFF:192.169.7.20])", "192.168.7.20"},
+		{"from x ([::ffff:ac8:3])", "from x ([::ffff:ac9:3])", "10.200.0.3"},     /* hex */
+		{"from x ([64:ff9b::10.200.0.3])", "from x ([64:ff9b::10.201.0.3])", "10.200.0.3"},
+		/* Not an address: versions, dates, times, ids, a name glued on. */
+		{NULL, "Microsoft SMTP Server id 15.20.7633.12 via Frontend Transport", NULL},
+		{NULL, "Tue, 1 Dec 2026 10:00:00 +0000; 2026-12-01", NULL},
+		{NULL, "from host10.200.0.1.example", NULL},
+		{NULL, "from host10-200-0-1.example", NULL},
+		{NULL, "from ip-10-200-0-300.example", NULL},
+		{NULL, "from 10-200-0-3a.example", NULL},
+		{NULL, "from 1.10-200-0", NULL},
+		{NULL, "with SMTP id a1-20020a170902e54100b001f6", NULL},
+	};
+	struct net_list t = nets(trusted_s), in = nets(internal_s);
+	struct net_addr found;
+	char text[NET_ADDR_STRLEN];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (cases[i].inner != NULL) {
+			bool got = scrub_names_internal(cases[i].inner, &t, &in, &found);
+
+			CHECK(got == (cases[i].want != NULL), "spelling %zu \"%s\": want %s", i,
+			    cases[i].inner, cases[i].want ? "inner" : "not inner");
+			if (got && cases[i].want != NULL)
+				CHECK_STR(net_addr_format(&found, text, sizeof(text)), cases[i].want,
+				    "spelling %zu: the address found", i);
+		}
+		if (cases[i].outside != NULL)
+			CHECK(!scrub_names_internal(cases[i].outside, &t, &in, &found),
+			    "spelling %zu \"%s\": outside, want kept", i, cases[i].outside);
+	}
+	/* Link-local with a zone: inner only when listed (the address decides, not the zone). */
+	static const char *ll_s[] = {"fe80::/10", NULL};
+	struct net_list ll = nets(ll_s);
+
+	CHECK(scrub_names_internal("by mbx02 ([fe80::c5a3:2b1e:9f4:7d21%12])", &ll, NULL, &found),
+	    "fe80::/10 listed: a zoned link-local address is inner");
+	CHECK(!scrub_names_internal("by mbx02 ([fe80::c5a3:2b1e:9f4:7d21%12])", &t, &in, &found),
+	    "fe80::/10 not listed: kept");
+	net_list_free(&ll);
+	net_list_free(&t);
+	net_list_free(&in);
+}
+
 static struct dset *
 names(const char **list)
 {
@@ -241,6 +329,75 @@ ndeleted(const struct policy_edits *e)
 	for (size_t i = 0; i < e->n; i++)
 		n += !e->v[i].insert;
 	return n;
+}
+
+/*
+ * RFC 2047 words through the policy: a header naming the inside only in an
+ * encoded word goes like the plain one (rfc2047.h says how words are read).
+ */
+static void
+test_encoded(void)
+{
+	static const struct {
+		const char *header;
+		bool inner;
+		const char *why;
+	} cases[] = {
+		{"X-Host: =?utf-8?B?bGFwdG9wLmNvcnAuZXhhbXBsZQ==?=", true, "a B-word"},
+		{"X-Host: =?UTF-8?b?Q09SRS5JTlRFUk5BTC4=?=", true, "lower-case b, upper-case name, trailing dot"},
+		{"X-Host: =?iso-8859-1*en?B?MTkyLjE2OC43LjIw?=", true, "an address, a charset with a language"},
+		{"Received: from mail.example.com (=?utf-8?B?aXAtMTAtMC0wLTUuZWMyLmludGVybmFs?=)\n\tby mx.example.com",
+		 true, "a dashed address in a comment"},
+		{"X-Host: =?utf-8?B?Y29yZS5pbnRlcg==?=\n\t=?utf-8?B?bmFs?=", true, "split across folded words"},
+		{"X-Host: =?utf-8?Q?core=2Einternal?=", true, "Q with =2E"},
+		{"X-Host: =?utf-8?B?Y28=cmUuaW50ZXJuYWw=?=", true, "two padded groups"},
+		{"X-Host: =?utf-8?B?Y29yZS5pbnRlcm5hbA?=", true, "no padding"},
+		{"X-Host: =?utf-8?B?Y29y!ZS5pbnRl*cm5hbA==?=", true, "characters outside base64"},
+		{"X-Host: =?utf-8?B?eABjb3JlLmludGVybmFs?=", true, "a NUL before the name"},
+		{"X-Host: =?utf-16le?B?YwBvAHIAZQAuAGkAbgB0AGUAcgBuAGEAbAA=?=", true, "UTF-16"},
+		{"X-Host: =?utf-8?B?w7xiZXIgbGFwdG9wLmNvcnAuZXhhbXBsZQ==?=", true, "UTF-8 text around the name"},
+		{"X-Host: =?utf-8?B?bWFpbC5leGFtcGxlLmNvbQ==?=", false, "a public name"},
+		{"X-Host: =?utf-8?B?MjAzLjAuMTEzLjc=?=", false, "a public address"},
+		{"X-Host: =?utf-8?B?aXAtMjAzLTAtMTEzLTcuZXhhbXBsZQ==?=", false, "a public dashed address"},
+		{"X-Host: =?utf-8?B?Y29yZS5pbnRlcm5hbC5leGFtcGxl?=", false, "a name that only starts like an inner one"},
+		{"X-Host: =?utf-8?B?Y29yZS5pbnRlcg==?= x =?utf-8?B?bmFs?=", false, "text between two words: not joined"},
+	};
+	struct policy *p = make_policy("");
+	struct policy_edits e = {0};
+	const char *one[1];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		one[0] = cases[i].header;
+		run(p, "10.200.0.10", one, 1, &e);
+		CHECK(ndeleted(&e) == (cases[i].inner ? 1u : 0u), "encoded %zu (%s): want %s", i,
+		    cases[i].why, cases[i].inner ? "removed" : "kept");
+		policy_edits_free(&e);
+	}
+
+	/* Over-long: one word of 4000 bytes, the name at its end. */
+	static const char pre[] = "X-Host: =?utf-8?B?", tail[] = "IGNvcmUuaW50ZXJuYWw=?=";
+	static char big[6000 * 17];
+	size_t len = (size_t)snprintf(big, sizeof(big), "%s", pre);
+
+	for (int i = 0; i < 1000; i++)
+		len += (size_t)snprintf(big + len, sizeof(big) - len, "eHh4");  /* "xxx" */
+	snprintf(big + len, sizeof(big) - len, "%s", tail);                 /* " core.internal" */
+	one[0] = big;
+	run(p, "10.200.0.10", one, 1, &e);
+	CHECK(ndeleted(&e) == 1, "over-long word: removed");
+	policy_edits_free(&e);
+	/* Many words (5000), the last one inner; then the same with a public last one. */
+	for (int last = 0; last < 2; last++) {
+		len = (size_t)snprintf(big, sizeof(big), "X-Host:");
+		for (int i = 0; i < 5000; i++)
+			len += (size_t)snprintf(big + len, sizeof(big) - len, "\n\t=?x?B?YQ==?=");
+		snprintf(big + len, sizeof(big) - len, " =?x?Q?%s?=", last ? "=2Eexample=2Ecom" :
+		    "=2Ecore=2Einternal");
+		run(p, "10.200.0.10", one, 1, &e);
+		CHECK(ndeleted(&e) == (last ? 0u : 1u), "5000 words, the last %s", last ? "public" : "inner");
+		policy_edits_free(&e);
+	}
+	policy_unref(p);
 }
 
 struct entry {
@@ -501,8 +658,10 @@ main(void)
 	log_set_level(LOG_DEBUG);
 	log_set_sink(capture, NULL);
 	test_addresses();
+	test_spellings();
 	test_names();
 	test_patterns();
+	test_encoded();
 	test_corpus();
 	test_config();
 	test_dkim();
