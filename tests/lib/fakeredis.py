@@ -31,7 +31,15 @@ import threading
 import time
 
 LOCK = threading.Lock()
-CLOSED_ONCE = [False]
+ONCE_DONE = [False]
+
+
+def first_of_all():
+    """True for the first EVALSHA/EVAL of all connections (the *-once modes)."""
+    with LOCK:
+        first = not ONCE_DONE[0]
+        ONCE_DONE[0] = True
+    return first
 
 
 def parse():
@@ -123,21 +131,13 @@ class Conn:
         if mode == "close":
             self.log("CLOSE-UNANSWERED")
             return False
-        if mode == "close-once":
-            with LOCK:
-                first = not CLOSED_ONCE[0]
-                CLOSED_ONCE[0] = True
-            if first:
-                self.log("CLOSE-UNANSWERED")
-                return False
-        if mode == "readonly-once":
-            with LOCK:
-                first = not CLOSED_ONCE[0]
-                CLOSED_ONCE[0] = True
-            if first:
-                self.log("READONLY")
-                self.sock.sendall(b"-READONLY You can't write against a read only replica.\r\n")
-                return True
+        if mode == "close-once" and first_of_all():
+            self.log("CLOSE-UNANSWERED")
+            return False
+        if mode == "readonly-once" and first_of_all():
+            self.log("READONLY")
+            self.sock.sendall(b"-READONLY You can't write against a read only replica.\r\n")
+            return True
         if mode == "trickle":
             try:
                 for i in range(len(reply)):
