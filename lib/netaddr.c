@@ -176,9 +176,224 @@ net_cidr_format(const struct net_cidr *net, char *buf, size_t bufsz)
 	return buf;
 }
 
+/*
+ * The lookup form: per family, the list's networks as inclusive address
+ * ranges [first, last], sorted, with overlapping and adjacent ones merged,
+ * so at most one range can hold an address and bisection finds it.  An
+ * IPv4 address is a uint32, an IPv6 one two uint64 (high, low), both in
+ * host order so that < is address order.
+ */
+struct net_v4range {
+	uint32_t first, last;
+};
+struct net_u128 {
+	uint64_t hi, lo;
+};
+struct net_v6range {
+	struct net_u128 first, last;
+};
+struct net_ranges {
+	size_t n4, n6;
+	struct net_v4range *v4;
+	struct net_v6range *v6;
+};
+
+static uint32_t
+net_load32(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static uint64_t
+net_load64(const uint8_t *b)
+{
+	return (uint64_t)net_load32(b) << 32 | net_load32(b + 4);
+}
+
+static struct net_u128
+net_u128_of(const struct net_addr *a)
+{
+	struct net_u128 u = {net_load64(a->bytes), net_load64(a->bytes + 8)};
+
+	return u;
+}
+
+static int
+net_u128_cmp(struct net_u128 a, struct net_u128 b)
+{
+	if (a.hi != b.hi)
+		return a.hi < b.hi ? -1 : 1;
+	return a.lo < b.lo ? -1 : a.lo > b.lo;
+}
+
+/* a + 1 == b, without overflowing past the top of the space. */
+static bool
+net_u128_next(struct net_u128 a, struct net_u128 b)
+{
+	if (a.lo == UINT64_MAX)
+		return a.hi != UINT64_MAX && b.hi == a.hi + 1 && b.lo == 0;
+	return b.hi == a.hi && b.lo == a.lo + 1;
+}
+
+static struct net_v4range
+net_v4range_of(const struct net_cidr *c)
+{
+	/* Shifting a 32-bit value by 32 is undefined: /32 has no host bits. */
+	uint32_t host = c->prefix >= 32 ? 0 : UINT32_MAX >> c->prefix;
+	struct net_v4range r = {net_load32(c->addr.bytes), 0};
+
+	r.last = r.first | host;
+	return r;
+}
+
+static struct net_v6range
+net_v6range_of(const struct net_cidr *c)
+{
+	struct net_v6range r;
+
+	r.first = r.last = net_u128_of(&c->addr);
+	r.last.hi |= c->prefix >= 64 ? 0 : UINT64_MAX >> c->prefix;
+	r.last.lo |= c->prefix >= 128 ? 0 : c->prefix <= 64 ? UINT64_MAX :
+	    UINT64_MAX >> (c->prefix - 64);
+	return r;
+}
+
+static int
+net_v4range_cmp(const void *pa, const void *pb)
+{
+	const struct net_v4range *a = pa, *b = pb;
+
+	return a->first < b->first ? -1 : a->first > b->first;
+}
+
+static int
+net_v6range_cmp(const void *pa, const void *pb)
+{
+	const struct net_v6range *a = pa, *b = pb;
+
+	return net_u128_cmp(a->first, b->first);
+}
+
+/* Sort and merge in place; returns the new count. */
+static size_t
+net_v4range_merge(struct net_v4range *r, size_t n)
+{
+	size_t out = 0;
+
+	if (n == 0)
+		return 0;
+	qsort(r, n, sizeof(*r), net_v4range_cmp);
+	for (size_t i = 1; i < n; i++) {
+		/* Overlapping, or adjacent (last + 1 == first, last below the top). */
+		if (r[i].first <= r[out].last ||
+		    (r[out].last != UINT32_MAX && r[i].first == r[out].last + 1)) {
+			if (r[i].last > r[out].last)
+				r[out].last = r[i].last;
+		} else {
+			r[++out] = r[i];
+		}
+	}
+	return out + 1;
+}
+
+static size_t
+net_v6range_merge(struct net_v6range *r, size_t n)
+{
+	size_t out = 0;
+
+	if (n == 0)
+		return 0;
+	qsort(r, n, sizeof(*r), net_v6range_cmp);
+	for (size_t i = 1; i < n; i++) {
+		if (net_u128_cmp(r[i].first, r[out].last) <= 0 ||
+		    net_u128_next(r[out].last, r[i].first)) {
+			if (net_u128_cmp(r[i].last, r[out].last) > 0)
+				r[out].last = r[i].last;
+		} else {
+			r[++out] = r[i];
+		}
+	}
+	return out + 1;
+}
+
+static void
+net_ranges_free(struct net_ranges *r)
+{
+	if (r != NULL) {
+		free(r->v4);
+		free(r->v6);
+		free(r);
+	}
+}
+
+int
+net_list_build(struct net_list *l)
+{
+	struct net_ranges *r;
+	size_t n4 = 0, n6 = 0;
+
+	net_ranges_free(l->ranges);
+	l->ranges = NULL;
+	for (size_t i = 0; i < l->n; i++)
+		l->v[i].addr.family == AF_INET ? n4++ : n6++;
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (n4 > 0 && (r->v4 = calloc(n4, sizeof(*r->v4))) == NULL) ||
+	    (n6 > 0 && (r->v6 = calloc(n6, sizeof(*r->v6))) == NULL)) {
+		net_ranges_free(r);
+		return -1;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->v[i].addr.family == AF_INET)
+			r->v4[r->n4++] = net_v4range_of(&l->v[i]);
+		else if (l->v[i].addr.family == AF_INET6)
+			r->v6[r->n6++] = net_v6range_of(&l->v[i]);
+	}
+	r->n4 = net_v4range_merge(r->v4, r->n4);
+	r->n6 = net_v6range_merge(r->v6, r->n6);
+	l->ranges = r;
+	return 0;
+}
+
+static bool
+net_ranges_contains(const struct net_ranges *r, const struct net_addr *a)
+{
+	size_t lo = 0, hi;
+
+	/* Find the first range starting above a; the one before it is the candidate. */
+	if (a->family == AF_INET) {
+		uint32_t x = net_load32(a->bytes);
+
+		for (hi = r->n4; lo < hi;) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (r->v4[mid].first <= x)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		return lo > 0 && x <= r->v4[lo - 1].last;
+	}
+	if (a->family == AF_INET6) {
+		struct net_u128 x = net_u128_of(a);
+
+		for (hi = r->n6; lo < hi;) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (net_u128_cmp(r->v6[mid].first, x) <= 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		return lo > 0 && net_u128_cmp(x, r->v6[lo - 1].last) <= 0;
+	}
+	return false;
+}
+
 bool
 net_list_contains(const struct net_list *l, const struct net_addr *a)
 {
+	if (l->ranges != NULL)
+		return net_ranges_contains(l->ranges, a);
 	for (size_t i = 0; i < l->n; i++)
 		if (net_cidr_contains(&l->v[i], a))
 			return true;
@@ -188,21 +403,31 @@ net_list_contains(const struct net_list *l, const struct net_addr *a)
 int
 net_list_add(struct net_list *l, const struct net_cidr *net)
 {
-	struct net_cidr *v = realloc(l->v, (l->n + 1) * sizeof(*v));
+	/* Copied first: `net` may be an entry of l->v, which the realloc moves. */
+	struct net_cidr copy = *net;
 
-	if (v == NULL)
-		return -1;
-	v[l->n++] = *net;
-	l->v = v;
+	net_ranges_free(l->ranges);
+	l->ranges = NULL;
+	if (l->n == l->cap) {
+		/* Doubling: a list file of 100 000 networks is 17 reallocs, not 100 000. */
+		size_t cap = l->cap == 0 ? 16 : l->cap * 2;
+		struct net_cidr *v;
+
+		if (cap > SIZE_MAX / sizeof(*v) || (v = realloc(l->v, cap * sizeof(*v))) == NULL)
+			return -1;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = copy;
 	return 0;
 }
 
 void
 net_list_free(struct net_list *l)
 {
+	net_ranges_free(l->ranges);
 	free(l->v);
-	l->v = NULL;
-	l->n = 0;
+	memset(l, 0, sizeof(*l));
 }
 
 /*
@@ -273,32 +498,96 @@ net_list_shadowed(const struct net_list *l, size_t i)
 	return false;
 }
 
+struct net_entry {
+	const struct net_cidr *c;
+	size_t i;
+};
+
+/* Address order; of networks starting at one address the wider first, then list order. */
+static int
+net_entry_cmp(const void *pa, const void *pb)
+{
+	const struct net_entry *a = pa, *b = pb;
+	int d = memcmp(a->c->addr.bytes, b->c->addr.bytes, 16);
+
+	if (d != 0)
+		return d;
+	if (a->c->prefix != b->c->prefix)
+		return a->c->prefix < b->c->prefix ? -1 : 1;
+	return a->i < b->i ? -1 : a->i > b->i;
+}
+
+/*
+ * net_list_shadowed() of every entry of `family`, by a sort: CIDR blocks
+ * are nested or disjoint, so in the order above every block comes right
+ * after the block containing it or after others inside that one, and an
+ * entry is shadowed exactly when it lies within the last unshadowed entry
+ * before it.  An array of l->n flags (the caller frees it), or NULL when
+ * out of memory -- the callers then ask net_list_shadowed() entry by entry.
+ */
+static bool *
+net_list_shadow_flags(const struct net_list *l, int family)
+{
+	bool *flag = calloc(l->n > 0 ? l->n : 1, sizeof(*flag));
+	struct net_entry *e = calloc(l->n > 0 ? l->n : 1, sizeof(*e));
+	const struct net_cidr *top = NULL;
+	size_t n = 0;
+
+	if (flag == NULL || e == NULL) {
+		free(flag);
+		free(e);
+		return NULL;
+	}
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].addr.family == family)
+			e[n++] = (struct net_entry){&l->v[i], i};
+	qsort(e, n, sizeof(*e), net_entry_cmp);
+	for (size_t k = 0; k < n; k++) {
+		if (top != NULL && net_cidr_within(e[k].c, top))
+			flag[e[k].i] = true;
+		else
+			top = e[k].c;
+	}
+	free(e);
+	return flag;
+}
+
+static bool
+net_list_is_shadowed(const struct net_list *l, const bool *flag, size_t i)
+{
+	return flag != NULL ? flag[i] : net_list_shadowed(l, i);
+}
+
 double
 net_list_public_size(const struct net_list *l, int family)
 {
+	bool *flag = net_list_shadow_flags(l, family);
 	double total = 0;
 
 	for (size_t i = 0; i < l->n; i++)
-		if (l->v[i].addr.family == family && !net_list_shadowed(l, i))
+		if (l->v[i].addr.family == family && !net_list_is_shadowed(l, flag, i))
 			total += net_cidr_public_size(&l->v[i]);
+	free(flag);
 	return total;
 }
 
 const struct net_cidr *
 net_list_widest_public(const struct net_list *l, int family)
 {
+	bool *flag = net_list_shadow_flags(l, family);
 	const struct net_cidr *best = NULL;
 	double most = 0;
 
 	for (size_t i = 0; i < l->n; i++) {
 		double n;
 
-		if (l->v[i].addr.family != family || net_list_shadowed(l, i))
+		if (l->v[i].addr.family != family || net_list_is_shadowed(l, flag, i))
 			continue;
 		if ((n = net_cidr_public_size(&l->v[i])) > most) {
 			most = n;
 			best = &l->v[i];
 		}
 	}
+	free(flag);
 	return best;
 }

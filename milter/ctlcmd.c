@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -41,6 +42,37 @@ ctlcmd_printable(const char *s)
 		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
 			return false;
 	return true;
+}
+
+/*
+ * A login or sender argument: one word of the command line, where a byte
+ * a word cannot hold (space, control, non-ASCII) is written %XX, and so
+ * must '%' itself (%25).  Decoded into `out`; -1 for a '%' not followed by
+ * two hex digits, for %00 (no C string, so no login, holds a NUL), or for
+ * a result that does not fit.
+ */
+static int
+ctlcmd_unescape(const char *in, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	for (; *in != '\0'; in++) {
+		unsigned v;
+
+		if (o + 1 >= outsz)
+			return -1;
+		if (*in != '%') {
+			out[o++] = *in;
+			continue;
+		}
+		if (!isxdigit((unsigned char)in[1]) || !isxdigit((unsigned char)in[2]) ||
+		    sscanf(in + 1, "%2x", &v) != 1 || v == 0)
+			return -1;
+		out[o++] = (char)v;
+		in += 2;
+	}
+	out[o] = '\0';
+	return o > 0 ? 0 : -1;
 }
 
 static void
@@ -156,8 +188,8 @@ ctlcmd_verdict(FILE *out, const char *step, const char *arg, const struct policy
 static void
 ctlcmd_test(int argc, char **argv, FILE *out)
 {
-	const char *ip = NULL, *helo = NULL, *from = NULL, *rcpt[CTLCMD_MAX_ARGS];
-	char sender[600], addr_txt[NET_ADDR_STRLEN], esc[600];
+	const char *ip = NULL, *helo = NULL, *from = NULL, *sasl = NULL, *rcpt[CTLCMD_MAX_ARGS];
+	char sender[600], addr_txt[NET_ADDR_STRLEN], esc[600], login[CTLCMD_NAME_MAX];
 	int nrcpt = 0, accepted = 0;
 	struct sockaddr_storage ss;
 	struct net_addr a;
@@ -169,10 +201,11 @@ ctlcmd_test(int argc, char **argv, FILE *out)
 	for (int i = 1; i < argc; i++) {
 		const char **slot = strcmp(argv[i], "--ip") == 0 ? &ip :
 		    strcmp(argv[i], "--helo") == 0 ? &helo : strcmp(argv[i], "--from") == 0 ? &from :
+		    strcmp(argv[i], "--sasl") == 0 ? &sasl :
 		    strcmp(argv[i], "--rcpt") == 0 ? &rcpt[nrcpt] : NULL;
 
 		if (slot == NULL || i + 1 == argc) {
-			fprintf(out, "ERR usage: test --ip ADDR [--helo NAME] --from SENDER "
+			fprintf(out, "ERR usage: test --ip ADDR [--helo NAME] [--sasl LOGIN] --from SENDER "
 			    "--rcpt RCPT [--rcpt RCPT ...]\n");
 			return;
 		}
@@ -186,6 +219,11 @@ ctlcmd_test(int argc, char **argv, FILE *out)
 	}
 	if (ctlcmd_sockaddr(ip, &ss, &a) != 0) {
 		fprintf(out, "ERR --ip: not an IP address\n");
+		return;
+	}
+	if (sasl != NULL && ctlcmd_unescape(sasl, login, sizeof(login)) != 0) {
+		fprintf(out, "ERR --sasl: malformed login (a byte outside '!'..'~', and '%%', "
+		    "is written %%XX; not %%00)\n");
 		return;
 	}
 	if ((pol = policy_acquire()) == NULL) {
@@ -203,7 +241,7 @@ ctlcmd_test(int argc, char **argv, FILE *out)
 	fprintf(out, "ip: %s\n", net_addr_format(&a, addr_txt, sizeof(addr_txt)));
 	if (helo != NULL)
 		policy_helo(s, helo);
-	policy_mail(s, sender, NULL, NULL, &v);
+	policy_mail(s, sender, sasl != NULL ? login : NULL, NULL, &v);
 	fprintf(out, "class: %s\n", policy_session_class(s) == POLICY_TRUSTED ? "trusted" :
 	    "internet");
 	if ((spf = policy_session_spf(s)) != NULL)
@@ -226,6 +264,15 @@ ctlcmd_test(int argc, char **argv, FILE *out)
 		else
 			last = v;
 	}
+	/* The end of the envelope: the recipient budget is decided here, as in a session. */
+	if (accepted > 0) {
+		policy_data(s, NULL, &v);
+		ctlcmd_verdict(out, "data", NULL, &v);
+		if (v.action != POLICY_CONTINUE) {
+			accepted = 0;
+			last = v;
+		}
+	}
 	if (accepted > 0)
 		fprintf(out, "decision: accept recipients=%d/%d\n", accepted, nrcpt);
 	else
@@ -237,17 +284,68 @@ done:
 	policy_unref(pol);
 }
 
-static void
-ctlcmd_tier(FILE *out, const char *where, int tier, const struct ratelimit_tier_state *t)
+static const char *
+ctlcmd_bucket(int tier)
 {
-	fprintf(out, "%s tier=%d net=%s", where, tier, t->net);
+	switch (tier) {
+	case RATELIMIT_TIER_CLIENT: return "client";
+	case RATELIMIT_TIER_SUBNET: return "subnet";
+	case RATELIMIT_TIER_RECIPIENTS: return "recipients";
+	case RATELIMIT_TIER_OUTBOUND: return "outbound";
+	}
+	return "?";
+}
+
+static void
+ctlcmd_tier(FILE *out, const char *where, const struct ratelimit_tier_state *t)
+{
+	fprintf(out, "%s tier=%d bucket=%s", where, t->tier, ctlcmd_bucket(t->tier));
+	if (t->net[0] != '\0')
+		fprintf(out, " net=%s", t->net);
 	if (t->key[0] != '\0')
 		fprintf(out, " key=%s", t->key);
 	fprintf(out, " burst=%ld remaining=%ld retry_after_ms=%ld\n", t->burst, t->remaining,
 	    t->retry_after_ms);
 }
 
-/* ratelimit show|reset ADDR */
+static void
+ctlcmd_show(FILE *out, const char *subject, const struct ratelimit_state *st)
+{
+	fprintf(out, "OK\nsubject: %s\nbackend: %s\nredis: %s\n", subject, st->backend, st->redis);
+	for (int i = 0; strcmp(st->redis, "ok") == 0 && i < st->ntiers; i++)
+		ctlcmd_tier(out, "redis", &st->in_redis[i]);
+	fprintf(out, "local: %s\n", st->has_local ? "ok" : "none");
+	for (int i = 0; st->has_local && i < st->ntiers; i++)
+		ctlcmd_tier(out, "local", &st->in_local[i]);
+}
+
+static void
+ctlcmd_reset_reply(FILE *out, const char *subject, int redis, int local)
+{
+	if (redis == -1) {
+		fprintf(out, "ERR redis unavailable: local entries cleared=%d, redis keys NOT "
+		    "deleted\n", local);
+		return;
+	}
+	fprintf(out, "OK\nsubject: %s\n", subject);
+	if (redis >= 0)
+		fprintf(out, "redis: deleted=%d\n", redis);
+	else
+		fprintf(out, "redis: none\n");
+	fprintf(out, "local: cleared=%d\n", local);
+}
+
+#define CTLCMD_RL_USAGE "ERR usage: ratelimit show|reset ADDR | ip ADDR | sasl LOGIN | " \
+	"sender ADDRESS\n"
+
+/*
+ * ratelimit show|reset [ip] ADDR          every bucket of a client address
+ * ratelimit show|reset sasl LOGIN         the outbound bucket of a SASL login
+ * ratelimit show|reset sender ADDRESS     ... of an envelope sender (no login)
+ * An IP address never spells "ip", "sasl" or "sender", so the forms cannot
+ * be taken for one another; LOGIN and ADDRESS are one word, %XX-escaped
+ * (ctlcmd_unescape).
+ */
 static void
 ctlcmd_ratelimit(int argc, char **argv, FILE *out)
 {
@@ -255,13 +353,38 @@ ctlcmd_ratelimit(int argc, char **argv, FILE *out)
 	struct ratelimit *rl;
 	struct net_addr a;
 	struct sockaddr_storage ss;
+	struct ratelimit_state st;
+	const char *kind = argc == 4 ? argv[2] : "ip", *arg = argv[argc - 1];
+	char name[CTLCMD_NAME_MAX], who[CTLCMD_NAME_MAX + 2], subject[CTLCMD_NAME_MAX + 16];
+	bool show, outbound = false, by_login = strcmp(kind, "sasl") == 0;
+	int redis, local;
 
-	if (argc != 3 || (strcmp(argv[1], "show") != 0 && strcmp(argv[1], "reset") != 0)) {
-		fprintf(out, "ERR usage: ratelimit show|reset ADDR\n");
+	if ((argc != 3 && argc != 4) || (strcmp(argv[1], "show") != 0 &&
+	    strcmp(argv[1], "reset") != 0) || (argc == 3 && (strcmp(arg, "ip") == 0 ||
+	    strcmp(arg, "sasl") == 0 || strcmp(arg, "sender") == 0))) {
+		fprintf(out, CTLCMD_RL_USAGE);
 		return;
 	}
-	if (ctlcmd_sockaddr(argv[2], &ss, &a) != 0) {
-		fprintf(out, "ERR not an IP address\n");
+	show = strcmp(argv[1], "show") == 0;
+	if (strcmp(kind, "ip") == 0) {
+		if (ctlcmd_sockaddr(arg, &ss, &a) != 0) {
+			fprintf(out, "ERR not an IP address\n");
+			return;
+		}
+	} else if (strcmp(kind, "sasl") == 0 || strcmp(kind, "sender") == 0) {
+		outbound = true;
+		if (ctlcmd_unescape(arg, name, sizeof(name)) != 0) {
+			fprintf(out, "ERR malformed %s: a byte outside '!'..'~', and '%%', is written "
+			    "%%XX (not %%00)\n", kind);
+			return;
+		}
+		if (strcmp(kind, "sender") == 0) {
+			/* As the MTA gives it, in angle brackets; "<>" is the null sender. */
+			snprintf(who, sizeof(who), name[0] == '<' ? "%s" : "<%s>", name);
+			policy_outbound_name(who, name, sizeof(name));
+		}
+	} else {
+		fprintf(out, CTLCMD_RL_USAGE);
 		return;
 	}
 	if ((pol = policy_acquire()) == NULL || (rl = policy_rl(pol)) == NULL) {
@@ -269,31 +392,24 @@ ctlcmd_ratelimit(int argc, char **argv, FILE *out)
 		policy_unref(pol);
 		return;
 	}
-	if (strcmp(argv[1], "show") == 0) {
-		struct ratelimit_state st;
-
+	if (outbound && !ratelimit_has_outbound(rl)) {
+		fprintf(out, "ERR the outbound limit is not enabled\n");
+		policy_unref(pol);
+		return;
+	}
+	snprintf(subject, sizeof(subject), "%s %s", kind, arg);
+	if (!outbound && show) {
 		ratelimit_show(rl, &a, &st);
-		fprintf(out, "OK\nredis: %s\n", st.redis);
-		for (int i = 0; strcmp(st.redis, "ok") == 0 && i < st.ntiers; i++)
-			ctlcmd_tier(out, "redis", i + 1, &st.in_redis[i]);
-		fprintf(out, "local: %s\n", st.has_local ? "ok" : "none");
-		for (int i = 0; st.has_local && i < st.ntiers; i++)
-			ctlcmd_tier(out, "local", i + 1, &st.in_local[i]);
-	} else {
-		int redis, local;
-
+		ctlcmd_show(out, subject, &st);
+	} else if (!outbound) {
 		ratelimit_reset(rl, &a, &redis, &local);
-		if (redis == -1) {
-			fprintf(out, "ERR redis unavailable: local entries cleared=%d, redis keys NOT "
-			    "deleted\n", local);
-		} else {
-			fprintf(out, "OK\n");
-			if (redis >= 0)
-				fprintf(out, "redis: deleted=%d\n", redis);
-			else
-				fprintf(out, "redis: none\n");
-			fprintf(out, "local: cleared=%d\n", local);
-		}
+		ctlcmd_reset_reply(out, subject, redis, local);
+	} else if (show) {
+		ratelimit_show_outbound(rl, by_login ? name : NULL, name, &st);
+		ctlcmd_show(out, subject, &st);
+	} else {
+		ratelimit_reset_outbound(rl, by_login ? name : NULL, name, &redis, &local);
+		ctlcmd_reset_reply(out, subject, redis, local);
 	}
 	policy_unref(pol);
 }
@@ -305,9 +421,10 @@ ctlcmd_help(FILE *out)
 	    "status\n"
 	    "metrics\n"
 	    "config\n"
-	    "test --ip ADDR [--helo NAME] --from SENDER --rcpt RCPT [--rcpt RCPT ...]\n"
-	    "ratelimit show ADDR\n"
-	    "ratelimit reset ADDR\n"
+	    "test --ip ADDR [--helo NAME] [--sasl LOGIN] --from SENDER --rcpt RCPT [--rcpt RCPT ...]\n"
+	    "ratelimit show|reset [ip] ADDR\n"
+	    "ratelimit show|reset sasl LOGIN\n"
+	    "ratelimit show|reset sender ADDRESS\n"
 	    "help\n");
 }
 

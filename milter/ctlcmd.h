@@ -14,6 +14,8 @@
 
 /* Longest argument list a command takes (test: --rcpt many times). */
 #define CTLCMD_MAX_ARGS 64
+/* Room for a decoded login or sender argument: a whole command line. */
+#define CTLCMD_NAME_MAX 1024
 
 void ctlcmd_run(char *line, FILE *out);
 

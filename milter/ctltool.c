@@ -33,9 +33,12 @@ usage(FILE *fp)
 	    "  status\n"
 	    "  metrics\n"
 	    "  config\n"
-	    "  test --ip ADDR [--helo NAME] --from SENDER --rcpt RCPT [--rcpt RCPT ...]\n"
-	    "  ratelimit show ADDR\n"
-	    "  ratelimit reset ADDR\n", CTL_DEFAULT_SOCKET);
+	    "  test --ip ADDR [--helo NAME] [--sasl LOGIN] --from SENDER --rcpt RCPT [--rcpt RCPT ...]\n"
+	    "  ratelimit show|reset [ip] ADDR\n"
+	    "  ratelimit show|reset sasl LOGIN\n"
+	    "  ratelimit show|reset sender ADDRESS\n"
+	    "LOGIN and ADDRESS: a space, control or non-ASCII byte, and %%, written %%XX\n",
+	    CTL_DEFAULT_SOCKET);
 }
 
 /* The command line from argv: words joined by one space, newline-terminated. */

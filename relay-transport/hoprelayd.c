@@ -64,6 +64,9 @@ struct hrd_args {
 	long idle_s;
 	long max_age_s;
 	long timeout_s;
+	long data_timeout_s;
+	long max_rcpts;
+	long max_size;
 	bool log_stderr;
 	bool check;
 };
@@ -103,7 +106,8 @@ static void
 hrd_usage(FILE *fp)
 {
 	fprintf(fp, "usage: hoprelayd [-c FILE] [-s DIR] [-m SESSIONS] [-H CONNS] [-k SECONDS] "
-	    "[-r SECONDS] [-t SECONDS] [-e]\n"
+	    "[-r SECONDS] [-t SECONDS]\n"
+	    "                 [-d SECONDS] [-R RCPTS] [-z BYTES] [-e]\n"
 	    "       hoprelayd [-c FILE] -n\n"
 	    "  -c FILE     configuration (default %s)\n"
 	    "  -s DIR      one LMTP socket per route, DIR/ROUTE (default %s)\n"
@@ -111,10 +115,14 @@ hrd_usage(FILE *fp)
 	    "  -H N        connections per next hop, busy and idle (default 20)\n"
 	    "  -k SECONDS  keep idle connections to next hops this long (default 5; 0: never)\n"
 	    "  -r SECONDS  reuse a connection to a next hop for at most this long (default 300)\n"
-	    "  -t SECONDS  time limit for each read from or write to the MTA (default 300)\n"
+	    "  -t SECONDS  time limit for each command line (and the wait for it), each piece of\n"
+	    "              message data and each write to the MTA (default 300)\n"
+	    "  -d SECONDS  time limit for a whole message, DATA to the final dot (default 1800)\n"
+	    "  -R N        recipients per transaction (default %d)\n"
+	    "  -z BYTES    largest message taken (default 0: the next hop's limit only)\n"
 	    "  -e          log to standard error instead of syslog\n"
 	    "  -n          check the configuration and the TLS files, then exit (0, or 78)\n",
-	    ROUTE_DEFAULT_PATH, HRD_SOCKET_DIR);
+	    ROUTE_DEFAULT_PATH, HRD_SOCKET_DIR, LMTPD_MAX_RCPTS);
 }
 
 static int
@@ -137,8 +145,8 @@ hrd_parse_args(int argc, char **argv, struct hrd_args *a)
 
 	*a = (struct hrd_args){.conf_path = ROUTE_DEFAULT_PATH, .socket_dir = HRD_SOCKET_DIR,
 	    .max_sessions = 100, .max_per_hop = 20, .idle_s = 5, .max_age_s = 300,
-	    .timeout_s = 300};
-	while ((opt = getopt(argc, argv, "c:s:m:H:k:r:t:enhV")) != -1) {
+	    .timeout_s = 300, .data_timeout_s = 1800, .max_rcpts = LMTPD_MAX_RCPTS};
+	while ((opt = getopt(argc, argv, "c:s:m:H:k:r:t:d:R:z:enhV")) != -1) {
 		int bad = 0;
 
 		switch (opt) {
@@ -149,6 +157,9 @@ hrd_parse_args(int argc, char **argv, struct hrd_args *a)
 		case 'k': bad = hrd_number(optarg, 0, 3600, &a->idle_s); break;
 		case 'r': bad = hrd_number(optarg, 1, 86400, &a->max_age_s); break;
 		case 't': bad = hrd_number(optarg, 1, 86400, &a->timeout_s); break;
+		case 'd': bad = hrd_number(optarg, 1, 86400, &a->data_timeout_s); break;
+		case 'R': bad = hrd_number(optarg, 1, 100000, &a->max_rcpts); break;
+		case 'z': bad = hrd_number(optarg, 0, 1L << 40, &a->max_size); break;
 		case 'e': a->log_stderr = true; break;
 		case 'n': a->check = true; break;
 		case 'h': hrd_usage(stdout); return 1;
@@ -363,7 +374,8 @@ hrd_session_main(void *arg)
 {
 	struct hrd_session *s = arg;
 	struct lmtpd_params p = {.route = s->route, .myname = hrd.myname,
-	    .timeout_ms = hrd.a.timeout_s * 1000, .id = s->id};
+	    .timeout_ms = hrd.a.timeout_s * 1000, .data_timeout_ms = hrd.a.data_timeout_s * 1000,
+	    .max_rcpts = hrd.a.max_rcpts, .max_size = hrd.a.max_size, .id = s->id};
 
 	lmtpd_session(s->fd, &p, &hrd_ops);
 	close(s->fd);
@@ -402,9 +414,23 @@ hrd_accept(const struct hrd_listener *l)
 		return;
 	}
 	if (atomic_fetch_add(&hrd.sessions, 1) >= hrd.a.max_sessions) {
+		/*
+		 * One line a second at most (this is the accepting thread only): a
+		 * flood of connections must not become a flood of log lines.
+		 */
+		static long long last_log = -1000000;
+		static unsigned long unlogged;
+		long long now = monotime_ms();
+
 		atomic_fetch_sub(&hrd.sessions, 1);
-		log_warning("session limit (%ld) reached: refusing a connection on %s",
-		    hrd.a.max_sessions, l->path);
+		if (now - last_log >= 1000) {
+			log_warning("session limit (%ld) reached: refusing a connection on %s (%lu more "
+			    "refused since the last such line)", hrd.a.max_sessions, l->path, unlogged);
+			last_log = now;
+			unlogged = 0;
+		} else {
+			unlogged++;
+		}
 		hrd_refuse(fd, "hoprelayd is busy: too many sessions");
 		return;
 	}
@@ -589,7 +615,9 @@ main(int argc, char **argv)
 		return EX_OSERR;
 	}
 	log_info("started: %zu routes, at most %ld sessions, %ld connections per hop, idle "
-	    "connections kept %ld s", hrd.nls, hrd.a.max_sessions, hrd.a.max_per_hop, hrd.a.idle_s);
+	    "connections kept %ld s, command timeout %ld s, message timeout %ld s, %ld recipients, "
+	    "size limit %ld", hrd.nls, hrd.a.max_sessions, hrd.a.max_per_hop, hrd.a.idle_s,
+	    hrd.a.timeout_s, hrd.a.data_timeout_s, hrd.a.max_rcpts, hrd.a.max_size);
 	hrd_loop(sfd);
 	hrd_stop();
 	pthread_join(reaper, NULL);

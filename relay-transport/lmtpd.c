@@ -22,17 +22,22 @@
 #include "outcome.h"
 #include "smtpc.h"
 
+#define LMTPD_STR2(x) #x
+#define LMTPD_STR(x) LMTPD_STR2(x)
 #define LMTPD_IN 16384
 #define LMTPD_OUT 8192
-#define LMTPD_CMD_MAX 1024    /* a command line, with room for long addresses and parameters */
 
 struct lmtpd {
 	int fd;
 	const struct lmtpd_params *p;
 	const struct lmtpd_ops *ops;
 	bool dead;                      /* the MTA side failed: stop */
+	bool timedout;                  /* ... because a deadline passed */
+	long long deadline;             /* of the read under way (monotime_ms) */
+	const char *waiting;            /* what for, for the log */
 	bool lhlo;
 	int errors;
+	int junk;                       /* NOOP, RSET, LHLO, XFORWARD since the last MAIL */
 	size_t off, len;
 	char in[LMTPD_IN];
 	size_t olen;
@@ -48,6 +53,9 @@ struct lmtpd {
 	bool smtputf8, body8;
 	bool forbid8;                   /* the hop lacks 8BITMIME: stop at an 8-bit byte */
 	bool stopped8;                  /* ... and one came: the transfer was abandoned */
+	bool toobig;                    /* over max_size: the transfer was abandoned */
+	bool cr_end;                    /* the last piece of DATA ended with a CR */
+	long long received;             /* bytes of this message from the MTA */
 	long size;
 	char **rcpts;                   /* accepted by the hop */
 	size_t nrcpts;
@@ -62,6 +70,8 @@ struct lmtpd {
 static bool
 lmtpd_flush(struct lmtpd *d)
 {
+	/* One deadline for all of it: a peer reading a byte at a time does not renew it. */
+	long long deadline = monotime_ms() + d->p->timeout_ms;
 	size_t done = 0;
 
 	while (done < d->olen && !d->dead) {
@@ -71,8 +81,10 @@ lmtpd_flush(struct lmtpd *d)
 			done += (size_t)w;
 		else if (w < 0 && errno != EAGAIN && errno != EINTR)
 			d->dead = true;
-		else if (netio_wait(d->fd, POLLOUT, monotime_ms() + d->p->timeout_ms) <= 0)
-			d->dead = true;
+		else if (netio_wait(d->fd, POLLOUT, deadline) <= 0) {
+			d->dead = d->timedout = true;
+			d->waiting = "writing replies";
+		}
 	}
 	d->olen = 0;
 	return !d->dead;
@@ -121,9 +133,13 @@ lmtpd_fill(struct lmtpd *d)
 			d->len += (size_t)r;
 			return true;
 		}
-		if (r == 0 || (errno != EAGAIN && errno != EINTR) ||
-		    netio_wait(d->fd, POLLIN, monotime_ms() + d->p->timeout_ms) <= 0) {
+		if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
 			d->dead = true;
+			return false;
+		}
+		/* The deadline of the whole line or piece, not of this read: a trickle does not renew it. */
+		if (netio_wait(d->fd, POLLIN, d->deadline) <= 0) {
+			d->dead = d->timedout = true;
 			return false;
 		}
 	}
@@ -152,40 +168,58 @@ lmtpd_piece(struct lmtpd *d, size_t *len, bool *whole)
 	}
 }
 
+enum lmtpd_line {
+	LMTPD_LINE_OK,
+	LMTPD_LINE_LONG,      /* over the limit, ended: 500, the session goes on */
+	LMTPD_LINE_CTRL,      /* a NUL, bare CR or other control character: 500, goes on */
+	LMTPD_LINE_CUT,       /* no line end within LMTPD_CMD_CUT bytes: 421, closed */
+	LMTPD_LINE_GONE       /* the MTA closed or timed out */
+};
+
 /*
- * A command line without its line end; false when the MTA is gone.
- * *toolong: the line was over the limit or held a NUL (it was read whole
- * and dropped).
+ * A command line without its CRLF (or bare LF), read within timeout_ms of
+ * the start of the wait for it.  A line over `size` is read to its end and
+ * dropped; one that goes on past LMTPD_CMD_CUT is not read further: no
+ * client that speaks LMTP sends it, and reading on would let a peer keep
+ * the session busy for as long as it likes.
  */
-static bool
-lmtpd_command(struct lmtpd *d, char *cmd, size_t size, bool *toolong)
+static enum lmtpd_line
+lmtpd_command(struct lmtpd *d, char *cmd, size_t size)
 {
 	size_t len, total = 0;
-	bool whole = false;
+	bool whole = false, toolong = false;
 
-	*toolong = false;
+	d->deadline = monotime_ms() + d->p->timeout_ms;
+	d->waiting = "a command";
 	while (!whole) {
 		const char *p = lmtpd_piece(d, &len, &whole);
 
 		if (p == NULL)
-			return false;
+			return LMTPD_LINE_GONE;
 		if (total + len >= size)
-			*toolong = true;
+			toolong = true;
 		else
 			memcpy(cmd + total, p, len);
 		total += len;
+		if (!whole && total >= LMTPD_CMD_CUT)
+			return LMTPD_LINE_CUT;
 	}
-	if (*toolong)
-		return true;
-	/* A NUL would hide the rest of the line from every string function. */
-	if (memchr(cmd, '\0', total) != NULL) {
-		*toolong = true;
-		return true;
-	}
-	while (total > 0 && (cmd[total - 1] == '\n' || cmd[total - 1] == '\r'))
+	if (toolong)
+		return LMTPD_LINE_LONG;
+	/* One line end only: a CR before it, or anywhere, is a control character. */
+	total--;
+	if (total > 0 && cmd[total - 1] == '\r')
 		total--;
 	cmd[total] = '\0';
-	return true;
+	/*
+	 * A NUL would hide the rest of the line from every string function; a
+	 * bare CR or any other control character has no place in a command
+	 * (RFC 5321 section 4.1.1) and could read as a line end further on.
+	 */
+	for (size_t i = 0; i < total; i++)
+		if ((unsigned char)cmd[i] < 0x20 || cmd[i] == 0x7f)
+			return LMTPD_LINE_CTRL;
+	return LMTPD_LINE_OK;
 }
 
 /* ---- replies derived from the hop ---- */
@@ -484,6 +518,12 @@ lmtpd_cmd_mail(struct lmtpd *d, const char *args)
 		lmtpd_reply(d, "555 5.5.4 unsupported MAIL FROM parameter");
 		return;
 	}
+	if (d->p->max_size > 0 && d->size > d->p->max_size) {
+		lmtpd_reply(d, "552 5.3.4 message size %ld exceeds the limit of %ld", d->size,
+		    d->p->max_size);
+		return;
+	}
+	d->junk = 0;
 	d->smtputf8 = d->smtputf8 || a == SMTPC_ADDR_UTF8;
 	d->started = monotime_ms();
 	d->gen = d->ops->acquire(d->ops->arg);
@@ -507,6 +547,7 @@ lmtpd_cmd_rcpt(struct lmtpd *d, const char *args)
 
 	if (!d->have_mail) {
 		lmtpd_reply(d, "503 5.5.1 need MAIL command");
+		d->errors++;
 		return;
 	}
 	if (lmtpd_path(args, rcpt, sizeof(rcpt), &rest) != 0 ||
@@ -522,7 +563,7 @@ lmtpd_cmd_rcpt(struct lmtpd *d, const char *args)
 		lmtpd_reply(d, "553 5.6.7 a UTF-8 address needs MAIL FROM ... SMTPUTF8");
 		return;
 	}
-	if (d->nrcpts >= LMTPD_MAX_RCPTS) {
+	if (d->nrcpts >= (size_t)d->p->max_rcpts) {
 		lmtpd_reply(d, "452 4.5.3 too many recipients");
 		return;
 	}
@@ -567,37 +608,66 @@ lmtpd_has8(const char *p, size_t len)
 	return false;
 }
 
+/* Give up the transfer before its end: closing before the dot makes the hop discard it. */
+static void
+lmtpd_abandon(struct lmtpd *d)
+{
+	xfer_conn_doubt(d->x);
+	hcache_put(d->gen->cache, d->route, d->hop, d->x);
+	d->x = NULL;
+}
+
 /*
  * Relay the message data: each piece from the MTA goes to the hop as it
  * comes (line ends made CRLF, dots left doubled as they arrived).  When
- * the hop fails, the rest is read and dropped.  False when the MTA side
- * failed before its final dot.
+ * the hop fails, or the message is over max_size, the rest is read and
+ * dropped.  False when the MTA side failed before its final dot.
+ *
+ * The end is "." alone on a line ended by CRLF or a bare LF: the same
+ * lines the hop will see as the end, since a bare LF goes on as CRLF.  A
+ * bare CR inside a line goes on as it is (Postfix, the usual hop, does
+ * not take it for a line end).
  */
 static bool
 lmtpd_stream(struct lmtpd *d)
 {
+	long long data_end = monotime_ms() + d->p->data_timeout_ms;
 	bool bol = true, whole;
 	size_t len;
 	const char *p;
 
+	d->received = 0;
+	d->cr_end = false;
+	d->waiting = "message data";
 	for (;;) {
+		long long now = monotime_ms();
+		bool bare_lf;
+
+		/* Each piece within timeout_ms, the whole message within data_timeout_ms. */
+		d->deadline = now + d->p->timeout_ms < data_end ? now + d->p->timeout_ms : data_end;
 		if ((p = lmtpd_piece(d, &len, &whole)) == NULL)
 			return false;
 		if (bol && whole && (strncmp(p, ".\r\n", len) == 0 || strncmp(p, ".\n", len) == 0) &&
 		    (len == 3 || len == 2))
 			return true;
 		bol = whole;
+		/* A CRLF split between two pieces is a CRLF, not a bare LF. */
+		bare_lf = whole && (len >= 2 ? p[len - 2] != '\r' : !d->cr_end);
+		d->cr_end = !whole && p[len - 1] == '\r';
+		d->received += (long long)len;
 		if (d->x == NULL)
 			continue;
-		if (d->forbid8 && lmtpd_has8(p, len)) {
-			/* Closing before the dot makes the hop discard what it got. */
-			d->stopped8 = true;
-			xfer_conn_doubt(d->x);
-			hcache_put(d->gen->cache, d->route, d->hop, d->x);
-			d->x = NULL;
+		if (d->p->max_size > 0 && d->received > d->p->max_size) {
+			d->toobig = true;
+			lmtpd_abandon(d);
 			continue;
 		}
-		if (whole && (len < 2 || p[len - 2] != '\r')) {
+		if (d->forbid8 && lmtpd_has8(p, len)) {
+			d->stopped8 = true;
+			lmtpd_abandon(d);
+			continue;
+		}
+		if (bare_lf) {
 			/* A bare LF: the wire wants CRLF. */
 			if (xfer_conn_write(d->x, p, len - 1) != XFER_OK ||
 			    xfer_conn_write(d->x, "\r\n", 2) != XFER_OK)
@@ -637,10 +707,12 @@ lmtpd_cmd_data(struct lmtpd *d)
 
 	if (!d->have_mail) {
 		lmtpd_reply(d, "503 5.5.1 need MAIL command");
+		d->errors++;
 		return;
 	}
 	if (d->nrcpts == 0) {
 		lmtpd_reply(d, "503 5.5.1 no valid recipients");
+		d->errors++;
 		lmtpd_end_transaction(d);
 		return;
 	}
@@ -664,10 +736,14 @@ lmtpd_cmd_data(struct lmtpd *d)
 		return;
 	}
 	lmtpd_reply(d, "354 2.0.0 go ahead, end with <CRLF>.<CRLF>");
+	d->toobig = false;
 	if (!lmtpd_stream(d)) {
 		/* The MTA is gone before its dot: the hop must not deliver a part. */
 		if (d->x != NULL)
 			xfer_conn_doubt(d->x);
+		log_warning("%s: the MTA %s before the final dot (%lld bytes in): nothing relayed, "
+		    "nothing acknowledged", d->qid, d->timedout ? "timed out" : "went away",
+		    d->received);
 		lmtpd_end_transaction(d);
 		return;
 	}
@@ -678,7 +754,13 @@ lmtpd_cmd_data(struct lmtpd *d)
 		xfer_conn_doubt(d->x);
 		lmtpd_hop_lost(d);
 	}
-	if (d->stopped8) {
+	if (d->toobig) {
+		struct xfer_status st = {.result = XFER_TOO_BIG, .stage = XFER_AT_BODY};
+
+		snprintf(st.detail, sizeof(st.detail), "message data over the limit of %ld bytes "
+		    "(transfer abandoned before its end)", d->p->max_size);
+		outcome_from_xfer(&st, d->hopname, &d->lost);
+	} else if (d->stopped8) {
 		struct xfer_status st = {.result = XFER_NEED_8BITMIME, .stage = XFER_AT_BODY};
 
 		snprintf(st.detail, sizeof(st.detail), "the message has 8-bit data and the server "
@@ -686,6 +768,15 @@ lmtpd_cmd_data(struct lmtpd *d)
 		outcome_from_xfer(&st, d->hopname, &d->lost);
 	}
 	lmtpd_per_rcpt(d, d->x != NULL ? &r : NULL, &d->lost);
+	/*
+	 * The replies go out now.  If the MTA is gone, the hop has (or has
+	 * refused) the message and the MTA heard nothing: it will send it
+	 * again (RFC 1047's duplicate), never lose it.
+	 */
+	if (!lmtpd_flush(d))
+		log_warning("%s: the MTA left before reading the %zu replies to its final dot: "
+		    "the hop's decision stands, the MTA will retry (a possible duplicate)", d->qid,
+		    d->nrcpts);
 	lmtpd_end_transaction(d);
 }
 
@@ -704,7 +795,10 @@ lmtpd_cmd_lhlo(struct lmtpd *d, const char *args)
 	lmtpd_reply(d, "250-8BITMIME");
 	lmtpd_reply(d, "250-SMTPUTF8");
 	lmtpd_reply(d, "250-XFORWARD IDENT");
-	lmtpd_reply(d, "250 SIZE");
+	if (d->p->max_size > 0)
+		lmtpd_reply(d, "250 SIZE %ld", d->p->max_size);
+	else
+		lmtpd_reply(d, "250 SIZE");
 }
 
 /*
@@ -753,6 +847,11 @@ lmtpd_dispatch(struct lmtpd *d, const char *line)
 {
 	const char *args;
 
+	/* Harmless one by one; endless, a way to hold a session without sending mail. */
+	if ((lmtpd_is(line, "LHLO", &args) || lmtpd_is(line, "NOOP", &args) ||
+	    lmtpd_is(line, "RSET", &args) || lmtpd_is(line, "XFORWARD", &args)) &&
+	    ++d->junk > LMTPD_MAX_JUNK)
+		d->errors++;
 	if (lmtpd_is(line, "LHLO", &args))
 		lmtpd_cmd_lhlo(d, args);
 	else if (lmtpd_is(line, "QUIT", &args)) {
@@ -785,12 +884,27 @@ lmtpd_dispatch(struct lmtpd *d, const char *line)
 	return true;
 }
 
+/* Why the session ends early, said to the peer (if it still reads) and in the log. */
+static void
+lmtpd_close421(struct lmtpd *d, const char *status, const char *why)
+{
+	char line[256];
+	int n = snprintf(line, sizeof(line), "421 %s %s: %s, closing\r\n", status, d->p->myname,
+	    why);
+
+	d->olen = 0;
+	if (n > 0)
+		(void)!send(d->fd, line, (size_t)n > sizeof(line) ? sizeof(line) : (size_t)n,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+	log_warning("%s: session closed with 421 %s: %s", d->qid, status, why);
+}
+
 void
 lmtpd_session(int fd, const struct lmtpd_params *p, const struct lmtpd_ops *ops)
 {
 	struct lmtpd *d = calloc(1, sizeof(*d));
-	char cmd[LMTPD_CMD_MAX];
-	bool toolong;
+	char cmd[LMTPD_CMD_MAX], why[128];
+	enum lmtpd_line got;
 
 	if (d == NULL)
 		return;
@@ -801,17 +915,30 @@ lmtpd_session(int fd, const struct lmtpd_params *p, const struct lmtpd_ops *ops)
 	snprintf(d->conn, sizeof(d->conn), "-");
 	snprintf(d->tls, sizeof(d->tls), "tls=none");
 	lmtpd_reply(d, "220 %s LMTP hoprelayd", p->myname);
-	while (!d->dead && lmtpd_command(d, cmd, sizeof(cmd), &toolong)) {
-		if (toolong) {
-			lmtpd_reply(d, "500 5.5.2 line too long or with a NUL byte");
+	while (!d->dead && (got = lmtpd_command(d, cmd, sizeof(cmd))) != LMTPD_LINE_GONE) {
+		if (got == LMTPD_LINE_CUT) {
+			lmtpd_close421(d, "4.7.0", "command line too long (no line end in "
+			    LMTPD_STR(LMTPD_CMD_CUT) " bytes)");
+			break;
+		}
+		if (got == LMTPD_LINE_LONG || got == LMTPD_LINE_CTRL) {
+			lmtpd_reply(d, got == LMTPD_LINE_LONG ? "500 5.5.2 line too long" :
+			    "500 5.5.2 NUL or control character in the command line");
 			d->errors++;
 		} else if (!lmtpd_dispatch(d, cmd)) {
 			break;
 		}
 		if (d->errors >= LMTPD_MAX_ERRORS) {
 			lmtpd_reply(d, "421 4.7.0 too many errors");
+			log_warning("%s: session closed with 421 4.7.0: too many errors (%d)", d->qid,
+			    d->errors);
 			break;
 		}
+	}
+	if (d->timedout) {
+		snprintf(why, sizeof(why), "timeout waiting for %s", d->waiting != NULL ?
+		    d->waiting : "the MTA");
+		lmtpd_close421(d, "4.4.2", why);
 	}
 	lmtpd_flush(d);
 	lmtpd_end_transaction(d);

@@ -45,15 +45,32 @@ struct lmtpd_ops {
 	void *arg;
 };
 
+/*
+ * Limits against a peer that is not the MTA it should be (anything that
+ * can connect to the socket): every wait has a deadline counted from its
+ * start, not renewed by each byte, so a client trickling a byte a second
+ * is cut as surely as a silent one; on a timeout the session ends with
+ * 421 4.4.2 and a log line.
+ */
 struct lmtpd_params {
 	const char *route;        /* the route this socket serves */
 	const char *myname;       /* for the greeting and LHLO */
-	long timeout_ms;          /* each read from and write to the MTA */
+	long timeout_ms;          /* a whole command line (and the wait for it); each
+	                             piece of DATA (a line, or 16 KiB of a longer one);
+	                             each write of our replies */
+	long data_timeout_ms;     /* the whole message, 354 to the final dot */
+	long max_rcpts;           /* per transaction; then 452 4.5.3 */
+	long max_size;            /* bytes of message data as received; 0: only the hop's */
 	unsigned long id;         /* session number, for the logs ("L12") */
 };
 
-#define LMTPD_MAX_RCPTS 1000  /* per transaction; then 452 4.5.3 (RFC 5321 section 4.5.3.1.8) */
+#define LMTPD_MAX_RCPTS 1000  /* default max_rcpts (RFC 5321 section 4.5.3.1.8) */
 #define LMTPD_MAX_ERRORS 10   /* bad commands before the session is closed */
+#define LMTPD_MAX_JUNK 100    /* NOOP, RSET, LHLO, XFORWARD between two transactions;
+                                 each one more counts as an error */
+#define LMTPD_CMD_MAX 1024    /* a command line with its CRLF (RFC 5321 says 512; room for
+                                 long addresses): longer gets 500 5.5.2 */
+#define LMTPD_CMD_CUT 32768   /* a command line not ended by then: 421, closed */
 
 /* Serve the connected socket `fd` until QUIT, EOF or a timeout; closes nothing. */
 void lmtpd_session(int fd, const struct lmtpd_params *p, const struct lmtpd_ops *ops);

@@ -175,6 +175,37 @@ smtpc_cmd_rcpt(char *buf, size_t bufsz, const char *rcpt)
 	return n > 0 && (size_t)n < bufsz ? (size_t)n : 0;
 }
 
+/*
+ * Length of the well-formed UTF-8 sequence at `p` (RFC 3629: no overlong
+ * forms, no surrogates, nothing past U+10FFFF), 0 if it is not one.  An
+ * SMTPUTF8 address must be UTF-8 (RFC 6531); anything else would reach
+ * the next hop as it came.
+ */
+static size_t
+smtpc_utf8_len(const unsigned char *p)
+{
+	size_t n;
+	unsigned long cp;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
 enum smtpc_addr
 smtpc_addr_check(const char *addr, bool null_ok)
 {
@@ -188,8 +219,14 @@ smtpc_addr_check(const char *addr, bool null_ok)
 	for (const unsigned char *p = (const unsigned char *)addr; *p != '\0'; p++) {
 		if (*p < 0x20 || *p == 0x7f || *p == '<' || *p == '>')
 			return SMTPC_ADDR_BAD;
-		if (*p >= 0x80)
+		if (*p >= 0x80) {
+			size_t n = smtpc_utf8_len(p);
+
+			if (n == 0)
+				return SMTPC_ADDR_BAD;
+			p += n - 1;
 			utf8 = true;
+		}
 	}
 	return utf8 ? SMTPC_ADDR_UTF8 : SMTPC_ADDR_OK;
 }

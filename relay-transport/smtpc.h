@@ -97,7 +97,8 @@ enum smtpc_addr {
  * Check an address from the command line before it goes into a command.
  * The MTA has parsed it already (pipe(8) flag q quotes the local part), so
  * this only keeps out what would break the protocol: CR, LF and other
- * control bytes, '<' or '>', and overlong text.  `null_ok`: "" and "<>"
+ * control bytes, '<' or '>', 8-bit bytes that are not well-formed UTF-8,
+ * and overlong text.  `null_ok`: "" and "<>"
  * (the null sender) are allowed.
  */
 enum smtpc_addr smtpc_addr_check(const char *addr, bool null_ok);

@@ -14,7 +14,9 @@ UNIT_TESTS = \
 	tests/unit/lib/listfile_test \
 	tests/unit/lib/monotime_test \
 	tests/unit/lib/netaddr_test \
+	tests/unit/lib/netlist_test \
 	tests/unit/policy/conf_test \
+	tests/unit/policy/ctlcmd_test \
 	tests/unit/policy/dset_test \
 	tests/unit/policy/exempt_test \
 	tests/unit/policy/observe_test \
@@ -30,6 +32,7 @@ UNIT_TESTS = \
 	tests/unit/policy/spfcheck_test \
 	tests/unit/policy/spfguard_test \
 	tests/unit/policy/spfrec_test \
+	tests/unit/relay/lmtpd_test \
 	tests/unit/relay/msgin_test \
 	tests/unit/relay/netio_test \
 	tests/unit/relay/outcome_test \
@@ -47,6 +50,9 @@ tests_unit_policy_libtestpolicy_a_SOURCES = tests/unit/policy/testpolicy.c \
 LDADD = tests/unit/policy/libtestpolicy.a milter/policy/libhoppolicy.a relay-transport/libhoprelay.a lib/libhopcommon.a $(IDN2_LIBS) \
 	$(CONFUSE_LIBS) $(SPF2_LIBS) $(HIREDIS_LIBS) $(OPENSSL_LIBS)
 EXTRA_DIST += tests/unit/check.h
+# The control socket's commands are the milter face's, over the policy library.
+tests_unit_policy_ctlcmd_test_SOURCES = tests/unit/policy/ctlcmd_test.c milter/ctlcmd.c \
+	milter/ctlcmd.h
 
 # The RFC 7208 test suite through spfcheck: a driver, not a test by itself.
 check_PROGRAMS += tests/conformance/spf_conformance
@@ -102,7 +108,8 @@ RELAY_INTEGRATION_TESTS = \
 	tests/integration/relay-protocol.sh \
 	tests/integration/relay-hostile.sh \
 	tests/integration/relayd.sh \
-	tests/integration/faults-relayd.sh
+	tests/integration/faults-relayd.sh \
+	tests/integration/relayd-hostile.sh
 
 # fail2ban-regex reads the logs the other tests wrote, so it runs after them.
 LOG_CHECK_TESTS = tests/integration/fail2ban.sh
@@ -134,7 +141,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 	tests/integration/concurrency-client.lua tests/tsan.supp tests/valgrind.supp \
 	tests/lib/harness.sh tests/lib/sendmail-instance.sh tests/miltertest/run.sh tests/miltertest/common.lua \
 	tests/lib/spfdns.sh tests/lib/dnsstub.py tests/integration/spf-verdicts.lua \
-	tests/lib/fakesmtp.py tests/lib/fakeredis.py tests/lib/lmtpc.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py tests/lib/ctlload.py tests/lib/notify-listener.py \
+	tests/lib/fakesmtp.py tests/lib/fakeredis.py tests/lib/lmtpc.py tests/lib/lmtpraw.py tests/lib/chain-nodes.sh tests/lib/msgload.py tests/lib/slowproxy.py tests/lib/ctlload.py tests/lib/sasl.sh tests/lib/notify-listener.py \
 	tests/miltertest/rl-client.lua tests/corpus/scrub-headers.txt tests/lib/scrubcorpus.py \
 	tests/miltertest/rl-envelope.lua \
 	fail2ban
@@ -145,7 +152,7 @@ EXTRA_DIST += $(MILTERTEST_TESTS) $(INTEGRATION_TESTS) $(LOG_CHECK_TESTS) \
 VALGRIND_TESTS = $(MILTERTEST_TESTS) $(RELAY_VALGRIND_TESTS)
 # hoprelay run directly by the tests (through Postfix it is not wrapped).
 RELAY_VALGRIND_TESTS = tests/integration/relay-tls.sh tests/integration/relay-message.sh tests/integration/relayd.sh \
-	tests/integration/relay-protocol.sh tests/integration/relay-hostile.sh
+	tests/integration/relay-protocol.sh tests/integration/relay-hostile.sh tests/integration/relayd-hostile.sh
 HM_VALGRIND = valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=definite \
 	--errors-for-leak-kinds=definite --track-origins=yes --vgdb=no --log-fd=2 \
 	--suppressions=$(abs_top_srcdir)/tests/valgrind.supp
@@ -164,7 +171,7 @@ EXTRA_DIST += tests/fuzz
 # `make bench`: side-by-side performance measurements (tests/bench/bench.sh,
 # which writes BENCHMARKS.md).  The load driver and the no-op floor filter
 # are check programs, so `make check` keeps them compiling.
-HM_BENCH_PROGS = tests/bench/mdriver tests/bench/noop tests/bench/statscost
+HM_BENCH_PROGS = tests/bench/mdriver tests/bench/noop tests/bench/statscost tests/bench/netcost
 check_PROGRAMS += $(HM_BENCH_PROGS)
 tests_bench_mdriver_SOURCES = tests/bench/mdriver.c tests/bench/mproto.c tests/bench/mproto.h \
 	tests/bench/hist.c tests/bench/hist.h
@@ -174,6 +181,8 @@ tests_bench_noop_SOURCES = tests/bench/noop.c
 tests_bench_noop_LDADD = $(MILTER_LIBS)
 # The counters' own cost per message (section 6), with the default LDADD.
 tests_bench_statscost_SOURCES = tests/bench/statscost.c
+# What a network list costs a message and a load, by its size (not run by any test).
+tests_bench_netcost_SOURCES = tests/bench/netcost.c
 bench: $(sbin_PROGRAMS) $(HM_BENCH_PROGS) tests/bench/rsspeak.so
 	abs_top_builddir='$(abs_top_builddir)' abs_top_srcdir='$(abs_top_srcdir)' \
 	$(BASH) $(top_srcdir)/tests/bench/bench.sh

@@ -579,7 +579,7 @@ conf_fill_nets(cfg_t *cfg, const char *name, struct net_list *out)
 		    net_list_add(out, &net) != 0)
 			return -1;
 	}
-	return 0;
+	return net_list_build(out);
 }
 
 /* A validated header pattern list, copied; -1 out of memory. */

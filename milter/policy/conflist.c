@@ -129,5 +129,10 @@ conflist_nets(cfg_t *sec, const char *name, struct net_list *out, char *err, siz
 			return -1;
 		}
 	}
+	/* The list is complete: make its lookup form, O(log n) per message. */
+	if (net_list_build(out) != 0) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
 	return 0;
 }

@@ -10,7 +10,8 @@
  * list file takes effect with the next reload, and an error in it is
  * "LISTFILE:LINE: reason" and leaves the running configuration in place.
  * Lookups go to the built set (dset, net_list), so a list's size does not
- * touch the per-message path beyond one hash probe per label (dset.h).
+ * touch the per-message path beyond one hash probe per label (dset.h) or
+ * one bisection of the merged address ranges (netaddr.h).
  */
 #ifndef HOP_CONFLIST_H
 #define HOP_CONFLIST_H
@@ -34,7 +35,7 @@ int conflist_validate_nets(cfg_t *cfg, cfg_opt_t *opt);
  */
 int conflist_domains(cfg_t *sec, const char *name, bool dotted, struct dset **out, char *err,
     size_t errsz);
-/* The same for networks, appended to `out`. */
+/* The same for networks, appended to `out`, which is then built (net_list_build). */
 int conflist_nets(cfg_t *sec, const char *name, struct net_list *out, char *err, size_t errsz);
 
 #endif

@@ -667,14 +667,15 @@ policy_ratelimit(struct policy_session *s, bool envelope, struct policy_verdict 
 		    s->rl_exempt != NULL ? s->rl_exempt : m->rl_exempt);
 		return;
 	}
-	/* A probe (hopmilter-ctl test) peeks at the message tiers at MAIL and charges nothing. */
-	if (!envelope && !s->probe && ratelimit_wants_recipients(s->pol->rl)) {
+	/* A probe (hopmilter-ctl test) peeks where a session charges, and charges nothing. */
+	if (!envelope && ratelimit_wants_recipients(s->pol->rl)) {
 		m->rl_pending = true;   /* decided at DATA, with the recipients */
 		return;
 	}
 	m->rl_pending = false;
 	if (s->probe) {
-		res = ratelimit_peek(s->pol->rl, &s->addr, &info);
+		res = envelope ? ratelimit_peek_envelope(s->pol->rl, &s->addr, m->nrcpt, &info) :
+		    ratelimit_peek(s->pol->rl, &s->addr, &info);
 		what[0] = '\0';
 	} else if (envelope) {
 		res = ratelimit_check_envelope(s->pol->rl, &s->addr, m->nrcpt, &info);
@@ -688,6 +689,34 @@ policy_ratelimit(struct policy_session *s, bool envelope, struct policy_verdict 
 		stats_ratelimit(info.source, res == RATELIMIT_ALLOWED ? STATS_RL_ALLOWED :
 		    res == RATELIMIT_LIMITED ? STATS_RL_LIMITED : STATS_RL_ERROR);
 	policy_ratelimit_verdict(s, res, &info, v);
+}
+
+/*
+ * The outbound bucket name of an envelope sender: local@domain (the domain
+ * normalised) when it parses, "" for <>, else the sender as logged.
+ */
+static void
+policy_outbound_sender_of(const struct policy_msg *m, char *out, size_t outsz)
+{
+	if (m->sender_status == ADDR_OK)
+		snprintf(out, outsz, "%s@%s", m->sender.local, m->sender.domain);
+	else
+		snprintf(out, outsz, "%s", m->sender_status == ADDR_NULL ? "" : m->from_log);
+}
+
+void
+policy_outbound_name(const char *sender, char *out, size_t outsz)
+{
+	struct policy_msg *m = calloc(1, sizeof(*m));
+
+	if (m == NULL) {
+		snprintf(out, outsz, "%s", "");
+		return;
+	}
+	esc_log(m->from_log, sizeof(m->from_log), sender);
+	m->sender_status = addr_parse(sender, &m->sender);
+	policy_outbound_sender_of(m, out, outsz);
+	free(m);
 }
 
 /*
@@ -706,13 +735,15 @@ policy_ratelimit_outbound(struct policy_session *s, const char *auth_authen,
 	struct ratelimit_info info;
 	enum ratelimit_result res;
 
-	/* A probe charges nothing, and there is no peek for this bucket: not evaluated. */
-	if (s->pol->rl == NULL || !c->ratelimit.outbound_enabled || s->probe)
+	if (s->pol->rl == NULL || !c->ratelimit.outbound_enabled)
 		return;
-	if (m->sender_status == ADDR_OK)
-		snprintf(sender, sizeof(sender), "%s@%s", m->sender.local, m->sender.domain);
-	else
-		snprintf(sender, sizeof(sender), "%s", m->sender_status == ADDR_NULL ? "" : m->from_log);
+	policy_outbound_sender_of(m, sender, sizeof(sender));
+	/* A probe (hopmilter-ctl test) peeks at the bucket: no charge, no log line. */
+	if (s->probe) {
+		res = ratelimit_peek_outbound(s->pol->rl, m->auth ? auth_authen : NULL, sender, &info);
+		policy_ratelimit_verdict(s, res, &info, v);
+		return;
+	}
 	res = ratelimit_check_outbound(s->pol->rl, m->auth ? auth_authen : NULL, sender, &info);
 	if (m->auth) {
 		char esc[600];

@@ -144,7 +144,10 @@ void policy_session_free(struct policy_session *s);
 /*
  * A session for `hopmilter-ctl test`: the same checks, but nothing is
  * logged as BLOCKED (fail2ban must not ban an address an admin asked
- * about), counted, or charged to the rate limit (ratelimit_peek()).
+ * about), counted, or charged to the rate limit: every bucket a session
+ * would charge -- the message tiers at MAIL, the recipient budget at
+ * policy_data(), the outbound bucket of a trusted client at MAIL -- is
+ * only peeked at (ratelimit_peek*()).
  */
 struct policy_session *policy_probe_new(struct policy *pol, const struct sockaddr *sa);
 
@@ -159,6 +162,12 @@ struct policy_session *policy_probe_new(struct policy *pol, const struct sockadd
  */
 void policy_client_name(struct policy_session *s, const char *client_name,
     const char *client_resolve);
+/*
+ * The name an unauthenticated trusted client's message is charged to in
+ * the outbound limit, for envelope sender `sender` as the MTA gives it
+ * ("<a@b>", "<>"): what ratelimit_show_outbound() takes as `sender`.
+ */
+void policy_outbound_name(const char *sender, char *out, size_t outsz);
 /* Does the current policy decide at DATA (the face then asks for that step)? */
 bool policy_wants_data(const struct policy *p);
 

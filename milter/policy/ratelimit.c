@@ -358,48 +358,166 @@ ratelimit_check_outbound(struct ratelimit *rl, const char *sasl, const char *sen
 
 /* ------------------------------------------------------- control socket */
 
-/* One tier's view from its TAT: how many messages fit now, or how long until one does. */
-static void
-ratelimit_tier_view(const struct conf_rl_tier *t, long long interval_us, long long tau_us,
-    long long now_us, long long tat_us, struct ratelimit_tier_state *out)
+bool
+ratelimit_has_outbound(const struct ratelimit *rl)
 {
-	long long ahead = (tat_us > now_us ? tat_us : now_us) - now_us;
-
-	out->burst = t->burst;
-	if (ahead <= tau_us) {
-		out->remaining = (long)((tau_us - ahead) / interval_us + 1);
-		out->retry_after_ms = 0;
-	} else {
-		out->remaining = 0;
-		out->retry_after_ms = (long)((ahead - tau_us + 999) / 1000);
-	}
+	return rl != NULL && rl->c->outbound_enabled;
 }
 
-/* The requests of both tiers for the local table, and their networks. */
-static int
-ratelimit_local_reqs(struct ratelimit *rl, const struct net_addr *client,
-    struct rllocal_req req[2], struct ratelimit_tier_state st[2])
+/*
+ * One bucket's view from its TAT, for a request of `cost` units: how many
+ * units fit now, and how long until this request would (the script's rule:
+ * allowed when TAT + (cost - 1) * T - now <= tau).
+ */
+static void
+ratelimit_tier_view(long long interval_us, long long tau_us, long long now_us,
+    long long tat_us, long long cost, struct ratelimit_tier_state *out)
+{
+	long long ahead = (tat_us > now_us ? tat_us : now_us) - now_us;
+	long long over = ahead + (cost - 1) * interval_us - tau_us;
+
+	out->remaining = ahead <= tau_us ? (long)((tau_us - ahead) / interval_us + 1) : 0;
+	out->retry_after_ms = over > 0 ? (long)((over + 999) / 1000) : 0;
+}
+
+/*
+ * The buckets of one control command, built as the decisions build them:
+ * the local requests, and per bucket its tier, network, Redis key and burst.
+ */
+struct ratelimit_ctl {
+	int n;
+	bool keys_ok;                                  /* every key fit: Redis may be asked */
+	struct rllocal_req req[RATELIMIT_SHOW_MAX];
+	struct ratelimit_tier_state st[RATELIMIT_SHOW_MAX];
+};
+
+/* A client's buckets: tier 1, the subnet when on, the recipient budget when on. */
+static void
+ratelimit_client_ctl(struct ratelimit *rl, const struct net_addr *client, struct ratelimit_ctl *x)
 {
 	const struct conf_rl_tier *tier[2] = {&rl->c->client, &rl->c->subnet};
+	char keys[2][RATELIMIT_KEY_MAX];
 	int n = rl->c->subnet_enabled ? 2 : 1;
 	struct net_cidr net;
 
+	memset(x, 0, sizeof(*x));
+	x->keys_ok = ratelimit_format_keys(rl->c, client, keys) == n;
 	for (int i = 0; i < n; i++) {
-		ratelimit_net(tier[i], client, &net, st[i].net, sizeof(st[i].net));
-		req[i] = (struct rllocal_req){.tier = i + 1, .net = net.addr, .prefix = net.prefix,
-		    .interval_us = rl->interval_us[i], .tau_us = rl->tau_us[i]};
+		x->st[i].tier = i + 1;
+		x->st[i].burst = tier[i]->burst;
+		ratelimit_net(tier[i], client, &net, x->st[i].net, sizeof(x->st[i].net));
+		if (x->keys_ok)
+			snprintf(x->st[i].key, sizeof(x->st[i].key), "%s", keys[i]);
+		x->req[i] = (struct rllocal_req){.tier = i + 1, .net = net.addr, .prefix = net.prefix,
+		    .interval_us = rl->interval_us[i], .tau_us = rl->tau_us[i], .cost = 1};
 	}
-	return n;
+	/* The budget has the client's network and the tier-1 key with ":rcpt" (ratelimit.h). */
+	if (rl->c->recipients_enabled) {
+		x->st[n] = x->st[0];
+		x->st[n].tier = RATELIMIT_TIER_RECIPIENTS;
+		x->st[n].burst = rl->c->recipients.burst;
+		if (x->keys_ok && (size_t)snprintf(x->st[n].key, sizeof(x->st[n].key), "%s:rcpt",
+		    keys[0]) >= RATELIMIT_KEY_MAX + 8)
+			x->keys_ok = false;
+		x->req[n] = x->req[0];
+		x->req[n].tier = RATELIMIT_TIER_RECIPIENTS;
+		x->req[n].interval_us = rl->rcpt_interval_us;
+		x->req[n].tau_us = rl->rcpt_tau_us;
+		n++;
+	}
+	x->n = n;
 }
 
-/* The decision the tiers' views imply: the same rule as the script and rllocal_check(). */
-static enum ratelimit_result
-ratelimit_verdict(const struct ratelimit_tier_state *st, int n, struct ratelimit_info *info)
+/* The outbound bucket of a login or sender: the key and digest of ratelimit_check_outbound(). */
+static void
+ratelimit_outbound_ctl(struct ratelimit *rl, const char *sasl, const char *sender,
+    struct ratelimit_ctl *x)
 {
-	for (int i = 0; i < n; i++) {
-		if (st[i].remaining == 0 && st[i].retry_after_ms >= info->retry_after_ms) {
-			info->retry_after_ms = st[i].retry_after_ms;
-			info->tier = i + 1;
+	memset(x, 0, sizeof(*x));
+	if (!rl->c->outbound_enabled)
+		return;
+	x->st[0].tier = RATELIMIT_TIER_OUTBOUND;
+	x->st[0].burst = rl->c->outbound.burst;
+	x->req[0] = (struct rllocal_req){.tier = RATELIMIT_TIER_OUTBOUND, .prefix = 128,
+	    .interval_us = rl->out_interval_us, .tau_us = rl->out_tau_us, .cost = 1};
+	/* Without a key or a digest there is no bucket to name: nothing shown, nothing reset. */
+	if (ratelimit_format_outbound_key(rl->c, sasl, sender, x->st[0].key) != 0 ||
+	    ratelimit_digest(x->st[0].key, &x->req[0].net) != 0)
+		return;
+	x->keys_ok = true;
+	x->n = 1;
+}
+
+/*
+ * Every bucket of `x` as Redis (one read-only round trip) and as the local
+ * table see it, for a request costing req[i].cost units in each.
+ */
+static void
+ratelimit_ctl_views(struct ratelimit *rl, const struct ratelimit_ctl *x,
+    struct ratelimit_state *st)
+{
+	const char *kp[RATELIMIT_SHOW_MAX];
+	long long now, tat[RATELIMIT_SHOW_MAX];
+
+	memset(st, 0, sizeof(*st));
+	st->ntiers = x->n;
+	memcpy(st->in_redis, x->st, sizeof(st->in_redis));
+	memcpy(st->in_local, x->st, sizeof(st->in_local));
+	/* The local table keys a network by itself, a name by its key's digest: show that key. */
+	for (int i = 0; i < x->n; i++)
+		if (st->in_local[i].net[0] != '\0')
+			st->in_local[i].key[0] = '\0';
+	st->redis = "none";
+	if (rl->redis != NULL) {
+		st->redis = "unavailable";
+		for (int i = 0; i < x->n; i++)
+			kp[i] = x->st[i].key;
+		if (x->n > 0 && x->keys_ok && rlredis_peek(rl->redis, x->n, kp, &now, tat) == 0) {
+			st->redis = "ok";
+			for (int i = 0; i < x->n; i++)
+				ratelimit_tier_view(x->req[i].interval_us, x->req[i].tau_us, now, tat[i],
+				    x->req[i].cost > 0 ? x->req[i].cost : 1, &st->in_redis[i]);
+		}
+	}
+	st->has_local = rl->local != NULL;
+	if (st->has_local) {
+		now = monotime_us();
+		for (int i = 0; i < x->n; i++)
+			ratelimit_tier_view(x->req[i].interval_us, x->req[i].tau_us, now,
+			    rllocal_peek(rl->local, &x->req[i], now), x->req[i].cost > 0 ?
+			    x->req[i].cost : 1, &st->in_local[i]);
+	}
+	if (strcmp(st->redis, "ok") == 0)
+		st->backend = "redis";
+	else if (rl->redis == NULL || rl->c->on_redis_error == CONF_REDIS_ERROR_LOCAL)
+		st->backend = "local";
+	else
+		st->backend = rl->c->on_redis_error == CONF_REDIS_ERROR_ACCEPT ? "accept" : "tempfail";
+}
+
+/* The decision the views imply, by the script's rule: the bucket that waits longest refuses. */
+static enum ratelimit_result
+ratelimit_ctl_peek(struct ratelimit *rl, const struct ratelimit_ctl *x, struct ratelimit_info *info)
+{
+	struct ratelimit_state st;
+	const struct ratelimit_tier_state *v;
+
+	memset(info, 0, sizeof(*info));
+	ratelimit_ctl_views(rl, x, &st);
+	if (strcmp(st.backend, "redis") == 0) {
+		info->source = RATELIMIT_SOURCE_REDIS;
+		v = st.in_redis;
+	} else if (strcmp(st.backend, "local") == 0) {
+		info->source = RATELIMIT_SOURCE_LOCAL;
+		v = st.in_local;
+	} else {
+		info->source = RATELIMIT_SOURCE_NONE;
+		return strcmp(st.backend, "accept") == 0 ? RATELIMIT_ALLOWED : RATELIMIT_ERROR;
+	}
+	for (int i = 0; i < st.ntiers; i++) {
+		if (v[i].retry_after_ms > info->retry_after_ms) {
+			info->retry_after_ms = v[i].retry_after_ms;
+			info->tier = v[i].tier;
 		}
 	}
 	return info->tier != 0 ? RATELIMIT_LIMITED : RATELIMIT_ALLOWED;
@@ -408,92 +526,113 @@ ratelimit_verdict(const struct ratelimit_tier_state *st, int n, struct ratelimit
 void
 ratelimit_show(struct ratelimit *rl, const struct net_addr *client, struct ratelimit_state *st)
 {
-	const struct conf_rl_tier *tier[2] = {&rl->c->client, &rl->c->subnet};
-	char keys[2][RATELIMIT_KEY_MAX];
-	const char *kp[2] = {keys[0], keys[1]};
-	struct rllocal_req req[2];
-	long long now, tat[2];
-	int n;
+	struct ratelimit_ctl x;
 
-	memset(st, 0, sizeof(*st));
-	n = ratelimit_local_reqs(rl, client, req, st->in_redis);
-	st->ntiers = n;
-	memcpy(st->in_local, st->in_redis, sizeof(st->in_local));
-	st->redis = "none";
-	if (rl->redis != NULL) {
-		st->redis = "unavailable";
-		if (ratelimit_format_keys(rl->c, client, keys) == n &&
-		    rlredis_peek(rl->redis, n, kp, &now, tat) == 0) {
-			st->redis = "ok";
-			for (int i = 0; i < n; i++) {
-				memcpy(st->in_redis[i].key, keys[i], sizeof(st->in_redis[i].key));
-				ratelimit_tier_view(tier[i], rl->interval_us[i], rl->tau_us[i], now, tat[i],
-				    &st->in_redis[i]);
-			}
-		}
+	ratelimit_client_ctl(rl, client, &x);
+	ratelimit_ctl_views(rl, &x, st);
+}
+
+void
+ratelimit_show_outbound(struct ratelimit *rl, const char *sasl, const char *sender,
+    struct ratelimit_state *st)
+{
+	struct ratelimit_ctl x;
+
+	ratelimit_outbound_ctl(rl, sasl, sender, &x);
+	ratelimit_ctl_views(rl, &x, st);
+}
+
+/* The client's message tiers, and with `nrcpt` > 0 the recipient budget at that cost. */
+static enum ratelimit_result
+ratelimit_peek_client(struct ratelimit *rl, const struct net_addr *client, unsigned nrcpt,
+    struct ratelimit_info *info)
+{
+	struct ratelimit_ctl x;
+	struct net_cidr net;
+	enum ratelimit_result res;
+
+	ratelimit_client_ctl(rl, client, &x);
+	if (rl->c->recipients_enabled) {
+		if (nrcpt == 0)
+			x.n--;   /* ratelimit_check(): the message tiers alone */
+		else
+			x.req[x.n - 1].cost = nrcpt < (unsigned long)rl->c->recipients.burst ?
+			    (long long)nrcpt : rl->c->recipients.burst;
 	}
-	st->has_local = rl->local != NULL;
-	if (st->has_local) {
-		now = monotime_us();
-		for (int i = 0; i < n; i++)
-			ratelimit_tier_view(tier[i], rl->interval_us[i], rl->tau_us[i], now,
-			    rllocal_peek(rl->local, &req[i], now), &st->in_local[i]);
-	}
+	res = ratelimit_ctl_peek(rl, &x, info);
+	ratelimit_net(info->tier == RATELIMIT_TIER_SUBNET ? &rl->c->subnet : &rl->c->client,
+	    client, &net, info->net, sizeof(info->net));
+	return res;
 }
 
 enum ratelimit_result
 ratelimit_peek(struct ratelimit *rl, const struct net_addr *client, struct ratelimit_info *info)
 {
-	struct ratelimit_state st;
-	struct net_cidr net;
-	enum ratelimit_result res;
+	return ratelimit_peek_client(rl, client, 0, info);
+}
 
-	memset(info, 0, sizeof(*info));
-	ratelimit_show(rl, client, &st);
-	if (strcmp(st.redis, "ok") == 0) {
-		info->source = RATELIMIT_SOURCE_REDIS;
-		res = ratelimit_verdict(st.in_redis, st.ntiers, info);
-	} else if (rl->redis == NULL || rl->c->on_redis_error == CONF_REDIS_ERROR_LOCAL) {
-		info->source = RATELIMIT_SOURCE_LOCAL;
-		res = ratelimit_verdict(st.in_local, st.ntiers, info);
-	} else {
+enum ratelimit_result
+ratelimit_peek_envelope(struct ratelimit *rl, const struct net_addr *client, unsigned nrcpt,
+    struct ratelimit_info *info)
+{
+	return ratelimit_peek_client(rl, client, nrcpt, info);
+}
+
+enum ratelimit_result
+ratelimit_peek_outbound(struct ratelimit *rl, const char *sasl, const char *sender,
+    struct ratelimit_info *info)
+{
+	struct ratelimit_ctl x;
+
+	ratelimit_outbound_ctl(rl, sasl, sender, &x);
+	if (x.n == 0) {
+		memset(info, 0, sizeof(*info));
 		info->source = RATELIMIT_SOURCE_NONE;
-		res = rl->c->on_redis_error == CONF_REDIS_ERROR_ACCEPT ? RATELIMIT_ALLOWED :
-		    RATELIMIT_ERROR;
+		/* Off: no limit.  A key that cannot be built: what the check answers. */
+		return rl->c->outbound_enabled ? RATELIMIT_ERROR : RATELIMIT_ALLOWED;
 	}
-	ratelimit_net(info->tier == 2 ? &rl->c->subnet : &rl->c->client, client, &net, info->net,
-	    sizeof(info->net));
-	return res;
+	return ratelimit_ctl_peek(rl, &x, info);
+}
+
+/* Delete every bucket of `x` in Redis and forget it in the local table. */
+static void
+ratelimit_ctl_reset(struct ratelimit *rl, const struct ratelimit_ctl *x, int *redis_deleted,
+    int *local_cleared)
+{
+	const char *kp[RATELIMIT_SHOW_MAX];
+	int64_t now = monotime_us();
+
+	*redis_deleted = -2;
+	*local_cleared = 0;
+	if (x->n == 0)
+		return;
+	if (rl->redis != NULL) {
+		*redis_deleted = -1;
+		for (int i = 0; i < x->n; i++)
+			kp[i] = x->st[i].key;
+		if (x->keys_ok)
+			*redis_deleted = rlredis_del(rl->redis, x->n, kp);
+	}
+	for (int i = 0; rl->local != NULL && i < x->n; i++)
+		*local_cleared += rllocal_forget(rl->local, &x->req[i], now);
 }
 
 void
 ratelimit_reset(struct ratelimit *rl, const struct net_addr *client, int *redis_deleted,
     int *local_cleared)
 {
-	char keys[2][RATELIMIT_KEY_MAX], rkey[RATELIMIT_KEY_MAX + 8];
-	const char *kp[3] = {keys[0], keys[1], rkey};
-	struct ratelimit_tier_state st[2];
-	struct rllocal_req req[3];
-	int n = ratelimit_local_reqs(rl, client, req, st), nk = n;
-	int64_t now = monotime_us();
+	struct ratelimit_ctl x;
 
-	/* The recipient budget's bucket goes with the client's (same network, tier 3). */
-	if (rl->c->recipients_enabled) {
-		req[nk] = req[0];
-		req[nk].tier = RATELIMIT_TIER_RECIPIENTS;
-		nk++;
-	}
-	*redis_deleted = -2;
-	if (rl->redis != NULL) {
-		*redis_deleted = -1;
-		if (ratelimit_format_keys(rl->c, client, keys) == n &&
-		    (nk == n || (size_t)snprintf(rkey, sizeof(rkey), "%s:rcpt", keys[0]) < sizeof(rkey))) {
-			if (nk > n)
-				kp[n] = rkey;
-			*redis_deleted = rlredis_del(rl->redis, nk, kp);
-		}
-	}
-	*local_cleared = 0;
-	for (int i = 0; rl->local != NULL && i < nk; i++)
-		*local_cleared += rllocal_forget(rl->local, &req[i], now);
+	ratelimit_client_ctl(rl, client, &x);
+	ratelimit_ctl_reset(rl, &x, redis_deleted, local_cleared);
+}
+
+void
+ratelimit_reset_outbound(struct ratelimit *rl, const char *sasl, const char *sender,
+    int *redis_deleted, int *local_cleared)
+{
+	struct ratelimit_ctl x;
+
+	ratelimit_outbound_ctl(rl, sasl, sender, &x);
+	ratelimit_ctl_reset(rl, &x, redis_deleted, local_cleared);
 }

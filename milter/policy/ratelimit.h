@@ -119,40 +119,65 @@ const char *ratelimit_source_name(enum ratelimit_source s);
 const char *ratelimit_redis_state(struct ratelimit *rl, char *server, size_t serversz);
 
 /*
- * For the control socket (hopmilter-ctl(8)).  Nothing here charges the
- * client.
+ * For the control socket (hopmilter-ctl(8)).  Nothing here charges anyone.
  *
  * ratelimit_peek(): what ratelimit_check() would answer now, from one
  * read-only round trip to Redis (or a look at the local table when Redis
- * cannot answer and on_redis_error = local).
+ * cannot answer and on_redis_error = local).  ratelimit_peek_envelope()
+ * and ratelimit_peek_outbound(): the same for ratelimit_check_envelope()
+ * (the message tiers and `nrcpt` recipients of the budget, nrcpt capped
+ * at its burst as there) and for ratelimit_check_outbound().
  *
- * ratelimit_show(): both tiers as Redis and as the local table see them.
- * ratelimit_reset(): empty both tiers, and the recipient budget when it is
- * on, in Redis and in the local table.
+ * ratelimit_show(): every bucket of a client address -- its network, its
+ * subnet (when on), its recipient budget (when on) -- as Redis and as the
+ * local table see it.  ratelimit_reset(): empty all of them, in Redis and
+ * in the local table.  ratelimit_show_outbound()/ratelimit_reset_outbound():
+ * the same for the one outbound bucket of a SASL login (`sasl`), or of an
+ * envelope sender (`sender`, the bucket name policy_outbound_name() gives)
+ * when `sasl` is NULL: the key is built by the very function the mail
+ * path uses, so what is shown or reset is what a message is charged to.
+ * With the outbound limit off there is no such bucket: ntiers = 0.
  */
+#define RATELIMIT_SHOW_MAX 3
 struct ratelimit_tier_state {
-	char net[NET_ADDR_STRLEN + 4];   /* the bucket's network, CIDR form */
-	char key[RATELIMIT_KEY_MAX];     /* its Redis key */
+	int tier;                        /* enum ratelimit_tier */
+	char net[NET_ADDR_STRLEN + 4];   /* the bucket's network, CIDR form ("" for outbound) */
+	char key[RATELIMIT_OUT_KEY_MAX]; /* its Redis key ("" when Redis did not answer) */
 	long burst;                      /* configured */
-	long remaining;                  /* messages allowed back to back now */
+	long remaining;                  /* units (messages, recipients) allowed back to back now */
 	long retry_after_ms;             /* until the next one is allowed; 0 if remaining > 0 */
 };
 
 struct ratelimit_state {
-	int ntiers;                      /* 1, or 2 with the subnet tier */
+	int ntiers;                      /* buckets filled in below (0 to RATELIMIT_SHOW_MAX) */
 	const char *redis;               /* "ok", "unavailable", or "none" (not configured) */
-	struct ratelimit_tier_state in_redis[2];
+	struct ratelimit_tier_state in_redis[RATELIMIT_SHOW_MAX];
 	bool has_local;                  /* a local table exists (on_redis_error = local, or no Redis) */
-	struct ratelimit_tier_state in_local[2];
+	struct ratelimit_tier_state in_local[RATELIMIT_SHOW_MAX];
+	/* Who decides a message now: "redis", "local", or on_redis_error's "accept"/"tempfail". */
+	const char *backend;
 };
 
 enum ratelimit_result ratelimit_peek(struct ratelimit *rl, const struct net_addr *client,
     struct ratelimit_info *info);
+enum ratelimit_result ratelimit_peek_envelope(struct ratelimit *rl,
+    const struct net_addr *client, unsigned nrcpt, struct ratelimit_info *info);
+enum ratelimit_result ratelimit_peek_outbound(struct ratelimit *rl, const char *sasl,
+    const char *sender, struct ratelimit_info *info);
 void ratelimit_show(struct ratelimit *rl, const struct net_addr *client,
     struct ratelimit_state *st);
-/* `redis_deleted`: keys deleted in Redis, -1 when it could not be asked, -2 with no Redis. */
+void ratelimit_show_outbound(struct ratelimit *rl, const char *sasl, const char *sender,
+    struct ratelimit_state *st);
+/*
+ * `redis_deleted`: keys deleted in Redis, -1 when it could not be asked, -2
+ * with no Redis (or, outbound, no bucket: the limit is off).
+ */
 void ratelimit_reset(struct ratelimit *rl, const struct net_addr *client, int *redis_deleted,
     int *local_cleared);
+void ratelimit_reset_outbound(struct ratelimit *rl, const char *sasl, const char *sender,
+    int *redis_deleted, int *local_cleared);
+/* Is the outbound limit on (else show/reset of a login or sender has no bucket)? */
+bool ratelimit_has_outbound(const struct ratelimit *rl);
 
 /*
  * The Redis keys for `client`: keys[0] is tier 1, keys[1] tier 2 when the

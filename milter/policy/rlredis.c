@@ -401,15 +401,18 @@ int
 rlredis_peek(struct rlredis *r, int nkeys, const char *const *keys, long long *now_us,
     long long *tat_us)
 {
-	const char *argv[5] = {"EVAL", rlredis_peek_script, nkeys == 2 ? "2" : "1"};
-	size_t lens[5];
+	const char *argv[3 + RLREDIS_MAX_KEYS] = {"EVAL", rlredis_peek_script};
+	size_t lens[3 + RLREDIS_MAX_KEYS];
+	char num[8];
 	redisReply *rep;
 	long long sec, usec;
 	struct rlpool_slot *slot;
 	int rc = -1;
 
-	if (nkeys < 1 || nkeys > 2)
+	if (nkeys < 1 || nkeys > RLREDIS_MAX_KEYS)
 		return -1;
+	snprintf(num, sizeof(num), "%d", nkeys);
+	argv[2] = num;
 	for (int i = 0; i < nkeys; i++)
 		argv[3 + i] = keys[i];
 	for (int i = 0; i < 3 + nkeys; i++)

@@ -72,8 +72,8 @@ const char *rlredis_state(struct rlredis *r, char *server, size_t serversz);
 
 /*
  * For the control socket, each one round trip within `timeout`, charging
- * nothing.  rlredis_peek(): Redis's clock and the TAT stored under each
- * key (the clock itself for a missing key: a full bucket); 0 or -1.
+ * nothing, over 1 to RLREDIS_MAX_KEYS keys.  rlredis_peek(): Redis's clock
+ * and the TAT stored under each key (the clock itself for a missing key: a full bucket); 0 or -1.
  * rlredis_del(): delete the keys; how many existed, or -1.
  */
 int rlredis_peek(struct rlredis *r, int nkeys, const char *const *keys, long long *now_us,

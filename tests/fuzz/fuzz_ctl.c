@@ -3,9 +3,12 @@
  * (milter/ctlcmd.c) over a policy installed as the daemon installs it
  * (SPF off, the local rate limit), from one line as a client could send
  * it (the control thread hands over at most 1023 bytes, NUL-free, without
- * the line end).  Checks the reply's shape: it starts with "OK\n" or
- * "ERR ", its status line has no control character, and a test never
- * leaves the client charged (the same test twice gives the same reply).
+ * the line end).  The policy has every rate-limit bucket on (subnet,
+ * recipient budget, outbound).  Checks the reply's shape: it starts with
+ * "OK\n" or "ERR ", its status line has no control character, a
+ * ratelimit reply has none anywhere (the logins and keys in it are
+ * escaped), and a test never leaves anyone charged (the same test twice
+ * gives the same reply, --sasl and the data step included).
  */
 #include "config.h"
 
@@ -29,7 +32,9 @@ fuzz_init(void)
 	    "allowed_domains = {\"example.com\", \".example.org\"}\n"
 	    "banned_domains = {\"evil.example\"}\n"
 	    "spf { enabled = false }\n"
+	    "outbound { enabled = true }\n"
 	    "ratelimit { enabled = true  burst = 1  rate = 1  period = 1h  subnet { enabled = true }"
+	    "  recipients { enabled = true  burst = 2 }  outbound { enabled = true  burst = 1 }"
 	    "  redis { host = \"\"  password = \"hidden\" } }\n";
 	char err[512];
 	struct conf *c;
@@ -83,6 +88,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The effective configuration never shows the password. */
 	if (strstr(a, "\nratelimit {") != NULL && strstr(a, "hidden") != NULL)
 		abort();
+	if (strncmp(line, "ratelimit", 9) == 0)
+		for (const char *p = a; *p != '\0'; p++)
+			if (*p != '\n' && ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f))
+				abort();
 	if (strncmp(line, "test", 4) == 0) {
 		b = fuzz_run(line);
 		if (strcmp(a, b) != 0)

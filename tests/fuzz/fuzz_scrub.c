@@ -40,6 +40,7 @@ fuzz_init(void)
 		if (net_cidr_parse(*p, &n, &why) == 0)
 			net_list_add(&fuzz_nets, &n);
 	}
+	net_list_build(&fuzz_nets);   /* the lookup the configuration makes */
 	fuzz_names = dset_new();
 	dset_add(fuzz_names, "corp.example", true);
 	dset_add(fuzz_names, "core.internal", false);

@@ -13,16 +13,27 @@
 #   - promtool accepts the exposition; Prometheus, started here on its own
 #     port and storage, scrapes it, and a query through its HTTP API
 #     returns exactly the refusals this test caused through Postfix;
+#   - every bucket, through a second hopmilter with the recipient budget
+#     and the outbound limit on and a Postfix with SASL submission: a SASL
+#     login limited by real submissions is seen with `ratelimit show sasl`
+#     (the login taken from the log line that names it), reset, and its
+#     next message passes; the same for an envelope sender of a trusted
+#     client and for a client's recipient budget (at DATA); `test --sasl`
+#     and the data step give those decisions and charge nothing; with
+#     Redis down the local table answers (and says so); hostile logins
+#     (NUL, control bytes, bad %XX, over-long, the key prefix, braces, a
+#     wildcard) get ERR or touch no other key: Redis is unchanged;
 #   - the socket refuses a user outside the daemon's group, and lets one
 #     in the group in; a malformed or over-long command gets an ERR line
 #     and the daemon goes on; 1000 control connections do not stop mail
 #     (the MAIL latency under that load is logged, never asserted).
 . "$(dirname "$0")/../lib/harness.sh"
 . "$HM_LIBDIR/spfdns.sh"
+. "$HM_LIBDIR/sasl.sh"
 
 CTL=${HOPMILTER_CTL:-$HM_BUILDDIR/milter/hopmilter-ctl}
 hm_need_root
-hm_need postfix smtp-sink swaks redis-server promtool prometheus curl setpriv python3 \
+hm_need postfix smtp-sink swaks redis-server redis-cli saslpasswd2 promtool prometheus curl setpriv python3 \
 	"$HOPMILTER" "$CTL"
 hm_start_spf_dns || { hm_fail "DNS world did not start"; hm_done; }
 
@@ -82,7 +93,7 @@ hm_check "a user outside the group is refused (exit 77: $(cat "$HM_TMP/nobody.ou
 hm_check "the same user in the daemon's group gets in" \
 	setpriv --reuid=65000 --regid=65000 --groups=65534 "$CTL" -s "$sock" status
 
-# Raw protocol: what a client that is not hopmilter-ctl may send.
+# Raw protocol: what a client that is not hopmilter-ctl may send ($2: another socket).
 raw() { python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1])
@@ -92,7 +103,7 @@ while True:
     b = s.recv(65536)
     if not b: break
     out += b
-sys.stdout.write(out.decode("latin-1"))' "$sock" "$1"; }
+sys.stdout.write(out.decode("latin-1"))' "${2:-$sock}" "$1"; }
 hm_check "NUL byte: ERR line" eval 'raw "stat\\x00us\\n" | grep -q "^ERR malformed"'
 hm_check "control character: ERR line" eval 'raw "status\\x1b\\n" | grep -q "^ERR malformed"'
 hm_check "over-long line: ERR line" eval "raw \"$(head -c 5000 /dev/zero | tr '\0' a)\" | grep -q '^ERR command line too long'"
@@ -161,10 +172,11 @@ same_decision temperror 198.51.100.12 alice@x.servfail.example bob@example.com s
 ctl ratelimit show 192.0.2.7 >"$HM_TMP/show.out"
 sed 's/^/    ctl| /' "$HM_TMP/show.out" >&2
 hm_check "show (redis up): the key, nothing left, a retry time" grep -qE \
-	'^redis tier=1 net=192\.0\.2\.7/32 key=hopmilter:rl:v1:\{192\.0\.2\.7/32\} burst=1 remaining=0 retry_after_ms=[1-9][0-9]+$' \
+	'^redis tier=1 bucket=client net=192\.0\.2\.7/32 key=hopmilter:rl:v1:\{192\.0\.2\.7/32\} burst=1 remaining=0 retry_after_ms=[1-9][0-9]+$' \
 	"$HM_TMP/show.out"
+hm_check "show (redis up): Redis answered" grep -q '^backend: redis$' "$HM_TMP/show.out"
 hm_check "show (redis up): a fresh address has its whole burst" eval \
-	'ctl ratelimit show 192.0.2.200 | grep -q "^redis tier=1 net=192.0.2.200/32 .* remaining=1 retry_after_ms=0$"'
+	'ctl ratelimit show 192.0.2.200 | grep -q "^redis tier=1 bucket=client net=192.0.2.200/32 .* remaining=1 retry_after_ms=0$"'
 hm_check "reset (redis up): one key deleted" eval 'ctl ratelimit reset 192.0.2.7 | grep -q "^redis: deleted=1$"'
 hm_check "reset (redis up): the key is gone from Redis" eval \
 	'[ "$(redis-cli -p '"$rport"' exists "hopmilter:rl:v1:{192.0.2.7/32}")" = 0 ]'
@@ -187,7 +199,8 @@ ctl ratelimit show 192.0.2.77 >"$HM_TMP/show2.out"
 sed 's/^/    ctl| /' "$HM_TMP/show2.out" >&2
 hm_check "show (redis down): redis unavailable, the local entry with nothing left" eval '
 	grep -q "^redis: unavailable$" "$HM_TMP/show2.out" &&
-	grep -qE "^local tier=1 net=192\.0\.2\.77/32 burst=1 remaining=0 retry_after_ms=[1-9][0-9]+$" "$HM_TMP/show2.out"'
+	grep -q "^backend: local$" "$HM_TMP/show2.out" &&
+	grep -qE "^local tier=1 bucket=client net=192\.0\.2\.77/32 burst=1 remaining=0 retry_after_ms=[1-9][0-9]+$" "$HM_TMP/show2.out"'
 ctl test --ip 192.0.2.77 --from alice@pass.example --rcpt bob@example.com >"$HM_TMP/t2.out" 2>&1
 hm_check "test (redis down): ratelimited from the local table" grep -q '^decision: tempfail reason=ratelimited' "$HM_TMP/t2.out"
 ctl ratelimit reset 192.0.2.77 >"$HM_TMP/reset2.out" 2>&1
@@ -284,6 +297,188 @@ hm_check "status names the config, its hash and the counters" eval '
 	grep -qE "^config_sha256: [0-9a-f]{64}$" "$HM_TMP/status.out" &&
 	grep -q "^  banned-domain: 1 enforced, 0 would-block$" "$HM_TMP/status.out"'
 hm_check "the daemon is still running" kill -0 "$HM_MILTER_PID"
+
+# ------------- every bucket: recipient budget, outbound per login / sender
+# A second hopmilter (own socket, own Redis) with the subnet tier, the
+# recipient budget and the outbound limit on, behind a Postfix that also
+# offers SASL submission.  Bursts: 3 messages per client, 4 recipients per
+# client, 2 outbound messages per login or sender, all per hour (no refill
+# within the run).
+rport2=$(hm_free_port) mport2=$(hm_free_port) smtp2=$(hm_free_port) sub2=$(hm_free_port)
+hm_start_redis tiers "$rport2" || { hm_fail "second redis-server did not start"; hm_done; }
+sock2=$HM_TMP/run/ctl2.sock
+hm_write_milter_conf "$HM_TMP/tiers.conf" "inet:$mport2@127.0.0.1" 'log_level = debug' \
+	"control_socket = \"$sock2\"" \
+	'trusted_networks = {"10.200.0.0/24"}' \
+	'outbound { enabled = true }' \
+	"ratelimit {
+	rate = 1  period = 1h  burst = 3  on_redis_error = local
+	subnet { enabled = true  rate = 1  period = 1h  burst = 20  ipv4_prefix = 24 }
+	recipients { enabled = true  rate = 1  period = 1h  burst = 4 }
+	outbound { enabled = true  rate = 1  period = 1h  burst = 2 }
+	redis { host = \"127.0.0.1\"  port = $rport2  timeout = 200ms  retry_interval = 1s }
+}"
+first_pid=$HM_MILTER_PID
+hm_start_milter "$HM_TMP/tiers.conf" "$HM_TMP/tiers.log" || { hm_fail "second hopmilter did not start"; hm_done; }
+hm_wait_file "$sock2" || { hm_fail "no second control socket"; hm_done; }
+SASL_PASS=pw-$RANDOM
+hm_sasl_users "$HM_TMP/tiers" "$SASL_PASS" alice bob || { hm_fail "sasldb"; hm_done; }
+hm_postfix tiers "$smtp2" "
+relay_domains = example.com
+default_transport = smtp:[127.0.0.1]:$sink_port
+relay_transport = smtp:[127.0.0.1]:$sink_port
+smtpd_milters = { inet:127.0.0.1:$mport2, default_action=tempfail, command_timeout=30s }
+milter_default_action = tempfail
+$(hm_sasl_main_cf "$HM_TMP/tiers")
+" "$(hm_sasl_submission "$sub2")" || { hm_fail "second postfix did not start"; hm_done; }
+hm_check "second hopmilter connected to its Redis" hm_wait_grep "redis=up server=127\.0\.0\.1:$rport2" "$HM_TMP/tiers.log" 10
+ctl2() { "$CTL" -s "$sock2" "$@"; }
+n2=0
+submit() { # submit USER ID: one SASL submission of USER to the outside
+	hm_swaks --server "127.0.0.1:$sub2" --auth PLAIN --auth-user "$1" --auth-password "$SASL_PASS" \
+		--from "$1@example.com" --to friend@outside.example --header "Message-Id: <tiers-$2@test>"
+}
+queued() { hm_reply_has '250 2\.0\.0 Ok: queued'; }
+out_limited() { hm_reply_has '451 4\.7\.1 Too many messages from this sender'; }
+
+# The SASL login: limited by real submissions, seen, reset.
+submit alice 1; r1=$(queued && echo ok)
+submit alice 2; r2=$(queued && echo ok)
+submit alice 3
+hm_check "alice: two submissions accepted, the third 451 4.7.1 (outbound-ratelimited)" \
+	eval '[ "$r1$r2" = okok ] && out_limited'
+# The admin's path: the log names the account, ctl takes that name.
+login=$(sed -n 's/.*outbound limit reached by sasl=\([^ ]*\)$/\1/p' "$HM_TMP/tiers.log" | tail -1)
+hm_check "the log names the login ($login)" eval '[ -n "$login" ] && case $login in alice|alice@example.com) true ;; *) false ;; esac'
+ctl2 ratelimit show sasl "$login" >"$HM_TMP/sasl.out"
+sed 's/^/    ctl| /' "$HM_TMP/sasl.out" >&2
+hm_check "show sasl: Redis answered, the outbound key, nothing left, a retry time" eval '
+	grep -q "^backend: redis$" "$HM_TMP/sasl.out" &&
+	grep -qE "^redis tier=4 bucket=outbound key=hopmilter:rl:v1:\{out:sasl:$login\} burst=2 remaining=0 retry_after_ms=[1-9][0-9]+$" "$HM_TMP/sasl.out"'
+hm_check "show sasl: the key shown is the one in Redis" eval \
+	'[ "$(redis-cli -p '"$rport2"' exists "hopmilter:rl:v1:{out:sasl:$login}")" = 1 ]'
+hm_check "show sasl in capitals: the same bucket (logins are case-blind)" eval \
+	'ctl2 ratelimit show sasl "$(echo "$login" | tr a-z A-Z)" | grep -q "^redis tier=4 .* remaining=0 "'
+ctl2 test --ip 10.200.0.5 --sasl "$login" --from alice@example.com --rcpt friend@outside.example >"$HM_TMP/t3.out" 2>&1
+sed 's/^/    ctl| /' "$HM_TMP/t3.out" >&2
+hm_check "test --sasl: outbound-ratelimited, the reply a submission gets" eval '
+	grep -q "^decision: tempfail reason=outbound-ratelimited$" "$HM_TMP/t3.out" &&
+	grep -q "reply=\"451 4.7.1 Too many messages from this sender" "$HM_TMP/t3.out"'
+bob_login=${login/alice/bob}
+for i in 1 2 3; do ctl2 test --ip 10.200.0.5 --sasl "$bob_login" --from bob@example.com --rcpt friend@outside.example >"$HM_TMP/t4.out"; done
+hm_check "test --sasl $bob_login (3 times): accepted" grep -q '^decision: accept recipients=1/1$' "$HM_TMP/t4.out"
+submit bob 1; r1=$(queued && echo ok)
+submit bob 2
+hm_check "test charged nothing: bob's two submissions both accepted" eval '[ "$r1" = ok ] && queued'
+
+# Hostile arguments: ERR, and Redis exactly as before (no key deleted or made).
+redis_dump() { redis-cli -p "$rport2" --scan | sort | while read -r k; do printf '%s=%s\n' "$k" "$(redis-cli -p "$rport2" get "$k")"; done; }
+redis_dump >"$HM_TMP/before.keys"
+hm_log "Redis keys before the hostile commands: $(tr '\n' ' ' <"$HM_TMP/before.keys")"
+errs=0
+for line in 'ratelimit reset sasl\n' 'ratelimit show sasl\n' 'ratelimit reset sasl alice extra\n' \
+	'ratelimit reset user alice\n' 'ratelimit reset sasl a%00b\n' 'ratelimit reset sasl %zz\n' \
+	'ratelimit reset sasl alice%\n' 'ratelimit reset sasl alice%4\n' 'ratelimit reset sasl %\n' \
+	'ratelimit reset sasl ali\x00ce\n' 'ratelimit reset sasl ali\x01ce\n' 'ratelimit reset sasl ali\x7fce\n' \
+	'ratelimit reset sasl ali\xc3\xa9ce\n' "ratelimit reset sasl $(head -c 2000 /dev/zero | tr '\0' a)\n" \
+	'ratelimit reset sender\n' 'ratelimit reset sender a%00@example.com\n' 'ratelimit reset ip sasl\n' \
+	'ratelimit reset ip 10.200.0.5 x\n' 'test --ip 10.200.0.5 --sasl a%00 --from a@example.com --rcpt b@example.com\n'; do
+	reply=$(raw "$line" "$sock2")
+	if [ "${reply#ERR }" != "$reply" ] && [ "$(printf '%s' "$reply" | grep -c .)" = 1 ]; then
+		errs=$((errs + 1))
+	else
+		hm_log "not one ERR line for '${line:0:60}': $reply"
+	fi
+done
+hm_check "19 hostile commands: each one ERR line ($errs)" test "$errs" = 19
+# Names that are no pattern and no other key: each its own (empty) bucket.
+for name in '*' 'alice*' 'hopmilter:rl:v1:%7B192.0.2.50/32%7D' 'alice}' '%7Bout:sasl:alice%7D' \
+	"$login%20" 'from:alice@example.com' "$(head -c 900 /dev/zero | tr '\0' a)"; do
+	ctl2 ratelimit reset sasl "$name" >"$HM_TMP/h.out" 2>&1
+	grep -q '^redis: deleted=0$' "$HM_TMP/h.out" || hm_fail "reset sasl '${name:0:40}' deleted something: $(cat "$HM_TMP/h.out")"
+done
+ctl2 ratelimit reset sender '*' >"$HM_TMP/h.out" 2>&1
+grep -q '^redis: deleted=0$' "$HM_TMP/h.out" || hm_fail "reset sender '*': $(cat "$HM_TMP/h.out")"
+redis_dump >"$HM_TMP/after.keys"
+hm_check "Redis unchanged by all of them" cmp -s "$HM_TMP/before.keys" "$HM_TMP/after.keys"
+hm_check "the daemon still serves" eval 'ctl2 status | grep -q "^version: "'
+
+ctl2 ratelimit reset sasl "$login" >"$HM_TMP/reset3.out" 2>&1
+sed 's/^/    ctl| /' "$HM_TMP/reset3.out" >&2
+hm_check "reset sasl: the key deleted in Redis" eval 'grep -q "^redis: deleted=1$" "$HM_TMP/reset3.out" &&
+	[ "$(redis-cli -p '"$rport2"' exists "hopmilter:rl:v1:{out:sasl:$login}")" = 0 ]'
+hm_check "reset sasl: bob's bucket is still there" eval \
+	'[ "$(redis-cli -p '"$rport2"' --scan --pattern "hopmilter:rl:v1:{out:sasl:bob*" | grep -c .)" = 1 ]'
+submit alice 4
+hm_check "after reset sasl, alice's next submission is accepted" queued
+
+# The envelope sender of a trusted client without a login.
+core() { hm_swaks --server "127.0.0.1:$smtp2" --xclient-addr 10.200.0.5 --from "$1" --to bob@example.com \
+	--header "Message-Id: <core-$2@test>"; }
+core Core@Example.COM 1; r1=$(queued && echo ok)
+core core@example.com 2; r2=$(queued && echo ok)
+core CORE@EXAMPLE.COM 3
+hm_check "core@example.com (3 spellings): two accepted, the third 451 4.7.1" eval '[ "$r1$r2" = okok ] && out_limited'
+ctl2 ratelimit show sender '<Core@EXAMPLE.com>' >"$HM_TMP/sender.out"
+sed 's/^/    ctl| /' "$HM_TMP/sender.out" >&2
+hm_check "show sender (another spelling): its key, nothing left" grep -qE \
+	'^redis tier=4 bucket=outbound key=hopmilter:rl:v1:\{out:from:core@example\.com\} burst=2 remaining=0 retry_after_ms=[1-9][0-9]+$' \
+	"$HM_TMP/sender.out"
+ctl2 test --ip 10.200.0.5 --from core@example.com --rcpt bob@example.com >"$HM_TMP/t5.out" 2>&1
+hm_check "test (trusted, no login): outbound-ratelimited" grep -q '^decision: tempfail reason=outbound-ratelimited$' "$HM_TMP/t5.out"
+hm_check "reset sender: one key" eval 'ctl2 ratelimit reset sender core@example.com | grep -q "^redis: deleted=1$"'
+core core@example.com 4
+hm_check "after reset sender, the next message is accepted" queued
+
+# A client's recipient budget (4 per hour), charged at DATA.
+rcpts() { hm_swaks --server "127.0.0.1:$smtp2" --xclient-addr 192.0.2.50 --from a@pass.example \
+	--to b1@example.com,b2@example.com,b3@example.com --header "Message-Id: <budget-$1@test>"; }
+rcpts 1
+hm_check "3 recipients: accepted" queued
+rcpts 2
+hm_check "3 more: 450 4.7.1 after DATA" hm_reply_has '450 4\.7\.1 Too many recipients from your network'
+ctl2 ratelimit show 192.0.2.50 >"$HM_TMP/budget.out"
+sed 's/^/    ctl| /' "$HM_TMP/budget.out" >&2
+hm_check "show ADDR: message, subnet and recipient buckets" eval '
+	grep -qE "^redis tier=1 bucket=client net=192\.0\.2\.50/32 key=hopmilter:rl:v1:\{192\.0\.2\.0/24\}192\.0\.2\.50/32 burst=3 remaining=2 retry_after_ms=0$" "$HM_TMP/budget.out" &&
+	grep -qE "^redis tier=2 bucket=subnet net=192\.0\.2\.0/24 key=hopmilter:rl:v1:\{192\.0\.2\.0/24\} burst=20 remaining=19 retry_after_ms=0$" "$HM_TMP/budget.out" &&
+	grep -qE "^redis tier=3 bucket=recipients net=192\.0\.2\.50/32 key=hopmilter:rl:v1:\{192\.0\.2\.0/24\}192\.0\.2\.50/32:rcpt burst=4 remaining=1 retry_after_ms=0$" "$HM_TMP/budget.out"'
+ctl2 test --ip 192.0.2.50 --from a@pass.example --rcpt b1@example.com --rcpt b2@example.com >"$HM_TMP/t6.out" 2>&1
+sed 's/^/    ctl| /' "$HM_TMP/t6.out" >&2
+hm_check "test with 2 recipients: rcpt-ratelimited at the data step" eval '
+	grep -q "^data: action=tempfail reason=rcpt-ratelimited reply=\"450 4.7.1 Too many recipients" "$HM_TMP/t6.out" &&
+	grep -q "^decision: tempfail reason=rcpt-ratelimited$" "$HM_TMP/t6.out"'
+ctl2 test --ip 192.0.2.50 --from a@pass.example --rcpt b1@example.com >"$HM_TMP/t7.out" 2>&1
+hm_check "test with 1 recipient: accepted (the one left)" eval '
+	grep -q "^data: action=continue reason=none$" "$HM_TMP/t7.out" && grep -q "^decision: accept" "$HM_TMP/t7.out"'
+ctl2 ratelimit reset ip 192.0.2.50 >"$HM_TMP/reset4.out" 2>&1
+hm_check "reset ip ADDR: message, subnet and recipient keys deleted" grep -q '^redis: deleted=3$' "$HM_TMP/reset4.out"
+rcpts 3
+hm_check "after reset, 3 recipients accepted again" queued
+
+# Redis down: the local table decides, and says so.
+kill "$(hm_redis_pid tiers)"
+redis2_gone() { ! hm_redis "$rport2" PING >/dev/null 2>&1; }
+hm_check "second Redis has stopped" eval 'for _ in $(seq 1 100); do redis2_gone && break; sleep 0.1; done; redis2_gone'
+submit alice 5; r1=$(queued && echo ok)
+hm_check "hopmilter saw its Redis go" hm_wait_grep "redis=down" "$HM_TMP/tiers.log" 15
+submit alice 6; r2=$(queued && echo ok)
+submit alice 7
+hm_check "redis down: alice's first two accepted by the local table, the third 451" eval '[ "$r1$r2" = okok ] && out_limited'
+ctl2 ratelimit show sasl "$login" >"$HM_TMP/sasl2.out"
+sed 's/^/    ctl| /' "$HM_TMP/sasl2.out" >&2
+hm_check "show sasl (redis down): the local table answered, nothing left" eval '
+	grep -q "^backend: local$" "$HM_TMP/sasl2.out" && grep -q "^redis: unavailable$" "$HM_TMP/sasl2.out" &&
+	grep -qE "^local tier=4 bucket=outbound key=hopmilter:rl:v1:\{out:sasl:$login\} burst=2 remaining=0 retry_after_ms=[1-9][0-9]+$" "$HM_TMP/sasl2.out"'
+ctl2 ratelimit reset sasl "$login" >"$HM_TMP/reset5.out" 2>&1
+rc=$?
+hm_check "reset sasl (redis down): exit 1, the local entry cleared, Redis not" eval \
+	'[ $rc = 1 ] && grep -q "local entries cleared=1, redis keys NOT deleted" "$HM_TMP/reset5.out"'
+submit alice 8
+hm_check "after reset (redis down), alice's next submission is accepted" queued
+hm_check "the second daemon is still running" kill -0 "$HM_MILTER_PID"
+hm_export_log "$HM_TMP/tiers.log" tiers
+HM_MILTER_PID=$first_pid
 
 hm_export_log "$HM_TMP/milter.log"
 hm_done

@@ -22,6 +22,7 @@
 [ -n "${HM_PRIVATE_NS:-}" ] || HM_PRIVATE_NS=1 exec unshare --mount bash "$0" "$@"
 . "$(dirname "$0")/../lib/harness.sh"
 . "$HM_LIBDIR/spfdns.sh"
+. "$HM_LIBDIR/sasl.sh"
 
 hm_need_root
 hm_need postfix smtp-sink swaks redis-server redis-cli saslpasswd2 "$HOPMILTER"
@@ -55,15 +56,7 @@ start_edge() {
 	redis { host = \"127.0.0.1\"  port = $rport  timeout = 3s }
 }" 'outbound { enabled = true }'
 	hm_start_milter "$HM_TMP/node$n.conf" "$HM_TMP/node$n.log" || return 1
-	mkdir -p "$d/etc/sasl"
-	chmod 0755 "$d/etc/sasl"
-	for u in alice bob; do
-		printf '%s\n' "$SASL_PASS" | saslpasswd2 -p -c -f "$d/etc/sasl/sasldb2" -u example.com "$u" || return 1
-	done
-	chown postfix "$d/etc/sasl/sasldb2"
-	chmod 0600 "$d/etc/sasl/sasldb2"
-	printf '%s\n' "pwcheck_method: auxprop" "auxprop_plugin: sasldb" "sasldb_path: $d/etc/sasl/sasldb2" \
-		"mech_list: PLAIN LOGIN" >"$d/etc/sasl/smtpd.conf"
+	hm_sasl_users "$d" "$SASL_PASS" alice bob || return 1
 	hm_postfix "edge$n" "$smtp" "
 relay_domains = example.com
 default_transport = smtp:[127.0.0.1]:$sink_port
@@ -73,15 +66,8 @@ smtpd_milters = { inet:127.0.0.1:$mport, default_action=tempfail, command_timeou
 milter_default_action = tempfail
 milter_protocol = 6
 $connect_macros
-cyrus_sasl_config_path = $d/etc/sasl
-smtpd_sasl_local_domain = example.com
-" "127.0.0.1:$sub inet n - n - - smtpd
-  -o syslog_name=postfix/submission
-  -o smtpd_sasl_auth_enable=yes
-  -o smtpd_sasl_type=cyrus
-  -o smtpd_sasl_path=smtpd
-  -o smtpd_client_restrictions=permit_sasl_authenticated,reject
-  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject"
+$(hm_sasl_main_cf "$d")
+" "$(hm_sasl_submission "$sub")"
 }
 start_edge 1 && start_edge 2 || { hm_fail "an edge did not start"; hm_done; }
 

@@ -15,7 +15,8 @@ Hostile modes: --endless greeting|ehlo streams continuation lines
 ("220-...", "250-...") without end (every --endless-delay seconds, at most
 --endless-for seconds), logging "ENDLESS-STOPPED <lines>" when the client
 goes; --early-reply answers DATA with the 354 and a "250" in one packet,
-then closes without reading the message ("EARLY-REPLY").
+then closes without reading the message ("EARLY-REPLY"); --refuse-rcpt
+refuses (550) or defers (452) recipients named so.
 """
 import argparse
 import socket
@@ -44,6 +45,8 @@ def parse():
                    help="seconds between two endless lines (0: as fast as possible)")
     p.add_argument("--endless-for", type=float, default=60.0,
                    help="give up streaming after this many seconds")
+    p.add_argument("--refuse-rcpt", action="store_true",
+                   help="550 to a recipient with 'refuse' in it, 452 to one with 'defer'")
     p.add_argument("--early-reply", action="store_true",
                    help="354 and 250 in one packet to DATA, then close unread")
     return p.parse_args()
@@ -164,6 +167,10 @@ class Session:
             elif verb == "STARTTLS":
                 if not self.starttls():
                     return
+            elif verb == "RCPT" and self.args.refuse_rcpt and "refuse" in cmd:
+                self.send("550 5.1.1 no such user here")
+            elif verb == "RCPT" and self.args.refuse_rcpt and "defer" in cmd:
+                self.send("452 4.2.2 mailbox full")
             elif verb in ("MAIL", "RCPT", "RSET", "NOOP"):
                 self.send("250 2.1.0 ok")
             elif verb == "DATA":

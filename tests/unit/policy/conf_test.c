@@ -83,6 +83,10 @@ test_full(void)
 	CHECK(!net_list_contains(&c->trusted_networks, &a), "a set list replaces the default");
 	net_addr_parse("2001:db8:1:5::1", &a);
 	CHECK(net_list_contains(&c->internal_networks, &a), "internal IPv6");
+	/* Every network list looked up per connection is in its built (bisection) form. */
+	CHECK(c->trusted_networks.ranges != NULL && c->internal_networks.ranges != NULL &&
+	    c->ratelimit.exempt_networks.ranges != NULL && c->spf.exempt_networks.ranges != NULL,
+	    "network lists built at load");
 	CHECK(!c->spf.enabled && !c->spf.received_spf, "spf booleans");
 	CHECK(c->spf.fail == CONF_SPF_TEMPFAIL && c->spf.softfail == CONF_SPF_REJECT &&
 	    c->spf.permerror == CONF_SPF_REJECT && c->spf.temperror == CONF_SPF_ACCEPT, "spf actions");

@@ -192,6 +192,139 @@ test_show_reset(void)
 	policy_unref(p);
 }
 
+/*
+ * Every bucket on the local table (no Redis): the recipient budget with
+ * the address, the outbound bucket of a login and of a sender; the probe
+ * peeks at each where a session charges it, and charges nothing.
+ */
+static void
+test_show_reset_buckets(void)
+{
+	struct policy *p = make_policy("outbound { enabled = true }\ntrusted_networks = {\"10.9.0.0/16\"}\n"
+	    "ratelimit { rate = 1  period = 1h  burst = 3"
+	    "  recipients { enabled = true  rate = 1  period = 1h  burst = 4 }"
+	    "  outbound { enabled = true  rate = 1  period = 1h  burst = 2 }"
+	    "  redis { host = \"\" } }\n");
+	struct ratelimit *rl = policy_rl(p);
+	struct policy_session *s = testpolicy_session(p, "192.0.2.7"), *t, *pr;
+	struct sockaddr_in sa = v4("192.0.2.7"), core = v4("10.9.0.1");
+	struct ratelimit_state st;
+	struct ratelimit_info info;
+	struct net_addr a7;
+	struct policy_verdict v;
+	char name[600];
+	int redis, local;
+
+	net_addr_parse("192.0.2.7", &a7);
+	CHECK(ratelimit_has_outbound(rl), "outbound on");
+	/* The recipient budget: 3 of 4 spent by one message. */
+	policy_mail(s, "<a@good.example>", NULL, "Q1", &v);
+	for (int i = 0; i < 3; i++)
+		policy_rcpt(s, "<b@example.com>", "Q1", &v);
+	policy_data(s, "Q1", &v);
+	CHECK(v.action == POLICY_CONTINUE, "3 recipients pass");
+	ratelimit_show(rl, &a7, &st);
+	CHECK(st.ntiers == 2 && strcmp(st.backend, "local") == 0 && st.in_local[1].tier ==
+	    RATELIMIT_TIER_RECIPIENTS && st.in_local[1].burst == 4 && st.in_local[1].remaining == 1,
+	    "show: the message tier and the budget, one recipient left (%d %ld)", st.ntiers,
+	    st.in_local[1].remaining);
+	CHECK(st.in_local[0].remaining == 2, "message tier: 2 of 3 left");
+	/* The probe: 2 recipients are over the budget at the data step, 1 is not. */
+	pr = policy_probe_new(p, (struct sockaddr *)&sa);
+	policy_mail(pr, "<a@good.example>", NULL, NULL, &v);
+	CHECK(v.action == POLICY_CONTINUE, "probe: MAIL defers the charge to DATA");
+	policy_rcpt(pr, "<b@example.com>", NULL, &v);
+	policy_rcpt(pr, "<c@example.com>", NULL, &v);
+	policy_data(pr, NULL, &v);
+	CHECK(v.reason == POLICY_REASON_RECIPIENTS_RATELIMITED && strcmp(v.rcode, "450") == 0,
+	    "probe: 2 recipients, recipients-ratelimited at DATA (%d)", v.reason);
+	policy_mail(pr, "<a@good.example>", NULL, NULL, &v);
+	policy_rcpt(pr, "<b@example.com>", NULL, &v);
+	policy_data(pr, NULL, &v);
+	CHECK(v.action == POLICY_CONTINUE, "probe: 1 recipient passes");
+	policy_session_free(pr);
+	ratelimit_show(rl, &a7, &st);
+	CHECK(st.in_local[1].remaining == 1 && st.in_local[0].remaining == 2,
+	    "the probes charged nothing");
+	CHECK(ratelimit_peek_envelope(rl, &a7, 2, &info) == RATELIMIT_LIMITED &&
+	    info.tier == RATELIMIT_TIER_RECIPIENTS && info.retry_after_ms > 0,
+	    "peek_envelope(2): the budget refuses");
+	CHECK(ratelimit_peek_envelope(rl, &a7, 100, &info) == RATELIMIT_LIMITED,
+	    "peek_envelope(100): capped at the burst, still refused");
+	CHECK(ratelimit_peek(rl, &a7, &info) == RATELIMIT_ALLOWED, "peek: the message tier alone passes");
+	ratelimit_reset(rl, &a7, &redis, &local);
+	CHECK(redis == -2 && local == 2, "reset ADDR: message and budget entries cleared (%d)", local);
+	ratelimit_show(rl, &a7, &st);
+	CHECK(st.in_local[0].remaining == 3 && st.in_local[1].remaining == 4, "full again");
+
+	/* Outbound per login: two pass, the third is limited; show, reset. */
+	t = testpolicy_session(p, "10.9.0.1");
+	for (int i = 0; i < 3; i++)
+		policy_mail(t, "<x@example.com>", "Alice", "QA", &v);
+	CHECK(v.reason == POLICY_REASON_OUTBOUND_RATELIMITED, "alice's third: outbound-ratelimited");
+	ratelimit_show_outbound(rl, "ALICE", NULL, &st);
+	CHECK(st.ntiers == 1 && st.in_local[0].tier == RATELIMIT_TIER_OUTBOUND &&
+	    st.in_local[0].remaining == 0 && st.in_local[0].retry_after_ms > 0 &&
+	    strcmp(st.in_local[0].key, "hopmilter:rl:v1:{out:sasl:alice}") == 0,
+	    "show sasl ALICE: the same bucket, spent (%s)", st.in_local[0].key);
+	ratelimit_show_outbound(rl, "alice ", NULL, &st);
+	CHECK(st.in_local[0].remaining == 2, "'alice ' is another bucket");
+	ratelimit_show_outbound(rl, "hopmilter:rl:v1:{out:sasl:alice}", NULL, &st);
+	CHECK(st.in_local[0].remaining == 2 &&
+	    strcmp(st.in_local[0].key, "hopmilter:rl:v1:{out:sasl:hopmilter:rl:v1:%7Bout:sasl:alice%7D}") == 0,
+	    "a login spelling a key is its own bucket (%s)", st.in_local[0].key);
+	pr = policy_probe_new(p, (struct sockaddr *)&core);
+	policy_mail(pr, "<x@example.com>", "alice", NULL, &v);
+	CHECK(v.reason == POLICY_REASON_OUTBOUND_RATELIMITED, "probe --sasl alice: outbound-ratelimited");
+	policy_mail(pr, "<x@example.com>", "bob", NULL, &v);
+	policy_mail(pr, "<x@example.com>", "bob", NULL, &v);
+	policy_mail(pr, "<x@example.com>", "bob", NULL, &v);
+	CHECK(v.action == POLICY_CONTINUE, "probe --sasl bob, three times: passes");
+	policy_session_free(pr);
+	ratelimit_show_outbound(rl, "bob", NULL, &st);
+	CHECK(st.in_local[0].remaining == 2, "the probes charged bob nothing");
+	ratelimit_reset_outbound(rl, "alice", NULL, &redis, &local);
+	CHECK(redis == -2 && local == 1, "reset sasl alice: one local entry");
+	ratelimit_reset_outbound(rl, "alice", NULL, &redis, &local);
+	CHECK(local == 0, "reset twice: nothing left to clear");
+	policy_mail(t, "<x@example.com>", "alice", "QB", &v);
+	CHECK(v.action == POLICY_CONTINUE, "after reset alice passes");
+
+	/* Outbound per sender: the name policy_outbound_name() gives is the bucket. */
+	for (int i = 0; i < 3; i++)
+		policy_mail(t, "<Core@EXAMPLE.com>", NULL, "QC", &v);
+	CHECK(v.reason == POLICY_REASON_OUTBOUND_RATELIMITED, "core's third: outbound-ratelimited");
+	policy_outbound_name("<core@example.COM>", name, sizeof(name));
+	CHECK_STR(name, "core@example.com", "the sender's bucket name: domain normalised");
+	ratelimit_show_outbound(rl, NULL, name, &st);
+	CHECK(st.in_local[0].remaining == 0 &&
+	    strcmp(st.in_local[0].key, "hopmilter:rl:v1:{out:from:core@example.com}") == 0,
+	    "show sender: spent (%s)", st.in_local[0].key);
+	policy_outbound_name("<>", name, sizeof(name));
+	CHECK_STR(name, "", "the null sender's bucket name");
+	CHECK(ratelimit_peek_outbound(rl, NULL, "core@example.com", &info) == RATELIMIT_LIMITED &&
+	    info.tier == RATELIMIT_TIER_OUTBOUND && info.source == RATELIMIT_SOURCE_LOCAL,
+	    "peek_outbound: limited, from the local table");
+	ratelimit_reset_outbound(rl, NULL, "core@example.com", &redis, &local);
+	CHECK(local == 1, "reset sender: one entry");
+	policy_mail(t, "<core@example.com>", NULL, "QD", &v);
+	CHECK(v.action == POLICY_CONTINUE, "after reset core passes");
+	policy_session_free(t);
+	policy_session_free(s);
+	policy_unref(p);
+
+	/* With the outbound limit off there is no bucket to show or reset. */
+	p = make_policy("ratelimit { rate = 1  period = 1h  burst = 3  redis { host = \"\" } }\n");
+	rl = policy_rl(p);
+	CHECK(!ratelimit_has_outbound(rl), "outbound off");
+	ratelimit_show_outbound(rl, "alice", NULL, &st);
+	CHECK(st.ntiers == 0, "no outbound bucket");
+	ratelimit_reset_outbound(rl, "alice", NULL, &redis, &local);
+	CHECK(redis == -2 && local == 0, "nothing reset");
+	CHECK(ratelimit_peek_outbound(rl, "alice", NULL, &info) == RATELIMIT_ALLOWED, "no limit");
+	policy_unref(p);
+}
+
 static void
 test_accepted_recipients(void)
 {
@@ -266,6 +399,7 @@ main(void)
 	test_counters();
 	test_probe();
 	test_show_reset();
+	test_show_reset_buckets();
 	test_accepted_recipients();
 	test_conf();
 	return check_done("observe_test");

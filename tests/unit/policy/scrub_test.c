@@ -29,6 +29,7 @@ nets(const char **list)
 		if (net_cidr_parse(*list, &n, &why) == 0)
 			net_list_add(&l, &n);
 	}
+	net_list_build(&l);   /* as the configuration does: the bisection, not the scan */
 	return l;
 }
 

@@ -194,6 +194,19 @@ test_addresses(void)
 		{"a\t@example.org", false, SMTPC_ADDR_BAD},
 		{"j\xc3\xb6rg@example.org", false, SMTPC_ADDR_UTF8},
 		{"a@b\x7f", false, SMTPC_ADDR_BAD},
+		/* 8-bit bytes that are not UTF-8: a lone continuation, a truncated sequence, an
+		 * overlong '/' and '@', a surrogate, past U+10FFFF, Latin-1. */
+		{"\x80@example.org", false, SMTPC_ADDR_BAD},
+		{"a\xc3@example.org", false, SMTPC_ADDR_BAD},
+		{"a@example.org\xe2\x82", false, SMTPC_ADDR_BAD},
+		{"a\xc0\xaf" "b@example.org", false, SMTPC_ADDR_BAD},
+		{"a\xe0\x81\x80@example.org", false, SMTPC_ADDR_BAD},
+		{"a\xed\xa0\x80@example.org", false, SMTPC_ADDR_BAD},
+		{"a\xf4\x90\x80\x80@example.org", false, SMTPC_ADDR_BAD},
+		{"j\xf6rg@example.org", false, SMTPC_ADDR_BAD},
+		{"\xff\xfe@example.org", false, SMTPC_ADDR_BAD},
+		{"\xe2\x82\xac@\xf0\x9f\x98\x80.example", false, SMTPC_ADDR_UTF8},
+		{"\xf4\x8f\xbf\xbf@example.org", false, SMTPC_ADDR_UTF8},
 	};
 	char longaddr[SMTPC_ADDR_MAX + 10];
 
