@@ -40,8 +40,34 @@ cfgtext_skip_string(char *p, char quote)
 	return p;
 }
 
+/*
+ * The first escape in the double-quoted string [p, end) that makes a NUL
+ * byte ("\0", "\000", "\x0", "\x00"), or NULL.  libconfuse keeps the
+ * value as a C string, so such an escape silently ends it there.
+ */
+static const char *
+cfgtext_nul_escape(const char *p, const char *end)
+{
+	for (; p + 1 < end; p++) {
+		if (*p != '\\')
+			continue;
+		bool hex = p[1] == 'x';
+		const char *digits = hex ? "0123456789abcdefABCDEF" : "01234567";
+		const char *q = p + 1 + hex;
+		unsigned value = 0, n = 0;
+
+		for (; q < end && n < (hex ? 2u : 3u) && strchr(digits, *q) != NULL; q++, n++)
+			value = value * (hex ? 16u : 8u) +
+			    (unsigned)(*q <= '9' ? *q - '0' : (*q | 0x20) - 'a' + 10);
+		if (n > 0 && value == 0)
+			return p;
+		p++;   /* the escaped character is no backslash of its own */
+	}
+	return NULL;
+}
+
 int
-cfgtext_uncomment(char *text, unsigned *line)
+cfgtext_uncomment(char *text, unsigned *line, const char **why)
 {
 	unsigned ln = 1;
 	char *p = text;
@@ -53,8 +79,15 @@ cfgtext_uncomment(char *text, unsigned *line)
 		} else if (*p == '"' || *p == '\'') {
 			char *end = cfgtext_skip_string(p + 1, *p);
 
-			for (char *q = p; q < end; q++)
-				ln += *q == '\n';
+			*line = ln;
+			if (memchr(p, '\n', (size_t)(end - p)) != NULL) {
+				*why = "a quoted string runs past the end of its line";
+				return -1;
+			}
+			if (*p == '"' && cfgtext_nul_escape(p + 1, end) != NULL) {
+				*why = "a string escape makes a NUL byte, which would end the value there";
+				return -1;
+			}
 			p = *end != '\0' ? end + 1 : end;
 		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
 			p = cfgtext_blank_line(p);
@@ -63,6 +96,7 @@ cfgtext_uncomment(char *text, unsigned *line)
 
 			if (end == NULL) {
 				*line = ln;
+				*why = "a comment starting with /* is never closed";
 				return -1;
 			}
 			for (end += 2; p < end; p++) {

@@ -16,9 +16,16 @@
 #include <stddef.h>
 
 /*
- * Blank the comments of `text` (NUL-terminated) in place.  0, or -1 when a
- * C comment never ends; *line is then the line where it starts.
+ * Blank the comments of `text` (NUL-terminated) in place.  0, or -1 with
+ * *why (static) and *line when the text cannot be read as meant:
+ * - a C comment never ends (*line: where it starts);
+ * - a quoted string holds a line break, written as is: never meant in a
+ *   value (it would be a header or log line break), and libconfuse would
+ *   count the value's line as the one where the string ends;
+ * - a double-quoted string holds an escape that makes a NUL byte ("\0",
+ *   "\x00"): libconfuse would end the value there without a word, so
+ *   "mx.example\0.evil" would load as "mx.example".
  */
-int cfgtext_uncomment(char *text, unsigned *line);
+int cfgtext_uncomment(char *text, unsigned *line, const char **why);
 
 #endif

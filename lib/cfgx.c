@@ -29,7 +29,72 @@ static _Thread_local struct {
 	size_t bufsz;
 	const char *path;
 	int have;
+	/* Where each string value was set (cfgx_line); kept until cfgx_build ends. */
+	struct cfgx_where {
+		const cfg_opt_t *opt;
+		unsigned index;
+		int line;
+	} *where;
+	size_t nwhere, capwhere;
 } cfgx_sink;
+
+static void
+cfgx_where_clear(void)
+{
+	free(cfgx_sink.where);
+	cfgx_sink.where = NULL;
+	cfgx_sink.nwhere = cfgx_sink.capwhere = 0;
+}
+
+/* Remember the line of value `index` of `opt`; losing it (ENOMEM) only costs a line number. */
+static void
+cfgx_where_note(const cfg_opt_t *opt, unsigned index, int line)
+{
+	if (cfgx_sink.nwhere == cfgx_sink.capwhere) {
+		size_t cap = cfgx_sink.capwhere == 0 ? 64 : cfgx_sink.capwhere * 2;
+		struct cfgx_where *w = realloc(cfgx_sink.where, cap * sizeof(*w));
+
+		if (w == NULL)
+			return;
+		cfgx_sink.where = w;
+		cfgx_sink.capwhere = cap;
+	}
+	cfgx_sink.where[cfgx_sink.nwhere++] = (struct cfgx_where){opt, index, line};
+}
+
+int
+cfgx_line(cfg_t *sec, const char *name, unsigned index)
+{
+	const cfg_opt_t *opt = cfg_getopt(sec, name);
+
+	/* Newest first: a list assigned again ("=" after "+=") reuses its indexes. */
+	for (size_t i = cfgx_sink.nwhere; opt != NULL && i-- > 0;)
+		if (cfgx_sink.where[i].opt == opt && cfgx_sink.where[i].index == index)
+			return cfgx_sink.where[i].line;
+	return 0;
+}
+
+/*
+ * Every string option without a validator of its own gets the generic one,
+ * in each section instance and in each section template (a CFGF_MULTI
+ * section's instances are copied from it as they are parsed).
+ */
+static void
+cfgx_install_text_checks(cfg_opt_t *opts, cfg_t *cfg)
+{
+	for (cfg_opt_t *opt = opts; opt != NULL && opt->name != NULL; opt++) {
+		if (opt->type == CFGT_STR && opt->validcb == NULL) {
+			opt->validcb = cfgx_validate_text;
+		} else if (opt->type == CFGT_SEC) {
+			cfgx_install_text_checks(opt->subopts, NULL);
+			for (unsigned i = 0; cfg != NULL && i < cfg_opt_size(opt); i++) {
+				cfg_t *sec = cfg_opt_getnsec(opt, i);
+
+				cfgx_install_text_checks(sec->opts, sec);
+			}
+		}
+	}
+}
 
 static void
 cfgx_errfn(cfg_t *cfg, const char *fmt, va_list ap)
@@ -59,11 +124,13 @@ cfgx_run(cfg_opt_t *opts, const char *path, char *text, void (*setup)(cfg_t *),
 {
 	cfg_t *cfg;
 	unsigned line;
+	const char *why;
 	int rc;
 
 	err[0] = '\0';
-	if (cfgtext_uncomment(text, &line) != 0) {
-		snprintf(err, errsz, "%s:%u: a comment starting with /* is never closed", path, line);
+	cfgx_where_clear();
+	if (cfgtext_uncomment(text, &line, &why) != 0) {
+		snprintf(err, errsz, "%s:%u: %s", path, line, why);
 		return NULL;
 	}
 	cfg = cfg_init(opts, CFGF_NONE);
@@ -74,6 +141,7 @@ cfgx_run(cfg_opt_t *opts, const char *path, char *text, void (*setup)(cfg_t *),
 	cfg_set_error_function(cfg, cfgx_errfn);
 	if (setup != NULL)
 		setup(cfg);
+	cfgx_install_text_checks(cfg->opts, cfg);
 	cfgx_sink.buf = err;
 	cfgx_sink.bufsz = errsz;
 	cfgx_sink.path = path;
@@ -85,6 +153,7 @@ cfgx_run(cfg_opt_t *opts, const char *path, char *text, void (*setup)(cfg_t *),
 	cfgx_sink.path = NULL;
 	if (rc != CFG_SUCCESS) {
 		cfg_free(cfg);
+		cfgx_where_clear();
 		return NULL;
 	}
 	return cfg;
@@ -231,19 +300,91 @@ cfgx_build(cfg_t *cfg, const char *path, size_t objsz,
 		obj = NULL;
 	}
 	cfg_free(cfg);
+	cfgx_where_clear();
 	return obj;
+}
+
+static void
+cfgx_error_va(char *err, size_t errsz, const char *path, int line, const char *fmt, va_list ap)
+{
+	char reason[512];
+
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	if (line > 0)
+		snprintf(err, errsz, "%s:%d: %s", path, line, reason);
+	else
+		snprintf(err, errsz, "%s: %s", path, reason);
 }
 
 void
 cfgx_error_after(char *err, size_t errsz, const char *path, const char *fmt, ...)
 {
-	char reason[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
+	cfgx_error_va(err, errsz, path, 0, fmt, ap);
 	va_end(ap);
-	snprintf(err, errsz, "%s: %s", path, reason);
+}
+
+void
+cfgx_error_at(char *err, size_t errsz, const char *path, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cfgx_error_va(err, errsz, path, line, fmt, ap);
+	va_end(ap);
+}
+
+const char *
+cfgx_text_fault(const char *s, size_t max, char *buf, size_t bufsz)
+{
+	size_t len = strnlen(s, max + 1);
+
+	if (len > max) {
+		snprintf(buf, bufsz, "is longer than %zu bytes", max);
+		return buf;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f) {
+			snprintf(buf, bufsz, "holds a control character (0x%02x) at byte %zu", c, i + 1);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+const char *
+cfgx_newest(cfg_opt_t *opt)
+{
+	unsigned n = cfg_opt_size(opt);
+
+	return n > 0 ? cfg_opt_getnstr(opt, n - 1) : NULL;
+}
+
+int
+cfgx_check_text(cfg_t *cfg, cfg_opt_t *opt, size_t max)
+{
+	const char *s = cfgx_newest(opt), *why;
+	char buf[64];
+
+	if (s == NULL)
+		return 0;
+	cfgx_where_note(opt, cfg_opt_size(opt) - 1, cfg->line);
+	/* The value is not repeated: it may be megabytes, or break a log line. */
+	if ((why = cfgx_text_fault(s, max, buf, sizeof(buf))) != NULL) {
+		cfg_error(cfg, "option '%s': the value %s", opt->name, why);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cfgx_validate_text(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return cfgx_check_text(cfg, opt, CFGX_TEXT_MAX);
 }
 
 int
@@ -253,9 +394,13 @@ cfgx_cb_duration_ms(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 		const char *unit;
 		long ms;
 	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
-	char *end;
+	char *end, buf[64];
 	long n;
 
+	if (cfgx_text_fault(value, 64, buf, sizeof(buf)) != NULL) {
+		cfg_error(cfg, "option '%s': the value %s", opt->name, buf);
+		return -1;
+	}
 	errno = 0;
 	n = strtol(value, &end, 10);
 	if (end == value || value[0] == '-' || value[0] == '+' || errno != 0) {
@@ -281,8 +426,12 @@ int
 cfgx_parse_enum(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result,
     const struct cfgx_enum *table)
 {
-	char choices[256] = "";
+	char choices[256] = "", buf[64];
 
+	if (cfgx_text_fault(value, 64, buf, sizeof(buf)) != NULL) {
+		cfg_error(cfg, "option '%s': the value %s", opt->name, buf);
+		return -1;
+	}
 	for (const struct cfgx_enum *e = table; e->name != NULL; e++) {
 		if (strcasecmp(value, e->name) == 0) {
 			*(long *)result = e->value;
@@ -303,8 +452,8 @@ cfgx_validate_cidr_list(cfg_t *cfg, cfg_opt_t *opt)
 	const char *why;
 
 	/* Called after each element and again at '}': check the newest. */
-	if (n == 0)
-		return 0;
+	if (n == 0 || cfgx_check_text(cfg, opt, CFGX_TEXT_MAX) != 0)
+		return n == 0 ? 0 : -1;
 	const char *s = cfg_opt_getnstr(opt, n - 1);
 	if (net_cidr_parse(s, &net, &why) != 0) {
 		cfg_error(cfg, "option '%s': '%s': %s", opt->name, s, why);
@@ -320,8 +469,8 @@ cfgx_validate_domain_list(cfg_t *cfg, cfg_opt_t *opt)
 	char norm[DOMAIN_MAX + 2];
 	const char *why;
 
-	if (n == 0)
-		return 0;
+	if (n == 0 || cfgx_check_text(cfg, opt, CFGX_TEXT_MAX) != 0)
+		return n == 0 ? 0 : -1;
 	const char *s = cfg_opt_getnstr(opt, n - 1);
 	/* A leading dot means "and its subdomains"; the rest must be a name. */
 	if (domain_normalize(s[0] == '.' ? s + 1 : s, norm, sizeof(norm), &why) != 0) {

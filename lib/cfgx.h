@@ -93,6 +93,42 @@ void *cfgx_build(cfg_t *cfg, const char *path, size_t objsz,
 void cfgx_error_after(char *err, size_t errsz, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/*
+ * The same with the line of the value that caused it (cfgx_line), when
+ * known: "FILE:LINE: reason", else "FILE: reason".
+ */
+void cfgx_error_at(char *err, size_t errsz, const char *path, int line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/*
+ * The line where value `index` of string option `name` of section `sec`
+ * was set, for an error found after parsing; 0 when it came from the
+ * default.  Valid from cfgx_parse_*() until cfgx_build() returns.
+ */
+int cfgx_line(cfg_t *sec, const char *name, unsigned index);
+
+/*
+ * Configuration text.  Every string value of both programs is checked as
+ * it is parsed (with its line): at most CFGX_TEXT_MAX bytes unless its
+ * option says less, and no control character (0x00-0x1f, 0x7f) -- a
+ * newline or an escape in a value would break the log line or the header
+ * it ends up in.  A string option with no validator of its own gets
+ * cfgx_validate_text; an option's own validator calls cfgx_check_text
+ * first, with its own limit.  A "\0" escape, which libconfuse would turn
+ * into a silent end of the value, is refused before parsing (cfgtext.h).
+ */
+#define CFGX_TEXT_MAX 4096
+int cfgx_check_text(cfg_t *cfg, cfg_opt_t *opt, size_t max);
+int cfgx_validate_text(cfg_t *cfg, cfg_opt_t *opt);
+/*
+ * Why `s` is no configuration text (longer than `max` bytes, a control
+ * character), written into `buf`; NULL when it is fine.  For text no
+ * validator sees, such as a section's title.
+ */
+const char *cfgx_text_fault(const char *s, size_t max, char *buf, size_t bufsz);
+/* The newest value of string option `opt` (a list's last element so far), or NULL. */
+const char *cfgx_newest(cfg_opt_t *opt);
+
 /* A duration: "250ms", "30s", "5m", "1h"; stored as milliseconds (long). */
 int cfgx_cb_duration_ms(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result);
 

@@ -232,6 +232,17 @@ hm_open_socket(const struct conf *c, bool as_root, uid_t uid, gid_t gid)
 	return 0;
 }
 
+/* "FILE:LINE" of an option's value, or "FILE" when it is the default. */
+static const char *
+hm_where(int line, char *buf, size_t bufsz)
+{
+	if (line > 0)
+		snprintf(buf, bufsz, "%s:%d", hm_conf_path, line);
+	else
+		snprintf(buf, bufsz, "%s", hm_conf_path);
+	return buf;
+}
+
 /*
  * Who to become: 0, or EX_CONFIG with the reason on stderr.  `check_only`
  * (-n) checks the user whoever runs it: the service starts as root, and a
@@ -240,6 +251,8 @@ hm_open_socket(const struct conf *c, bool as_root, uid_t uid, gid_t gid)
 static int
 hm_check_user(const struct conf *c, bool as_root, bool check_only, uid_t *uid, gid_t *gid)
 {
+	char where[4200];
+
 	if (!as_root && !(check_only && c->user[0] != '\0'))
 		return 0;
 	if (c->user[0] == '\0') {
@@ -248,8 +261,8 @@ hm_check_user(const struct conf *c, bool as_root, bool check_only, uid_t *uid, g
 		return EX_CONFIG;
 	}
 	if (daemon_lookup_user(c->user, uid, gid) != 0) {
-		fprintf(stderr, "hopmilter: %s: option 'user': no such user '%s'\n", hm_conf_path,
-		    c->user);
+		fprintf(stderr, "hopmilter: %s: option 'user': no such user '%s'\n",
+		    hm_where(c->user_line, where, sizeof(where)), c->user);
 		return EX_CONFIG;
 	}
 	return 0;
@@ -260,7 +273,7 @@ static int
 hm_check_socket_dir(const struct conf *c)
 {
 	const char *path = daemon_unix_path(c->socket);
-	char dir[4096];
+	char dir[4096], where[4200];
 	struct stat st;
 	char *slash;
 
@@ -273,7 +286,8 @@ hm_check_socket_dir(const struct conf *c)
 	*slash = '\0';
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "hopmilter: %s: option 'socket': directory %s does not exist%s\n",
-		    hm_conf_path, dir, strncmp(dir, RUNSTATEDIR "/", strlen(RUNSTATEDIR) + 1) == 0 ?
+		    hm_where(c->socket_line, where, sizeof(where)), dir,
+		    strncmp(dir, RUNSTATEDIR "/", strlen(RUNSTATEDIR) + 1) == 0 ?
 		    " (systemd creates it from hopmilter.tmpfiles; or mkdir it)" : "");
 		return EX_CONFIG;
 	}

@@ -28,32 +28,40 @@ route_cb_tls(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return cfgx_parse_enum(cfg, opt, value, result, table);
 }
 
+/*
+ * A name the log module knows (`lookup`: its value or -1).  The value is
+ * repeated in the message only when it is plain text of a sane length.
+ */
+static int
+route_cb_logname(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result,
+    int (*lookup)(const char *), const char *choices)
+{
+	int v = lookup(value);
+	char fault[64];
+
+	if (v >= 0) {
+		*(long *)result = v;
+		return 0;
+	}
+	if (cfgx_text_fault(value, 64, fault, sizeof(fault)) != NULL)
+		cfg_error(cfg, "option '%s': the value %s", opt->name, fault);
+	else
+		cfg_error(cfg, "option '%s': '%s' is not one of: %s", opt->name, value, choices);
+	return -1;
+}
+
 static int
 route_cb_facility(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
-	int f = log_facility_from_name(value);
-
-	if (f < 0) {
-		cfg_error(cfg, "option '%s': '%s' is not one of: mail, daemon, user, local0-local7",
-		    opt->name, value);
-		return -1;
-	}
-	*(long *)result = f;
-	return 0;
+	return route_cb_logname(cfg, opt, value, result, log_facility_from_name,
+	    "mail, daemon, user, local0-local7");
 }
 
 static int
 route_cb_level(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
-	int p = log_level_from_name(value);
-
-	if (p < 0) {
-		cfg_error(cfg, "option '%s': '%s' is not one of: error, warning, notice, info, debug",
-		    opt->name, value);
-		return -1;
-	}
-	*(long *)result = p;
-	return 0;
+	return route_cb_logname(cfg, opt, value, result, log_level_from_name,
+	    "error, warning, notice, info, debug");
 }
 
 /* List validators see the newest element (called after each one). */
@@ -64,8 +72,8 @@ route_validate_hops(cfg_t *cfg, cfg_opt_t *opt)
 	struct route_hop hop;
 	const char *why;
 
-	if (n == 0)
-		return 0;
+	if (n == 0 || cfgx_check_text(cfg, opt, CFGX_TEXT_MAX) != 0)
+		return n == 0 ? 0 : -1;
 	if (route_parse_hop(cfg_opt_getnstr(opt, n - 1), &hop, &why) != 0) {
 		cfg_error(cfg, "option '%s': '%s': %s", opt->name, cfg_opt_getnstr(opt, n - 1), why);
 		return -1;
@@ -80,8 +88,8 @@ route_validate_pins(cfg_t *cfg, cfg_opt_t *opt)
 	struct route_pin pin;
 	const char *why;
 
-	if (n == 0)
-		return 0;
+	if (n == 0 || cfgx_check_text(cfg, opt, CFGX_TEXT_MAX) != 0)
+		return n == 0 ? 0 : -1;
 	if (route_parse_pin(cfg_opt_getnstr(opt, n - 1), &pin, &why) != 0) {
 		cfg_error(cfg, "option '%s': '%s': %s", opt->name, cfg_opt_getnstr(opt, n - 1), why);
 		return -1;
@@ -95,6 +103,8 @@ route_validate_source(cfg_t *cfg, cfg_opt_t *opt)
 	const char *s = cfg_opt_getnstr(opt, 0);
 	struct net_addr a;
 
+	if (cfgx_check_text(cfg, opt, CFGX_TEXT_MAX) != 0)
+		return -1;
 	if (s[0] != '\0' && net_addr_parse(s, &a) != 0) {
 		cfg_error(cfg, "option '%s': '%s' is not an IP address", opt->name, s);
 		return -1;
@@ -107,6 +117,8 @@ route_validate_path(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char *s = cfg_opt_getnstr(opt, 0);
 
+	if (cfgx_check_text(cfg, opt, CFGX_TEXT_MAX) != 0)
+		return -1;
 	if (s[0] != '\0' && s[0] != '/') {
 		cfg_error(cfg, "option '%s': '%s' must be an absolute path", opt->name, s);
 		return -1;
@@ -120,6 +132,8 @@ route_validate_name(cfg_t *cfg, cfg_opt_t *opt)
 	const char *s = cfg_opt_getnstr(opt, 0), *why;
 	char norm[DOMAIN_MAX + 1];
 
+	if (cfgx_check_text(cfg, opt, CFGX_TEXT_MAX) != 0)
+		return -1;
 	if (s[0] != '\0' && domain_normalize(s, norm, sizeof(norm), &why) != 0) {
 		cfg_error(cfg, "option '%s': '%s': %s", opt->name, s, why);
 		return -1;
@@ -263,6 +277,7 @@ static int
 route_from_sec(cfg_t *sec, struct route *r, const char *path, char *err, size_t errsz)
 {
 	const char *src = cfg_getstr(sec, "source_address"), *why;
+	char fault[64];
 
 	r->tls = (enum route_tls)cfg_getint(sec, "tls");
 	route_fill_timeouts(sec, &r->timeouts);
@@ -273,6 +288,13 @@ route_from_sec(cfg_t *sec, struct route *r, const char *path, char *err, size_t 
 	r->have_source = src[0] != '\0';
 	if (r->have_source)
 		net_addr_parse(src, &r->source);
+	/* The title is no option's value: no validator sees it. */
+	if ((why = cfgx_text_fault(r->name, ROUTE_NAME_MAX, fault, sizeof(fault))) != NULL ||
+	    r->name[0] == '\0') {
+		snprintf(err, errsz, "%s:%d: a route's name %s", path, sec->line,
+		    why != NULL ? why : "must not be empty");
+		return -1;
+	}
 	why = route_check(r);
 	if (why != NULL) {
 		snprintf(err, errsz, "%s:%d: route '%s': %s", path, sec->line, r->name, why);
@@ -303,8 +325,8 @@ route_from_cfg(cfg_t *cfg, const char *path, struct route_conf *c, char *err, si
 		return -1;
 	}
 	if (c->default_route[0] != '\0' && route_find(c, c->default_route) == NULL) {
-		cfgx_error_after(err, errsz, path, "option 'default_route': no route named '%s'",
-		    c->default_route);
+		cfgx_error_at(err, errsz, path, cfgx_line(cfg, "default_route", 0),
+		    "option 'default_route': no route named '%s'", c->default_route);
 		return -1;
 	}
 	return 0;

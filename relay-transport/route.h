@@ -23,6 +23,7 @@
 #define ROUTE_DEFAULT_PATH SYSCONFDIR "/hoprelay/hoprelay.conf"
 #define ROUTE_PIN_LEN 32        /* SHA-256 */
 #define ROUTE_HOST_MAX 255
+#define ROUTE_NAME_MAX 255      /* a route's title (hoprelay.conf(5)) */
 
 enum route_tls {
 	ROUTE_TLS_REQUIRED,       /* STARTTLS and an authenticated server, or no delivery */

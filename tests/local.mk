@@ -49,7 +49,7 @@ tests_unit_policy_libtestpolicy_a_SOURCES = tests/unit/policy/testpolicy.c \
 	tests/unit/policy/testpolicy.h
 LDADD = tests/unit/policy/libtestpolicy.a milter/policy/libhoppolicy.a relay-transport/libhoprelay.a lib/libhopcommon.a $(IDN2_LIBS) \
 	$(CONFUSE_LIBS) $(SPF2_LIBS) $(HIREDIS_LIBS) $(OPENSSL_LIBS)
-EXTRA_DIST += tests/unit/check.h
+EXTRA_DIST += tests/unit/check.h tests/unit/hostiletext.h
 # The control socket's commands are the milter face's, over the policy library.
 tests_unit_policy_ctlcmd_test_SOURCES = tests/unit/policy/ctlcmd_test.c milter/ctlcmd.c \
 	milter/ctlcmd.h
@@ -95,6 +95,7 @@ INTEGRATION_TESTS = \
 	tests/integration/firewall.sh \
 	tests/integration/openrelay.sh \
 	tests/integration/conf-lines.sh \
+	tests/integration/conf-hostile.sh \
 	tests/integration/authres-forged.sh \
 	tests/integration/idn-postfix.sh \
 	tests/integration/faults.sh \

@@ -85,10 +85,13 @@ conf_validate_socket(cfg_t *cfg, cfg_opt_t *opt)
 	const char *s = cfg_opt_getnstr(opt, 0);
 	const char *rest = NULL;
 
+	if (cfgx_check_text(cfg, opt, CFGX_TEXT_MAX) != 0)
+		return -1;
 	if (strncmp(s, "unix:", 5) == 0 || strncmp(s, "local:", 6) == 0) {
 		rest = strchr(s, ':') + 1;
-		if (rest[0] != '/') {
-			cfg_error(cfg, "option 'socket': '%s': the socket path must be absolute", s);
+		if (rest[0] != '/' || strlen(rest) >= CONF_UNIX_PATH_MAX) {
+			cfg_error(cfg, "option 'socket': '%s': the socket path must be absolute and "
+			    "shorter than %d characters", s, CONF_UNIX_PATH_MAX);
 			return -1;
 		}
 		return 0;
@@ -109,14 +112,33 @@ conf_validate_socket(cfg_t *cfg, cfg_opt_t *opt)
 	return -1;
 }
 
+/*
+ * authserv_id goes into every Authentication-Results header hopmilter adds
+ * and is what a forged one is recognised by (authres.c).  An ASCII RFC 2045
+ * token (RFC 8601 "value"; in practice a host name) is kept as written.  A
+ * name with U-labels must be a valid IDNA2008 domain and is kept as its
+ * A-label form (conf_from_cfg), so the header stays ASCII; the forged-header
+ * check compares through domain_normalize, so either spelling of a forged
+ * header matches.  At most CONF_AUTHSERV_ID_MAX bytes: authres_claims reads
+ * an id into 256 bytes.
+ */
 static int
 conf_validate_authserv_id(cfg_t *cfg, cfg_opt_t *opt)
 {
-	const char *s = cfg_opt_getnstr(opt, 0);
+	const char *s = cfg_opt_getnstr(opt, 0), *why;
+	char norm[DOMAIN_MAX + 1];
+	bool ascii = true;
 
-	/* It goes verbatim into Authentication-Results: RFC 8601 "value" token. */
-	for (const char *p = s; *p != '\0'; p++) {
-		if (*p <= ' ' || *p >= 0x7f || strchr("()<>@,;:\\\"/[]?=", *p) != NULL) {
+	if (cfgx_check_text(cfg, opt, CONF_AUTHSERV_ID_MAX) != 0)
+		return -1;
+	for (const char *p = s; *p != '\0'; p++)
+		ascii = ascii && (unsigned char)*p < 0x80;
+	if (!ascii && domain_normalize(s, norm, sizeof(norm), &why) != 0) {
+		cfg_error(cfg, "option 'authserv_id': '%s': %s", s, why);
+		return -1;
+	}
+	for (const char *p = s; ascii && *p != '\0'; p++) {
+		if (*p == ' ' || strchr("()<>@,;:\\\"/[]?=", *p) != NULL) {
 			cfg_error(cfg, "option 'authserv_id': '%s': use a host name (letters, digits, '.', '-')", s);
 			return -1;
 		}
@@ -191,10 +213,8 @@ conf_validate_prefix(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char *s = cfg_opt_getnstr(opt, 0);
 
-	if (strlen(s) > 64) {
-		cfg_error(cfg, "option 'prefix': '%s' is longer than 64 characters", s);
+	if (cfgx_check_text(cfg, opt, 64) != 0)
 		return -1;
-	}
 	for (const char *p = s; *p != '\0'; p++) {
 		if (*p <= ' ' || *p >= 0x7f || *p == '{' || *p == '}') {
 			cfg_error(cfg, "option 'prefix': '%s': use printable characters, no space or brace", s);
@@ -246,6 +266,8 @@ conf_validate_control_socket(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char *s = cfg_opt_getnstr(opt, 0);
 
+	if (cfgx_check_text(cfg, opt, CFGX_TEXT_MAX) != 0)
+		return -1;
 	if (s == NULL || s[0] == '\0')
 		return 0;
 	if (s[0] != '/' || strlen(s) >= CONF_UNIX_PATH_MAX) {
@@ -265,6 +287,8 @@ conf_validate_metrics_listen(cfg_t *cfg, cfg_opt_t *opt)
 	struct net_addr a;
 	int bad;
 
+	if (cfgx_check_text(cfg, opt, CFGX_TEXT_MAX) != 0)
+		return -1;
 	if (s == NULL || s[0] == '\0')
 		return 0;
 	if (conf_parse_hostport(s, &hp, &why) != 0) {
@@ -281,20 +305,72 @@ conf_validate_metrics_listen(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/*
+ * A list element checked by `check` (0, or -1 with a static reason): the
+ * newest one, as libconfuse calls a list's validator after each element.
+ */
 static int
-conf_validate_hostport_list(cfg_t *cfg, cfg_opt_t *opt)
+conf_check_newest(cfg_t *cfg, cfg_opt_t *opt, int (*check)(const char *, const char **))
 {
-	unsigned n = cfg_opt_size(opt);
-	const char *why;
+	const char *s = cfgx_newest(opt), *why;
 
-	if (n == 0)
+	if (s == NULL)
 		return 0;
-	const char *s = cfg_opt_getnstr(opt, n - 1);
-	if (conf_parse_hostport(s, NULL, &why) != 0) {
+	if (cfgx_check_text(cfg, opt, CFGX_TEXT_MAX) != 0)
+		return -1;
+	if (check(s, &why) != 0) {
 		cfg_error(cfg, "option '%s': '%s': %s", opt->name, s, why);
 		return -1;
 	}
 	return 0;
+}
+
+static int
+conf_check_hostport(const char *s, const char **why)
+{
+	return conf_parse_hostport(s, NULL, why);
+}
+
+static int
+conf_validate_hostport_list(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return conf_check_newest(cfg, opt, conf_check_hostport);
+}
+
+/* pid_file: "" (none) or an absolute path. */
+static int
+conf_check_pid_file(const char *s, const char **why)
+{
+	*why = "must be an absolute path";
+	return s[0] != '\0' && s[0] != '/' ? -1 : 0;
+}
+
+static int
+conf_validate_pid_file(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return conf_check_newest(cfg, opt, conf_check_pid_file);
+}
+
+/* The Redis server: an IP address, a host name, or "" (no Redis: the local table). */
+static int
+conf_check_redis_host(const char *s, const char **why)
+{
+	struct net_addr a;
+	char norm[DOMAIN_MAX + 1];
+
+	if (s[0] == '\0' || net_addr_parse(s, &a) == 0)
+		return 0;
+	if (domain_normalize(s, norm, sizeof(norm), why) != 0) {
+		*why = "use an IP address or a host name";
+		return -1;
+	}
+	return 0;
+}
+
+static int
+conf_validate_redis_host(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return conf_check_newest(cfg, opt, conf_check_redis_host);
 }
 
 /* A tier: rate, period and burst must give a usable interval. */
@@ -346,6 +422,26 @@ conf_validate_ratelimit(cfg_t *cfg, cfg_opt_t *opt)
 		cfg_error(cfg, "ratelimit.subnet: its prefixes must be shorter than the client's "
 		    "(ipv4_prefix %ld, ipv6_prefix %ld)", cfg_getint(rl, "ipv4_prefix"),
 		    cfg_getint(rl, "ipv6_prefix"));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Called when the spf section closes.  A bounded SPF evaluation is what
+ * keeps the MAIL FROM callback inside Postfix's milter_command_timeout
+ * (30s by default): past it Postfix disables the milter for the rest of
+ * the session.
+ */
+static int
+conf_validate_spf(cfg_t *cfg, cfg_opt_t *opt)
+{
+	cfg_t *spf = cfg_opt_getnsec(opt, 0);
+	long dns = cfg_getint(spf, "dns_timeout"), total = cfg_getint(spf, "timeout");
+
+	if (dns < 1000 || total < dns || total > 25000) {
+		cfg_error(cfg, "section 'spf': need 1s <= dns_timeout <= timeout <= 25s (Postfix "
+		    "gives a milter 30s per command)");
 		return -1;
 	}
 	return 0;
@@ -443,17 +539,7 @@ static cfg_opt_t conf_outbound_opts[] = {
 static int
 conf_validate_header_list(cfg_t *cfg, cfg_opt_t *opt)
 {
-	unsigned n = cfg_opt_size(opt);
-	const char *why;
-
-	if (n == 0)
-		return 0;
-	const char *s = cfg_opt_getnstr(opt, n - 1);
-	if (scrub_pattern_check(s, &why) != 0) {
-		cfg_error(cfg, "option '%s': '%s': %s", opt->name, s, why);
-		return -1;
-	}
-	return 0;
+	return conf_check_newest(cfg, opt, scrub_pattern_check);
 }
 
 /*
@@ -530,6 +616,7 @@ conf_setup_ratelimit(cfg_t *cfg)
 		{"ratelimit|exempt_sender_domains", conflist_validate_domains},
 		{"spf|exempt_networks", conflist_validate_nets},
 		{"spf|exempt_client_names", conflist_validate_domains},
+		{"ratelimit|redis|host", conf_validate_redis_host},
 		{"ratelimit|redis|port", cfgx_validate_port},
 		{"ratelimit|redis|db", cfgx_validate_nonneg},
 		{"ratelimit|redis|prefix", conf_validate_prefix},
@@ -549,6 +636,8 @@ conf_setup(cfg_t *cfg)
 {
 	cfg_set_validate_func(cfg, "socket", conf_validate_socket);
 	cfg_set_validate_func(cfg, "authserv_id", conf_validate_authserv_id);
+	cfg_set_validate_func(cfg, "pid_file", conf_validate_pid_file);
+	cfg_set_validate_func(cfg, "spf", conf_validate_spf);
 	cfg_set_validate_func(cfg, "control_socket", conf_validate_control_socket);
 	cfg_set_validate_func(cfg, "metrics_listen", conf_validate_metrics_listen);
 	cfg_set_validate_func(cfg, "trusted_networks", cfgx_validate_cidr_list);
@@ -628,13 +717,9 @@ conf_fill_domains(cfg_t *cfg, const char *name, bool dotted_subdomains)
 	return s;
 }
 
-/*
- * A bounded SPF evaluation is what keeps the MAIL FROM callback inside
- * Postfix's milter_command_timeout (30s by default): past it Postfix
- * disables the milter for the rest of the session.
- */
-static int
-conf_fill_spf(cfg_t *cfg, const char *path, struct conf_spf *spf, char *err, size_t errsz)
+/* The spf section, validated as it closed (conf_validate_spf). */
+static void
+conf_fill_spf(cfg_t *cfg, struct conf_spf *spf)
 {
 	cfg_t *sec = cfg_getsec(cfg, "spf");
 
@@ -648,13 +733,6 @@ conf_fill_spf(cfg_t *cfg, const char *path, struct conf_spf *spf, char *err, siz
 	spf->received_spf = cfg_getbool(sec, "received_spf");
 	spf->dns_timeout_ms = cfg_getint(sec, "dns_timeout");
 	spf->timeout_ms = cfg_getint(sec, "timeout");
-	if (spf->dns_timeout_ms < 1000 || spf->timeout_ms < spf->dns_timeout_ms ||
-	    spf->timeout_ms > 25000) {
-		cfgx_error_after(err, errsz, path, "section 'spf': need 1s <= dns_timeout <= timeout "
-		    "<= 25s (Postfix gives a milter 30s per command)");
-		return -1;
-	}
-	return 0;
 }
 
 static void
@@ -788,8 +866,8 @@ conf_free_ratelimit(struct conf_ratelimit *rl)
 #define CONF_TRUSTED_V6_MAX 79228162514264337593543950336.0   /* 2^96 */
 
 static int
-conf_check_trusted_width(const struct net_list *trusted, const char *path, char *err,
-    size_t errsz)
+conf_check_trusted_width(cfg_t *cfg, const struct net_list *trusted, const char *path,
+    char *err, size_t errsz)
 {
 	static const struct {
 		int family;
@@ -802,11 +880,15 @@ conf_check_trusted_width(const struct net_list *trusted, const char *path, char 
 	char widest[NET_ADDR_STRLEN + 8];
 
 	for (size_t i = 0; i < sizeof(fam) / sizeof(fam[0]); i++) {
+		const struct net_cidr *w;
+
 		if (net_list_public_size(trusted, fam[i].family) <= fam[i].max)
 			continue;
-		net_cidr_format(net_list_widest_public(trusted, fam[i].family), widest,
-		    sizeof(widest));
-		cfgx_error_after(err, errsz, path, "option 'trusted_networks': trusts more public "
+		w = net_list_widest_public(trusted, fam[i].family);
+		net_cidr_format(w, widest, sizeof(widest));
+		/* The line of the widest entry (the list holds the entries in order). */
+		cfgx_error_at(err, errsz, path,
+		    cfgx_line(cfg, "trusted_networks", (unsigned)(w - trusted->v)), "option 'trusted_networks': trusts more public "
 		    "%s addresses than %s (widest: %s); clients there skip SPF and may relay "
 		    "outbound. Set allow_wide_trusted_networks = true if that is meant",
 		    fam[i].name, fam[i].size, widest);
@@ -901,6 +983,19 @@ conf_effective(cfg_t *cfg)
 	return text;
 }
 
+/* A validated authserv_id as the headers will carry it: ASCII as written, else its A-labels. */
+static char *
+conf_authserv_id(const char *s)
+{
+	char norm[DOMAIN_MAX + 1];
+	const char *why;
+
+	for (const char *p = s; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			return domain_normalize(s, norm, sizeof(norm), &why) == 0 ? strdup(norm) : NULL;
+	return strdup(s);
+}
+
 static int
 conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t errsz)
 {
@@ -910,6 +1005,8 @@ conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t er
 	c->path = conf_strdup(path);
 	c->socket = conf_strdup(cfg_getstr(cfg, "socket"));
 	c->user = conf_strdup(cfg_getstr(cfg, "user"));
+	c->user_line = cfgx_line(cfg, "user", 0);
+	c->socket_line = cfgx_line(cfg, "socket", 0);
 	c->pid_file = conf_strdup(cfg_getstr(cfg, "pid_file"));
 	c->syslog_facility = (int)cfg_getint(cfg, "syslog_facility");
 	c->log_level = (int)cfg_getint(cfg, "log_level");
@@ -919,7 +1016,7 @@ conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t er
 	c->control_socket = conf_strdup(cfg_getstr(cfg, "control_socket"));
 	c->metrics_listen = conf_strdup(cfg_getstr(cfg, "metrics_listen"));
 	if (cfg_getstr(cfg, "authserv_id")[0] != '\0') {
-		c->authserv_id = conf_strdup(cfg_getstr(cfg, "authserv_id"));
+		c->authserv_id = conf_authserv_id(cfg_getstr(cfg, "authserv_id"));
 	} else {
 		if (gethostname(host, sizeof(host) - 1) != 0)
 			snprintf(host, sizeof(host), "localhost");
@@ -948,14 +1045,10 @@ conf_from_cfg(cfg_t *cfg, const char *path, struct conf *c, char *err, size_t er
 		return -1;
 	}
 	if (!cfg_getbool(cfg, "allow_wide_trusted_networks") &&
-	    conf_check_trusted_width(&c->trusted_networks, path, err, errsz) != 0)
+	    conf_check_trusted_width(cfg, &c->trusted_networks, path, err, errsz) != 0)
 		return -1;
-	if (c->pid_file[0] != '\0' && c->pid_file[0] != '/') {
-		cfgx_error_after(err, errsz, path, "option 'pid_file': '%s' must be an absolute path",
-		    c->pid_file);
-		return -1;
-	}
-	return conf_fill_spf(cfg, path, &c->spf, err, errsz);
+	conf_fill_spf(cfg, &c->spf);
+	return 0;
 }
 
 /* conf_finish(): a parsed tree into a new struct conf (cfgx.h). */

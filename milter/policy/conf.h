@@ -18,6 +18,8 @@
 
 /* sizeof(sockaddr_un.sun_path) on Linux. */
 #define CONF_UNIX_PATH_MAX 108
+/* The longest authserv_id (hopmilter.conf(5)); authres_claims reads 255 bytes of one. */
+#define CONF_AUTHSERV_ID_MAX 255
 
 #define CONF_DEFAULT_PATH SYSCONFDIR "/hopmilter/hopmilter.conf"
 
@@ -150,6 +152,8 @@ struct conf {
 	struct conf_outbound outbound;
 	struct conf_spf spf;
 	struct conf_ratelimit ratelimit;
+	/* Where 'user' and 'socket' were set (0: the default), for start-up's checks. */
+	int user_line, socket_line;
 };
 
 /*

@@ -30,6 +30,8 @@ conflist_validate_domains(cfg_t *cfg, cfg_opt_t *opt)
 {
 	unsigned n = cfg_opt_size(opt);
 
+	if (cfgx_check_text(cfg, opt, CFGX_TEXT_MAX) != 0)
+		return -1;
 	if (n > 0 && listfile_path(cfg_opt_getnstr(opt, n - 1)) != NULL)
 		return conflist_check_file_entry(cfg, opt, cfg_opt_getnstr(opt, n - 1));
 	return cfgx_validate_domain_list(cfg, opt);
@@ -40,6 +42,8 @@ conflist_validate_nets(cfg_t *cfg, cfg_opt_t *opt)
 {
 	unsigned n = cfg_opt_size(opt);
 
+	if (cfgx_check_text(cfg, opt, CFGX_TEXT_MAX) != 0)
+		return -1;
 	if (n > 0 && listfile_path(cfg_opt_getnstr(opt, n - 1)) != NULL)
 		return conflist_check_file_entry(cfg, opt, cfg_opt_getnstr(opt, n - 1));
 	return cfgx_validate_cidr_list(cfg, opt);

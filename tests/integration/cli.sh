@@ -55,12 +55,12 @@ fi
 printf 'socket = "unix:%s/m.sock"\nuser = "no-such-user-hm"\n' "$HM_TMP" >"$HM_TMP/nouser.conf"
 out=$("$HOPMILTER" -n -c "$HM_TMP/nouser.conf" 2>&1); rc=$?
 hm_check "-n: unknown user refused (78)" test "$rc" = 78
-hm_check "-n: unknown user message" test "$out" = "hopmilter: $HM_TMP/nouser.conf: option 'user': no such user 'no-such-user-hm'"
+hm_check "-n: unknown user message, at its line" test "$out" = "hopmilter: $HM_TMP/nouser.conf:2: option 'user': no such user 'no-such-user-hm'"
 printf 'socket = "unix:%s/nodir/m.sock"\n%s\n' "$HM_TMP" "$U" >"$HM_TMP/nodir.conf"
 out=$("$HOPMILTER" -n -c "$HM_TMP/nodir.conf" 2>&1); rc=$?
 hm_check "-n: missing socket directory refused (78)" test "$rc" = 78
 hm_check "-n: missing socket directory message" \
-	test "$out" = "hopmilter: $HM_TMP/nodir.conf: option 'socket': directory $HM_TMP/nodir does not exist"
+	test "$out" = "hopmilter: $HM_TMP/nodir.conf:1: option 'socket': directory $HM_TMP/nodir does not exist"
 
 # -n: errors name the file and line, exit 78 (EX_CONFIG).
 bad=$HM_TMP/bad.conf
@@ -79,7 +79,7 @@ hm_check "missing file message" test "$out" = "hopmilter: $HM_TMP/missing.conf: 
 printf 'allowed_domains = {"example.com"}\ntrusted_networks = {"10.200.0.0/24", "0.0.0.0/1", "128.0.0.0/1"}\n' >"$bad"
 out=$("$HOPMILTER" -n -c "$bad" 2>&1); rc=$?
 hm_check "trusted_networks 0.0.0.0/1 + 128.0.0.0/1: exit 78" test "$rc" = 78
-hm_check "trusted_networks too wide: says why and what to set" test "$out" = "hopmilter: $bad: option 'trusted_networks': trusts more public IPv4 addresses than a /8 (widest: 0.0.0.0/1); clients there skip SPF and may relay outbound. Set allow_wide_trusted_networks = true if that is meant"
+hm_check "trusted_networks too wide: says where, why and what to set" test "$out" = "hopmilter: $bad:2: option 'trusted_networks': trusts more public IPv4 addresses than a /8 (widest: 0.0.0.0/1); clients there skip SPF and may relay outbound. Set allow_wide_trusted_networks = true if that is meant"
 hm_write_milter_conf "$bad" "unix:$HM_TMP/m.sock" 'trusted_networks = {"::/0"}' 'allow_wide_trusted_networks = true'
 hm_check "trusted_networks ::/0 with allow_wide_trusted_networks: 0" "$HOPMILTER" -n -c "$bad"
 "$HOPMILTER" -x >/dev/null 2>&1; rc=$?

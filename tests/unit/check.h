@@ -44,6 +44,15 @@ check_str(const char *file, int line, const char *got, const char *want, const c
 	fprintf(stderr, ": got \"%s\", want \"%s\"\n", got ? got : "(null)", want);
 }
 
+/* Test text: `tmpl` with its first '@' replaced by `ins`, into `out`. */
+static inline void
+check_fill(char *out, size_t outsz, const char *tmpl, const char *ins)
+{
+	const char *at = strchr(tmpl, '@');
+
+	snprintf(out, outsz, "%.*s%s%s", (int)(at - tmpl), tmpl, ins, at + 1);
+}
+
 static inline int
 check_done(const char *name)
 {

@@ -6,6 +6,7 @@
 #include <syslog.h>
 
 #include "tests/unit/check.h"
+#include "tests/unit/hostiletext.h"
 #include "relay-transport/route.h"
 
 #define PIN_A "GTIFZ8xBpBcyvxqWsaxH2yurcvcinE3HErYvmgh1rlM="
@@ -40,7 +41,7 @@ test_hops(void)
 		CHECK_STR(route_hop_format(&h, buf, sizeof(buf)), good[i].fmt, "hop %s format",
 		    good[i].text);
 	}
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (size_t i = 0; i < sizeof(hostile_text) / sizeof(hostile_text[0]); i++)
 		CHECK(route_parse_hop(bad[i], &h, &why) != 0, "bad hop '%s' accepted", bad[i]);
 }
 
@@ -74,7 +75,7 @@ test_pins(void)
 	    memcmp(p.sha256, zero, 32) == 0, "all-zero pin");
 	CHECK(route_parse_pin("//////////////////////////////////////////8=", &p, &why) == 0 &&
 	    p.sha256[0] == 0xff && p.sha256[31] == 0xff, "all-ones pin (+ and / digits)");
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (size_t i = 0; i < sizeof(hostile_text) / sizeof(hostile_text[0]); i++)
 		CHECK(route_parse_pin(bad[i], &p, &why) != 0, "bad pin %zu accepted", i);
 }
 
@@ -167,7 +168,9 @@ test_errors(void)
 		{"route a { hops = {\"10.0.0.1\"} tls = none }\nroute a { hops = {\"10.0.0.2\"} tls = none }\n",
 		    "bad.conf:2: found duplicate title 'a'"},
 		{"default_route = \"b\"\nroute a { hops = {\"10.0.0.1\"} tls = none }\n",
-		    "bad.conf: option 'default_route': no route named 'b'"},
+		    "bad.conf:1: option 'default_route': no route named 'b'"},
+		{"route a { hops = {\"10.0.0.1\"} tls = none }\n\ndefault_route = \"b\"\n",
+		    "bad.conf:3: option 'default_route': no route named 'b'"},
 		{"log_level = debug\n", "bad.conf: no route defined"},
 		{"log_level = loud\n", "bad.conf:1: option 'log_level': 'loud' is not one of: error, warning, notice, info, debug"},
 		{"route a { hops = {\"10.0.0.1\"\n", "bad.conf:2: premature end of file"},
@@ -185,6 +188,69 @@ test_errors(void)
 	CHECK_STR(err, "/nonexistent/hoprelay.conf: cannot read: No such file or directory", "missing file");
 }
 
+/*
+ * Hostile text in every string option of hoprelay.conf, the route title
+ * included: a control character (escaped or raw), a NUL escape that would
+ * cut the value, megabytes.  Refused at the line, in one plain line.
+ */
+static void
+test_hostile_strings(void)
+{
+	static const char *const opts[] = {
+		"\ndefault_route = \"co@re\"\nroute core { hops = {\"10.0.0.1\"} tls = none }\n",
+		"\nroute core { hops = {\"10.0.0.1\", \"10.0.0.2:25@\"} tls = none }\n",
+		"\nroute core { hops = {\"10.0.0.1\"} pins = {\"@\"} }\n",
+		"\nroute core { hops = {\"10.0.0.1\"} ca_file = \"/etc/c@.pem\" }\n",
+		"\nroute core { hops = {\"10.0.0.1\"} tls = none client_cert = \"/etc/c@.pem\" }\n",
+		"\nroute core { hops = {\"10.0.0.1\"} tls = none client_key = \"/etc/k@.pem\" }\n",
+		"\nroute core { hops = {\"10.0.0.1\"} server_name = \"h@.example\" }\n",
+		"\nroute core { hops = {\"10.0.0.1\"} tls = none helo_name = \"h@.example\" }\n",
+		"\nroute core { hops = {\"10.0.0.1\"} tls = none source_address = \"10.0.0.9@\" }\n",
+		"\nroute core { hops = {\"10.0.0.1\"} tls = \"no@ne\" }\n",
+		"\nroute core { hops = {\"10.0.0.1\"} tls = none connect_timeout = \"5@s\" }\n",
+		"\nlog_level = \"inf@o\"\nroute core { hops = {\"10.0.0.1\"} tls = none }\n",
+		"\nsyslog_facility = \"ma@il\"\nroute core { hops = {\"10.0.0.1\"} tls = none }\n",
+		"\nroute \"co@re\" { hops = {\"10.0.0.1\"} tls = none }\n",
+	};
+	char text[1024], err[1024];
+	struct route_conf *c;
+
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		for (size_t j = 0; j < sizeof(hostile_text) / sizeof(hostile_text[0]); j++) {
+			check_fill(text, sizeof(text), opts[i], hostile_text[j].ins);
+			c = NULL;
+			err[0] = '\0';
+			CHECK(route_load_string("bad.conf", text, &c, err, sizeof(err)) != 0 && c == NULL,
+			    "%s accepted", text);
+			CHECK(strncmp(err, "bad.conf:2: ", 12) == 0 && strstr(err, hostile_text[j].want) != NULL &&
+			    strpbrk(err, "\n\t\x1b\x7f") == NULL,
+			    "%s: got \"%s\", want \"%s\"", text, err, hostile_text[j].want);
+			route_conf_free(c);
+		}
+	}
+	/* Megabytes, and an empty route name. */
+	size_t big = 3 * 1024 * 1024;
+	char *v = malloc(big + 1), *t = malloc(big + 256);
+
+	if (v != NULL && t != NULL) {
+		memset(v, 'a', big);
+		v[big] = '\0';
+		check_fill(t, big + 256, "\nroute core { hops = {\"10.0.0.1\"} tls = none helo_name = \"@\" }\n", v);
+		CHECK(route_load_string("big.conf", t, &c, err, sizeof(err)) != 0 &&
+		    strcmp(err, "big.conf:2: option 'helo_name': the value is longer than 4096 bytes") == 0,
+		    "3 MB helo_name: %.200s", err);
+		check_fill(t, big + 256, "\nroute \"@\" { hops = {\"10.0.0.1\"} tls = none }\n", v);
+		CHECK(route_load_string("big.conf", t, &c, err, sizeof(err)) != 0 &&
+		    strcmp(err, "big.conf:2: a route's name is longer than 255 bytes") == 0,
+		    "3 MB route name: %.200s", err);
+	}
+	free(v);
+	free(t);
+	CHECK(route_load_string("bad.conf", "\n\nroute \"\" { hops = {\"10.0.0.1\"} tls = none }\n", &c, err,
+	    sizeof(err)) != 0 && strcmp(err, "bad.conf:3: a route's name must not be empty") == 0,
+	    "empty route name: %s", err);
+}
+
 int
 main(void)
 {
@@ -192,5 +258,6 @@ main(void)
 	test_pins();
 	test_load();
 	test_errors();
+	test_hostile_strings();
 	return check_done("route_test");
 }
