@@ -4,8 +4,9 @@
 # loopback): a reply announcing 2,000,000,000 elements, a 4 GB bulk string
 # streamed at full speed, a valid reply trickled one byte every 80 ms, a
 # server that closes instead of answering, one that closes one command's
-# connection (once), and one that closes every connection idle for half a
-# second (Redis's `timeout`).
+# connection (once), one that closes every connection idle for half a
+# second (Redis's `timeout`), and one that answers a write with READONLY
+# (a master demoted behind hopmilter's back).
 #
 # Asserted for each hostile mode, with redis.timeout = 100ms and
 # on_redis_error = tempfail (so the fallback shows in every reply):
@@ -118,6 +119,28 @@ hm_log "idle: replies $(cut -d' ' -f2 "$HM_TMP/idle.out" | tr '\n' ' '), slowest
 hm_check "idle: every message decided by Redis (continue), none fell back" test "$(count idle continue)" = 3
 hm_check "idle: no redis=down" eval '! grep -q "redis=down" "$log"'
 hm_check "idle: at least two idle closes seen by the server" test "$(grep -c '^IDLE-CLOSE' "$HM_TMP/idle.redis.log")" -ge 2
+stop "$mpid"
+
+# READONLY: the server hopmilter writes to is no master any more (a
+# failover it has not seen).  That reply is a reason to find the master
+# again: the breaker opens (redis=down with the reason), the message falls
+# back, the pool's connections are dropped, and a fresh handshake (with
+# Sentinel: discovery first, then ROLE) closes the breaker.
+fake ro readonly-once
+milter ro "$port" tempfail 1000ms || hm_fail "ro: hopmilter did not see redis=up"
+roles_before=$(grep -c '^CMD ROLE' "$HM_TMP/ro.redis.log")
+send ro 198.51.100.10 1
+hm_check "ro: the server did answer READONLY" grep -q '^READONLY' "$HM_TMP/ro.redis.log"
+hm_check "ro: the message that met READONLY fell back (tempfail)" test "$(count ro tempfail)" = 1
+hm_check "ro: READONLY opened the breaker, saying so" grep -q 'redis=down .*error="READONLY' "$log"
+ups() { test "$(grep -c 'redis=up' "$log")" -ge 2; }
+hm_check "ro: a fresh handshake closed the breaker again" eval \
+	'for _ in $(seq 1 100); do ups && break; sleep 0.1; done; ups'
+hm_check "ro: ...on a new connection (ROLE asked again)" \
+	test "$(grep -c '^CMD ROLE' "$HM_TMP/ro.redis.log")" -gt "$roles_before"
+send ro 198.51.100.10 2
+hm_check "ro: then Redis decides again (continue)" test "$(count ro continue)" = 2
+hm_check "ro: one redis=down for it, not one per message" test "$(grep -c 'redis=down' "$log")" = 1
 stop "$mpid"
 
 hm_done

@@ -16,9 +16,10 @@ hop2_port=$(hm_free_port)
 dead_port=$(hm_free_port)
 pki=$HM_TMP/pki
 
-hm_ca ca && hm_ca otherca && hm_cert ca hop1 hop1.test.invalid && hm_cert ca hop2 hop2.test.invalid &&
-	hm_cert ca edge edge.test.invalid && hm_cert otherca rogue hop1.test.invalid ||
-	{ hm_fail "making certificates"; hm_done; }
+busy="450 4.2.1 Mailbox busy, try later"
+hm_tls_two_hops "$sink_port" "$hop1_port" "$hop2_port" "$busy" ||
+	{ hm_fail "the TLS next hops did not start"; hm_done; }
+hm_ca otherca && hm_cert otherca rogue hop1.test.invalid || { hm_fail "making certificates"; hm_done; }
 # A certificate from the right CA, with the right name, that expired in 2020
 # (openssl ca: x509 -days cannot date a certificate in the past).
 printf '%s\n' "[ca]" "default_ca = old" "[old]" "database = $pki/expired.index" \
@@ -34,17 +35,11 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pk
 		-in "$pki/expired.csr" -out "$pki/expired.crt" -startdate 20200101000000Z \
 		-enddate 20200201000000Z -extensions ext -notext >/dev/null 2>&1 &&
 	chmod 0644 "$pki/expired.key" || { hm_fail "making the expired certificate"; hm_done; }
-pin1=$(hm_pin "$pki/hop1.crt")
 pin_expired=$(hm_pin "$pki/expired.crt")
-pin2=$(hm_pin "$pki/hop2.crt")
 pin_rogue=$(hm_pin "$pki/rogue.crt")
 
-hm_start_sink sink "$sink_port"
-hop_maincf() { hm_tls_hop_maincf "$1" "$sink_port" "450 4.2.1 Mailbox busy, try later"; } # CERTNAME
-hm_postfix hop1 "$hop1_port" "$(hop_maincf hop1)" || exit 1
-hm_postfix hop2 "$hop2_port" "$(hop_maincf hop2)" || exit 1
 old_port=$(hm_free_port)
-hm_postfix old "$old_port" "$(hop_maincf expired)" || exit 1
+hm_postfix old "$old_port" "$(hm_tls_hop_maincf expired "$sink_port" "$busy")" || exit 1
 
 conf=$HM_TMP/hoprelay.conf
 cat >"$conf" <<EOF

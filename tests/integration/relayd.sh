@@ -25,19 +25,13 @@ mkdir -p "$sockdir" "$HM_TMP/sock2"
 chgrp postfix "$sockdir" "$HM_TMP/sock2"
 chmod 2750 "$sockdir" "$HM_TMP/sock2"
 
-hm_ca ca && hm_cert ca hop1 hop1.test.invalid && hm_cert ca hop2 hop2.test.invalid &&
-	hm_cert ca edge edge.test.invalid &&
-	hm_cert ca rogue hop1.test.invalid && hm_cert ca fake fake.test.invalid ||
+hm_tls_two_hops "$sink_port" "$hop1_port" "$hop2_port" "452 4.2.2 Mailbox full, try later" ||
+	{ hm_fail "the TLS next hops did not start"; hm_done; }
+# A certificate with hop1's name from the right CA, but not hop1's key.
+hm_cert ca rogue hop1.test.invalid && hm_cert ca fake fake.test.invalid ||
 	{ hm_fail "making certificates"; hm_done; }
-pin1=$(hm_pin "$pki/hop1.crt")
-pin2=$(hm_pin "$pki/hop2.crt")
 pin_rogue=$(hm_pin "$pki/rogue.crt")
 pin_fake=$(hm_pin "$pki/fake.crt")
-
-hm_start_sink sink "$sink_port"
-hop_maincf() { hm_tls_hop_maincf "$1" "$sink_port" "452 4.2.2 Mailbox full, try later"; } # CERTNAME
-hm_postfix hop1 "$hop1_port" "$(hop_maincf hop1)" || exit 1
-hm_postfix hop2 "$hop2_port" "$(hop_maincf hop2)" || exit 1
 /usr/bin/python3 "$HM_SRCDIR/tests/lib/fakesmtp.py" --port "$inject_port" --log "$HM_TMP/inject.log" \
 	--keywords "STARTTLS,PIPELINING,8BITMIME" --inject 2>>"$HM_TMP/inject.stderr" &
 hm_track $!

@@ -15,6 +15,9 @@ got, PING) like Redis would, then answers EVALSHA and EVAL per --mode:
              that races the client's idle check
   idle       normal, but closes every connection idle for --idle seconds
              (what Redis's `timeout` setting, a proxy or a failover do)
+  readonly-once  answers the first EVALSHA/EVAL it gets (of all
+             connections) with READONLY, as a master demoted behind the
+             client's back does, and every later one normally
 
 Streaming stops after --stream-for seconds or when the client goes.  Each
 connection is served by its own thread.  Every event is one line in LOG
@@ -28,7 +31,15 @@ import threading
 import time
 
 LOCK = threading.Lock()
-CLOSED_ONCE = [False]
+ONCE_DONE = [False]
+
+
+def first_of_all():
+    """True for the first EVALSHA/EVAL of all connections (the *-once modes)."""
+    with LOCK:
+        first = not ONCE_DONE[0]
+        ONCE_DONE[0] = True
+    return first
 
 
 def parse():
@@ -37,7 +48,7 @@ def parse():
     p.add_argument("--log", required=True)
     p.add_argument("--mode", default="normal",
                    choices=["normal", "aggregate", "bulk", "trickle", "close", "close-once",
-                            "idle"])
+                            "idle", "readonly-once"])
     p.add_argument("--delay", type=float, default=0.065)
     p.add_argument("--idle", type=float, default=0.5)
     p.add_argument("--stream-for", type=float, default=5.0)
@@ -120,13 +131,13 @@ class Conn:
         if mode == "close":
             self.log("CLOSE-UNANSWERED")
             return False
-        if mode == "close-once":
-            with LOCK:
-                first = not CLOSED_ONCE[0]
-                CLOSED_ONCE[0] = True
-            if first:
-                self.log("CLOSE-UNANSWERED")
-                return False
+        if mode == "close-once" and first_of_all():
+            self.log("CLOSE-UNANSWERED")
+            return False
+        if mode == "readonly-once" and first_of_all():
+            self.log("READONLY")
+            self.sock.sendall(b"-READONLY You can't write against a read only replica.\r\n")
+            return True
         if mode == "trickle":
             try:
                 for i in range(len(reply)):

@@ -23,7 +23,6 @@ HOPRELAY=${HOPRELAY:-$HM_BUILDDIR/relay-transport/hoprelay}
 HM_TEST=${HM_TEST:-$(basename "$0" .sh)}
 HM_PIDS=()          # processes to stop at exit
 HM_POSTFIX_DIRS=()  # Postfix instances to stop at exit
-HM_PORTS=()         # ports handed out by this test
 HM_FAILS=0
 
 # A ThreadSanitizer build reads these; other builds ignore them.
@@ -171,15 +170,23 @@ hm_wait_exit() {
 	! kill -0 "$1" 2>/dev/null
 }
 
-# A TCP port nobody listens on, on any loopback address, not yet handed out.
+# hm_free_port: a TCP port nothing uses, on any loopback address, not yet
+# handed out in this test.  The ports handed out are kept in a file: every
+# caller runs it in a subshell, $(hm_free_port), where an array would be
+# lost (two servers of one test could get the same port).  The port lies
+# below the kernel's ephemeral range: a test that stops a server and starts
+# it again on its port (a Redis failover) must not find the port taken by
+# some connection's source port in between.
 hm_free_port() {
-	local p used
+	local p used top
+	top=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+	[ "${top:-0}" -gt 25000 ] 2>/dev/null || top=60000
 	while :; do
-		p=$((20000 + RANDOM % 40000))
-		case " ${HM_PORTS[*]} " in *" $p "*) continue ;; esac
+		p=$((20000 + RANDOM % (top - 20000)))
+		grep -qx "$p" "$HM_TMP/.ports" 2>/dev/null && continue
 		used=$(ss -Htan "( sport = :$p )" 2>/dev/null | head -1)
 		[ -z "$used" ] || continue
-		HM_PORTS+=("$p")
+		echo "$p" >>"$HM_TMP/.ports"
 		echo "$p"
 		return 0
 	done
@@ -477,6 +484,24 @@ default_transport = smtp:[127.0.0.1]:$2
 relay_transport = smtp:[127.0.0.1]:$2
 smtpd_recipient_restrictions = check_recipient_access inline:{ {bad@example.com = 550 5.1.1 No such user here}, {busy@example.com = $3} }, permit_mynetworks, reject
 EOF
+}
+
+# hm_tls_two_hops SINK HOP1 HOP2 BUSY: the two-hop TLS set-up of
+# relay-tls.sh and relayd.sh.  Certificates from the CA "ca": hop1 and hop2
+# (hop1.test.invalid, hop2.test.invalid) and edge (edge.test.invalid, the
+# client's for mutual TLS); their pins in pin1 and pin2; the smtp-sink
+# "sink" on port SINK; Postfix next hops hop1 on HOP1 and hop2 on HOP2
+# (hm_tls_hop_maincf, BUSY their reply to busy@example.com).  Non-zero,
+# having said why, when any of it fails.
+hm_tls_two_hops() {
+	local sink=$1 busy=$4 pki=$HM_TMP/pki
+	hm_ca ca && hm_cert ca hop1 hop1.test.invalid && hm_cert ca hop2 hop2.test.invalid &&
+		hm_cert ca edge edge.test.invalid || { hm_log "making certificates failed"; return 1; }
+	pin1=$(hm_pin "$pki/hop1.crt")
+	pin2=$(hm_pin "$pki/hop2.crt")
+	hm_start_sink sink "$sink" &&
+		hm_postfix hop1 "$2" "$(hm_tls_hop_maincf hop1 "$sink" "$busy")" &&
+		hm_postfix hop2 "$3" "$(hm_tls_hop_maincf hop2 "$sink" "$busy")"
 }
 
 # hm_hoprelay ARGS...: run hoprelay, under HM_WRAP when it is set.  The

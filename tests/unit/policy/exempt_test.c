@@ -17,14 +17,17 @@
 #include "milter/policy/policy.h"
 #include "tests/unit/policy/testpolicy.h"
 
+/* The SPF records these tests' senders have (offline: no DNS). */
+static const struct testpolicy_rr zone[] = {
+	{"pass.example", SPFCHECK_RR_TXT, "v=spf1 ip4:192.0.2.0/24 -all"},
+	{"other.example", SPFCHECK_RR_TXT, "v=spf1 ip4:192.0.2.0/24 -all"},
+	{"strict.example", SPFCHECK_RR_TXT, "v=spf1 -all"},
+};
+
 static struct policy *
 make_policy(const char *extra)
 {
-	char text[4096], err[1024];
-	struct spfcheck_opts o = {.receiver = "mx.test.invalid", .dns_timeout_ms = 1000,
-	    .timeout_ms = 2000};
-	struct spfcheck *sc;
-	struct policy *p;
+	char text[4096];
 
 	snprintf(text, sizeof(text), "authserv_id = \"mx.test.invalid\"\n"
 	    "trusted_networks = {\"10.200.0.0/24\"}\nallowed_domains = {\"example.com\"}\n"
@@ -32,16 +35,7 @@ make_policy(const char *extra)
 	    "spf { enabled = false  fail = accept\n"
 	    "  exempt_networks = {\"198.51.100.25/32\"}  exempt_client_names = {\"backup.partner.example\"} }\n"
 	    "%s\n", extra);
-	p = testpolicy_new(text);
-	if (spfcheck_new_offline(&o, &sc, err, sizeof(err)) != 0) {
-		fprintf(stderr, "setup: %s\n", err);
-		exit(2);
-	}
-	spfcheck_zone_add(sc, "pass.example", SPFCHECK_RR_TXT, "v=spf1 ip4:192.0.2.0/24 -all");
-	spfcheck_zone_add(sc, "other.example", SPFCHECK_RR_TXT, "v=spf1 ip4:192.0.2.0/24 -all");
-	spfcheck_zone_add(sc, "strict.example", SPFCHECK_RR_TXT, "v=spf1 -all");
-	policy_set_spfcheck(p, sc);
-	return p;
+	return testpolicy_new_spf(text, zone, sizeof(zone) / sizeof(zone[0]));
 }
 
 #define LIMITS "ratelimit { rate = 1  period = 1h  burst = 1  redis { host = \"\" }\n" \

@@ -16,35 +16,29 @@
 #include "milter/policy/policy.h"
 #include "tests/unit/policy/testpolicy.h"
 
+/* The SPF records of the tests' senders (offline: no DNS). */
+static const struct testpolicy_rr zone[] = {
+	{"pass.example", SPFCHECK_RR_TXT, "v=spf1 ip4:192.0.2.0/24 -all"},
+	{"soft.example", SPFCHECK_RR_TXT, "v=spf1 ~all"},
+	{"perm.example", SPFCHECK_RR_TXT, "v=spf1 ipx:1 -all"},
+	{"temp.example", SPFCHECK_RR_TIMEOUT, NULL},
+	{"exp.example", SPFCHECK_RR_TXT, "v=spf1 -all exp=why.exp.example"},
+	{"why.exp.example", SPFCHECK_RR_TXT, "100%% not yours"},
+	/* An explanation built from what the client sent (RFC 7208 section 7). */
+	{"mac.example", SPFCHECK_RR_TXT, "v=spf1 -all exp=why.mac.example"},
+	{"why.mac.example", SPFCHECK_RR_TXT, "%{l} via %{h} from %{i}"},
+};
+
 static struct policy *
 make_policy(const char *spf)
 {
-	char text[2048], err[1024];
-	struct spfcheck_opts o = {.receiver = "mx.test.invalid", .dns_timeout_ms = 1000,
-	    .timeout_ms = 2000};
-	struct spfcheck *sc;
-	struct policy *p;
+	char text[2048];
 
 	snprintf(text, sizeof(text), "authserv_id = \"mx.test.invalid\"\n"
 	    "trusted_networks = {\"10.200.0.0/24\"}\nallowed_domains = {\"example.com\"}\n"
 	    "ratelimit { enabled = false }\n"
 	    "spf { enabled = false %s }\n", spf);
-	p = testpolicy_new(text);
-	if (spfcheck_new_offline(&o, &sc, err, sizeof(err)) != 0) {
-		fprintf(stderr, "setup: %s\n", err);
-		exit(2);
-	}
-	spfcheck_zone_add(sc, "pass.example", SPFCHECK_RR_TXT, "v=spf1 ip4:192.0.2.0/24 -all");
-	spfcheck_zone_add(sc, "soft.example", SPFCHECK_RR_TXT, "v=spf1 ~all");
-	spfcheck_zone_add(sc, "perm.example", SPFCHECK_RR_TXT, "v=spf1 ipx:1 -all");
-	spfcheck_zone_add(sc, "temp.example", SPFCHECK_RR_TIMEOUT, NULL);
-	spfcheck_zone_add(sc, "exp.example", SPFCHECK_RR_TXT, "v=spf1 -all exp=why.exp.example");
-	spfcheck_zone_add(sc, "why.exp.example", SPFCHECK_RR_TXT, "100%% not yours");
-	/* An explanation built from what the client sent (RFC 7208 section 7). */
-	spfcheck_zone_add(sc, "mac.example", SPFCHECK_RR_TXT, "v=spf1 -all exp=why.mac.example");
-	spfcheck_zone_add(sc, "why.mac.example", SPFCHECK_RR_TXT, "%{l} via %{h} from %{i}");
-	policy_set_spfcheck(p, sc);
-	return p;
+	return testpolicy_new_spf(text, zone, sizeof(zone) / sizeof(zone[0]));
 }
 
 static struct policy_session *

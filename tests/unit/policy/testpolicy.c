@@ -50,6 +50,29 @@ testpolicy_new(const char *conf_text)
 	return p;
 }
 
+struct policy *
+testpolicy_new_spf(const char *conf_text, const struct testpolicy_rr *zone, size_t n)
+{
+	struct spfcheck_opts o = {.receiver = "mx.test.invalid", .dns_timeout_ms = 1000,
+	    .timeout_ms = 2000};
+	struct policy *p = testpolicy_new(conf_text);
+	struct spfcheck *sc;
+	char err[1024];
+
+	if (spfcheck_new_offline(&o, &sc, err, sizeof(err)) != 0) {
+		fprintf(stderr, "spfcheck: %s\n", err);
+		exit(2);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (spfcheck_zone_add(sc, zone[i].name, zone[i].type, zone[i].data) != 0) {
+			fprintf(stderr, "spfcheck: bad zone record for %s\n", zone[i].name);
+			exit(2);
+		}
+	}
+	policy_set_spfcheck(p, sc);
+	return p;
+}
+
 struct policy_session *
 testpolicy_session(struct policy *p, const char *ip)
 {

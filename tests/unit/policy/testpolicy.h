@@ -1,6 +1,7 @@
 /*
  * testpolicy - what the unit tests of the policy core share: a policy built
- * from configuration text, a session for a client address given as text,
+ * from configuration text (optionally with an offline SPF checker and its
+ * zone), a session for a client address given as text,
  * the log captured so a test can compare the decision line, and the check
  * that a reply text is safe to hand to libmilter.
  *
@@ -14,6 +15,7 @@
 #include <stdbool.h>
 
 #include "milter/policy/policy.h"
+#include "milter/policy/spfcheck.h"
 
 /* The last line logged at a priority up to the one given to testpolicy_capture(). */
 extern char testpolicy_log[4096];
@@ -23,6 +25,21 @@ void testpolicy_capture(int max_prio);
 
 /* A policy from the text of a hopmilter.conf. */
 struct policy *testpolicy_new(const char *conf_text);
+
+/* One record of an offline SPF zone (spfcheck_zone_add's arguments). */
+struct testpolicy_rr {
+	const char *name;
+	enum spfcheck_rr type;
+	const char *data;
+};
+
+/*
+ * testpolicy_new(conf_text) whose SPF checks go to an offline checker
+ * (receiver mx.test.invalid) answering from the `n` records of `zone` and
+ * nothing else: the verdicts never depend on the network.
+ */
+struct policy *testpolicy_new_spf(const char *conf_text, const struct testpolicy_rr *zone,
+    size_t n);
 
 /*
  * A session for a client at `ip` (an IPv4 or IPv6 literal) whose
