@@ -179,23 +179,20 @@ net_cidr_format(const struct net_cidr *net, char *buf, size_t bufsz)
 /*
  * The lookup form: per family, the list's networks as inclusive address
  * ranges [first, last], sorted, with overlapping and adjacent ones merged,
- * so at most one range can hold an address and bisection finds it.  An
- * IPv4 address is a uint32, an IPv6 one two uint64 (high, low), both in
- * host order so that < is address order.
+ * so at most one range can hold an address and bisection finds it.  Every
+ * address is a 128-bit number in host order (an IPv4 one in the low 32
+ * bits), so that < is address order and one set of code serves both
+ * families.
  */
-struct net_v4range {
-	uint32_t first, last;
-};
 struct net_u128 {
 	uint64_t hi, lo;
 };
-struct net_v6range {
+struct net_range {
 	struct net_u128 first, last;
 };
 struct net_ranges {
-	size_t n4, n6;
-	struct net_v4range *v4;
-	struct net_v6range *v6;
+	size_t n[2];              /* [0] IPv4, [1] IPv6 */
+	struct net_range *v[2];
 };
 
 static uint32_t
@@ -213,8 +210,10 @@ net_load64(const uint8_t *b)
 static struct net_u128
 net_u128_of(const struct net_addr *a)
 {
-	struct net_u128 u = {net_load64(a->bytes), net_load64(a->bytes + 8)};
+	struct net_u128 u = {0, net_load32(a->bytes)};
 
+	if (a->family == AF_INET6)
+		u = (struct net_u128){net_load64(a->bytes), net_load64(a->bytes + 8)};
 	return u;
 }
 
@@ -235,76 +234,43 @@ net_u128_next(struct net_u128 a, struct net_u128 b)
 	return b.hi == a.hi && b.lo == a.lo + 1;
 }
 
-static struct net_v4range
-net_v4range_of(const struct net_cidr *c)
+static struct net_range
+net_range_of(const struct net_cidr *c)
 {
-	/* Shifting a 32-bit value by 32 is undefined: /32 has no host bits. */
-	uint32_t host = c->prefix >= 32 ? 0 : UINT32_MAX >> c->prefix;
-	struct net_v4range r = {net_load32(c->addr.bytes), 0};
-
-	r.last = r.first | host;
-	return r;
-}
-
-static struct net_v6range
-net_v6range_of(const struct net_cidr *c)
-{
-	struct net_v6range r;
+	/* The host bits; shifting a 64-bit value by 64 is undefined, hence the cases. */
+	unsigned host = net_family_bits(c->addr.family) - c->prefix;
+	struct net_range r;
 
 	r.first = r.last = net_u128_of(&c->addr);
-	r.last.hi |= c->prefix >= 64 ? 0 : UINT64_MAX >> c->prefix;
-	r.last.lo |= c->prefix >= 128 ? 0 : c->prefix <= 64 ? UINT64_MAX :
-	    UINT64_MAX >> (c->prefix - 64);
+	if (host >= 64) {
+		r.last.lo = UINT64_MAX;
+		if (host > 64)
+			r.last.hi |= host >= 128 ? UINT64_MAX : UINT64_MAX >> (128 - host);
+	} else if (host > 0) {
+		r.last.lo |= UINT64_MAX >> (64 - host);
+	}
 	return r;
 }
 
 static int
-net_v4range_cmp(const void *pa, const void *pb)
+net_range_cmp(const void *pa, const void *pb)
 {
-	const struct net_v4range *a = pa, *b = pb;
-
-	return a->first < b->first ? -1 : a->first > b->first;
-}
-
-static int
-net_v6range_cmp(const void *pa, const void *pb)
-{
-	const struct net_v6range *a = pa, *b = pb;
+	const struct net_range *a = pa, *b = pb;
 
 	return net_u128_cmp(a->first, b->first);
 }
 
 /* Sort and merge in place; returns the new count. */
 static size_t
-net_v4range_merge(struct net_v4range *r, size_t n)
+net_range_merge(struct net_range *r, size_t n)
 {
 	size_t out = 0;
 
 	if (n == 0)
 		return 0;
-	qsort(r, n, sizeof(*r), net_v4range_cmp);
+	qsort(r, n, sizeof(*r), net_range_cmp);
 	for (size_t i = 1; i < n; i++) {
-		/* Overlapping, or adjacent (last + 1 == first, last below the top). */
-		if (r[i].first <= r[out].last ||
-		    (r[out].last != UINT32_MAX && r[i].first == r[out].last + 1)) {
-			if (r[i].last > r[out].last)
-				r[out].last = r[i].last;
-		} else {
-			r[++out] = r[i];
-		}
-	}
-	return out + 1;
-}
-
-static size_t
-net_v6range_merge(struct net_v6range *r, size_t n)
-{
-	size_t out = 0;
-
-	if (n == 0)
-		return 0;
-	qsort(r, n, sizeof(*r), net_v6range_cmp);
-	for (size_t i = 1; i < n; i++) {
+		/* Overlapping, or adjacent (last + 1 == first). */
 		if (net_u128_cmp(r[i].first, r[out].last) <= 0 ||
 		    net_u128_next(r[out].last, r[i].first)) {
 			if (net_u128_cmp(r[i].last, r[out].last) > 0)
@@ -320,36 +286,43 @@ static void
 net_ranges_free(struct net_ranges *r)
 {
 	if (r != NULL) {
-		free(r->v4);
-		free(r->v6);
+		free(r->v[0]);
+		free(r->v[1]);
 		free(r);
 	}
+}
+
+/* Index of a family in struct net_ranges; -1 for others. */
+static int
+net_range_family(int family)
+{
+	return family == AF_INET ? 0 : family == AF_INET6 ? 1 : -1;
 }
 
 int
 net_list_build(struct net_list *l)
 {
 	struct net_ranges *r;
-	size_t n4 = 0, n6 = 0;
+	size_t want[2] = {0, 0};
+	int f;
 
 	net_ranges_free(l->ranges);
 	l->ranges = NULL;
 	for (size_t i = 0; i < l->n; i++)
-		l->v[i].addr.family == AF_INET ? n4++ : n6++;
-	if ((r = calloc(1, sizeof(*r))) == NULL ||
-	    (n4 > 0 && (r->v4 = calloc(n4, sizeof(*r->v4))) == NULL) ||
-	    (n6 > 0 && (r->v6 = calloc(n6, sizeof(*r->v6))) == NULL)) {
-		net_ranges_free(r);
+		if ((f = net_range_family(l->v[i].addr.family)) >= 0)
+			want[f]++;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return -1;
-	}
-	for (size_t i = 0; i < l->n; i++) {
-		if (l->v[i].addr.family == AF_INET)
-			r->v4[r->n4++] = net_v4range_of(&l->v[i]);
-		else if (l->v[i].addr.family == AF_INET6)
-			r->v6[r->n6++] = net_v6range_of(&l->v[i]);
-	}
-	r->n4 = net_v4range_merge(r->v4, r->n4);
-	r->n6 = net_v6range_merge(r->v6, r->n6);
+	for (f = 0; f < 2; f++)
+		if (want[f] > 0 && (r->v[f] = calloc(want[f], sizeof(*r->v[f]))) == NULL) {
+			net_ranges_free(r);
+			return -1;
+		}
+	for (size_t i = 0; i < l->n; i++)
+		if ((f = net_range_family(l->v[i].addr.family)) >= 0)
+			r->v[f][r->n[f]++] = net_range_of(&l->v[i]);
+	for (f = 0; f < 2; f++)
+		r->n[f] = net_range_merge(r->v[f], r->n[f]);
 	l->ranges = r;
 	return 0;
 }
@@ -357,36 +330,23 @@ net_list_build(struct net_list *l)
 static bool
 net_ranges_contains(const struct net_ranges *r, const struct net_addr *a)
 {
+	int f = net_range_family(a->family);
+	struct net_u128 x;
 	size_t lo = 0, hi;
 
-	/* Find the first range starting above a; the one before it is the candidate. */
-	if (a->family == AF_INET) {
-		uint32_t x = net_load32(a->bytes);
+	if (f < 0)
+		return false;
+	x = net_u128_of(a);
+	/* Find the first range starting above x; the one before it is the candidate. */
+	for (hi = r->n[f]; lo < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
 
-		for (hi = r->n4; lo < hi;) {
-			size_t mid = lo + (hi - lo) / 2;
-
-			if (r->v4[mid].first <= x)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		return lo > 0 && x <= r->v4[lo - 1].last;
+		if (net_u128_cmp(r->v[f][mid].first, x) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	if (a->family == AF_INET6) {
-		struct net_u128 x = net_u128_of(a);
-
-		for (hi = r->n6; lo < hi;) {
-			size_t mid = lo + (hi - lo) / 2;
-
-			if (net_u128_cmp(r->v6[mid].first, x) <= 0)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		return lo > 0 && net_u128_cmp(x, r->v6[lo - 1].last) <= 0;
-	}
-	return false;
+	return lo > 0 && net_u128_cmp(x, r->v[f][lo - 1].last) <= 0;
 }
 
 bool
