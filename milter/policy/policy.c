@@ -698,27 +698,24 @@ policy_ratelimit(struct policy_session *s, bool envelope, struct policy_verdict 
  * normalised) when it parses, "" for <>, else the sender as logged.
  */
 static void
-policy_outbound_sender_of(const struct policy_msg *m, char *out, size_t outsz)
+policy_outbound_sender_of(enum addr_status st, const struct addr *a, const char *logged,
+    char *out, size_t outsz)
 {
-	if (m->sender_status == ADDR_OK)
-		snprintf(out, outsz, "%s@%s", m->sender.local, m->sender.domain);
+	if (st == ADDR_OK)
+		snprintf(out, outsz, "%s@%s", a->local, a->domain);
 	else
-		snprintf(out, outsz, "%s", m->sender_status == ADDR_NULL ? "" : m->from_log);
+		snprintf(out, outsz, "%s", st == ADDR_NULL ? "" : logged);
 }
 
 void
 policy_outbound_name(const char *sender, char *out, size_t outsz)
 {
-	struct policy_msg *m = calloc(1, sizeof(*m));
+	char logged[600];
+	struct addr a;
+	enum addr_status st = addr_parse(sender, &a);
 
-	if (m == NULL) {
-		snprintf(out, outsz, "%s", "");
-		return;
-	}
-	esc_log(m->from_log, sizeof(m->from_log), sender);
-	m->sender_status = addr_parse(sender, &m->sender);
-	policy_outbound_sender_of(m, out, outsz);
-	free(m);
+	esc_log(logged, sizeof(logged), sender);
+	policy_outbound_sender_of(st, &a, logged, out, outsz);
 }
 
 /*
@@ -739,7 +736,8 @@ policy_ratelimit_outbound(struct policy_session *s, const char *auth_authen,
 
 	if (s->pol->rl == NULL || !c->ratelimit.outbound_enabled)
 		return;
-	policy_outbound_sender_of(m, sender, sizeof(sender));
+	policy_outbound_sender_of(m->sender_status, &m->sender, m->from_log, sender,
+	    sizeof(sender));
 	/* A probe (hopmilter-ctl test) peeks at the bucket: no charge, no log line. */
 	if (s->probe) {
 		res = ratelimit_peek_outbound(s->pol->rl, m->auth ? auth_authen : NULL, sender, &info);
