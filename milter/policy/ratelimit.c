@@ -476,7 +476,7 @@ ratelimit_ctl_views(struct ratelimit *rl, const struct ratelimit_ctl *x,
 			st->redis = "ok";
 			for (int i = 0; i < x->n; i++)
 				ratelimit_tier_view(x->req[i].interval_us, x->req[i].tau_us, now, tat[i],
-				    x->req[i].cost > 0 ? x->req[i].cost : 1, &st->in_redis[i]);
+				    x->req[i].cost, &st->in_redis[i]);
 		}
 	}
 	st->has_local = rl->local != NULL;
@@ -484,8 +484,7 @@ ratelimit_ctl_views(struct ratelimit *rl, const struct ratelimit_ctl *x,
 		now = monotime_us();
 		for (int i = 0; i < x->n; i++)
 			ratelimit_tier_view(x->req[i].interval_us, x->req[i].tau_us, now,
-			    rllocal_peek(rl->local, &x->req[i], now), x->req[i].cost > 0 ?
-			    x->req[i].cost : 1, &st->in_local[i]);
+			    rllocal_peek(rl->local, &x->req[i], now), x->req[i].cost, &st->in_local[i]);
 	}
 	if (strcmp(st->redis, "ok") == 0)
 		st->backend = "redis";
