@@ -387,6 +387,21 @@ cfgx_validate_text(cfg_t *cfg, cfg_opt_t *opt)
 	return cfgx_check_text(cfg, opt, CFGX_TEXT_MAX);
 }
 
+/*
+ * A value a parse callback is about to read (enum names, durations): short
+ * plain text, else an error that does not repeat it.  True when refused.
+ */
+static bool
+cfgx_parsed_text_bad(cfg_t *cfg, cfg_opt_t *opt, const char *value)
+{
+	char buf[64];
+
+	if (cfgx_text_fault(value, 64, buf, sizeof(buf)) == NULL)
+		return false;
+	cfg_error(cfg, "option '%s': the value %s", opt->name, buf);
+	return true;
+}
+
 int
 cfgx_cb_duration_ms(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
@@ -394,13 +409,11 @@ cfgx_cb_duration_ms(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 		const char *unit;
 		long ms;
 	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
-	char *end, buf[64];
+	char *end;
 	long n;
 
-	if (cfgx_text_fault(value, 64, buf, sizeof(buf)) != NULL) {
-		cfg_error(cfg, "option '%s': the value %s", opt->name, buf);
+	if (cfgx_parsed_text_bad(cfg, opt, value))
 		return -1;
-	}
 	errno = 0;
 	n = strtol(value, &end, 10);
 	if (end == value || value[0] == '-' || value[0] == '+' || errno != 0) {
@@ -426,12 +439,10 @@ int
 cfgx_parse_enum(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result,
     const struct cfgx_enum *table)
 {
-	char choices[256] = "", buf[64];
+	char choices[256] = "";
 
-	if (cfgx_text_fault(value, 64, buf, sizeof(buf)) != NULL) {
-		cfg_error(cfg, "option '%s': the value %s", opt->name, buf);
+	if (cfgx_parsed_text_bad(cfg, opt, value))
 		return -1;
-	}
 	for (const struct cfgx_enum *e = table; e->name != NULL; e++) {
 		if (strcasecmp(value, e->name) == 0) {
 			*(long *)result = e->value;
@@ -452,8 +463,10 @@ cfgx_validate_cidr_list(cfg_t *cfg, cfg_opt_t *opt)
 	const char *why;
 
 	/* Called after each element and again at '}': check the newest. */
-	if (n == 0 || cfgx_check_text(cfg, opt, CFGX_TEXT_MAX) != 0)
-		return n == 0 ? 0 : -1;
+	if (n == 0)
+		return 0;
+	if (cfgx_check_text(cfg, opt, CFGX_TEXT_MAX) != 0)
+		return -1;
 	const char *s = cfg_opt_getnstr(opt, n - 1);
 	if (net_cidr_parse(s, &net, &why) != 0) {
 		cfg_error(cfg, "option '%s': '%s': %s", opt->name, s, why);
@@ -469,8 +482,10 @@ cfgx_validate_domain_list(cfg_t *cfg, cfg_opt_t *opt)
 	char norm[DOMAIN_MAX + 2];
 	const char *why;
 
-	if (n == 0 || cfgx_check_text(cfg, opt, CFGX_TEXT_MAX) != 0)
-		return n == 0 ? 0 : -1;
+	if (n == 0)
+		return 0;
+	if (cfgx_check_text(cfg, opt, CFGX_TEXT_MAX) != 0)
+		return -1;
 	const char *s = cfg_opt_getnstr(opt, n - 1);
 	/* A leading dot means "and its subdomains"; the rest must be a name. */
 	if (domain_normalize(s[0] == '.' ? s + 1 : s, norm, sizeof(norm), &why) != 0) {
