@@ -104,34 +104,19 @@ virtual_gid_maps = static:65534
 EOF
 }
 
-# The core's submission listener with SASL (Cyrus, PLAIN/LOGIN against a
-# private sasldb): its sasldb and smtpd.conf, its main.cf and master.cf
-# lines.  Only an authenticated client may send there.
+# The core's submission listener with SASL (tests/lib/sasl.sh: Cyrus,
+# PLAIN/LOGIN against a private sasldb; only an authenticated client may
+# send there), user alice with a fresh password in HM_CHAIN_SASL_PASS.
 # Debian's Postfix reads $config_directory/sasl/smtpd.conf and does not
 # honour cyrus_sasl_config_path (set anyway, for other builds).
+. "$HM_LIBDIR/sasl.sh"
 hm_chain_core_sasl_setup() {
-	local d=$HM_TMP/core/etc/sasl
-	mkdir -p "$d"
-	chmod 0755 "$d"
 	HM_CHAIN_SASL_PASS=secret-$RANDOM
-	printf '%s\n' "$HM_CHAIN_SASL_PASS" | saslpasswd2 -p -c -f "$d/sasldb2" -u example.com alice || return 1
-	chown postfix "$d/sasldb2"
-	chmod 0600 "$d/sasldb2"
-	printf '%s\n' "pwcheck_method: auxprop" "auxprop_plugin: sasldb" "sasldb_path: $d/sasldb2" \
-		"mech_list: PLAIN LOGIN" >"$d/smtpd.conf"
+	hm_sasl_users "$HM_TMP/core" "$HM_CHAIN_SASL_PASS" alice
 }
 hm_chain_core_sasl_main() {
-	printf '%s\n' "cyrus_sasl_config_path = $HM_TMP/core/etc/sasl" "smtpd_sasl_local_domain = example.com" \
-		"smtpd_sasl_authenticated_header = yes"
-}
-hm_chain_core_sasl_master() {
-	printf '%s\n' "127.0.0.1:$HM_CHAIN_SASL_PORT inet n - n - - smtpd" \
-		"  -o syslog_name=postfix/submission" \
-		"  -o smtpd_sasl_auth_enable=yes" \
-		"  -o smtpd_sasl_type=cyrus" \
-		"  -o smtpd_sasl_path=smtpd" \
-		"  -o smtpd_client_restrictions=permit_sasl_authenticated,reject" \
-		"  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject"
+	hm_sasl_main_cf "$HM_TMP/core"
+	printf '%s\n' "smtpd_sasl_authenticated_header = yes"
 }
 
 # hm_chain_milter_conf: the edge's hopmilter.conf; outbound per
@@ -353,7 +338,7 @@ hm_chain_start() {
 	hm_chain_postfix core core "$HM_CHAIN_SUBMIT_PORT" "$(hm_chain_core_delivery)
 $(hm_chain_core_sasl_main)" \
 		"virtual   unix  -       n       n       -       -       virtual
-$(hm_chain_core_sasl_master)" || return 1
+$(hm_sasl_submission "$HM_CHAIN_SASL_PORT")" || return 1
 	hm_wait_port 127.0.0.1 "$HM_CHAIN_SASL_PORT" || return 1
 	for h in "${hops[@]}"; do
 		hm_chain_postfix "$h" hop "$(hm_free_port)" || return 1

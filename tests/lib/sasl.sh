@@ -1,6 +1,6 @@
 # SASL submission for a private Postfix instance (Cyrus SASL, sasldb),
 # sourced after harness.sh by the tests that submit as a SASL user
-# (postfix-limits.sh, ctl.sh).
+# (postfix-limits.sh, ctl.sh, and the chain's core in chain-nodes.sh).
 #
 #   hm_sasl_users DIR PASSWORD USER...   a sasldb in DIR/etc/sasl (realm
 #                                        example.com) holding USER...
